@@ -1,0 +1,3 @@
+//! The StackState API: its serde types, shared with the sandbox.
+
+pub mod models;

@@ -1,0 +1,245 @@
+//! Serde types of the StackState API (`../shared/spec/stackstate-api.yaml`), shared by the
+//! `sts` client and the `sts-sandbox` server so the two can never disagree on a field name.
+//!
+//! Decoding is lenient, as the schemas are open: unknown fields are kept in `extra` (and written
+//! back out by `-o json`), fields the spec marks required default when a server leaves them out.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// `ServiceToken`: one element of `GET /security/tokens`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceToken {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_update_timestamp: Option<i64>,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration: Option<i64>,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dedicated_subject: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `NewServiceTokenRequest`: body of `POST /security/tokens`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewServiceTokenRequest {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry_date: Option<i64>,
+    pub roles: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dedicated_subject: Option<String>,
+}
+
+/// `ServiceTokenCreatedResponse`: answer to `POST /security/tokens` (it has no id).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceTokenCreatedResponse {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub token: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration: Option<i64>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `IngestionApiKey`: one element of `GET /security/ingestion/api_keys`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestionApiKey {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_update_timestamp: Option<i64>,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration: Option<i64>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `GenerateIngestionApiKeyRequest`: body of `POST /security/ingestion/api_keys`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerateIngestionApiKeyRequest {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration: Option<i64>,
+}
+
+/// `GeneratedIngestionApiKeyResponse`: answer to `POST /security/ingestion/api_keys`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct GeneratedIngestionApiKeyResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_update_timestamp: Option<i64>,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration: Option<i64>,
+    #[serde(default)]
+    pub api_key: String,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `AuthorizeIngestionApiKeyRequest`: body of `POST /security/ingestion/authorize`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthorizeIngestionApiKeyRequest {
+    pub api_key: String,
+}
+
+/// `ServerVersion`, inside `ServerInfo`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerVersion {
+    #[serde(default)]
+    pub major: i64,
+    #[serde(default)]
+    pub minor: i64,
+    #[serde(default)]
+    pub patch: i64,
+    #[serde(default)]
+    pub diff: String,
+    #[serde(default)]
+    pub commit: String,
+    #[serde(default)]
+    pub is_dev: bool,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `ServerInfo`: answer to `GET /server/info`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerInfo {
+    #[serde(default)]
+    pub version: ServerVersion,
+    #[serde(default)]
+    pub deployment_mode: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_version: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `Roles`: answer to `GET /user/session/availableRoles`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Roles {
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+/// `GenericApiError`, one element of `GenericErrorsResponse.errors`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GenericApiError {
+    #[serde(rename = "_type", default = "internal_error")]
+    pub kind: String,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<i64>,
+}
+
+fn internal_error() -> String {
+    "InternalError".to_string()
+}
+
+fn errors_response() -> String {
+    "ErrorsResponse".to_string()
+}
+
+/// `GenericErrorsResponse`: the error body of most operations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GenericErrorsResponse {
+    #[serde(rename = "_type", default = "errors_response")]
+    pub kind: String,
+    #[serde(default)]
+    pub tracking_key: String,
+    #[serde(default)]
+    pub server_timestamp: i64,
+    pub errors: Vec<GenericApiError>,
+}
+
+impl GenericErrorsResponse {
+    /// One `InternalError` with this message, as the server sends it.
+    pub fn single(message: impl Into<String>, tracking_key: String, server_timestamp: i64) -> Self {
+        GenericErrorsResponse {
+            kind: errors_response(),
+            tracking_key,
+            server_timestamp,
+            errors: vec![GenericApiError {
+                kind: internal_error(),
+                message: message.into(),
+                error_code: None,
+            }],
+        }
+    }
+}
+
+/// `ServiceTokenInvalidExpiryError` / `IngestionApiKeyInvalidExpiryError`: the typed 400 of a create.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TypedError {
+    #[serde(rename = "_type")]
+    pub kind: String,
+    #[serde(default)]
+    pub message: String,
+}
+
+pub const SERVICE_TOKEN_INVALID_EXPIRY: &str = "ServiceTokenInvalidExpiryError";
+pub const INGESTION_API_KEY_INVALID_EXPIRY: &str = "IngestionApiKeyInvalidExpiryError";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_token_keeps_unknown_fields_and_tolerates_missing_ones() {
+        let t: ServiceToken =
+            serde_json::from_str(r#"{"name":"a","roles":[],"shiny":{"x":1}}"#).unwrap();
+        assert_eq!(t.id, None);
+        assert_eq!(t.extra["shiny"]["x"], 1);
+        let back = serde_json::to_value(&t).unwrap();
+        assert_eq!(back, serde_json::json!({"name":"a","roles":[],"shiny":{"x":1}}));
+        let bare: ServiceToken = serde_json::from_str("{}").unwrap();
+        assert_eq!(bare.name, "");
+    }
+
+    #[test]
+    fn create_request_uses_expiry_date_and_omits_absent_fields() {
+        let r = NewServiceTokenRequest {
+            name: "n".into(),
+            expiry_date: None,
+            roles: vec!["r".into()],
+            dedicated_subject: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&r).unwrap(),
+            serde_json::json!({"name":"n","roles":["r"]})
+        );
+    }
+}

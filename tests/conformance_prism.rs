@@ -1,0 +1,209 @@
+//! Conformance: every operation of the official OpenAPI document, driven through
+//! `prism proxy --errors` in front of a real `sts-sandbox`. Prism turns any request or response
+//! that breaks the spec into a 422/500 and logs it; these tests fail on either.
+//!
+//! Error answers (401, 403, 404, 413, …) are mostly undeclared in the spec, or would be intercepted
+//! by Prism itself, so they are tested directly against the sandbox in `sandbox_*.rs`.
+
+mod common;
+
+use common::{Prism, Sandbox, send_json};
+use serde_json::{Value, json};
+
+/// One call through Prism with a credential header; returns the status and body.
+fn call(
+    prism: &Prism,
+    sandbox: &Sandbox,
+    method: &str,
+    path: &str,
+    header: (&str, &str),
+    body: Option<Value>,
+) -> (u16, Value) {
+    let req = sandbox
+        .http()
+        .request(method.parse().unwrap(), format!("{}{}", prism.api(), path))
+        .header(header.0, header.1);
+    send_json(req, body)
+}
+
+#[test]
+fn every_operation_success_path_conforms_to_the_spec() {
+    let sandbox = Sandbox::start_with(&["--receiver-api-key", "receiver-key-1"]);
+    let prism = Prism::proxy(&sandbox.url);
+    let admin = ("X-API-Token", sandbox.admin_token.as_str());
+    let in_a_year = chrono::Utc::now().timestamp_millis() + 365 * 24 * 3600 * 1000;
+
+    let (status, info) = call(&prism, &sandbox, "GET", "/server/info", admin, None);
+    assert_eq!(status, 200, "server info: {info}");
+    assert!(info["version"]["major"].is_i64(), "{info}");
+
+    let (status, roles) = call(
+        &prism,
+        &sandbox,
+        "GET",
+        "/user/session/availableRoles",
+        admin,
+        None,
+    );
+    assert_eq!(status, 200, "available roles: {roles}");
+
+    // Service tokens: create (bare and with every optional field), list, use, delete.
+    let (status, created) = call(
+        &prism,
+        &sandbox,
+        "POST",
+        "/security/tokens",
+        admin,
+        Some(json!({"name": "ci-bare", "roles": ["stackstate-admin"]})),
+    );
+    assert_eq!(status, 200, "create token: {created}");
+    let token = created["token"].as_str().unwrap().to_string();
+    let (status, full) = call(
+        &prism,
+        &sandbox,
+        "POST",
+        "/security/tokens",
+        admin,
+        Some(json!({
+            "name": "ci-full",
+            "roles": ["stackstate-k8s-troubleshooter", "stackstate-admin"],
+            "expiryDate": in_a_year,
+            "dedicatedSubject": "ci-subject"
+        })),
+    );
+    assert_eq!(status, 200, "create token with all fields: {full}");
+    assert_eq!(full["expiration"], json!(in_a_year));
+
+    let service = ("X-API-Key", token.as_str());
+    let (status, list) = call(&prism, &sandbox, "GET", "/security/tokens", service, None);
+    assert_eq!(status, 200, "list tokens with the new service token: {list}");
+    let tokens = list.as_array().expect("token list is an array");
+    assert_eq!(tokens.len(), 2);
+    let full_id = tokens
+        .iter()
+        .find(|t| t["name"] == "ci-full")
+        .and_then(|t| t["id"].as_i64())
+        .expect("ci-full listed with an id");
+
+    // Ingestion API keys: create (bare and full), list, authorize, delete.
+    let (status, key) = call(
+        &prism,
+        &sandbox,
+        "POST",
+        "/security/ingestion/api_keys",
+        service,
+        Some(json!({"name": "agent"})),
+    );
+    assert_eq!(status, 200, "create key: {key}");
+    let (status, key_full) = call(
+        &prism,
+        &sandbox,
+        "POST",
+        "/security/ingestion/api_keys",
+        admin,
+        Some(json!({"name": "otel", "description": "collector", "expiration": in_a_year})),
+    );
+    assert_eq!(status, 200, "create key with all fields: {key_full}");
+    let (status, keys) = call(
+        &prism,
+        &sandbox,
+        "GET",
+        "/security/ingestion/api_keys",
+        admin,
+        None,
+    );
+    assert_eq!(status, 200, "list keys: {keys}");
+    assert_eq!(keys.as_array().map(Vec::len), Some(2), "{keys}");
+
+    let api_key = key["apiKey"].as_str().unwrap();
+    let (status, _) = call(
+        &prism,
+        &sandbox,
+        "POST",
+        "/security/ingestion/authorize",
+        admin,
+        Some(json!({"apiKey": api_key})),
+    );
+    assert_eq!(status, 204, "authorize a live key");
+    let (status, _) = call(
+        &prism,
+        &sandbox,
+        "POST",
+        "/security/ingestion/authorize?withReceiverKey=true",
+        admin,
+        Some(json!({"apiKey": "receiver-key-1"})),
+    );
+    assert_eq!(status, 204, "authorize the receiver key");
+    let (status, _) = call(
+        &prism,
+        &sandbox,
+        "POST",
+        "/security/ingestion/authorize",
+        admin,
+        Some(json!({"apiKey": "iapikey-not-a-key"})),
+    );
+    assert_eq!(status, 403, "authorize an unknown key (a declared answer)");
+
+    let key_id = key["id"].as_i64().unwrap();
+    let (status, body) = call(
+        &prism,
+        &sandbox,
+        "DELETE",
+        &format!("/security/ingestion/api_keys/{key_id}"),
+        admin,
+        None,
+    );
+    assert_eq!(status, 204, "delete key: {body}");
+    let (status, body) = call(
+        &prism,
+        &sandbox,
+        "DELETE",
+        &format!("/security/tokens/{full_id}"),
+        service,
+        None,
+    );
+    assert_eq!(status, 204, "delete token: {body}");
+
+    prism.assert_no_error_violations();
+}
+
+#[test]
+fn the_k8s_service_bearer_conforms_too() {
+    let sandbox = Sandbox::start_with(&["--k8s-sa-token", "k8s-sa-secret"]);
+    let prism = Prism::proxy(&sandbox.url);
+    let bearer = ("X-API-ServiceBearer", "k8s-sa-secret");
+    let (status, info) = call(&prism, &sandbox, "GET", "/server/info", bearer, None);
+    assert_eq!(status, 200, "{info}");
+    let (status, list) = call(&prism, &sandbox, "GET", "/security/tokens", bearer, None);
+    assert_eq!(status, 200, "{list}");
+    prism.assert_no_error_violations();
+}
+
+/// The check itself must be able to fail: a response that breaks the schema (injected through the
+/// sandbox's faults) is reported by Prism as an error-level violation.
+#[test]
+fn a_response_that_breaks_the_spec_is_caught() {
+    let sandbox = Sandbox::start();
+    let prism = Prism::proxy(&sandbox.url);
+    sandbox.fault(json!({
+        "method": "GET",
+        "path": "/api/server/info",
+        "count": 1,
+        "status": 200,
+        "body": {"version": "not an object"}
+    }));
+    let (status, _) = call(
+        &prism,
+        &sandbox,
+        "GET",
+        "/server/info",
+        ("X-API-Token", sandbox.admin_token.as_str()),
+        None,
+    );
+    assert_eq!(status, 500, "Prism answers a broken response with 500");
+    assert!(
+        !prism.error_violations().is_empty(),
+        "Prism logged no violation:\n{}",
+        prism.log()
+    );
+}
