@@ -203,7 +203,7 @@ pub fn parse_start_line(line: &str) -> (String, String) {
 }
 
 /// An isolated user for running the `sts` binary: its own HOME and XDG folders, no `STS_*`
-/// variable of the outer environment, no colour.
+/// variable of the outer environment, no session bus (so no keyring) unless a test adds one.
 pub struct TestEnv {
     pub dir: tempfile::TempDir,
 }
@@ -240,6 +240,10 @@ impl TestEnv {
             .env("XDG_CONFIG_HOME", home.join(".config"))
             .env("XDG_DATA_HOME", home.join(".local/share"))
             .env("XDG_CACHE_HOME", home.join(".cache"))
+            // No session bus unless a test starts its own Secret Service: the tests must never
+            // reach the keyring of the person running them.
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .env("XDG_RUNTIME_DIR", home.join("runtime"))
             .env("RUST_BACKTRACE", "0")
             .env("TERM", "xterm-256color")
             .timeout(Duration::from_secs(60));
@@ -428,7 +432,7 @@ impl Prism {
             .filter(|l| {
                 l.contains("errors#VIOLATIONS")
                     || l.contains("errors#UNPROCESSABLE_ENTITY")
-                    || (l.contains("Violation:") && l.contains("error"))
+                    || l.contains("✖  error")
             })
             .map(str::to_string)
             .collect()

@@ -1,0 +1,569 @@
+//! The one HTTP client of `sts` (CONTRACT §1, §6, §7): base URL, auth header, `User-Agent`,
+//! `Accept`, the whole-command deadline, retries, the response size cap, error decoding, and the
+//! verbose log (secrets as `***`).
+
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::error::{Error, Kind, Result};
+use crate::output::{Printer, clean};
+use crate::settings::{Credential, Settings};
+
+/// Largest response body `sts` reads.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// At most this many attempts per request (CONTRACT §7).
+pub const MAX_ATTEMPTS: u32 = 4;
+/// First retry delay; it doubles each time, with jitter.
+const BASE_BACKOFF: Duration = Duration::from_millis(250);
+/// A `Retry-After` longer than this is capped (the deadline still applies).
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    credential: Credential,
+    timeout: Duration,
+    deadline: Instant,
+    verbosity: u8,
+    printer: Printer,
+}
+
+/// An HTTP answer, body read in full.
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+/// Why no answer came.
+enum NoAnswer {
+    /// Connection, DNS, TLS or transfer error; `refused` when the request was surely never sent.
+    Network { message: String, refused: bool },
+    TimedOut,
+    TooLarge,
+}
+
+impl Client {
+    /// Builds the client; the deadline of the whole command starts now.
+    pub fn new(settings: &Settings, printer: &Printer) -> Result<Client> {
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        let mut builder = reqwest::Client::builder()
+            .user_agent(user_agent())
+            .default_headers(headers);
+        let https = settings.url.to_ascii_lowercase().starts_with("https://");
+        if !https {
+            // An http:// URL never needs, so never loads, the system's root store.
+            builder = builder.tls_certs_only(Vec::new());
+        } else if settings.tls.skip_ssl {
+            printer.warn("TLS certificates are not verified (--skip-ssl)");
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        } else if let Some(pem) = &settings.tls.ca_pem {
+            builder = builder.tls_certs_merge(parse_ca(pem)?);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| Error::connect(format!("cannot set up the HTTP client: {}", root_cause(&e))))?;
+        Ok(Client {
+            http,
+            base: settings.api_base(),
+            credential: settings.credential.clone(),
+            timeout: settings.timeout,
+            deadline: Instant::now() + settings.timeout,
+            verbosity: settings.output.verbosity,
+            printer: printer.clone(),
+        })
+    }
+
+    /// `GET <base>/<path>`, decoded.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        let answer = self.send(Method::GET, path, None).await?;
+        decode(&Method::GET, path, &answer)
+    }
+
+    /// `POST <base>/<path>` with a JSON body, decoded.
+    pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T> {
+        let body = serde_json::to_vec(body)
+            .map_err(|e| Error::usage(format!("cannot encode the request: {e}")))?;
+        let answer = self.send(Method::POST, path, Some(body)).await?;
+        decode(&Method::POST, path, &answer)
+    }
+
+    /// `DELETE <base>/<path>`; any 2xx is success.
+    pub async fn delete(&self, path: &str) -> Result<()> {
+        self.send(Method::DELETE, path, None).await.map(|_| ())
+    }
+
+    /// Sends with retries (CONTRACT §7); returns a 2xx answer or the error of the last answer.
+    async fn send(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> Result<Answer> {
+        let url = format!("{}/{}", self.base, path.trim_start_matches('/'));
+        let idempotent = method == Method::GET || method == Method::DELETE;
+        let mut last_answer: Option<Answer> = None;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let outcome = self.attempt(&method, &url, body.as_deref()).await;
+            let retry_wait = match &outcome {
+                Ok(a) if idempotent && is_retryable_status(a.status) => {
+                    Some(retry_after(&a.headers).unwrap_or_else(|| backoff(attempt)))
+                }
+                Err(NoAnswer::Network { refused, .. }) if idempotent || *refused => {
+                    Some(backoff(attempt))
+                }
+                _ => None,
+            };
+            let wait = retry_wait
+                .filter(|_| attempt < MAX_ATTEMPTS)
+                .map(|w| w.min(MAX_BACKOFF))
+                // Only when the deadline leaves room for the wait and a bit of an exchange.
+                .filter(|w| Instant::now() + *w + Duration::from_millis(50) < self.deadline);
+            match (outcome, wait) {
+                (Ok(answer), None) => return finish(&method, &url, answer),
+                (Err(no), None) => {
+                    return match last_answer {
+                        Some(answer) => finish(&method, &url, answer),
+                        None => Err(self.no_answer_error(&method, &url, no)),
+                    };
+                }
+                (outcome, Some(wait)) => {
+                    if let Ok(answer) = outcome {
+                        last_answer = Some(answer);
+                    }
+                    if self.verbosity >= 1 {
+                        self.printer.log(&format!(
+                            "* retrying in {} ms (attempt {} of {MAX_ATTEMPTS})",
+                            wait.as_millis(),
+                            attempt + 1
+                        ));
+                    }
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// One exchange, bounded by the command's deadline.
+    async fn attempt(
+        &self,
+        method: &Method,
+        url: &str,
+        body: Option<&[u8]>,
+    ) -> std::result::Result<Answer, NoAnswer> {
+        let mut req = self
+            .http
+            .request(method.clone(), url)
+            .header(self.credential.header(), self.credential.secret().expose());
+        if let Some(body) = body {
+            req = req
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.to_vec());
+        }
+        let started = std::time::Instant::now();
+        if self.verbosity >= 1 {
+            self.printer.log(&format!("> {method} {url}"));
+        }
+        if self.verbosity >= 2 {
+            self.printer.log(&format!("> User-Agent: {}", user_agent()));
+            self.printer.log("> Accept: application/json");
+            self.printer
+                .log(&format!("> {}: {}", self.credential.header(), self.credential.secret()));
+            if let Some(body) = body {
+                self.printer.log("> Content-Type: application/json");
+                self.printer
+                    .log(&format!("> {}", String::from_utf8_lossy(body)));
+            }
+        }
+        let exchange = async {
+            let mut resp = req.send().await.map_err(network)?;
+            if resp
+                .content_length()
+                .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+            {
+                return Err(NoAnswer::TooLarge);
+            }
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let mut body = Vec::new();
+            while let Some(chunk) = resp.chunk().await.map_err(network)? {
+                if body.len() + chunk.len() > MAX_BODY_BYTES {
+                    return Err(NoAnswer::TooLarge);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(Answer {
+                status,
+                headers,
+                body,
+            })
+        };
+        let result = match tokio::time::timeout_at(self.deadline, exchange).await {
+            Ok(r) => r,
+            Err(_) => Err(NoAnswer::TimedOut),
+        };
+        let ms = started.elapsed().as_millis();
+        match &result {
+            Ok(a) if self.verbosity >= 1 => {
+                self.printer.log(&format!(
+                    "< {} in {ms} ms ({} bytes)",
+                    status_line(a.status),
+                    a.body.len()
+                ));
+                if self.verbosity >= 2 {
+                    for (name, value) in &a.headers {
+                        self.printer.log(&format!(
+                            "< {name}: {}",
+                            String::from_utf8_lossy(value.as_bytes())
+                        ));
+                    }
+                    if !a.body.is_empty() {
+                        self.printer.log(&format!("< {}", redacted_body(&a.body)));
+                    }
+                }
+            }
+            Err(NoAnswer::Network { message, .. }) if self.verbosity >= 1 => {
+                self.printer.log(&format!("< no answer after {ms} ms: {message}"));
+            }
+            Err(NoAnswer::TimedOut) if self.verbosity >= 1 => {
+                self.printer.log(&format!("< no answer after {ms} ms: timed out"));
+            }
+            _ => {}
+        }
+        result
+    }
+
+    fn no_answer_error(&self, method: &Method, url: &str, no: NoAnswer) -> Error {
+        match no {
+            NoAnswer::Network { message, .. } => {
+                Error::connect(format!("could not connect to {url}: {message}"))
+            }
+            NoAnswer::TimedOut => Error::connect(format!(
+                "no answer to {method} {url} within the timeout of {} (--timeout)",
+                humantime(self.timeout)
+            )),
+            NoAnswer::TooLarge => Error::usage(format!(
+                "the answer to {method} {url} is larger than {} MiB",
+                MAX_BODY_BYTES / (1024 * 1024)
+            )),
+        }
+    }
+}
+
+/// `sts/<version>`.
+pub fn user_agent() -> String {
+    format!("sts/{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// CA certificates from PEM; data with no parseable certificate is exit 11.
+fn parse_ca(pem: &[u8]) -> Result<Vec<reqwest::Certificate>> {
+    let bad = |detail: &str| {
+        Error::new(
+            Kind::Certificate,
+            format!("the CA certificate does not parse: {detail}"),
+        )
+    };
+    let text = String::from_utf8_lossy(pem);
+    if !text.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(bad("no PEM certificate block found"));
+    }
+    let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| bad(&root_cause(&e)))?;
+    if certs.is_empty() {
+        return Err(bad("no PEM certificate block found"));
+    }
+    Ok(certs)
+}
+
+fn network(e: reqwest::Error) -> NoAnswer {
+    let refused = e.is_connect() && {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        let mut found = false;
+        while let Some(s) = source {
+            if let Some(io) = s.downcast_ref::<std::io::Error>() {
+                found |= io.kind() == std::io::ErrorKind::ConnectionRefused;
+            }
+            source = s.source();
+        }
+        found
+    };
+    NoAnswer::Network {
+        message: root_cause(&e),
+        refused,
+    }
+}
+
+/// The innermost cause of an error chain, which is the part a user can act on.
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+fn is_retryable_status(s: StatusCode) -> bool {
+    matches!(s.as_u16(), 429 | 502 | 503 | 504)
+}
+
+/// Exponential backoff with jitter: 250 ms, 500 ms, 1 s … each between half and the full value.
+fn backoff(attempt: u32) -> Duration {
+    let full = BASE_BACKOFF.saturating_mul(1 << attempt.saturating_sub(1).min(10));
+    let jitter = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0)
+        % 1000) as u32;
+    full / 2 + full / 2 * jitter / 1000
+}
+
+/// `Retry-After` in seconds or as an HTTP date.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let ms = when.timestamp_millis() - chrono::Utc::now().timestamp_millis();
+    Some(Duration::from_millis(ms.max(0) as u64))
+}
+
+/// A 2xx answer passes; anything else becomes the error of CONTRACT §6.
+fn finish(method: &Method, url: &str, answer: Answer) -> Result<Answer> {
+    if answer.status.is_success() {
+        return Ok(answer);
+    }
+    let content_type = answer
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    Err(http_error(
+        method,
+        url,
+        answer.status,
+        content_type,
+        &answer.body,
+    ))
+}
+
+fn decode<T: DeserializeOwned>(method: &Method, path: &str, answer: &Answer) -> Result<T> {
+    serde_json::from_slice(&answer.body).map_err(|e| {
+        Error::usage(format!(
+            "the server's answer to {method} {path} ({}) could not be decoded: {e}",
+            status_line(answer.status)
+        ))
+    })
+}
+
+/// `404 Not Found`.
+pub fn status_line(status: StatusCode) -> String {
+    match status.canonical_reason() {
+        Some(reason) => format!("{} {reason}", status.as_u16()),
+        None => status.as_u16().to_string(),
+    }
+}
+
+/// The error for a non-2xx answer: 401 is exit 4, any other is exit 3; the message shows what
+/// the body says.
+pub fn http_error(
+    method: &Method,
+    url: &str,
+    status: StatusCode,
+    content_type: &str,
+    body: &[u8],
+) -> Error {
+    let line = status_line(status);
+    let detail = error_detail(content_type, body);
+    let message = match (&detail, status.as_u16()) {
+        (Detail::Html, _) => format!("{line} (the server answered with HTML, not JSON)"),
+        (Detail::Text(d), 401) => format!(
+            "authentication failed ({line}: {d}) for {method} {url}: check the token"
+        ),
+        (Detail::None, 401) => format!("authentication failed ({line}) for {method} {url}: check the token"),
+        (Detail::Text(d), _) => format!("{line}: {d}"),
+        (Detail::None, _) => line,
+    };
+    let kind = if status == StatusCode::UNAUTHORIZED {
+        Kind::Connect
+    } else {
+        Kind::Usage
+    };
+    Error::new(kind, message).with_status(status.as_u16())
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Detail {
+    None,
+    Html,
+    Text(String),
+}
+
+/// What an error body says: `errors[].message` of a `GenericErrorsResponse`, the `message` of a
+/// typed error, or the first line of a plain-text body.
+fn error_detail(content_type: &str, body: &[u8]) -> Detail {
+    let text = String::from_utf8_lossy(body);
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Detail::None;
+    }
+    if let Ok(value) = serde_json::from_str::<Value>(trimmed) {
+        let messages: Vec<String> = value
+            .get("errors")
+            .and_then(Value::as_array)
+            .map(|errors| {
+                errors
+                    .iter()
+                    .filter_map(|e| e.get("message").and_then(Value::as_str))
+                    .filter(|m| !m.trim().is_empty())
+                    .map(one_line)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !messages.is_empty() {
+            return Detail::Text(messages.join("; "));
+        }
+        for key in ["message", "detail", "title"] {
+            if let Some(m) = value.get(key).and_then(Value::as_str).filter(|m| !m.trim().is_empty())
+            {
+                return Detail::Text(one_line(m));
+            }
+        }
+        return Detail::Text(one_line(&value.to_string()));
+    }
+    let lower = trimmed.to_ascii_lowercase();
+    if content_type.to_ascii_lowercase().contains("html")
+        || lower.starts_with("<!doctype html")
+        || lower.starts_with("<html")
+    {
+        return Detail::Html;
+    }
+    Detail::Text(one_line(trimmed))
+}
+
+/// The first non-empty line, control characters removed, at most 300 characters.
+fn one_line(text: &str) -> String {
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let line = clean(line);
+    if line.chars().count() > 300 {
+        let cut: String = line.chars().take(300).collect();
+        format!("{cut}…")
+    } else {
+        line
+    }
+}
+
+/// A response body for the log: JSON with every `token` and `apiKey` string shown as `***`.
+fn redacted_body(body: &[u8]) -> String {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(mut v) => {
+            redact(&mut v);
+            v.to_string()
+        }
+        Err(_) => {
+            let text = String::from_utf8_lossy(body);
+            let shown: String = text.chars().take(2000).collect();
+            clean(&shown)
+        }
+    }
+}
+
+fn redact(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for (k, val) in map.iter_mut() {
+                if matches!(k.as_str(), "token" | "apiKey") {
+                    *val = Value::String("***".into());
+                } else {
+                    redact(val);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
+fn humantime(d: Duration) -> String {
+    let s = d.as_secs();
+    if s % 86_400 == 0 {
+        format!("{}d", s / 86_400)
+    } else if s % 3_600 == 0 {
+        format!("{}h", s / 3_600)
+    } else if s % 60 == 0 {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(status: u16, ct: &str, body: &str) -> Error {
+        http_error(
+            &Method::GET,
+            "http://h/api/x",
+            StatusCode::from_u16(status).unwrap(),
+            ct,
+            body.as_bytes(),
+        )
+    }
+
+    #[test]
+    fn error_bodies_are_shown() {
+        let e = err(
+            500,
+            "application/json",
+            r#"{"_type":"ErrorsResponse","errors":[{"_type":"InternalError","message":"boom"}],"serverTimestamp":1,"trackingKey":"k"}"#,
+        );
+        assert_eq!((e.message.as_str(), e.kind, e.status), ("500 Internal Server Error: boom", Kind::Usage, Some(500)));
+        let e = err(400, "application/json", r#"{"_type":"ServiceTokenInvalidExpiryError","message":"in the past"}"#);
+        assert_eq!(e.message, "400 Bad Request: in the past");
+        let e = err(404, "text/plain", "\nnot here\nsecond line");
+        assert_eq!(e.message, "404 Not Found: not here");
+        let e = err(502, "text/html", "<html><body>bad gateway</body></html>");
+        assert_eq!(e.message, "502 Bad Gateway (the server answered with HTML, not JSON)");
+        let e = err(403, "", "");
+        assert_eq!((e.message.as_str(), e.kind), ("403 Forbidden", Kind::Usage));
+        let e = err(401, "application/json", r#"{"errors":[{"message":"bad token"}]}"#);
+        assert_eq!(e.kind, Kind::Connect);
+        assert!(e.message.contains("bad token"), "{}", e.message);
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_logged_bodies() {
+        let s = redacted_body(br#"{"name":"n","token":"svctok-x","nested":[{"apiKey":"iapikey-y"}]}"#);
+        assert!(!s.contains("svctok-x") && !s.contains("iapikey-y"), "{s}");
+        assert!(s.contains("***"));
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter_and_retry_after_is_read() {
+        for attempt in 1..=3 {
+            let b = backoff(attempt);
+            let full = BASE_BACKOFF * (1 << (attempt - 1));
+            assert!(b >= full / 2 && b <= full, "{b:?}");
+        }
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_static("2"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
+        h.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn garbage_ca_is_a_certificate_error() {
+        assert_eq!(parse_ca(b"garbage").unwrap_err().kind, Kind::Certificate);
+        assert_eq!(
+            parse_ca(b"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n")
+                .unwrap_err()
+                .kind,
+            Kind::Certificate
+        );
+    }
+}

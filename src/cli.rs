@@ -1,0 +1,240 @@
+//! The command line, as clap definitions only (CONTRACT §1–§3). Environment variables are read in
+//! `settings`, not here, so that a value from a flag can be told from one from the environment and
+//! an empty variable counts as unset.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Manage service tokens and ingestion API keys of a SUSE Observability (StackState) server.
+#[derive(Debug, Parser)]
+#[command(
+    name = "sts",
+    version,
+    about = "Command-line client for SUSE Observability (StackState)",
+    long_about = "Command-line client for SUSE Observability (StackState): manage service tokens and \
+                  ingestion API keys.\n\nThe server and the credential come from flags or from \
+                  STS_CLI_* environment variables; a token value of `-` is read from standard input.",
+    propagate_version = true,
+    subcommand_required = true,
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options that work on every command, before or after the sub-command.
+#[derive(Debug, Default, Args)]
+pub struct GlobalArgs {
+    /// Server URL, http:// or https:// [env: STS_CLI_URL]
+    #[arg(long, global = true, value_name = "URL")]
+    pub url: Option<String>,
+
+    /// Personal API token, sent as X-API-Token; `-` reads it from stdin (a flag value shows in
+    /// shell history: prefer the env var or `-`) [env: STS_CLI_API_TOKEN]
+    #[arg(long, global = true, value_name = "TOKEN")]
+    pub api_token: Option<String>,
+
+    /// Service token, sent as X-API-Key; `-` reads it from stdin [env: STS_CLI_SERVICE_TOKEN]
+    #[arg(long, global = true, value_name = "TOKEN")]
+    pub service_token: Option<String>,
+
+    /// Kubernetes service-account token, sent as X-API-ServiceBearer; `-` reads it from stdin
+    /// [env: STS_CLI_K8S_SA_TOKEN]
+    #[arg(long, global = true, value_name = "TOKEN")]
+    pub k8s_sa_token: Option<String>,
+
+    /// File holding the Kubernetes service-account token [env: STS_CLI_K8S_SA_TOKEN_PATH]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub k8s_sa_token_path: Option<String>,
+
+    /// API base path [default: /api] [env: STS_CLI_API_PATH]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub api_path: Option<String>,
+
+    /// Use this saved context instead of the current one [env: STS_CLI_CONTEXT]
+    #[arg(short = 'c', long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+
+    /// Config file [env: STS_CLI_CONFIG]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<String>,
+
+    /// Do not verify TLS certificates [env: STS_SKIP_SSL]
+    #[arg(long, global = true)]
+    pub skip_ssl: bool,
+
+    /// Extra trusted CA certificate, a PEM file [env: STS_CA_CERT_PATH]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub ca_cert_path: Option<String>,
+
+    /// Extra trusted CA certificate, base64 of PEM [env: STS_CA_CERT_BASE64_DATA]
+    #[arg(long, global = true, value_name = "DATA")]
+    pub ca_cert_base64_data: Option<String>,
+
+    /// Whole-command network deadline, e.g. 30s, 2m [default: 30s] [env: STS_CLI_TIMEOUT]
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub timeout: Option<String>,
+
+    /// Output format
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+
+    /// No ANSI colour and no emoji symbols [env: NO_COLOR]
+    #[arg(long, global = true)]
+    pub no_color: bool,
+
+    /// Log to stderr: -v requests and timings, -vv headers and bodies (secrets shown as ***)
+    #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum OutputFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Manage service tokens for API authentication
+    #[command(subcommand)]
+    ServiceToken(ServiceTokenCommand),
+    /// Manage ingestion API keys used by agents and OpenTelemetry pipelines
+    #[command(subcommand)]
+    IngestionApiKey(IngestionApiKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceTokenCommand {
+    /// Create a service token and print it once
+    #[command(after_help = "Examples:\n  \
+        sts service-token create --name my-service-token --roles stackstate-k8s-troubleshooter\n  \
+        sts service-token create --name ci --roles stackstate-power-user --expiration 2030-12-31\n  \
+        sts service-token create --name ci --roles a,b --roles c --expiration 90d")]
+    Create(ServiceTokenCreateArgs),
+    /// List service tokens
+    List,
+    /// Delete service tokens by id
+    #[command(after_help = "Examples:\n  \
+        sts service-token delete 107484341630693\n  \
+        sts service-token delete --id 107484341630693")]
+    Delete(DeleteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServiceTokenCreateArgs {
+    /// Name of the service token
+    #[arg(short = 'n', long, value_name = "NAME")]
+    pub name: String,
+
+    /// Roles of the token, comma-separated and repeatable
+    #[arg(long, value_name = "ROLES", required = true, value_delimiter = ',', num_args = 1)]
+    pub roles: Vec<String>,
+
+    /// Expiration: a date (yyyy-MM-dd, UTC), an RFC 3339 time, or a duration from now (30d, 1y)
+    #[arg(long, value_name = "DATE")]
+    pub expiration: Option<String>,
+
+    /// Subject the token acts as
+    #[arg(long = "dedicatedSubject", alias = "dedicated-subject", value_name = "SUBJECT")]
+    pub dedicated_subject: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IngestionApiKeyCommand {
+    /// Generate an ingestion API key and print it once
+    #[command(after_help = "Examples:\n  \
+        sts ingestion-api-key create --name my-ingestion-api-key\n  \
+        sts ingestion-api-key create --name otel --description 'OTel collector' --expiration 1y")]
+    Create(IngestionApiKeyCreateArgs),
+    /// List ingestion API keys
+    List,
+    /// Delete ingestion API keys by id
+    #[command(after_help = "Examples:\n  \
+        sts ingestion-api-key delete --id 250558013078953\n  \
+        sts ingestion-api-key delete 250558013078953 250558013078954")]
+    Delete(DeleteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IngestionApiKeyCreateArgs {
+    /// Name of the key
+    #[arg(short = 'n', long, value_name = "NAME")]
+    pub name: String,
+
+    /// Description of the key
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
+
+    /// Expiration: a date (yyyy-MM-dd, UTC), an RFC 3339 time, or a duration from now (30d, 1y)
+    #[arg(long, value_name = "DATE")]
+    pub expiration: Option<String>,
+}
+
+/// Ids to delete: positional and/or `--id`. Checked as int64 by the command, before any request,
+/// so the message can name the flag the way the Go CLI does.
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// Ids to delete
+    #[arg(value_name = "ID")]
+    pub ids: Vec<String>,
+
+    /// Id to delete (repeatable)
+    #[arg(short = 'i', long = "id", value_name = "ID", allow_hyphen_values = true)]
+    pub id_flags: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_model_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_parse_after_the_sub_command() {
+        let cli = Cli::try_parse_from([
+            "sts",
+            "service-token",
+            "list",
+            "--url",
+            "http://x",
+            "-o",
+            "json",
+            "-vv",
+        ])
+        .unwrap();
+        assert_eq!(cli.global.url.as_deref(), Some("http://x"));
+        assert_eq!(cli.global.output, OutputFormat::Json);
+        assert_eq!(cli.global.verbose, 2);
+    }
+
+    #[test]
+    fn roles_are_comma_separated_and_repeatable() {
+        let cli = Cli::try_parse_from([
+            "sts",
+            "service-token",
+            "create",
+            "-n",
+            "x",
+            "--roles",
+            "a,b",
+            "--roles",
+            "c",
+            "--dedicated-subject",
+            "s",
+        ])
+        .unwrap();
+        let Command::ServiceToken(ServiceTokenCommand::Create(args)) = cli.command else {
+            panic!("wrong command");
+        };
+        assert_eq!(args.roles, ["a", "b", "c"]);
+        assert_eq!(args.dedicated_subject.as_deref(), Some("s"));
+    }
+}

@@ -1,0 +1,67 @@
+//! `sts ingestion-api-key` (CONTRACT §3).
+
+use chrono::{DateTime, Utc};
+
+use super::{check_name, expiration_millis};
+use crate::api::client::Client;
+use crate::api::models::{
+    GenerateIngestionApiKeyRequest, GeneratedIngestionApiKeyResponse, IngestionApiKey,
+};
+use crate::cli::IngestionApiKeyCreateArgs;
+use crate::error::Result;
+
+const PATH: &str = "security/ingestion/api_keys";
+
+/// The body of `create`, checked before any request. An empty description is not sent.
+pub fn create_request(
+    args: &IngestionApiKeyCreateArgs,
+    now: DateTime<Utc>,
+) -> Result<GenerateIngestionApiKeyRequest> {
+    Ok(GenerateIngestionApiKeyRequest {
+        name: check_name(&args.name)?,
+        description: args.description.clone().filter(|d| !d.is_empty()),
+        expiration: expiration_millis(args.expiration.as_deref(), now)?,
+    })
+}
+
+pub async fn create(
+    client: &Client,
+    request: &GenerateIngestionApiKeyRequest,
+) -> Result<GeneratedIngestionApiKeyResponse> {
+    client.post(PATH, request).await
+}
+
+/// All ingestion API keys, sorted by name (stable).
+pub async fn list(client: &Client) -> Result<Vec<IngestionApiKey>> {
+    let mut keys: Vec<IngestionApiKey> = client.get(PATH).await?;
+    keys.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(keys)
+}
+
+pub async fn delete(client: &Client, id: i64) -> Result<()> {
+    client.delete(&format!("{PATH}/{id}")).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_request_sends_expiration_and_skips_empty_description() {
+        let now = DateTime::parse_from_rfc3339("2026-03-10T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let args = IngestionApiKeyCreateArgs {
+            name: "k".into(),
+            description: Some(String::new()),
+            expiration: Some("2030-05-22".into()),
+        };
+        let r = create_request(&args, now).unwrap();
+        assert_eq!(r.description, None);
+        assert_eq!(r.expiration, Some(1_905_638_400_000));
+        assert_eq!(
+            serde_json::to_value(&r).unwrap(),
+            serde_json::json!({"name": "k", "expiration": 1_905_638_400_000i64})
+        );
+    }
+}

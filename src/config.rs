@@ -1,0 +1,678 @@
+//! The config file (CONTRACT §5): where it is, what it holds, and how it is changed safely.
+//!
+//! ```toml
+//! current-context = "prod"
+//!
+//! [contexts.prod]
+//! url = "https://observability.example.com"
+//! api-path = "/api"
+//! auth = "service-token"
+//! storage = "keyring"
+//! skip-ssl = false
+//! credential-id = "4f1c…"      # keys the secret in the keyring or credentials.toml
+//! ```
+//!
+//! The file never holds a secret. Reading is a plain read (writes are atomic renames, so a reader
+//! always sees a whole file); every change goes through [`update`], which holds an exclusive lock
+//! on `config.toml.lock` for the whole read-modify-write and replaces the file atomically.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Kind, Result};
+
+/// The file name under the user config folder's `sts` folder.
+pub const FILE_NAME: &str = "config.toml";
+/// The API base path of a context that names none.
+pub const DEFAULT_API_PATH: &str = "/api";
+
+/// The whole config file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Config {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_context: Option<String>,
+    #[serde(default)]
+    pub contexts: BTreeMap<String, Context>,
+    /// Keys `sts` does not know, kept as they were so a newer version's settings survive.
+    #[serde(flatten)]
+    pub extra: toml::Table,
+}
+
+/// One saved context: a server and how to find its credential. Never the secret itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Context {
+    pub url: String,
+    #[serde(default = "default_api_path")]
+    pub api_path: String,
+    pub auth: Auth,
+    #[serde(default)]
+    pub storage: Storage,
+    #[serde(default)]
+    pub skip_ssl: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_cert_base64_data: Option<String>,
+    /// The random id that keys the secret: keyring user `<credential-id>` of service `sts`, or
+    /// the key in `credentials.toml`.
+    pub credential_id: String,
+    /// Keys `sts` does not know, kept as they were.
+    #[serde(flatten)]
+    pub extra: toml::Table,
+}
+
+fn default_api_path() -> String {
+    DEFAULT_API_PATH.to_string()
+}
+
+/// Which kind of token the context's secret is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Auth {
+    /// A personal API token, sent as `X-API-Token`.
+    ApiToken,
+    /// A service token, sent as `X-API-Key`.
+    ServiceToken,
+}
+
+impl Auth {
+    /// The name used in the file and in `context list`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Auth::ApiToken => "api-token",
+            Auth::ServiceToken => "service-token",
+        }
+    }
+}
+
+impl fmt::Display for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where the context's secret is kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Storage {
+    /// The OS keyring, service `sts`, user `<credential-id>`.
+    #[default]
+    Keyring,
+    /// `credentials.toml` beside the config file (`--insecure-storage`).
+    File,
+}
+
+impl Storage {
+    /// The name used in the file and in `context list`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Storage::Keyring => "keyring",
+            Storage::File => "file",
+        }
+    }
+}
+
+impl fmt::Display for Storage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Config {
+    /// The context called `name`, or a not-found error (exit 8).
+    pub fn context(&self, name: &str) -> Result<&Context> {
+        self.contexts.get(name).ok_or_else(|| context_not_found(name))
+    }
+
+    /// The context called `name`, mutably, or a not-found error (exit 8).
+    pub fn context_mut(&mut self, name: &str) -> Result<&mut Context> {
+        self.contexts
+            .get_mut(name)
+            .ok_or_else(|| context_not_found(name))
+    }
+
+    /// The current context's name and the context, when one is set. A `current-context` that
+    /// names no saved context is a not-found error (exit 8).
+    pub fn current(&self) -> Result<Option<(&str, &Context)>> {
+        match &self.current_context {
+            None => Ok(None),
+            Some(name) => Ok(Some((name.as_str(), self.context(name)?))),
+        }
+    }
+}
+
+/// `context 'x' not found` (exit 8).
+pub fn context_not_found(name: &str) -> Error {
+    Error::new(Kind::NotFound, format!("context '{name}' not found"))
+}
+
+/// A fresh random credential id: 32 lowercase hex characters (128 bits).
+pub fn new_credential_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+/// The config file in effect: `--config` > `STS_CLI_CONFIG` > `<user config dir>/sts/config.toml`
+/// (`$XDG_CONFIG_HOME/sts/config.toml`, else `~/.config/sts/config.toml` on Linux). The caller
+/// reads the env var; an empty value counts as unset.
+pub fn resolve_path(flag: Option<&Path>, env: Option<&Path>) -> Result<PathBuf> {
+    let given = |p: Option<&Path>| p.filter(|p| !p.as_os_str().is_empty()).map(Path::to_path_buf);
+    if let Some(path) = given(flag).or_else(|| given(env)) {
+        return Ok(path);
+    }
+    let dirs = directories::BaseDirs::new().ok_or_else(|| {
+        Error::config(
+            "cannot find the user's config folder (no home directory); \
+             pass --config or set STS_CLI_CONFIG",
+        )
+    })?;
+    Ok(dirs.config_dir().join("sts").join(FILE_NAME))
+}
+
+/// Reads the config file; `None` when it does not exist. A file that cannot be read or does not
+/// parse is a config error (exit 1) naming the file, and the line and column of a parse error.
+pub fn load(path: &Path) -> Result<Option<Config>> {
+    load_toml(path, "config file")
+}
+
+/// Changes the config file under an exclusive lock on `config.toml.lock`: reads it (an empty
+/// config when it does not exist), applies `f`, and writes the result atomically (temporary file
+/// in the same folder, fsync, rename, fsync of the folder). A file that does not parse is an
+/// error and is left untouched; so is the file when `f` fails. Missing folders are created 0700,
+/// the file 0600. A failure to write is exit 6.
+pub fn update<T>(path: &Path, f: impl FnOnce(&mut Config) -> Result<T>) -> Result<T> {
+    let _lock = lock(path, "config file")?;
+    let mut config = load(path)?.unwrap_or_default();
+    let value = f(&mut config)?;
+    let text = toml::to_string(&config).map_err(|e| {
+        Error::new(
+            Kind::Write,
+            format!("cannot write config file {}: {e}", path.display()),
+        )
+    })?;
+    write_atomic(path, text.as_bytes(), "config file")?;
+    Ok(value)
+}
+
+/// Reads and parses a TOML file; `None` when it does not exist. `what` names the file in
+/// messages ("config file", "credentials file").
+pub(crate) fn load_toml<T: DeserializeOwned>(path: &Path, what: &str) -> Result<Option<T>> {
+    let text = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            let reason = if e.kind() == io::ErrorKind::InvalidData {
+                "it is not valid UTF-8".to_string()
+            } else {
+                e.to_string()
+            };
+            return Err(Error::config(format!(
+                "cannot read {what} {}: {reason}",
+                path.display()
+            )));
+        }
+    };
+    toml::from_str(&text)
+        .map(Some)
+        .map_err(|e| Error::config(parse_error_message(path, what, &text, &e)))
+}
+
+/// `invalid config file /x/config.toml at line 3, column 7: expected …`, on one line.
+fn parse_error_message(path: &Path, what: &str, text: &str, e: &toml::de::Error) -> String {
+    let reason = one_line(e.message());
+    match e.span() {
+        Some(span) => {
+            let (line, column) = line_column(text, span.start);
+            format!(
+                "invalid {what} {} at line {line}, column {column}: {reason}",
+                path.display()
+            )
+        }
+        None => format!("invalid {what} {}: {reason}", path.display()),
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
+/// Joins the lines of a message with `; `, so an error stays on one line.
+pub(crate) fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The folder holding `path` (`.` for a bare file name).
+pub(crate) fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+fn write_error(what: &str, path: &Path, e: impl fmt::Display) -> Error {
+    Error::new(
+        Kind::Write,
+        format!("cannot write {what} {}: {e}", path.display()),
+    )
+}
+
+/// Creates the folder holding `path` and its missing parents, each 0700.
+pub(crate) fn create_parent_dirs(path: &Path, what: &str) -> Result<()> {
+    let dir = parent_dir(path);
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| write_error(what, path, e))
+}
+
+/// An exclusive lock on `<path>.lock` (never on `path` itself, which is replaced by rename),
+/// held until the returned file is dropped. Creates the folders it needs.
+pub(crate) fn lock(path: &Path, what: &str) -> Result<File> {
+    create_parent_dirs(path, what)?;
+    let mut name = path
+        .file_name()
+        .ok_or_else(|| write_error(what, path, "not a file name"))?
+        .to_os_string();
+    name.push(".lock");
+    let lock_path = parent_dir(path).join(name);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&lock_path)
+        .map_err(|e| write_error(what, path, format!("cannot open {}: {e}", lock_path.display())))?;
+    file.lock()
+        .map_err(|e| write_error(what, path, format!("cannot lock {}: {e}", lock_path.display())))?;
+    Ok(file)
+}
+
+/// Replaces `path` with `bytes` atomically: a new 0600 file in the same folder, written and
+/// fsynced, renamed over `path`, then the folder fsynced. A symlink at `path` is followed, so
+/// its target is replaced rather than the link. On failure nothing but the temporary file is
+/// touched, and that is removed.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8], what: &str) -> Result<()> {
+    create_parent_dirs(path, what)?;
+    let target = match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            fs::canonicalize(path).map_err(|e| write_error(what, path, e))?
+        }
+        _ => path.to_path_buf(),
+    };
+    let dir = parent_dir(&target);
+    let file_name = target
+        .file_name()
+        .ok_or_else(|| write_error(what, path, "not a file name"))?
+        .to_string_lossy()
+        .into_owned();
+    let tmp = dir.join(format!(
+        ".{file_name}.{}.{:08x}.tmp",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    let result = (|| -> io::Result<()> {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&tmp, &target)?;
+        // Make the rename itself durable. Some file systems cannot fsync a folder; the data
+        // is safe by then, so that is not an error.
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    result.map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        write_error(what, path, e)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use std::sync::Arc;
+
+    fn sample() -> Config {
+        let mut config = Config {
+            current_context: Some("prod".into()),
+            ..Config::default()
+        };
+        config.contexts.insert(
+            "prod".into(),
+            Context {
+                url: "https://observability.example.com".into(),
+                api_path: "/api".into(),
+                auth: Auth::ServiceToken,
+                storage: Storage::Keyring,
+                skip_ssl: false,
+                ca_cert_base64_data: Some("LS0tLS1CRUdJTg==".into()),
+                credential_id: new_credential_id(),
+                extra: toml::Table::new(),
+            },
+        );
+        config.contexts.insert(
+            "dev".into(),
+            Context {
+                url: "http://localhost:7070".into(),
+                api_path: "/custom/api".into(),
+                auth: Auth::ApiToken,
+                storage: Storage::File,
+                skip_ssl: true,
+                ca_cert_base64_data: None,
+                credential_id: new_credential_id(),
+                extra: toml::Table::new(),
+            },
+        );
+        config
+    }
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn round_trip_through_update_and_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        assert_eq!(load(&path).unwrap(), None);
+        let config = sample();
+        update(&path, |c| {
+            *c = config.clone();
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(load(&path).unwrap(), Some(config));
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.contains("current-context = \"prod\""), "{text}");
+        assert!(text.contains("[contexts.prod]"), "{text}");
+        assert!(text.contains("api-path = \"/custom/api\""), "{text}");
+        assert!(text.contains("auth = \"service-token\""), "{text}");
+        assert!(text.contains("storage = \"file\""), "{text}");
+        assert!(text.contains("skip-ssl = true"), "{text}");
+        assert!(text.contains("credential-id = "), "{text}");
+        assert!(!text.contains("ca-cert-base64-data = \"\""), "{text}");
+    }
+
+    #[test]
+    fn defaults_fill_missing_optional_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        fs::write(
+            &path,
+            "[contexts.a]\nurl = \"http://x\"\nauth = \"api-token\"\ncredential-id = \"abc\"\n",
+        )
+        .unwrap();
+        let config = load(&path).unwrap().unwrap();
+        assert_eq!(config.current_context, None);
+        let a = config.context("a").unwrap();
+        assert_eq!(a.api_path, "/api");
+        assert_eq!(a.storage, Storage::Keyring);
+        assert!(!a.skip_ssl);
+        assert_eq!(a.ca_cert_base64_data, None);
+    }
+
+    #[test]
+    fn unknown_keys_are_tolerated_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        fs::write(
+            &path,
+            "current-context = \"a\"\nfuture-setting = 3\n\n[contexts.a]\nurl = \"http://x\"\n\
+             auth = \"api-token\"\ncredential-id = \"abc\"\nlabel = \"mine\"\n\n[plugins]\nx = true\n",
+        )
+        .unwrap();
+        update(&path, |c| {
+            c.current_context = Some("a".into());
+            Ok(())
+        })
+        .unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.contains("future-setting = 3"), "{text}");
+        assert!(text.contains("label = \"mine\""), "{text}");
+        assert!(text.contains("[plugins]"), "{text}");
+        let config = load(&path).unwrap().unwrap();
+        assert_eq!(config.extra["future-setting"].as_integer(), Some(3));
+    }
+
+    #[test]
+    fn parse_error_names_file_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        fs::write(&path, "current-context = \"a\"\n\n[contexts.a]\nurl = = \"x\"\n").unwrap();
+        let err = load(&path).unwrap_err();
+        assert_eq!(err.kind, Kind::Config);
+        let expected = format!("invalid config file {} at line 4, column 7: ", path.display());
+        assert!(err.message.starts_with(&expected), "{}", err.message);
+        assert!(!err.message.contains('\n'), "{}", err.message);
+    }
+
+    #[test]
+    fn a_bad_value_is_an_error_at_its_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        fs::write(
+            &path,
+            "[contexts.a]\nurl = \"http://x\"\nauth = \"password\"\ncredential-id = \"abc\"\n",
+        )
+        .unwrap();
+        let err = load(&path).unwrap_err();
+        assert_eq!(err.kind, Kind::Config);
+        assert!(err.message.contains("at line 3, column 8"), "{}", err.message);
+        assert!(err.message.contains("api-token"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_folder_in_place_of_the_file_is_a_config_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = load(dir.path()).unwrap_err();
+        assert_eq!(err.kind, Kind::Config);
+        assert!(err.message.contains("cannot read config file"), "{}", err.message);
+        assert!(err.message.contains(&dir.path().display().to_string()));
+    }
+
+    #[test]
+    fn a_file_in_place_of_the_folder_is_a_config_error_on_read_and_a_write_error_on_update() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocker = dir.path().join("sts");
+        fs::write(&blocker, "").unwrap();
+        let path = blocker.join("config.toml");
+        assert_eq!(load(&path).unwrap_err().kind, Kind::Config);
+        let err = update(&path, |_| Ok(())).unwrap_err();
+        assert_eq!(err.kind, Kind::Write);
+        assert!(err.message.contains("cannot write config file"), "{}", err.message);
+    }
+
+    #[test]
+    fn not_utf8_is_a_config_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        fs::write(&path, [0xff, 0xfe, 0x00]).unwrap();
+        let err = load(&path).unwrap_err();
+        assert_eq!(err.kind, Kind::Config);
+        assert!(err.message.contains("UTF-8"), "{}", err.message);
+    }
+
+    #[test]
+    fn update_never_overwrites_a_file_it_cannot_parse() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let broken = b"current-context = \"a\"\n[contexts.a\nurl = 'x'\n\xe2\x9c\x85 hand edit\n";
+        fs::write(&path, broken).unwrap();
+        let mut called = false;
+        let err = update(&path, |c| {
+            called = true;
+            c.current_context = None;
+            Ok(())
+        })
+        .unwrap_err();
+        assert!(!called);
+        assert_eq!(err.kind, Kind::Config);
+        assert_eq!(fs::read(&path).unwrap(), broken);
+    }
+
+    #[test]
+    fn a_failing_change_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let err = update(&path, |c| {
+            c.current_context = Some("x".into());
+            Err::<(), _>(context_not_found("x"))
+        })
+        .unwrap_err();
+        assert_eq!(err.kind, Kind::NotFound);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn update_returns_the_value_of_the_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let id = update(&path, |c| {
+            let mut ctx = sample().contexts.remove("prod").unwrap();
+            ctx.credential_id = new_credential_id();
+            let id = ctx.credential_id.clone();
+            c.contexts.insert("x".into(), ctx);
+            Ok(id)
+        })
+        .unwrap();
+        assert_eq!(load(&path).unwrap().unwrap().contexts["x"].credential_id, id);
+    }
+
+    #[test]
+    fn twenty_threads_updating_at_once_lose_no_context() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = Arc::new(dir.path().join("sts").join("config.toml"));
+        let threads: Vec<_> = (0..20)
+            .map(|i| {
+                let path = Arc::clone(&path);
+                std::thread::spawn(move || {
+                    update(&path, |c| {
+                        let mut ctx = sample().contexts.remove("dev").unwrap();
+                        ctx.url = format!("http://host{i}");
+                        c.contexts.insert(format!("ctx{i}"), ctx);
+                        c.current_context = Some(format!("ctx{i}"));
+                        Ok(())
+                    })
+                    .unwrap()
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let config = load(&path).unwrap().unwrap();
+        assert_eq!(config.contexts.len(), 20);
+        for i in 0..20 {
+            assert_eq!(config.context(&format!("ctx{i}")).unwrap().url, format!("http://host{i}"));
+        }
+        // No temporary file is left behind: only the file and its lock.
+        let mut names: Vec<_> = fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["config.toml", "config.toml.lock"]);
+    }
+
+    #[test]
+    fn files_are_created_0600_and_folders_0700() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a").join("b").join("config.toml");
+        update(&path, |_| Ok(())).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&dir.path().join("a/b/config.toml.lock")), 0o600);
+        assert_eq!(mode(&dir.path().join("a")), 0o700);
+        assert_eq!(mode(&dir.path().join("a/b")), 0o700);
+        // A file that was made readable by others is replaced by a 0600 one.
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        update(&path, |_| Ok(())).unwrap();
+        assert_eq!(mode(&path), 0o600);
+    }
+
+    #[test]
+    fn a_symlinked_config_file_stays_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("dotfiles").join("sts.toml");
+        fs::create_dir_all(real.parent().unwrap()).unwrap();
+        fs::write(&real, "").unwrap();
+        let link = dir.path().join("config.toml");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        update(&link, |c| {
+            c.current_context = Some("a".into());
+            Ok(())
+        })
+        .unwrap();
+        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(fs::read_to_string(&real).unwrap().contains("current-context"));
+    }
+
+    #[test]
+    fn path_resolution_order() {
+        let flag = Path::new("/flag/config.toml");
+        let env = Path::new("/env/config.toml");
+        let empty = Path::new("");
+        assert_eq!(resolve_path(Some(flag), Some(env)).unwrap(), flag);
+        assert_eq!(resolve_path(None, Some(env)).unwrap(), env);
+        assert_eq!(resolve_path(Some(empty), Some(env)).unwrap(), env);
+        let default = resolve_path(None, Some(empty)).unwrap();
+        assert!(default.ends_with("sts/config.toml"), "{}", default.display());
+        assert_eq!(resolve_path(None, None).unwrap(), default);
+    }
+
+    #[test]
+    fn context_lookup() {
+        let config = sample();
+        assert_eq!(config.context("prod").unwrap().auth, Auth::ServiceToken);
+        let err = config.context("nope").unwrap_err();
+        assert_eq!(err.kind, Kind::NotFound);
+        assert_eq!(err.exit_code(), 8);
+        assert_eq!(err.message, "context 'nope' not found");
+        assert_eq!(config.current().unwrap().unwrap().0, "prod");
+    }
+
+    #[test]
+    fn credential_ids_are_32_hex_and_distinct() {
+        let a = new_credential_id();
+        let b = new_credential_id();
+        assert_eq!(a.len(), 32);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn line_and_column_count_characters() {
+        assert_eq!(line_column("abc", 0), (1, 1));
+        assert_eq!(line_column("a\nbc", 3), (2, 2));
+        assert_eq!(line_column("é = 1\nx", 3), (1, 2));
+        assert_eq!(line_column("ab", 99), (1, 3));
+    }
+}

@@ -1,0 +1,594 @@
+//! Where a saved context's secret is kept (CONTRACT §5): the OS keyring ([`KeyringStore`]), or
+//! with `--insecure-storage` a 0600 `credentials.toml` beside the config file ([`FileStore`]).
+//! Both sit behind [`SecretStore`], keyed by the context's `credential-id`, so unit tests can use
+//! [`MemoryStore`].
+//!
+//! Keyring calls are synchronous and cannot be cancelled, so each runs on its own plain thread
+//! and the caller waits with a timeout; a stuck call is abandoned with its thread (the process
+//! exits soon after). No message built here ever contains a secret.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, mpsc};
+use std::time::Duration;
+
+use crate::config;
+use crate::error::{Error, Kind, Result};
+use crate::secret::Secret;
+
+/// The keyring service every entry is stored under; the user is the credential id.
+pub const KEYRING_SERVICE: &str = "sts";
+/// The env var that sets the keyring timeout (`5`, `5s`, `500ms`, `2m`).
+pub const STS_CLI_KEYRING_TIMEOUT: &str = "STS_CLI_KEYRING_TIMEOUT";
+/// How long a keyring call may take when `STS_CLI_KEYRING_TIMEOUT` is unset.
+pub const DEFAULT_KEYRING_TIMEOUT: Duration = Duration::from_secs(5);
+/// The file name of the insecure store, in the config file's folder.
+pub const CREDENTIALS_FILE_NAME: &str = "credentials.toml";
+
+/// What callers can do instead when the keyring cannot store a secret.
+const WRITE_WAYS_OUT: &str = "store the token with --insecure-storage, or pass it in \
+     STS_CLI_SERVICE_TOKEN / STS_CLI_API_TOKEN with STS_CLI_URL";
+/// What callers can do instead when the keyring cannot give a saved secret back.
+const READ_WAY_OUT: &str =
+    "pass the token in STS_CLI_SERVICE_TOKEN / STS_CLI_API_TOKEN (with STS_CLI_URL) instead";
+
+/// A place that keeps secrets by credential id.
+pub trait SecretStore {
+    /// The secret stored under `credential_id`, or `None` when there is none.
+    fn get(&self, credential_id: &str) -> Result<Option<Secret>>;
+    /// Stores `secret` under `credential_id`, replacing any earlier one.
+    fn set(&self, credential_id: &str, secret: &Secret) -> Result<()>;
+    /// Removes the secret stored under `credential_id`; no secret there is not an error.
+    fn delete(&self, credential_id: &str) -> Result<()>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keyring
+
+/// Why a keyring call failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyringFailure {
+    /// No keyring to talk to: no D-Bus session bus, no Secret Service on it, or a locked
+    /// collection that cannot be opened.
+    Unavailable,
+    /// The keyring did not answer within the timeout.
+    Timeout,
+    /// Anything else the keyring reported.
+    Other,
+}
+
+/// A failed keyring call: why, and the keyring's own words (one line, never a secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyringError {
+    pub failure: KeyringFailure,
+    /// The keyring's error text, or for a timeout how long was waited.
+    pub cause: String,
+}
+
+impl KeyringError {
+    /// The error for a failed write (`context save`): exit 6, naming `--insecure-storage` and
+    /// the env vars.
+    pub fn into_write_error(self) -> Error {
+        let what = match self.failure {
+            KeyringFailure::Unavailable => format!("no keyring is available ({})", self.cause),
+            KeyringFailure::Timeout => format!("the keyring did not answer ({})", self.cause),
+            KeyringFailure::Other => format!("cannot write to the keyring ({})", self.cause),
+        };
+        Error::new(Kind::Write, format!("{what}; {WRITE_WAYS_OUT}"))
+    }
+
+    /// The error for a failed read of a saved credential (an API command): exit 1, naming the
+    /// env vars.
+    pub fn into_read_error(self) -> Error {
+        let what = match self.failure {
+            KeyringFailure::Unavailable => format!("no keyring is available ({})", self.cause),
+            KeyringFailure::Timeout => format!("the keyring did not answer ({})", self.cause),
+            KeyringFailure::Other => format!("cannot read from the keyring ({})", self.cause),
+        };
+        Error::new(
+            Kind::Config,
+            format!("cannot read the saved credential: {what}; {READ_WAY_OUT}"),
+        )
+    }
+
+    /// The error for a failed delete (`context delete`): exit 6.
+    pub fn into_delete_error(self) -> Error {
+        let what = match self.failure {
+            KeyringFailure::Unavailable => format!("no keyring is available ({})", self.cause),
+            KeyringFailure::Timeout => format!("the keyring did not answer ({})", self.cause),
+            KeyringFailure::Other => format!("cannot delete from the keyring ({})", self.cause),
+        };
+        Error::new(
+            Kind::Write,
+            format!("cannot delete the saved credential: {what}"),
+        )
+    }
+}
+
+impl std::fmt::Display for KeyringError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.cause)
+    }
+}
+
+impl std::error::Error for KeyringError {}
+
+/// The OS keyring: service `sts`, user `<credential-id>`. Every call runs on its own thread and
+/// gives up after `timeout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyringStore {
+    pub timeout: Duration,
+}
+
+impl Default for KeyringStore {
+    fn default() -> Self {
+        KeyringStore {
+            timeout: DEFAULT_KEYRING_TIMEOUT,
+        }
+    }
+}
+
+impl KeyringStore {
+    pub fn new(timeout: Duration) -> Self {
+        KeyringStore { timeout }
+    }
+
+    /// A store whose timeout comes from `STS_CLI_KEYRING_TIMEOUT` (5 s when unset or empty).
+    pub fn from_env() -> Result<Self> {
+        let value = std::env::var(STS_CLI_KEYRING_TIMEOUT).ok();
+        Ok(KeyringStore::new(keyring_timeout_from_env(value.as_deref())?))
+    }
+
+    /// The secret under `credential_id`, with the reason when the keyring fails.
+    pub fn try_get(&self, credential_id: &str) -> Result<Option<Secret>, KeyringError> {
+        let id = credential_id.to_string();
+        self.call(move || {
+            let entry = entry(&id)?;
+            match entry.get_password() {
+                Ok(value) => Ok(Some(Secret::new(value))),
+                Err(keyring::Error::NoEntry) => Ok(None),
+                Err(e) => Err(classify(&e)),
+            }
+        })
+    }
+
+    /// Stores `secret` under `credential_id`, with the reason when the keyring fails.
+    pub fn try_set(&self, credential_id: &str, secret: &Secret) -> Result<(), KeyringError> {
+        let id = credential_id.to_string();
+        let secret = secret.clone();
+        self.call(move || {
+            entry(&id)?
+                .set_password(secret.expose())
+                .map_err(|e| classify(&e))
+        })
+    }
+
+    /// Removes the secret under `credential_id` (none there is fine), with the reason when the
+    /// keyring fails.
+    pub fn try_delete(&self, credential_id: &str) -> Result<(), KeyringError> {
+        let id = credential_id.to_string();
+        self.call(move || match entry(&id)?.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(classify(&e)),
+        })
+    }
+
+    /// Runs `f` on a thread of its own and waits at most `timeout` for it. On a timeout the
+    /// thread is left behind: the keyring crate offers no way to cancel a call.
+    fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> Result<T, KeyringError> + Send + 'static,
+    ) -> Result<T, KeyringError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        let spawned = std::thread::Builder::new()
+            .name("sts-keyring".into())
+            .spawn(move || {
+                let _ = tx.send(f());
+            });
+        if let Err(e) = spawned {
+            return Err(KeyringError {
+                failure: KeyringFailure::Other,
+                cause: format!("cannot start a thread for the keyring call: {e}"),
+            });
+        }
+        match rx.recv_timeout(self.timeout) {
+            Ok(result) => result,
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(KeyringError {
+                failure: KeyringFailure::Timeout,
+                cause: format!(
+                    "no answer within {}; {STS_CLI_KEYRING_TIMEOUT} sets the limit",
+                    format_duration(self.timeout)
+                ),
+            }),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(KeyringError {
+                failure: KeyringFailure::Other,
+                cause: "the keyring call failed unexpectedly".into(),
+            }),
+        }
+    }
+}
+
+impl SecretStore for KeyringStore {
+    fn get(&self, credential_id: &str) -> Result<Option<Secret>> {
+        self.try_get(credential_id)
+            .map_err(KeyringError::into_read_error)
+    }
+
+    fn set(&self, credential_id: &str, secret: &Secret) -> Result<()> {
+        self.try_set(credential_id, secret)
+            .map_err(KeyringError::into_write_error)
+    }
+
+    fn delete(&self, credential_id: &str) -> Result<()> {
+        self.try_delete(credential_id)
+            .map_err(KeyringError::into_delete_error)
+    }
+}
+
+/// The keyring entry for a credential id. The platform store is set up on the first call in
+/// the process; when that fails, its error is the cause.
+fn entry(credential_id: &str) -> Result<keyring::Entry, KeyringError> {
+    keyring::Entry::new(KEYRING_SERVICE, credential_id).map_err(|e| match (&e, keyring::Entry::store_status()) {
+        (keyring::Error::NoDefaultStore, Err(init)) => KeyringError {
+            failure: KeyringFailure::Unavailable,
+            cause: config::one_line(&init.to_string()),
+        },
+        _ => classify(&e),
+    })
+}
+
+/// Sorts a keyring error into the three failures a caller tells apart.
+fn classify(e: &keyring::Error) -> KeyringError {
+    let cause = config::one_line(&e.to_string());
+    let failure = match e {
+        keyring::Error::NoStorageAccess(_) | keyring::Error::NoDefaultStore => {
+            KeyringFailure::Unavailable
+        }
+        keyring::Error::PlatformFailure(_) if looks_unavailable(&cause) => {
+            KeyringFailure::Unavailable
+        }
+        _ => KeyringFailure::Other,
+    };
+    KeyringError { failure, cause }
+}
+
+/// Whether a platform error says there is no bus or no Secret Service on it.
+fn looks_unavailable(cause: &str) -> bool {
+    const SIGNS: [&str; 7] = [
+        "ServiceUnknown",
+        "org.freedesktop.secrets",
+        "No such file or directory",
+        "Connection refused",
+        "DBUS_SESSION_BUS_ADDRESS",
+        "Address",
+        "NameHasNoOwner",
+    ];
+    SIGNS.iter().any(|s| cause.contains(s))
+}
+
+/// Parses `STS_CLI_KEYRING_TIMEOUT`: unset or empty is 5 s; otherwise a whole number of
+/// seconds (`5`) or a whole number with a unit `ms`, `s`, `m` or `h` (`500ms`, `5s`, `2m`).
+/// Zero and anything else is a usage error (exit 3).
+pub fn keyring_timeout_from_env(value: Option<&str>) -> Result<Duration> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(DEFAULT_KEYRING_TIMEOUT);
+    };
+    let bad = || {
+        Error::usage(format!(
+            "invalid {STS_CLI_KEYRING_TIMEOUT} '{value}': expected a duration like 5s, 500ms or 2m"
+        ))
+    };
+    let split = value
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(split);
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let duration = match unit.trim() {
+        "" | "s" => Duration::from_secs(n),
+        "ms" => Duration::from_millis(n),
+        "m" => Duration::from_secs(n.checked_mul(60).ok_or_else(bad)?),
+        "h" => Duration::from_secs(n.checked_mul(3600).ok_or_else(bad)?),
+        _ => return Err(bad()),
+    };
+    if duration.is_zero() {
+        return Err(bad());
+    }
+    Ok(duration)
+}
+
+/// `5s`, `500ms`, `1.5s`.
+fn format_duration(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else if d.as_secs() == 0 {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{}s", d.as_secs_f64())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// File
+
+/// `credentials.toml` in the config file's folder (`--insecure-storage`): a TOML table of
+/// credential id → secret, written 0600 and atomically under a lock on `credentials.toml.lock`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileStore {
+    pub path: PathBuf,
+}
+
+impl FileStore {
+    /// The store at this exact path.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        FileStore { path: path.into() }
+    }
+
+    /// The store beside a config file: `<config folder>/credentials.toml`.
+    pub fn beside(config_path: &Path) -> Self {
+        FileStore::new(config::parent_dir(config_path).join(CREDENTIALS_FILE_NAME))
+    }
+
+    /// A warning for the caller to print (with ⚠️) when the file can be read or written by its
+    /// group or others; `None` when it is private or does not exist.
+    pub fn mode_warning(&self) -> Option<String> {
+        let mode = fs::metadata(&self.path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then(|| {
+            format!(
+                "{} is accessible by other users (mode {mode:04o}); run: chmod 600 {}",
+                self.path.display(),
+                self.path.display()
+            )
+        })
+    }
+
+    fn read(&self) -> Result<BTreeMap<String, String>> {
+        Ok(config::load_toml(&self.path, "credentials file")?.unwrap_or_default())
+    }
+
+    fn change(&self, f: impl FnOnce(&mut BTreeMap<String, String>) -> bool) -> Result<()> {
+        let what = "credentials file";
+        let _lock = config::lock(&self.path, what)?;
+        let mut secrets = self.read()?;
+        if !f(&mut secrets) {
+            return Ok(());
+        }
+        let text = toml::to_string(&secrets).map_err(|e| {
+            Error::new(
+                Kind::Write,
+                format!("cannot write {what} {}: {e}", self.path.display()),
+            )
+        })?;
+        config::write_atomic(&self.path, text.as_bytes(), what)
+    }
+}
+
+impl SecretStore for FileStore {
+    /// Reads the secret. Call [`FileStore::mode_warning`] too, to warn about a readable file.
+    fn get(&self, credential_id: &str) -> Result<Option<Secret>> {
+        Ok(self.read()?.remove(credential_id).map(Secret::new))
+    }
+
+    fn set(&self, credential_id: &str, secret: &Secret) -> Result<()> {
+        self.change(|secrets| {
+            secrets.insert(credential_id.to_string(), secret.expose().to_string());
+            true
+        })
+    }
+
+    fn delete(&self, credential_id: &str) -> Result<()> {
+        if !self.path.exists() {
+            return Ok(());
+        }
+        self.change(|secrets| secrets.remove(credential_id).is_some())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory
+
+/// Secrets in memory, for tests of code that takes a [`SecretStore`].
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    secrets: Mutex<HashMap<String, Secret>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        MemoryStore::default()
+    }
+
+    /// How many secrets are stored.
+    pub fn len(&self) -> usize {
+        self.secrets.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl SecretStore for MemoryStore {
+    fn get(&self, credential_id: &str) -> Result<Option<Secret>> {
+        let secrets = self.secrets.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(secrets.get(credential_id).cloned())
+    }
+
+    fn set(&self, credential_id: &str, secret: &Secret) -> Result<()> {
+        let mut secrets = self.secrets.lock().unwrap_or_else(|e| e.into_inner());
+        secrets.insert(credential_id.to_string(), secret.clone());
+        Ok(())
+    }
+
+    fn delete(&self, credential_id: &str) -> Result<()> {
+        let mut secrets = self.secrets.lock().unwrap_or_else(|e| e.into_inner());
+        secrets.remove(credential_id);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(store: &dyn SecretStore) {
+        let a = config::new_credential_id();
+        let b = config::new_credential_id();
+        assert_eq!(store.get(&a).unwrap(), None);
+        store.set(&a, &Secret::new("svctok-aaa")).unwrap();
+        store.set(&b, &Secret::new("api \"quoted\" = b")).unwrap();
+        assert_eq!(store.get(&a).unwrap(), Some(Secret::new("svctok-aaa")));
+        store.set(&a, &Secret::new("svctok-new")).unwrap();
+        assert_eq!(store.get(&a).unwrap(), Some(Secret::new("svctok-new")));
+        assert_eq!(store.get(&b).unwrap(), Some(Secret::new("api \"quoted\" = b")));
+        store.delete(&a).unwrap();
+        assert_eq!(store.get(&a).unwrap(), None);
+        store.delete(&a).unwrap();
+        assert_eq!(store.get(&b).unwrap(), Some(Secret::new("api \"quoted\" = b")));
+    }
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn memory_store_round_trip() {
+        let store = MemoryStore::new();
+        round_trip(&store);
+        assert_eq!(store.len(), 1);
+    }
+
+    #[test]
+    fn file_store_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::beside(&dir.path().join("sts").join("config.toml"));
+        assert_eq!(store.path, dir.path().join("sts").join("credentials.toml"));
+        round_trip(&store);
+        let text = fs::read_to_string(&store.path).unwrap();
+        assert!(text.contains("api \\\"quoted\\\" = b"), "{text}");
+    }
+
+    #[test]
+    fn file_store_is_0600_in_a_0700_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::beside(&dir.path().join("new").join("config.toml"));
+        store.set("id", &Secret::new("s")).unwrap();
+        assert_eq!(mode(&store.path), 0o600);
+        assert_eq!(mode(&dir.path().join("new")), 0o700);
+        assert_eq!(mode(&dir.path().join("new/credentials.toml.lock")), 0o600);
+        assert_eq!(store.mode_warning(), None);
+    }
+
+    #[test]
+    fn file_store_warns_about_a_readable_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::beside(&dir.path().join("config.toml"));
+        assert_eq!(store.mode_warning(), None, "no file, no warning");
+        store.set("id", &Secret::new("s")).unwrap();
+        fs::set_permissions(&store.path, fs::Permissions::from_mode(0o644)).unwrap();
+        let warning = store.mode_warning().unwrap();
+        assert!(warning.contains("0644"), "{warning}");
+        assert!(warning.contains(&store.path.display().to_string()), "{warning}");
+        assert!(warning.contains("chmod 600"), "{warning}");
+        // Still readable, and the next write makes it private again.
+        assert_eq!(store.get("id").unwrap(), Some(Secret::new("s")));
+        store.set("id2", &Secret::new("t")).unwrap();
+        assert_eq!(mode(&store.path), 0o600);
+        assert_eq!(store.mode_warning(), None);
+        fs::set_permissions(&store.path, fs::Permissions::from_mode(0o620)).unwrap();
+        assert!(store.mode_warning().unwrap().contains("0620"));
+    }
+
+    #[test]
+    fn file_store_never_overwrites_a_broken_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::beside(&dir.path().join("config.toml"));
+        fs::write(&store.path, "abc = \n").unwrap();
+        let err = store.set("id", &Secret::new("s")).unwrap_err();
+        assert_eq!(err.kind, Kind::Config);
+        assert!(err.message.contains("invalid credentials file"), "{}", err.message);
+        assert!(err.message.contains("line 1"), "{}", err.message);
+        assert_eq!(fs::read_to_string(&store.path).unwrap(), "abc = \n");
+        assert_eq!(store.get("id").unwrap_err().kind, Kind::Config);
+    }
+
+    #[test]
+    fn file_store_delete_without_a_file_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::beside(&dir.path().join("config.toml"));
+        store.delete("id").unwrap();
+        assert!(!store.path.exists());
+    }
+
+    #[test]
+    fn file_store_errors_never_show_the_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        // A folder where the file should be.
+        let store = FileStore::beside(&dir.path().join("config.toml"));
+        fs::create_dir(&store.path).unwrap();
+        let err = store.set("id", &Secret::new("svctok-SECRET")).unwrap_err();
+        assert!(!err.message.contains("svctok-SECRET"), "{}", err.message);
+        assert!(matches!(err.kind, Kind::Config | Kind::Write));
+    }
+
+    #[test]
+    fn keyring_timeout_values() {
+        let ok = |v: Option<&str>| keyring_timeout_from_env(v).unwrap();
+        assert_eq!(ok(None), Duration::from_secs(5));
+        assert_eq!(ok(Some("")), Duration::from_secs(5));
+        assert_eq!(ok(Some("7")), Duration::from_secs(7));
+        assert_eq!(ok(Some("5s")), Duration::from_secs(5));
+        assert_eq!(ok(Some("500ms")), Duration::from_millis(500));
+        assert_eq!(ok(Some("2m")), Duration::from_secs(120));
+        assert_eq!(ok(Some("1h")), Duration::from_secs(3600));
+        for bad in ["0", "0s", "-1", "5x", "s", "1.5s", "abc", "99999999999999999999"] {
+            let err = keyring_timeout_from_env(Some(bad)).unwrap_err();
+            assert_eq!(err.kind, Kind::Usage, "{bad}");
+            assert!(err.message.contains(STS_CLI_KEYRING_TIMEOUT), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn keyring_messages_name_the_ways_out() {
+        let unavailable = KeyringError {
+            failure: KeyringFailure::Unavailable,
+            cause: "Platform failure: D-Bus error".into(),
+        };
+        let write = unavailable.clone().into_write_error();
+        assert_eq!(write.kind, Kind::Write);
+        assert_eq!(write.exit_code(), 6);
+        assert_eq!(
+            write.message,
+            "no keyring is available (Platform failure: D-Bus error); store the token with \
+             --insecure-storage, or pass it in STS_CLI_SERVICE_TOKEN / STS_CLI_API_TOKEN with \
+             STS_CLI_URL"
+        );
+        let read = unavailable.into_read_error();
+        assert_eq!(read.kind, Kind::Config);
+        assert!(read.message.contains("STS_CLI_SERVICE_TOKEN"), "{}", read.message);
+        let timeout = KeyringError {
+            failure: KeyringFailure::Timeout,
+            cause: "no answer within 1s".into(),
+        };
+        assert_eq!(timeout.clone().into_read_error().kind, Kind::Config);
+        assert!(timeout.into_write_error().message.contains("--insecure-storage"));
+    }
+
+    #[test]
+    fn a_call_that_hangs_times_out() {
+        let store = KeyringStore::new(Duration::from_millis(100));
+        let started = std::time::Instant::now();
+        let err = store
+            .call(|| {
+                std::thread::sleep(Duration::from_secs(3));
+                Ok(())
+            })
+            .unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert_eq!(err.failure, KeyringFailure::Timeout);
+        assert!(err.cause.contains("100ms"), "{}", err.cause);
+        assert_eq!(format_duration(Duration::from_secs(5)), "5s");
+        assert_eq!(format_duration(Duration::from_millis(1500)), "1.5s");
+    }
+}

@@ -1,0 +1,193 @@
+//! Dates and durations (CONTRACT §3): one duration grammar everywhere, `--expiration` parsing, and
+//! how tables show an expiration.
+
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// Parses the one duration grammar: a whole number and a unit, `s`, `m` (minutes), `h`, `d`, `w`
+/// or `y` (365 days), e.g. `90s`, `30d`, `1y`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{text:?} has no unit (use s, m, h, d, w or y, e.g. 30s)"))?;
+    let (number, unit) = text.split_at(split);
+    if number.is_empty() {
+        return Err(format!(
+            "{text:?} is not a duration (a whole number and a unit: s, m, h, d, w or y, e.g. 30d)"
+        ));
+    }
+    let seconds_per_unit: u64 = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        "y" => 365 * 86_400,
+        _ => {
+            return Err(format!(
+                "{text:?} has an unknown unit {unit:?} (use s, m, h, d, w or y)"
+            ));
+        }
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(seconds_per_unit))
+        // Keep it within what dates can hold: about 10,000 years.
+        .filter(|s| *s <= 10_000 * 365 * 86_400)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("{text:?} is too long a duration"))
+}
+
+/// Parses an `--expiration`: `yyyy-MM-dd` (UTC midnight), an RFC 3339 timestamp, or a duration from
+/// `now`. Returns epoch milliseconds. A moment that is not after `now` is an error.
+pub fn parse_expiration(text: &str, now: DateTime<Utc>) -> Result<i64, String> {
+    let trimmed = text.trim();
+    let moment = if let Some(date) = parse_date(trimmed) {
+        date
+    } else if let Ok(t) = DateTime::parse_from_rfc3339(trimmed) {
+        t.with_timezone(&Utc)
+    } else if let Ok(d) = parse_duration(trimmed) {
+        chrono::Duration::from_std(d)
+            .ok()
+            .and_then(|d| now.checked_add_signed(d))
+            .ok_or_else(|| format!("expiration {text:?} is too far in the future"))?
+    } else {
+        return Err(format!(
+            "invalid expiration {text:?}: use a date (yyyy-MM-dd), an RFC 3339 time \
+             (2030-05-22T10:00:00Z) or a duration from now (30d, 12h, 1y)"
+        ));
+    };
+    if moment <= now {
+        return Err(format!(
+            "expiration {text:?} is not in the future: give a later date or a duration such as 30d"
+        ));
+    }
+    Ok(moment.timestamp_millis())
+}
+
+/// `yyyy-MM-dd` exactly, as UTC midnight.
+fn parse_date(text: &str) -> Option<DateTime<Utc>> {
+    let b = text.as_bytes();
+    let shape = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    if !shape {
+        return None;
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+}
+
+/// How a table shows an expiration in epoch milliseconds: `yyyy-MM-dd` in UTC, past ones as
+/// `2025-01-01 (expired)`, and an integer that is no valid date as the plain number.
+pub fn render_expiration(millis: i64, now: DateTime<Utc>) -> String {
+    match DateTime::<Utc>::from_timestamp_millis(millis) {
+        Some(t) if (0..=9999).contains(&chrono::Datelike::year(&t)) => {
+            let date = t.format("%Y-%m-%d").to_string();
+            if t < now {
+                format!("{date} (expired)")
+            } else {
+                date
+            }
+        }
+        _ => millis.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-03-10T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn durations_follow_the_one_grammar() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86400)));
+        assert_eq!(parse_duration("1w"), Ok(Duration::from_secs(7 * 86400)));
+        assert_eq!(parse_duration("1y"), Ok(Duration::from_secs(365 * 86400)));
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        for bad in [
+            "", "s", "30", "30x", "1.5h", "-1d", "30 d", "d30", "1ms", "soon", "99999999999999999999s",
+            "20000y",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} parsed");
+        }
+    }
+
+    #[test]
+    fn expiration_date_is_utc_midnight_in_millis() {
+        assert_eq!(parse_expiration("2030-05-22", now()), Ok(1_905_638_400_000));
+        // The Go CLI's own test value, were it in the future.
+        let early = DateTime::parse_from_rfc3339("2020-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(parse_expiration("2020-05-22", early), Ok(1_590_105_600_000));
+    }
+
+    #[test]
+    fn expiration_rfc3339_and_durations() {
+        assert_eq!(
+            parse_expiration("2030-05-22T10:00:00+02:00", now()),
+            Ok(1_905_638_400_000 + 8 * 3_600_000)
+        );
+        assert_eq!(
+            parse_expiration("30d", now()),
+            Ok(now().timestamp_millis() + 30 * 86_400_000)
+        );
+    }
+
+    #[test]
+    fn expiration_not_after_now_or_unparseable_is_an_error() {
+        for bad in [
+            "2001-01-01",
+            "2026-03-10", // today
+            "2026-03-10T11:59:59Z",
+            "0s",
+            "soon",
+            "2030-5-22",
+            "2030-02-30",
+            "",
+            "22-05-2030",
+        ] {
+            assert!(parse_expiration(bad, now()).is_err(), "{bad:?} parsed");
+        }
+        assert!(parse_expiration("2026-03-11", now()).is_ok());
+    }
+
+    #[test]
+    fn expirations_render_as_utc_dates_and_never_panic() {
+        assert_eq!(render_expiration(1_905_638_400_000, now()), "2030-05-22");
+        assert_eq!(
+            render_expiration(1_905_638_400_000 - 1, now()),
+            "2030-05-21"
+        );
+        assert_eq!(render_expiration(1_735_689_600_000, now()), "2025-01-01 (expired)");
+        assert_eq!(render_expiration(0, now()), "1970-01-01 (expired)");
+        assert_eq!(render_expiration(i64::MAX, now()), i64::MAX.to_string());
+        assert_eq!(render_expiration(i64::MIN, now()), i64::MIN.to_string());
+        assert_eq!(render_expiration(-1, now()), "1969-12-31 (expired)");
+        // Beyond year 9999: no valid yyyy-MM-dd, so the plain number.
+        assert_eq!(
+            render_expiration(253_402_300_800_000, now()),
+            "253402300800000"
+        );
+        for ms in [i64::MIN, i64::MIN + 1, -1, 0, 1, i64::MAX - 1, i64::MAX] {
+            let _ = render_expiration(ms, now());
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! Every environment variable `sts` reads, named once (CONTRACT §1). The help text and the
+//! settings resolution both use these constants.
+//!
+//! An environment variable set to the empty string counts as unset.
+
+/// Server URL, `http://` or `https://`.
+pub const STS_CLI_URL: &str = "STS_CLI_URL";
+/// Personal API token, sent as `X-API-Token`.
+pub const STS_CLI_API_TOKEN: &str = "STS_CLI_API_TOKEN";
+/// Service token, sent as `X-API-Key`.
+pub const STS_CLI_SERVICE_TOKEN: &str = "STS_CLI_SERVICE_TOKEN";
+/// Kubernetes service-account token, sent as `X-API-ServiceBearer`.
+pub const STS_CLI_K8S_SA_TOKEN: &str = "STS_CLI_K8S_SA_TOKEN";
+/// File holding a Kubernetes service-account token.
+pub const STS_CLI_K8S_SA_TOKEN_PATH: &str = "STS_CLI_K8S_SA_TOKEN_PATH";
+/// API base path, default `/api`.
+pub const STS_CLI_API_PATH: &str = "STS_CLI_API_PATH";
+/// Name of the saved context to use instead of the current one.
+pub const STS_CLI_CONTEXT: &str = "STS_CLI_CONTEXT";
+/// Config file path.
+pub const STS_CLI_CONFIG: &str = "STS_CLI_CONFIG";
+/// Do not verify TLS certificates (`1/0`, `true/false`, `yes/no`).
+pub const STS_SKIP_SSL: &str = "STS_SKIP_SSL";
+/// Extra trusted CA, a PEM file.
+pub const STS_CA_CERT_PATH: &str = "STS_CA_CERT_PATH";
+/// Extra trusted CA, base64 of PEM.
+pub const STS_CA_CERT_BASE64_DATA: &str = "STS_CA_CERT_BASE64_DATA";
+/// Whole-command network deadline, e.g. `30s`.
+pub const STS_CLI_TIMEOUT: &str = "STS_CLI_TIMEOUT";
+/// Any non-empty value turns colour and emoji symbols off.
+pub const NO_COLOR: &str = "NO_COLOR";
+/// `dumb` (any case) turns colour and emoji symbols off.
+pub const TERM: &str = "TERM";
+
+/// Reads an environment variable; an unset, empty or non-UTF-8 value is `None`.
+pub fn get(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}

@@ -1,0 +1,15 @@
+//! `sts`: a command-line client for the StackState (SUSE Observability) API, and
+//! `sts-sandbox`, a local server that behaves like that API.
+
+pub mod api;
+pub mod cli;
+pub mod commands;
+pub mod dates;
+pub mod env_vars;
+pub mod config;
+pub mod credentials;
+pub mod error;
+pub mod output;
+pub mod sandbox;
+pub mod secret;
+pub mod settings;

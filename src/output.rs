@@ -1,0 +1,501 @@
+//! The one place that prints: tables, JSON, success, warning and error lines, and verbose logs
+//! (CONTRACT §1–§3, §6). Data goes to stdout; messages and logs go to stderr.
+
+use std::io::{self, IsTerminal, Write};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+use crate::api::models::{
+    GeneratedIngestionApiKeyResponse, IngestionApiKey, ServiceToken, ServiceTokenCreatedResponse,
+};
+use crate::cli::OutputFormat;
+use crate::dates::render_expiration;
+use crate::error::Error;
+use crate::settings::OutputSettings;
+
+const CYAN: &str = "\x1b[36m";
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
+
+/// How and where to print, decided once from the settings and the terminals.
+#[derive(Debug, Clone)]
+pub struct Printer {
+    pub format: OutputFormat,
+    /// Emoji symbols (`✅`); `[SUCCESS]` etc. when colour was turned off.
+    symbols: bool,
+    /// ANSI colour on stdout (a terminal, colour not turned off, text mode).
+    stdout_color: bool,
+    /// Terminal width to fit tables to; `None` when stdout is not a terminal (never wrap).
+    width: Option<usize>,
+}
+
+impl Printer {
+    pub fn new(settings: &OutputSettings) -> Printer {
+        let stdout_tty = io::stdout().is_terminal();
+        let width = if stdout_tty {
+            terminal_size::terminal_size_of(io::stdout()).map(|(w, _)| w.0 as usize)
+        } else {
+            None
+        };
+        Printer {
+            format: settings.format,
+            symbols: !settings.no_color,
+            stdout_color: stdout_tty && !settings.no_color && settings.format == OutputFormat::Text,
+            width,
+        }
+    }
+
+    /// A printer for tests: no terminal, so no colour and no wrapping.
+    pub fn plain(format: OutputFormat, no_color: bool) -> Printer {
+        Printer {
+            format,
+            symbols: !no_color,
+            stdout_color: false,
+            width: None,
+        }
+    }
+
+    pub fn is_json(&self) -> bool {
+        self.format == OutputFormat::Json
+    }
+
+    fn symbol(&self, emoji: &'static str, word: &'static str) -> &'static str {
+        if self.symbols { emoji } else { word }
+    }
+
+    /// `✅ <message>` on stdout.
+    pub fn success_line(&self, message: &str) -> String {
+        format!("{} {}\n", self.symbol("✅", "[SUCCESS]"), message)
+    }
+
+    /// `✅ <message><secret>` on stdout, the secret bold on a colour terminal. The one place a
+    /// freshly created secret is written.
+    fn success_with_secret(&self, message: &str, secret: &str) -> io::Result<()> {
+        let secret = clean(secret);
+        let secret = if self.stdout_color {
+            format!("{BOLD}{secret}{RESET}")
+        } else {
+            secret
+        };
+        write_stdout(&self.success_line(&format!("{message}{secret}")))
+    }
+
+    /// `⚠️ <message>` on stderr.
+    pub fn warn(&self, message: &str) {
+        write_stderr(&format!("{} {}\n", self.symbol("⚠️", "[WARN]"), message));
+    }
+
+    /// The error on stderr: `❌ <message>`, or the JSON error object.
+    pub fn error(&self, err: &Error) {
+        write_stderr(&self.error_text(err));
+    }
+
+    pub fn error_text(&self, err: &Error) -> String {
+        if self.is_json() {
+            let mut v = json!({"error": true, "error-message": err.message});
+            if let Some(status) = err.status {
+                v["status"] = json!(status);
+            }
+            pretty(&v)
+        } else {
+            format!(
+                "{} {}\n",
+                self.symbol("❌", "[ERROR]"),
+                upper_first(&err.message)
+            )
+        }
+    }
+
+    /// A verbose log line on stderr.
+    pub fn log(&self, line: &str) {
+        write_stderr(&format!("{line}\n"));
+    }
+
+    fn json(&self, value: &Value) -> io::Result<()> {
+        write_stdout(&pretty(value))
+    }
+
+    fn table(&self, headers: &[&str], rows: Vec<Vec<String>>, empty: &str) -> io::Result<()> {
+        if rows.is_empty() {
+            return write_stdout(&format!("{empty}\n"));
+        }
+        write_stdout(&render_table(headers, &rows, self.width, self.stdout_color))
+    }
+
+    pub fn service_token_created(&self, created: &ServiceTokenCreatedResponse) -> io::Result<()> {
+        if self.is_json() {
+            return self.json(&json!({"service-token": to_value(created)}));
+        }
+        self.success_with_secret("Service token created: ", &created.token)
+    }
+
+    pub fn service_tokens(&self, tokens: &[ServiceToken], now: DateTime<Utc>) -> io::Result<()> {
+        if self.is_json() {
+            return self.json(&json!({"service-tokens": to_value(&tokens)}));
+        }
+        let rows = tokens
+            .iter()
+            .map(|t| {
+                vec![
+                    opt(t.id),
+                    clean(&t.name),
+                    expiration(t.expiration, now),
+                    format!("[{}]", t.roles.iter().map(|r| clean(r)).collect::<Vec<_>>().join(" ")),
+                    t.dedicated_subject.as_deref().map_or_else(|| "-".into(), clean),
+                ]
+            })
+            .collect();
+        self.table(
+            &["ID", "NAME", "EXPIRATION", "ROLES", "DEDICATED_SUBJECT"],
+            rows,
+            "No service tokens found.",
+        )
+    }
+
+    pub fn ingestion_api_key_created(
+        &self,
+        created: &GeneratedIngestionApiKeyResponse,
+    ) -> io::Result<()> {
+        if self.is_json() {
+            return self.json(&json!({"ingestion-api-key": to_value(created)}));
+        }
+        self.success_with_secret("Ingestion API Key generated: ", &created.api_key)
+    }
+
+    pub fn ingestion_api_keys(&self, keys: &[IngestionApiKey], now: DateTime<Utc>) -> io::Result<()> {
+        if self.is_json() {
+            return self.json(&json!({"ingestion-api-keys": to_value(&keys)}));
+        }
+        let rows = keys
+            .iter()
+            .map(|k| {
+                vec![
+                    opt(k.id),
+                    clean(&k.name),
+                    expiration(k.expiration, now),
+                    k.description.as_deref().map_or_else(|| "-".into(), clean),
+                ]
+            })
+            .collect();
+        self.table(
+            &["ID", "NAME", "EXPIRATION", "DESCRIPTION"],
+            rows,
+            "No ingestion api keys found.",
+        )
+    }
+
+    /// Text: the success line of one deleted id (printed as each is deleted).
+    pub fn deleted_line(&self, what: Deleted, id: i64) -> io::Result<()> {
+        write_stdout(&self.success_line(&format!("{}{id}", what.text())))
+    }
+
+    /// JSON, after all ids were tried: the id when one was asked for, the list of deleted ids
+    /// when several were.
+    pub fn deleted_json(&self, what: Deleted, deleted: &[i64], several: bool) -> io::Result<()> {
+        let ids = if several { json!(deleted) } else { json!(deleted.first()) };
+        self.json(&json!({ what.json_key(): ids }))
+    }
+}
+
+/// What a delete command deletes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deleted {
+    ServiceToken,
+    IngestionApiKey,
+}
+
+impl Deleted {
+    fn text(self) -> &'static str {
+        match self {
+            Deleted::ServiceToken => "Service token deleted: ",
+            Deleted::IngestionApiKey => "Ingestion Api Key deleted: ",
+        }
+    }
+
+    fn json_key(self) -> &'static str {
+        match self {
+            Deleted::ServiceToken => "deleted-service-token",
+            Deleted::IngestionApiKey => "deleted-ingestion-api-key",
+        }
+    }
+}
+
+/// Serializes a model through `serde_json::Value`, which sorts object keys like the Go CLI.
+fn to_value<T: Serialize + ?Sized>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+/// Two-space indented JSON and a newline.
+pub fn pretty(value: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into());
+    s.push('\n');
+    s
+}
+
+fn opt(v: Option<i64>) -> String {
+    v.map_or_else(|| "-".into(), |v| v.to_string())
+}
+
+fn expiration(v: Option<i64>, now: DateTime<Utc>) -> String {
+    v.map_or_else(|| "-".into(), |ms| render_expiration(ms, now))
+}
+
+/// A server string made safe for one table cell: control characters (newlines, ESC) become spaces.
+pub fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+fn upper_first(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Writes to stdout in one go. A closed pipe comes back as `BrokenPipe` for `main` to end quietly.
+pub fn write_stdout(text: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+/// Writes to stderr; a failure to write an error message has nowhere to go, so it is dropped.
+pub fn write_stderr(text: &str) {
+    let mut err = io::stderr().lock();
+    let _ = err.write_all(text.as_bytes());
+    let _ = err.flush();
+}
+
+/// A table as the Go CLI prints it: no border, no header separator, columns joined by ` | `,
+/// left-aligned, no trailing spaces. With `width`, columns shrink (widest first) and cells wrap to
+/// fit it; without, lines are never wrapped.
+pub fn render_table(
+    headers: &[&str],
+    rows: &[Vec<String>],
+    width: Option<usize>,
+    color: bool,
+) -> String {
+    let n = headers.len();
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.width()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate().take(n) {
+            widths[i] = widths[i].max(cell.width());
+        }
+    }
+    if let Some(max) = width {
+        let available = max.saturating_sub(3 * n.saturating_sub(1));
+        let floor: Vec<usize> = headers.iter().map(|h| h.width().max(4)).collect();
+        while widths.iter().sum::<usize>() > available {
+            // Shrink the widest column that can still shrink.
+            let Some((i, _)) = widths
+                .iter()
+                .enumerate()
+                .filter(|(i, w)| **w > floor[*i])
+                .max_by_key(|(_, w)| **w)
+            else {
+                break;
+            };
+            widths[i] -= 1;
+        }
+    }
+    let mut out = String::new();
+    let header: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
+    render_row(&mut out, &header, &widths, color);
+    for row in rows {
+        render_row(&mut out, row, &widths, false);
+    }
+    out
+}
+
+fn render_row(out: &mut String, row: &[String], widths: &[usize], color: bool) {
+    let cells: Vec<Vec<String>> = widths
+        .iter()
+        .enumerate()
+        .map(|(i, w)| wrap(row.get(i).map_or("", String::as_str), *w))
+        .collect();
+    let height = cells.iter().map(Vec::len).max().unwrap_or(1);
+    for line in 0..height {
+        let mut text = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            let part = cell.get(line).map_or("", String::as_str);
+            if i > 0 {
+                text.push_str(" | ");
+            }
+            let pad = widths[i].saturating_sub(part.width());
+            if color {
+                text.push_str(CYAN);
+                text.push_str(part);
+                text.push_str(RESET);
+            } else {
+                text.push_str(part);
+            }
+            text.extend(std::iter::repeat_n(' ', pad));
+        }
+        out.push_str(text.trim_end_matches(' '));
+        out.push('\n');
+    }
+}
+
+/// Wraps a cell to `width` columns: at spaces when it can, inside a word when it must.
+fn wrap(cell: &str, width: usize) -> Vec<String> {
+    if cell.width() <= width || width == 0 {
+        return vec![cell.to_string()];
+    }
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    let mut line_width = 0;
+    for word in cell.split(' ') {
+        let w = word.width();
+        let gap = usize::from(!line.is_empty());
+        if line_width + gap + w <= width {
+            if gap == 1 {
+                line.push(' ');
+            }
+            line.push_str(word);
+            line_width += gap + w;
+            continue;
+        }
+        if !line.is_empty() {
+            lines.push(std::mem::take(&mut line));
+            line_width = 0;
+        }
+        for c in word.chars() {
+            let cw = c.width().unwrap_or(0);
+            if line_width + cw > width && !line.is_empty() {
+                lines.push(std::mem::take(&mut line));
+                line_width = 0;
+            }
+            line.push(c);
+            line_width += cw;
+        }
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-03-10T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn tables_match_the_go_look() {
+        let rows = vec![
+            vec!["1".into(), "a".into()],
+            vec!["22".into(), "bbb".into()],
+        ];
+        assert_eq!(
+            render_table(&["A", "B"], &rows, None, false),
+            "A  | B\n1  | a\n22 | bbb\n"
+        );
+        assert_eq!(
+            render_table(&["A", "B"], &[vec!["1".into(), "2".into()]], None, true),
+            "\x1b[36mA\x1b[0m | \x1b[36mB\x1b[0m\n1 | 2\n"
+        );
+    }
+
+    #[test]
+    fn tables_never_wrap_without_a_width_and_fit_one_when_given() {
+        let long = "word ".repeat(40).trim_end().to_string();
+        let rows = vec![vec!["1".into(), long.clone()]];
+        let unwrapped = render_table(&["ID", "DESCRIPTION"], &rows, None, false);
+        assert_eq!(unwrapped.lines().count(), 2);
+        let wrapped = render_table(&["ID", "DESCRIPTION"], &rows, Some(40), false);
+        assert!(wrapped.lines().count() > 2);
+        assert!(wrapped.lines().all(|l| l.width() <= 40), "{wrapped}");
+        let joined: Vec<&str> = wrapped
+            .lines()
+            .skip(1)
+            .map(|l| l.split(" | ").nth(1).unwrap_or("").trim())
+            .collect();
+        assert_eq!(joined.join(" "), long);
+        // A word longer than the column is cut, not lost.
+        let rows = vec![vec!["1".into(), "x".repeat(100)]];
+        let wrapped = render_table(&["ID", "DESCRIPTION"], &rows, Some(30), false);
+        assert!(wrapped.lines().all(|l| l.width() <= 30), "{wrapped}");
+    }
+
+    #[test]
+    fn service_token_rows_use_dashes_brackets_and_utc_dates() {
+        let tokens = vec![ServiceToken {
+            id: Some(7),
+            name: "n\x1b[31m".into(),
+            expiration: Some(1_735_689_600_000),
+            roles: vec!["a".into(), "b".into()],
+            ..Default::default()
+        }];
+        let rows: Vec<Vec<String>> = tokens
+            .iter()
+            .map(|t| {
+                vec![
+                    opt(t.id),
+                    clean(&t.name),
+                    expiration(t.expiration, now()),
+                    format!("[{}]", t.roles.join(" ")),
+                    t.dedicated_subject.as_deref().map_or_else(|| "-".into(), clean),
+                ]
+            })
+            .collect();
+        assert_eq!(rows[0], ["7", "n [31m", "2025-01-01 (expired)", "[a b]", "-"]);
+        assert_eq!(expiration(None, now()), "-");
+        assert_eq!(expiration(Some(i64::MIN), now()), i64::MIN.to_string());
+    }
+
+    #[test]
+    fn errors_print_as_text_or_json() {
+        let e = Error::usage("404 Not Found: no such token").with_status(404);
+        let text = Printer::plain(OutputFormat::Text, false);
+        assert_eq!(text.error_text(&e), "❌ 404 Not Found: no such token\n");
+        let plain = Printer::plain(OutputFormat::Text, true);
+        assert_eq!(
+            plain.error_text(&Error::usage("bad")),
+            "[ERROR] Bad\n"
+        );
+        let json = Printer::plain(OutputFormat::Json, false);
+        assert_eq!(
+            json.error_text(&e),
+            "{\n  \"error\": true,\n  \"error-message\": \"404 Not Found: no such token\",\n  \"status\": 404\n}\n"
+        );
+        assert_eq!(
+            json.error_text(&Error::usage("x")),
+            "{\n  \"error\": true,\n  \"error-message\": \"x\"\n}\n"
+        );
+    }
+
+    #[test]
+    fn json_keys_are_sorted_and_unknown_fields_kept() {
+        let t: ServiceToken =
+            serde_json::from_str(r#"{"zeta":1,"roles":["r"],"name":"n","id":3,"alpha":{"b":1,"a":2}}"#)
+                .unwrap();
+        let s = pretty(&json!({"service-tokens": to_value(&vec![t])}));
+        assert_eq!(
+            s,
+            "{\n  \"service-tokens\": [\n    {\n      \"alpha\": {\n        \"a\": 2,\n        \"b\": 1\n      },\n      \"id\": 3,\n      \"name\": \"n\",\n      \"roles\": [\n        \"r\"\n      ],\n      \"zeta\": 1\n    }\n  ]\n}\n"
+        );
+    }
+
+    #[test]
+    fn success_symbols_follow_no_color() {
+        assert_eq!(
+            Printer::plain(OutputFormat::Text, false).success_line("Done"),
+            "✅ Done\n"
+        );
+        assert_eq!(
+            Printer::plain(OutputFormat::Text, true).success_line("Done"),
+            "[SUCCESS] Done\n"
+        );
+    }
+}

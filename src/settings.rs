@@ -1,0 +1,589 @@
+//! Settings: flags > env vars > saved context > defaults, resolved once into plain structs
+//! (CONTRACT §1). Nothing here talks to the network.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine as _;
+
+use crate::cli::{GlobalArgs, OutputFormat};
+use crate::dates::parse_duration;
+use crate::env_vars as ev;
+use crate::error::{Error, Kind, Result};
+use crate::secret::Secret;
+
+/// Where a Kubernetes pod finds its service-account token.
+pub const DEFAULT_K8S_SA_TOKEN_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+/// The API base path when nothing else names one.
+pub const DEFAULT_API_PATH: &str = "/api";
+/// The whole-command network deadline when nothing else names one.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How to print: resolved before anything can fail, so that errors are printed the right way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputSettings {
+    pub format: OutputFormat,
+    pub verbosity: u8,
+    /// `--no-color`, `NO_COLOR` (non-empty) or `TERM=dumb`: no ANSI and no emoji symbols.
+    pub no_color: bool,
+}
+
+impl OutputSettings {
+    pub fn resolve(global: &GlobalArgs, env: &dyn Fn(&str) -> Option<String>) -> OutputSettings {
+        let dumb = env(ev::TERM).is_some_and(|t| t.eq_ignore_ascii_case("dumb"));
+        OutputSettings {
+            format: global.output,
+            verbosity: global.verbose,
+            no_color: global.no_color || env(ev::NO_COLOR).is_some() || dumb,
+        }
+    }
+}
+
+/// The credential an API command sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// `X-API-Token`.
+    ApiToken(Secret),
+    /// `X-API-Key`.
+    ServiceToken(Secret),
+    /// `X-API-ServiceBearer`.
+    K8sSaToken(Secret),
+}
+
+impl Credential {
+    /// The header it travels in.
+    pub fn header(&self) -> &'static str {
+        match self {
+            Credential::ApiToken(_) => "X-API-Token",
+            Credential::ServiceToken(_) => "X-API-Key",
+            Credential::K8sSaToken(_) => "X-API-ServiceBearer",
+        }
+    }
+
+    pub fn secret(&self) -> &Secret {
+        match self {
+            Credential::ApiToken(s) | Credential::ServiceToken(s) | Credential::K8sSaToken(s) => s,
+        }
+    }
+}
+
+/// TLS options (CONTRACT §1, §7).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsSettings {
+    pub skip_ssl: bool,
+    /// PEM data of an extra trusted CA (from the path, or else the base64 data).
+    pub ca_pem: Option<Vec<u8>>,
+}
+
+/// Everything an API command needs, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub url: String,
+    pub api_path: String,
+    pub credential: Credential,
+    pub timeout: Duration,
+    pub tls: TlsSettings,
+    pub output: OutputSettings,
+}
+
+impl Settings {
+    /// `url` and `api_path` joined with exactly one `/`.
+    pub fn api_base(&self) -> String {
+        join_url(&self.url, &self.api_path)
+    }
+}
+
+/// What a saved context gives. The config module fills it in a later issue; until then there is
+/// none, and naming one is "not found".
+#[derive(Debug, Clone, Default)]
+pub struct SavedContext {
+    pub url: Option<String>,
+    pub api_path: Option<String>,
+    pub credential: Option<Credential>,
+    pub skip_ssl: Option<bool>,
+    pub ca_cert_base64_data: Option<String>,
+}
+
+/// Where settings come from besides the flags: the environment, stdin and the file system.
+pub struct Sources<'a> {
+    /// An environment variable; empty counts as unset.
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+    /// Reads one line of standard input (for a token given as `-`).
+    pub read_stdin_line: &'a mut dyn FnMut() -> std::io::Result<String>,
+    /// Where the default Kubernetes token lives.
+    pub default_k8s_token_path: &'a Path,
+}
+
+impl Sources<'_> {
+    fn env(&self, name: &str) -> Option<String> {
+        (self.env)(name).filter(|v| !v.is_empty())
+    }
+}
+
+/// Resolves the settings of an API command.
+pub fn resolve(global: &GlobalArgs, output: OutputSettings, src: &mut Sources) -> Result<Settings> {
+    let context_name = global.context.clone().or_else(|| src.env(ev::STS_CLI_CONTEXT));
+    let config_path = global.config.clone().or_else(|| src.env(ev::STS_CLI_CONFIG));
+    // ---- Seam for saved contexts: the config module will load the named (or current) context
+    // from `config_path` here. Until it exists, no context is saved anywhere.
+    let saved = saved_context(context_name.as_deref(), config_path.as_deref())?;
+
+    let url = global
+        .url
+        .clone()
+        .or_else(|| src.env(ev::STS_CLI_URL))
+        .or(saved.url)
+        .ok_or_else(|| {
+            Error::config(format!(
+                "no server URL: pass --url URL or set {}",
+                ev::STS_CLI_URL
+            ))
+        })?;
+    check_url(&url)?;
+
+    let api_path = global
+        .api_path
+        .clone()
+        .or_else(|| src.env(ev::STS_CLI_API_PATH))
+        .or(saved.api_path)
+        .unwrap_or_else(|| DEFAULT_API_PATH.to_string());
+
+    let credential = match credential_from_flags(global, src)? {
+        Some(c) => c,
+        None => match credential_from_env(src)? {
+            Some(c) => c,
+            None => match saved.credential {
+                Some(c) => c,
+                None => default_k8s_token(src.default_k8s_token_path)?,
+            },
+        },
+    };
+
+    let timeout = match global.timeout.clone().or_else(|| src.env(ev::STS_CLI_TIMEOUT)) {
+        None => DEFAULT_TIMEOUT,
+        Some(t) => match parse_duration(&t) {
+            Ok(d) if !d.is_zero() => d,
+            Ok(_) => return Err(Error::usage(format!("invalid timeout {t:?}: it must be more than 0"))),
+            Err(e) => return Err(Error::usage(format!("invalid timeout: {e}"))),
+        },
+    };
+
+    let skip_ssl = if global.skip_ssl {
+        true
+    } else if let Some(v) = src.env(ev::STS_SKIP_SSL) {
+        parse_bool(&v).ok_or_else(|| {
+            Error::usage(format!(
+                "invalid {}={v:?}: use 1/0, true/false or yes/no",
+                ev::STS_SKIP_SSL
+            ))
+        })?
+    } else {
+        saved.skip_ssl.unwrap_or(false)
+    };
+    let ca_path = global.ca_cert_path.clone().or_else(|| src.env(ev::STS_CA_CERT_PATH));
+    let ca_data = global
+        .ca_cert_base64_data
+        .clone()
+        .or_else(|| src.env(ev::STS_CA_CERT_BASE64_DATA))
+        .or(saved.ca_cert_base64_data);
+    let ca_pem = if skip_ssl {
+        None
+    } else if let Some(path) = ca_path {
+        Some(std::fs::read(&path).map_err(|e| {
+            Error::new(Kind::ReadFile, format!("cannot read the CA file {path}: {e}"))
+        })?)
+    } else if let Some(data) = ca_data {
+        let compact: String = data.chars().filter(|c| !c.is_whitespace()).collect();
+        Some(
+            base64::engine::general_purpose::STANDARD
+                .decode(compact)
+                .map_err(|e| {
+                    Error::new(
+                        Kind::Certificate,
+                        format!("the CA certificate data is not valid base64: {e}"),
+                    )
+                })?,
+        )
+    } else {
+        None
+    };
+
+    Ok(Settings {
+        url,
+        api_path,
+        credential,
+        timeout,
+        tls: TlsSettings { skip_ssl, ca_pem },
+        output,
+    })
+}
+
+/// The saved context to use: none exists until contexts are supported, so a named one is not found.
+fn saved_context(name: Option<&str>, _config_path: Option<&str>) -> Result<SavedContext> {
+    match name {
+        Some(name) => Err(Error::new(
+            Kind::NotFound,
+            format!(
+                "context '{name}' not found: no contexts are saved (give the server with --url and a \
+                 token flag, or {} and {})",
+                ev::STS_CLI_URL,
+                ev::STS_CLI_SERVICE_TOKEN
+            ),
+        )),
+        None => Ok(SavedContext::default()),
+    }
+}
+
+fn check_url(url: &str) -> Result<()> {
+    let lower = url.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"));
+    match rest {
+        Some(rest) if !rest.is_empty() && !rest.starts_with('/') => Ok(()),
+        _ => Err(Error::config(format!(
+            "invalid server URL {url:?}: it must start with http:// or https:// and name a host"
+        ))),
+    }
+}
+
+/// Joins a URL and a path with exactly one `/` (outer slashes stripped, as the Go CLI does).
+pub fn join_url(url: &str, path: &str) -> String {
+    let url = url.trim_end_matches('/');
+    let path = path.trim_matches('/');
+    if path.is_empty() {
+        url.to_string()
+    } else {
+        format!("{url}/{path}")
+    }
+}
+
+/// `1/0`, `true/false`, `yes/no`, any case.
+pub fn parse_bool(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" => Some(true),
+        "0" | "false" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+/// The raw token values of one group (flags, or env vars).
+struct Group<'a> {
+    api_token: Option<String>,
+    service_token: Option<String>,
+    k8s_sa_token: Option<String>,
+    k8s_sa_token_path: Option<String>,
+    names: [&'a str; 4],
+}
+
+fn credential_from_flags(global: &GlobalArgs, src: &mut Sources) -> Result<Option<Credential>> {
+    Group {
+        api_token: global.api_token.clone(),
+        service_token: global.service_token.clone(),
+        k8s_sa_token: global.k8s_sa_token.clone(),
+        k8s_sa_token_path: global.k8s_sa_token_path.clone(),
+        names: [
+            "--api-token",
+            "--service-token",
+            "--k8s-sa-token",
+            "--k8s-sa-token-path",
+        ],
+    }
+    .resolve(src)
+}
+
+fn credential_from_env(src: &mut Sources) -> Result<Option<Credential>> {
+    Group {
+        api_token: src.env(ev::STS_CLI_API_TOKEN),
+        service_token: src.env(ev::STS_CLI_SERVICE_TOKEN),
+        k8s_sa_token: src.env(ev::STS_CLI_K8S_SA_TOKEN),
+        k8s_sa_token_path: src.env(ev::STS_CLI_K8S_SA_TOKEN_PATH),
+        names: [
+            ev::STS_CLI_API_TOKEN,
+            ev::STS_CLI_SERVICE_TOKEN,
+            ev::STS_CLI_K8S_SA_TOKEN,
+            ev::STS_CLI_K8S_SA_TOKEN_PATH,
+        ],
+    }
+    .resolve(src)
+}
+
+impl Group<'_> {
+    /// The one credential of this group, `None` when it gives none, a usage error when it gives
+    /// two kinds. A k8s token given directly wins over a k8s token file of the same group.
+    fn resolve(self, src: &mut Sources) -> Result<Option<Credential>> {
+        let [api_name, service_name, k8s_name, k8s_path_name] = self.names;
+        let mut given: Vec<&str> = Vec::new();
+        if self.api_token.is_some() {
+            given.push(api_name);
+        }
+        if self.service_token.is_some() {
+            given.push(service_name);
+        }
+        if self.k8s_sa_token.is_some() {
+            given.push(k8s_name);
+        } else if self.k8s_sa_token_path.is_some() {
+            given.push(k8s_path_name);
+        }
+        if given.len() > 1 {
+            return Err(Error::usage(format!(
+                "only one kind of token may be given, but got {}",
+                given.join(" and ")
+            )));
+        }
+        let value = |v: String, name: &str, src: &mut Sources| token_value(v, name, src);
+        Ok(if let Some(v) = self.api_token {
+            Some(Credential::ApiToken(value(v, api_name, src)?))
+        } else if let Some(v) = self.service_token {
+            Some(Credential::ServiceToken(value(v, service_name, src)?))
+        } else if let Some(v) = self.k8s_sa_token {
+            Some(Credential::K8sSaToken(value(v, k8s_name, src)?))
+        } else if let Some(path) = self.k8s_sa_token_path {
+            Some(Credential::K8sSaToken(read_token_file(Path::new(&path))?))
+        } else {
+            None
+        })
+    }
+}
+
+/// A token value; `-` reads one line from stdin, surrounding whitespace trimmed.
+fn token_value(value: String, name: &str, src: &mut Sources) -> Result<Secret> {
+    if value != "-" {
+        return Ok(Secret::new(value));
+    }
+    let line = (src.read_stdin_line)()
+        .map_err(|e| Error::usage(format!("cannot read the token for {name} from stdin: {e}")))?;
+    let token = line.trim();
+    if token.is_empty() {
+        return Err(Error::usage(format!(
+            "{name} is `-` but standard input gave no token"
+        )));
+    }
+    Ok(Secret::new(token))
+}
+
+fn read_token_file(path: &Path) -> Result<Secret> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::new(
+            Kind::ReadFile,
+            format!("cannot read the token file {}: {e}", path.display()),
+        )
+    })?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(Error::new(
+            Kind::ReadFile,
+            format!("the token file {} is empty", path.display()),
+        ));
+    }
+    Ok(Secret::new(token))
+}
+
+/// Nothing gave a token: the pod's service-account token when it exists, else an error.
+fn default_k8s_token(path: &Path) -> Result<Credential> {
+    if path.is_file() {
+        return read_token_file(path).map(Credential::K8sSaToken);
+    }
+    Err(Error::config(format!(
+        "no token: pass --service-token, --api-token or --k8s-sa-token (`-` reads it from stdin), \
+         or set {}, {} or {}",
+        ev::STS_CLI_SERVICE_TOKEN,
+        ev::STS_CLI_API_TOKEN,
+        ev::STS_CLI_K8S_SA_TOKEN
+    )))
+}
+
+/// The default Kubernetes token path.
+pub fn default_k8s_token_path() -> PathBuf {
+    PathBuf::from(DEFAULT_K8S_SA_TOKEN_PATH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn out() -> OutputSettings {
+        OutputSettings {
+            format: OutputFormat::Text,
+            verbosity: 0,
+            no_color: false,
+        }
+    }
+
+    fn run(global: &GlobalArgs, env: &[(&str, &str)], stdin: &str) -> Result<Settings> {
+        let map: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let env_fn = move |k: &str| map.get(k).cloned();
+        let stdin = stdin.to_string();
+        let mut read = move || Ok(stdin.clone());
+        let mut src = Sources {
+            env: &env_fn,
+            read_stdin_line: &mut read,
+            default_k8s_token_path: Path::new("/nonexistent/sts-test/token"),
+        };
+        resolve(global, out(), &mut src)
+    }
+
+    fn args() -> GlobalArgs {
+        GlobalArgs::default()
+    }
+
+    #[test]
+    fn flag_beats_env_and_empty_env_is_unset() {
+        let mut g = args();
+        g.url = Some("http://flag".into());
+        g.service_token = Some("t".into());
+        let s = run(&g, &[("STS_CLI_URL", "http://env")], "").unwrap();
+        assert_eq!(s.url, "http://flag");
+        let s = run(
+            &args(),
+            &[
+                ("STS_CLI_URL", "http://env"),
+                ("STS_CLI_API_TOKEN", ""),
+                ("STS_CLI_SERVICE_TOKEN", "svc"),
+                ("STS_CLI_API_PATH", ""),
+            ],
+            "",
+        )
+        .unwrap();
+        assert_eq!(s.url, "http://env");
+        assert_eq!(s.api_path, "/api");
+        assert_eq!(s.credential, Credential::ServiceToken(Secret::new("svc")));
+        assert_eq!(s.timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn no_url_anywhere_is_a_config_error() {
+        let mut g = args();
+        g.api_token = Some("t".into());
+        let e = run(&g, &[("STS_CLI_URL", "")], "").unwrap_err();
+        assert_eq!(e.kind, Kind::Config);
+        assert!(e.message.contains("--url") && e.message.contains("STS_CLI_URL"));
+    }
+
+    #[test]
+    fn credentials_resolve_as_a_group() {
+        // A token flag hides every token env var, even of another kind.
+        let mut g = args();
+        g.url = Some("http://x".into());
+        g.api_token = Some("flag".into());
+        let s = run(&g, &[("STS_CLI_SERVICE_TOKEN", "env")], "").unwrap();
+        assert_eq!(s.credential, Credential::ApiToken(Secret::new("flag")));
+        // Two kinds in the winning group: usage error.
+        g.k8s_sa_token = Some("k".into());
+        assert_eq!(run(&g, &[], "").unwrap_err().kind, Kind::Usage);
+        // Two kinds in the env group.
+        let e = run(
+            &args(),
+            &[
+                ("STS_CLI_URL", "http://x"),
+                ("STS_CLI_API_TOKEN", "a"),
+                ("STS_CLI_SERVICE_TOKEN", "b"),
+            ],
+            "",
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, Kind::Usage);
+        assert!(e.message.contains("STS_CLI_API_TOKEN and STS_CLI_SERVICE_TOKEN"));
+    }
+
+    #[test]
+    fn dash_reads_the_token_from_stdin() {
+        let mut g = args();
+        g.url = Some("http://x".into());
+        g.service_token = Some("-".into());
+        let s = run(&g, &[], "  svctok-abc \n").unwrap();
+        assert_eq!(s.credential, Credential::ServiceToken(Secret::new("svctok-abc")));
+        assert_eq!(run(&g, &[], "\n").unwrap_err().kind, Kind::Usage);
+    }
+
+    #[test]
+    fn token_file_is_read_or_exit_5() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "k8s-token\n").unwrap();
+        let mut g = args();
+        g.url = Some("http://x".into());
+        g.k8s_sa_token_path = Some(file.display().to_string());
+        let s = run(&g, &[], "").unwrap();
+        assert_eq!(s.credential, Credential::K8sSaToken(Secret::new("k8s-token")));
+        g.k8s_sa_token_path = Some(dir.path().display().to_string()); // a folder
+        assert_eq!(run(&g, &[], "").unwrap_err().kind, Kind::ReadFile);
+    }
+
+    #[test]
+    fn default_k8s_token_only_when_nothing_else_and_present() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "pod-token").unwrap();
+        let env_fn = |_: &str| None;
+        let mut read = || Ok(String::new());
+        let mut g = args();
+        g.url = Some("http://x".into());
+        let mut src = Sources {
+            env: &env_fn,
+            read_stdin_line: &mut read,
+            default_k8s_token_path: &file,
+        };
+        let s = resolve(&g, out(), &mut src).unwrap();
+        assert_eq!(s.credential, Credential::K8sSaToken(Secret::new("pod-token")));
+        g.service_token = Some("svc".into());
+        let s = resolve(&g, out(), &mut src).unwrap();
+        assert_eq!(s.credential, Credential::ServiceToken(Secret::new("svc")));
+        // Nothing at all: exit 1.
+        g.service_token = None;
+        assert_eq!(run(&g, &[], "").unwrap_err().kind, Kind::Config);
+    }
+
+    #[test]
+    fn context_names_are_not_found_until_contexts_exist() {
+        let mut g = args();
+        g.context = Some("prod".into());
+        let e = run(&g, &[("STS_CLI_URL", "http://x")], "").unwrap_err();
+        assert_eq!(e.kind, Kind::NotFound);
+        assert!(e.message.contains("context 'prod' not found"));
+    }
+
+    #[test]
+    fn timeout_url_and_bool_values() {
+        let mut g = args();
+        g.url = Some("http://x".into());
+        g.api_token = Some("t".into());
+        g.timeout = Some("2m".into());
+        assert_eq!(run(&g, &[], "").unwrap().timeout, Duration::from_secs(120));
+        g.timeout = Some("0s".into());
+        assert_eq!(run(&g, &[], "").unwrap_err().kind, Kind::Usage);
+        g.timeout = None;
+        assert_eq!(
+            run(&g, &[("STS_CLI_TIMEOUT", "soon")], "").unwrap_err().kind,
+            Kind::Usage
+        );
+        assert!(run(&g, &[("STS_SKIP_SSL", "yes")], "").unwrap().tls.skip_ssl);
+        assert!(!run(&g, &[("STS_SKIP_SSL", "0")], "").unwrap().tls.skip_ssl);
+        assert_eq!(
+            run(&g, &[("STS_SKIP_SSL", "maybe")], "").unwrap_err().kind,
+            Kind::Usage
+        );
+        g.url = Some("ftp://x".into());
+        assert_eq!(run(&g, &[], "").unwrap_err().kind, Kind::Config);
+    }
+
+    #[test]
+    fn url_and_path_join_with_one_slash() {
+        assert_eq!(join_url("https://bla///", "///api"), "https://bla/api");
+        assert_eq!(join_url("http://h:1", "api"), "http://h:1/api");
+        assert_eq!(join_url("http://h/", "/"), "http://h");
+        assert_eq!(join_url("http://h/x", "/api/v1/"), "http://h/x/api/v1");
+    }
+
+    #[test]
+    fn output_settings_turn_colour_off() {
+        let g = args();
+        assert!(!OutputSettings::resolve(&g, &|_| None).no_color);
+        assert!(OutputSettings::resolve(&g, &|k| (k == "NO_COLOR").then(|| "1".into())).no_color);
+        assert!(OutputSettings::resolve(&g, &|k| (k == "TERM").then(|| "DUMB".into())).no_color);
+    }
+}
