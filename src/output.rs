@@ -430,7 +430,7 @@ mod tests {
 
     #[test]
     fn service_token_rows_use_dashes_brackets_and_utc_dates() {
-        let tokens = vec![ServiceToken {
+        let tokens = [ServiceToken {
             id: Some(7),
             name: "n\x1b[31m".into(),
             expiration: Some(1_735_689_600_000),

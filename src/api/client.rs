@@ -312,11 +312,11 @@ fn is_retryable_status(s: StatusCode) -> bool {
 /// Exponential backoff with jitter: 250 ms, 500 ms, 1 s … each between half and the full value.
 fn backoff(attempt: u32) -> Duration {
     let full = BASE_BACKOFF.saturating_mul(1 << attempt.saturating_sub(1).min(10));
-    let jitter = (std::time::SystemTime::now()
+    let jitter = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0)
-        % 1000) as u32;
+        % 1000;
     full / 2 + full / 2 * jitter / 1000
 }
 
@@ -488,16 +488,7 @@ fn redact(v: &mut Value) {
 }
 
 fn humantime(d: Duration) -> String {
-    let s = d.as_secs();
-    if s % 86_400 == 0 {
-        format!("{}d", s / 86_400)
-    } else if s % 3_600 == 0 {
-        format!("{}h", s / 3_600)
-    } else if s % 60 == 0 {
-        format!("{}m", s / 60)
-    } else {
-        format!("{s}s")
-    }
+    format!("{}s", d.as_secs())
 }
 
 #[cfg(test)]
