@@ -131,7 +131,13 @@ pub struct ServiceTokenCreateArgs {
     pub name: String,
 
     /// Roles of the token, comma-separated and repeatable
-    #[arg(long, value_name = "ROLES", required = true, value_delimiter = ',', num_args = 1)]
+    #[arg(
+        long,
+        value_name = "ROLES",
+        required = true,
+        value_delimiter = ',',
+        num_args = 1
+    )]
     pub roles: Vec<String>,
 
     /// Expiration: a date (yyyy-MM-dd, UTC), an RFC 3339 time, or a duration from now (30d, 1y)
@@ -139,7 +145,11 @@ pub struct ServiceTokenCreateArgs {
     pub expiration: Option<String>,
 
     /// Subject the token acts as
-    #[arg(long = "dedicatedSubject", alias = "dedicated-subject", value_name = "SUBJECT")]
+    #[arg(
+        long = "dedicatedSubject",
+        alias = "dedicated-subject",
+        value_name = "SUBJECT"
+    )]
     pub dedicated_subject: Option<String>,
 }
 
@@ -183,7 +193,12 @@ pub struct DeleteArgs {
     pub ids: Vec<String>,
 
     /// Id to delete (repeatable)
-    #[arg(short = 'i', long = "id", value_name = "ID", allow_hyphen_values = true)]
+    #[arg(
+        short = 'i',
+        long = "id",
+        value_name = "ID",
+        allow_hyphen_values = true
+    )]
     pub id_flags: Vec<String>,
 }
 

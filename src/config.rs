@@ -128,7 +128,9 @@ impl fmt::Display for Storage {
 impl Config {
     /// The context called `name`, or a not-found error (exit 8).
     pub fn context(&self, name: &str) -> Result<&Context> {
-        self.contexts.get(name).ok_or_else(|| context_not_found(name))
+        self.contexts
+            .get(name)
+            .ok_or_else(|| context_not_found(name))
     }
 
     /// The context called `name`, mutably, or a not-found error (exit 8).
@@ -162,7 +164,10 @@ pub fn new_credential_id() -> String {
 /// (`$XDG_CONFIG_HOME/sts/config.toml`, else `~/.config/sts/config.toml` on Linux). The caller
 /// reads the env var; an empty value counts as unset.
 pub fn resolve_path(flag: Option<&Path>, env: Option<&Path>) -> Result<PathBuf> {
-    let given = |p: Option<&Path>| p.filter(|p| !p.as_os_str().is_empty()).map(Path::to_path_buf);
+    let given = |p: Option<&Path>| {
+        p.filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+    };
     if let Some(path) = given(flag).or_else(|| given(env)) {
         return Ok(path);
     }
@@ -303,9 +308,20 @@ pub(crate) fn lock(path: &Path, what: &str) -> Result<File> {
         .truncate(false)
         .mode(0o600)
         .open(&lock_path)
-        .map_err(|e| write_error(what, path, format!("cannot open {}: {e}", lock_path.display())))?;
-    file.lock()
-        .map_err(|e| write_error(what, path, format!("cannot lock {}: {e}", lock_path.display())))?;
+        .map_err(|e| {
+            write_error(
+                what,
+                path,
+                format!("cannot open {}: {e}", lock_path.display()),
+            )
+        })?;
+    file.lock().map_err(|e| {
+        write_error(
+            what,
+            path,
+            format!("cannot lock {}: {e}", lock_path.display()),
+        )
+    })?;
     Ok(file)
 }
 
@@ -467,10 +483,17 @@ mod tests {
     fn parse_error_names_file_line_and_column() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");
-        fs::write(&path, "current-context = \"a\"\n\n[contexts.a]\nurl = = \"x\"\n").unwrap();
+        fs::write(
+            &path,
+            "current-context = \"a\"\n\n[contexts.a]\nurl = = \"x\"\n",
+        )
+        .unwrap();
         let err = load(&path).unwrap_err();
         assert_eq!(err.kind, Kind::Config);
-        let expected = format!("invalid config file {} at line 4, column 7: ", path.display());
+        let expected = format!(
+            "invalid config file {} at line 4, column 7: ",
+            path.display()
+        );
         assert!(err.message.starts_with(&expected), "{}", err.message);
         assert!(!err.message.contains('\n'), "{}", err.message);
     }
@@ -486,7 +509,11 @@ mod tests {
         .unwrap();
         let err = load(&path).unwrap_err();
         assert_eq!(err.kind, Kind::Config);
-        assert!(err.message.contains("at line 3, column 8"), "{}", err.message);
+        assert!(
+            err.message.contains("at line 3, column 8"),
+            "{}",
+            err.message
+        );
         assert!(err.message.contains("api-token"), "{}", err.message);
     }
 
@@ -495,7 +522,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let err = load(dir.path()).unwrap_err();
         assert_eq!(err.kind, Kind::Config);
-        assert!(err.message.contains("cannot read config file"), "{}", err.message);
+        assert!(
+            err.message.contains("cannot read config file"),
+            "{}",
+            err.message
+        );
         assert!(err.message.contains(&dir.path().display().to_string()));
     }
 
@@ -508,7 +539,11 @@ mod tests {
         assert_eq!(load(&path).unwrap_err().kind, Kind::Config);
         let err = update(&path, |_| Ok(())).unwrap_err();
         assert_eq!(err.kind, Kind::Write);
-        assert!(err.message.contains("cannot write config file"), "{}", err.message);
+        assert!(
+            err.message.contains("cannot write config file"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
@@ -564,7 +599,10 @@ mod tests {
             Ok(id)
         })
         .unwrap();
-        assert_eq!(load(&path).unwrap().unwrap().contexts["x"].credential_id, id);
+        assert_eq!(
+            load(&path).unwrap().unwrap().contexts["x"].credential_id,
+            id
+        );
     }
 
     #[test]
@@ -592,7 +630,10 @@ mod tests {
         let config = load(&path).unwrap().unwrap();
         assert_eq!(config.contexts.len(), 20);
         for i in 0..20 {
-            assert_eq!(config.context(&format!("ctx{i}")).unwrap().url, format!("http://host{i}"));
+            assert_eq!(
+                config.context(&format!("ctx{i}")).unwrap().url,
+                format!("http://host{i}")
+            );
         }
         // No temporary file is left behind: only the file and its lock.
         let mut names: Vec<_> = fs::read_dir(path.parent().unwrap())
@@ -631,8 +672,17 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
-        assert!(fs::read_to_string(&real).unwrap().contains("current-context"));
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert!(
+            fs::read_to_string(&real)
+                .unwrap()
+                .contains("current-context")
+        );
     }
 
     #[test]
@@ -644,7 +694,11 @@ mod tests {
         assert_eq!(resolve_path(None, Some(env)).unwrap(), env);
         assert_eq!(resolve_path(Some(empty), Some(env)).unwrap(), env);
         let default = resolve_path(None, Some(empty)).unwrap();
-        assert!(default.ends_with("sts/config.toml"), "{}", default.display());
+        assert!(
+            default.ends_with("sts/config.toml"),
+            "{}",
+            default.display()
+        );
         assert_eq!(resolve_path(None, None).unwrap(), default);
     }
 
@@ -664,7 +718,10 @@ mod tests {
         let a = new_credential_id();
         let b = new_credential_id();
         assert_eq!(a.len(), 32);
-        assert!(a.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
         assert_ne!(a, b);
     }
 
@@ -672,7 +729,8 @@ mod tests {
     fn line_and_column_count_characters() {
         assert_eq!(line_column("abc", 0), (1, 1));
         assert_eq!(line_column("a\nbc", 3), (2, 2));
-        assert_eq!(line_column("é = 1\nx", 3), (1, 2));
+        assert_eq!(line_column("é = 1\nx", 2), (1, 2));
+        assert_eq!(line_column("é = 1\nx", 3), (1, 3));
         assert_eq!(line_column("ab", 99), (1, 3));
     }
 }

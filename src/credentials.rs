@@ -138,7 +138,9 @@ impl KeyringStore {
     /// A store whose timeout comes from `STS_CLI_KEYRING_TIMEOUT` (5 s when unset or empty).
     pub fn from_env() -> Result<Self> {
         let value = std::env::var(STS_CLI_KEYRING_TIMEOUT).ok();
-        Ok(KeyringStore::new(keyring_timeout_from_env(value.as_deref())?))
+        Ok(KeyringStore::new(keyring_timeout_from_env(
+            value.as_deref(),
+        )?))
     }
 
     /// The secret under `credential_id`, with the reason when the keyring fails.
@@ -230,12 +232,14 @@ impl SecretStore for KeyringStore {
 /// The keyring entry for a credential id. The platform store is set up on the first call in
 /// the process; when that fails, its error is the cause.
 fn entry(credential_id: &str) -> Result<keyring::Entry, KeyringError> {
-    keyring::Entry::new(KEYRING_SERVICE, credential_id).map_err(|e| match (&e, keyring::Entry::store_status()) {
-        (keyring::Error::NoDefaultStore, Err(init)) => KeyringError {
-            failure: KeyringFailure::Unavailable,
-            cause: config::one_line(&init.to_string()),
-        },
-        _ => classify(&e),
+    keyring::Entry::new(KEYRING_SERVICE, credential_id).map_err(|e| {
+        match (&e, keyring::Entry::store_status()) {
+            (keyring::Error::NoDefaultStore, Err(init)) => KeyringError {
+                failure: KeyringFailure::Unavailable,
+                cause: config::one_line(&init.to_string()),
+            },
+            _ => classify(&e),
+        }
     })
 }
 
@@ -441,11 +445,17 @@ mod tests {
         assert_eq!(store.get(&a).unwrap(), Some(Secret::new("svctok-aaa")));
         store.set(&a, &Secret::new("svctok-new")).unwrap();
         assert_eq!(store.get(&a).unwrap(), Some(Secret::new("svctok-new")));
-        assert_eq!(store.get(&b).unwrap(), Some(Secret::new("api \"quoted\" = b")));
+        assert_eq!(
+            store.get(&b).unwrap(),
+            Some(Secret::new("api \"quoted\" = b"))
+        );
         store.delete(&a).unwrap();
         assert_eq!(store.get(&a).unwrap(), None);
         store.delete(&a).unwrap();
-        assert_eq!(store.get(&b).unwrap(), Some(Secret::new("api \"quoted\" = b")));
+        assert_eq!(
+            store.get(&b).unwrap(),
+            Some(Secret::new("api \"quoted\" = b"))
+        );
     }
 
     fn mode(path: &Path) -> u32 {
@@ -465,8 +475,10 @@ mod tests {
         let store = FileStore::beside(&dir.path().join("sts").join("config.toml"));
         assert_eq!(store.path, dir.path().join("sts").join("credentials.toml"));
         round_trip(&store);
-        let text = fs::read_to_string(&store.path).unwrap();
-        assert!(text.contains("api \\\"quoted\\\" = b"), "{text}");
+        // A TOML table of credential id → secret.
+        let table: toml::Table = toml::from_str(&fs::read_to_string(&store.path).unwrap()).unwrap();
+        assert_eq!(table.len(), 1);
+        assert_eq!(table.values().next().unwrap().as_str(), Some("api \"quoted\" = b"));
     }
 
     #[test]
@@ -489,7 +501,10 @@ mod tests {
         fs::set_permissions(&store.path, fs::Permissions::from_mode(0o644)).unwrap();
         let warning = store.mode_warning().unwrap();
         assert!(warning.contains("0644"), "{warning}");
-        assert!(warning.contains(&store.path.display().to_string()), "{warning}");
+        assert!(
+            warning.contains(&store.path.display().to_string()),
+            "{warning}"
+        );
         assert!(warning.contains("chmod 600"), "{warning}");
         // Still readable, and the next write makes it private again.
         assert_eq!(store.get("id").unwrap(), Some(Secret::new("s")));
@@ -507,7 +522,11 @@ mod tests {
         fs::write(&store.path, "abc = \n").unwrap();
         let err = store.set("id", &Secret::new("s")).unwrap_err();
         assert_eq!(err.kind, Kind::Config);
-        assert!(err.message.contains("invalid credentials file"), "{}", err.message);
+        assert!(
+            err.message.contains("invalid credentials file"),
+            "{}",
+            err.message
+        );
         assert!(err.message.contains("line 1"), "{}", err.message);
         assert_eq!(fs::read_to_string(&store.path).unwrap(), "abc = \n");
         assert_eq!(store.get("id").unwrap_err().kind, Kind::Config);
@@ -542,10 +561,23 @@ mod tests {
         assert_eq!(ok(Some("500ms")), Duration::from_millis(500));
         assert_eq!(ok(Some("2m")), Duration::from_secs(120));
         assert_eq!(ok(Some("1h")), Duration::from_secs(3600));
-        for bad in ["0", "0s", "-1", "5x", "s", "1.5s", "abc", "99999999999999999999"] {
+        for bad in [
+            "0",
+            "0s",
+            "-1",
+            "5x",
+            "s",
+            "1.5s",
+            "abc",
+            "99999999999999999999",
+        ] {
             let err = keyring_timeout_from_env(Some(bad)).unwrap_err();
             assert_eq!(err.kind, Kind::Usage, "{bad}");
-            assert!(err.message.contains(STS_CLI_KEYRING_TIMEOUT), "{}", err.message);
+            assert!(
+                err.message.contains(STS_CLI_KEYRING_TIMEOUT),
+                "{}",
+                err.message
+            );
         }
     }
 
@@ -566,13 +598,22 @@ mod tests {
         );
         let read = unavailable.into_read_error();
         assert_eq!(read.kind, Kind::Config);
-        assert!(read.message.contains("STS_CLI_SERVICE_TOKEN"), "{}", read.message);
+        assert!(
+            read.message.contains("STS_CLI_SERVICE_TOKEN"),
+            "{}",
+            read.message
+        );
         let timeout = KeyringError {
             failure: KeyringFailure::Timeout,
             cause: "no answer within 1s".into(),
         };
         assert_eq!(timeout.clone().into_read_error().kind, Kind::Config);
-        assert!(timeout.into_write_error().message.contains("--insecure-storage"));
+        assert!(
+            timeout
+                .into_write_error()
+                .message
+                .contains("--insecure-storage")
+        );
     }
 
     #[test]

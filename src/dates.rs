@@ -122,7 +122,17 @@ mod tests {
         assert_eq!(parse_duration("1y"), Ok(Duration::from_secs(365 * 86400)));
         assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
         for bad in [
-            "", "s", "30", "30x", "1.5h", "-1d", "30 d", "d30", "1ms", "soon", "99999999999999999999s",
+            "",
+            "s",
+            "30",
+            "30x",
+            "1.5h",
+            "-1d",
+            "30 d",
+            "d30",
+            "1ms",
+            "soon",
+            "99999999999999999999s",
             "20000y",
         ] {
             assert!(parse_duration(bad).is_err(), "{bad:?} parsed");
@@ -176,7 +186,10 @@ mod tests {
             render_expiration(1_905_638_400_000 - 1, now()),
             "2030-05-21"
         );
-        assert_eq!(render_expiration(1_735_689_600_000, now()), "2025-01-01 (expired)");
+        assert_eq!(
+            render_expiration(1_735_689_600_000, now()),
+            "2025-01-01 (expired)"
+        );
         assert_eq!(render_expiration(0, now()), "1970-01-01 (expired)");
         assert_eq!(render_expiration(i64::MAX, now()), i64::MAX.to_string());
         assert_eq!(render_expiration(i64::MIN, now()), i64::MIN.to_string());

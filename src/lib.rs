@@ -4,10 +4,10 @@
 pub mod api;
 pub mod cli;
 pub mod commands;
-pub mod dates;
-pub mod env_vars;
 pub mod config;
 pub mod credentials;
+pub mod dates;
+pub mod env_vars;
 pub mod error;
 pub mod output;
 pub mod sandbox;

@@ -69,7 +69,10 @@ fn real_main() -> i32 {
         Err(Failure::Reported(code)) => code,
         Err(Failure::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => 0,
         Err(Failure::Io(e)) => {
-            printer.error(&Error::new(Kind::Config, format!("cannot write the output: {e}")));
+            printer.error(&Error::new(
+                Kind::Config,
+                format!("cannot write the output: {e}"),
+            ));
             1
         }
     }
@@ -230,7 +233,9 @@ fn clap_error(e: clap::Error, argv: &[OsString]) -> i32 {
         no_color,
     );
     if json {
-        let first = text.lines().next().unwrap_or("usage error");
+        // The first paragraph, on one line (it may list the missing arguments).
+        let first = text.split("\n\n").next().unwrap_or("usage error");
+        let first = first.split_whitespace().collect::<Vec<_>>().join(" ");
         printer.error(&Error::usage(first));
     } else {
         // The first line as an error, then clap's tip and usage lines as they are.
@@ -246,7 +251,10 @@ fn clap_error(e: clap::Error, argv: &[OsString]) -> i32 {
 
 /// Whether the command line asks for `-o json`, for errors that come before it is parsed.
 fn wants_json(argv: &[OsString]) -> bool {
-    let args: Vec<String> = argv.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    let args: Vec<String> = argv
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     args.iter().enumerate().any(|(i, a)| {
         matches!(a.as_str(), "--output=json" | "-ojson" | "-o=json")
             || (matches!(a.as_str(), "-o" | "--output")

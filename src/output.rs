@@ -101,11 +101,7 @@ impl Printer {
             }
             pretty(&v)
         } else {
-            format!(
-                "{} {}\n",
-                self.symbol("❌", "[ERROR]"),
-                upper_first(&err.message)
-            )
+            format!("{} {}\n", self.symbol("❌", "[ERROR]"), err.message)
         }
     }
 
@@ -143,8 +139,17 @@ impl Printer {
                     opt(t.id),
                     clean(&t.name),
                     expiration(t.expiration, now),
-                    format!("[{}]", t.roles.iter().map(|r| clean(r)).collect::<Vec<_>>().join(" ")),
-                    t.dedicated_subject.as_deref().map_or_else(|| "-".into(), clean),
+                    format!(
+                        "[{}]",
+                        t.roles
+                            .iter()
+                            .map(|r| clean(r))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    ),
+                    t.dedicated_subject
+                        .as_deref()
+                        .map_or_else(|| "-".into(), clean),
                 ]
             })
             .collect();
@@ -165,7 +170,11 @@ impl Printer {
         self.success_with_secret("Ingestion API Key generated: ", &created.api_key)
     }
 
-    pub fn ingestion_api_keys(&self, keys: &[IngestionApiKey], now: DateTime<Utc>) -> io::Result<()> {
+    pub fn ingestion_api_keys(
+        &self,
+        keys: &[IngestionApiKey],
+        now: DateTime<Utc>,
+    ) -> io::Result<()> {
         if self.is_json() {
             return self.json(&json!({"ingestion-api-keys": to_value(&keys)}));
         }
@@ -195,7 +204,11 @@ impl Printer {
     /// JSON, after all ids were tried: the id when one was asked for, the list of deleted ids
     /// when several were.
     pub fn deleted_json(&self, what: Deleted, deleted: &[i64], several: bool) -> io::Result<()> {
-        let ids = if several { json!(deleted) } else { json!(deleted.first()) };
+        let ids = if several {
+            json!(deleted)
+        } else {
+            json!(deleted.first())
+        };
         self.json(&json!({ what.json_key(): ids }))
     }
 }
@@ -248,14 +261,6 @@ pub fn clean(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
-}
-
-fn upper_first(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(c) => c.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }
 
 /// Writes to stdout in one go. A closed pipe comes back as `BrokenPipe` for `main` to end quietly.
@@ -445,11 +450,16 @@ mod tests {
                     clean(&t.name),
                     expiration(t.expiration, now()),
                     format!("[{}]", t.roles.join(" ")),
-                    t.dedicated_subject.as_deref().map_or_else(|| "-".into(), clean),
+                    t.dedicated_subject
+                        .as_deref()
+                        .map_or_else(|| "-".into(), clean),
                 ]
             })
             .collect();
-        assert_eq!(rows[0], ["7", "n [31m", "2025-01-01 (expired)", "[a b]", "-"]);
+        assert_eq!(
+            rows[0],
+            ["7", "n [31m", "2025-01-01 (expired)", "[a b]", "-"]
+        );
         assert_eq!(expiration(None, now()), "-");
         assert_eq!(expiration(Some(i64::MIN), now()), i64::MIN.to_string());
     }
@@ -460,10 +470,7 @@ mod tests {
         let text = Printer::plain(OutputFormat::Text, false);
         assert_eq!(text.error_text(&e), "❌ 404 Not Found: no such token\n");
         let plain = Printer::plain(OutputFormat::Text, true);
-        assert_eq!(
-            plain.error_text(&Error::usage("bad")),
-            "[ERROR] Bad\n"
-        );
+        assert_eq!(plain.error_text(&Error::usage("bad")), "[ERROR] bad\n");
         let json = Printer::plain(OutputFormat::Json, false);
         assert_eq!(
             json.error_text(&e),
@@ -477,9 +484,10 @@ mod tests {
 
     #[test]
     fn json_keys_are_sorted_and_unknown_fields_kept() {
-        let t: ServiceToken =
-            serde_json::from_str(r#"{"zeta":1,"roles":["r"],"name":"n","id":3,"alpha":{"b":1,"a":2}}"#)
-                .unwrap();
+        let t: ServiceToken = serde_json::from_str(
+            r#"{"zeta":1,"roles":["r"],"name":"n","id":3,"alpha":{"b":1,"a":2}}"#,
+        )
+        .unwrap();
         let s = pretty(&json!({"service-tokens": to_value(&vec![t])}));
         assert_eq!(
             s,

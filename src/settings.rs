@@ -122,8 +122,14 @@ impl Sources<'_> {
 
 /// Resolves the settings of an API command.
 pub fn resolve(global: &GlobalArgs, output: OutputSettings, src: &mut Sources) -> Result<Settings> {
-    let context_name = global.context.clone().or_else(|| src.env(ev::STS_CLI_CONTEXT));
-    let config_path = global.config.clone().or_else(|| src.env(ev::STS_CLI_CONFIG));
+    let context_name = global
+        .context
+        .clone()
+        .or_else(|| src.env(ev::STS_CLI_CONTEXT));
+    let config_path = global
+        .config
+        .clone()
+        .or_else(|| src.env(ev::STS_CLI_CONFIG));
     // ---- Seam for saved contexts: the config module will load the named (or current) context
     // from `config_path` here. Until it exists, no context is saved anywhere.
     let saved = saved_context(context_name.as_deref(), config_path.as_deref())?;
@@ -159,11 +165,19 @@ pub fn resolve(global: &GlobalArgs, output: OutputSettings, src: &mut Sources) -
         },
     };
 
-    let timeout = match global.timeout.clone().or_else(|| src.env(ev::STS_CLI_TIMEOUT)) {
+    let timeout = match global
+        .timeout
+        .clone()
+        .or_else(|| src.env(ev::STS_CLI_TIMEOUT))
+    {
         None => DEFAULT_TIMEOUT,
         Some(t) => match parse_duration(&t) {
             Ok(d) if !d.is_zero() => d,
-            Ok(_) => return Err(Error::usage(format!("invalid timeout {t:?}: it must be more than 0"))),
+            Ok(_) => {
+                return Err(Error::usage(format!(
+                    "invalid timeout {t:?}: it must be more than 0"
+                )));
+            }
             Err(e) => return Err(Error::usage(format!("invalid timeout: {e}"))),
         },
     };
@@ -180,7 +194,10 @@ pub fn resolve(global: &GlobalArgs, output: OutputSettings, src: &mut Sources) -
     } else {
         saved.skip_ssl.unwrap_or(false)
     };
-    let ca_path = global.ca_cert_path.clone().or_else(|| src.env(ev::STS_CA_CERT_PATH));
+    let ca_path = global
+        .ca_cert_path
+        .clone()
+        .or_else(|| src.env(ev::STS_CA_CERT_PATH));
     let ca_data = global
         .ca_cert_base64_data
         .clone()
@@ -190,7 +207,10 @@ pub fn resolve(global: &GlobalArgs, output: OutputSettings, src: &mut Sources) -
         None
     } else if let Some(path) = ca_path {
         Some(std::fs::read(&path).map_err(|e| {
-            Error::new(Kind::ReadFile, format!("cannot read the CA file {path}: {e}"))
+            Error::new(
+                Kind::ReadFile,
+                format!("cannot read the CA file {path}: {e}"),
+            )
         })?)
     } else if let Some(data) = ca_data {
         let compact: String = data.chars().filter(|c| !c.is_whitespace()).collect();
@@ -487,7 +507,10 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.kind, Kind::Usage);
-        assert!(e.message.contains("STS_CLI_API_TOKEN and STS_CLI_SERVICE_TOKEN"));
+        assert!(
+            e.message
+                .contains("STS_CLI_API_TOKEN and STS_CLI_SERVICE_TOKEN")
+        );
     }
 
     #[test]
@@ -496,7 +519,10 @@ mod tests {
         g.url = Some("http://x".into());
         g.service_token = Some("-".into());
         let s = run(&g, &[], "  svctok-abc \n").unwrap();
-        assert_eq!(s.credential, Credential::ServiceToken(Secret::new("svctok-abc")));
+        assert_eq!(
+            s.credential,
+            Credential::ServiceToken(Secret::new("svctok-abc"))
+        );
         assert_eq!(run(&g, &[], "\n").unwrap_err().kind, Kind::Usage);
     }
 
@@ -509,7 +535,10 @@ mod tests {
         g.url = Some("http://x".into());
         g.k8s_sa_token_path = Some(file.display().to_string());
         let s = run(&g, &[], "").unwrap();
-        assert_eq!(s.credential, Credential::K8sSaToken(Secret::new("k8s-token")));
+        assert_eq!(
+            s.credential,
+            Credential::K8sSaToken(Secret::new("k8s-token"))
+        );
         g.k8s_sa_token_path = Some(dir.path().display().to_string()); // a folder
         assert_eq!(run(&g, &[], "").unwrap_err().kind, Kind::ReadFile);
     }
@@ -529,7 +558,10 @@ mod tests {
             default_k8s_token_path: &file,
         };
         let s = resolve(&g, out(), &mut src).unwrap();
-        assert_eq!(s.credential, Credential::K8sSaToken(Secret::new("pod-token")));
+        assert_eq!(
+            s.credential,
+            Credential::K8sSaToken(Secret::new("pod-token"))
+        );
         g.service_token = Some("svc".into());
         let s = resolve(&g, out(), &mut src).unwrap();
         assert_eq!(s.credential, Credential::ServiceToken(Secret::new("svc")));
@@ -558,10 +590,17 @@ mod tests {
         assert_eq!(run(&g, &[], "").unwrap_err().kind, Kind::Usage);
         g.timeout = None;
         assert_eq!(
-            run(&g, &[("STS_CLI_TIMEOUT", "soon")], "").unwrap_err().kind,
+            run(&g, &[("STS_CLI_TIMEOUT", "soon")], "")
+                .unwrap_err()
+                .kind,
             Kind::Usage
         );
-        assert!(run(&g, &[("STS_SKIP_SSL", "yes")], "").unwrap().tls.skip_ssl);
+        assert!(
+            run(&g, &[("STS_SKIP_SSL", "yes")], "")
+                .unwrap()
+                .tls
+                .skip_ssl
+        );
         assert!(!run(&g, &[("STS_SKIP_SSL", "0")], "").unwrap().tls.skip_ssl);
         assert_eq!(
             run(&g, &[("STS_SKIP_SSL", "maybe")], "").unwrap_err().kind,

@@ -73,7 +73,10 @@ fn save_keeps_the_secret_in_the_keyring_only_and_delete_removes_it() {
     assert!(!text.contains(&token), "the token was printed: {text}");
 
     let config = std::fs::read_to_string(config_path(&env)).unwrap();
-    assert!(!config.contains(&token), "the config holds the secret:\n{config}");
+    assert!(
+        !config.contains(&token),
+        "the config holds the secret:\n{config}"
+    );
     assert!(config.contains("current-context = \"prod\""), "{config}");
     let found = keyring.secret_tool_search("sts");
     assert_eq!(
@@ -110,8 +113,14 @@ fn save_keeps_the_secret_in_the_keyring_only_and_delete_removes_it() {
         .success()
         .stdout("✅ Deleted context 'other'\n");
     let found = keyring.secret_tool_search("sts");
-    assert!(!found.contains(&other), "the deleted context's secret stayed:\n{found}");
-    assert!(found.contains(&token), "the other context's secret went:\n{found}");
+    assert!(
+        !found.contains(&other),
+        "the deleted context's secret stayed:\n{found}"
+    );
+    assert!(
+        found.contains(&token),
+        "the other context's secret went:\n{found}"
+    );
 }
 
 #[test]
@@ -122,7 +131,14 @@ fn without_a_keyring_save_fails_with_exit_6_and_insecure_storage_works() {
 
     let out = env
         .sts()
-        .args(["context", "save", "--url", &sandbox.url, "--service-token", &token])
+        .args([
+            "context",
+            "save",
+            "--url",
+            &sandbox.url,
+            "--service-token",
+            &token,
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(6), "{}", stderr_of(&out));
@@ -132,11 +148,21 @@ fn without_a_keyring_save_fails_with_exit_6_and_insecure_storage_works() {
     assert_eq!(err.trim().lines().count(), 1, "one-line error: {err}");
     let folder = env.config_home().join("sts");
     assert!(!folder.join("config.toml").exists(), "config written");
-    assert!(!folder.join("credentials.toml").exists(), "credentials written");
+    assert!(
+        !folder.join("credentials.toml").exists(),
+        "credentials written"
+    );
 
     let out = env
         .sts()
-        .args(["context", "save", "--url", &sandbox.url, "--service-token", &token])
+        .args([
+            "context",
+            "save",
+            "--url",
+            &sandbox.url,
+            "--service-token",
+            &token,
+        ])
         .arg("--insecure-storage")
         .output()
         .unwrap();
@@ -184,7 +210,10 @@ fn a_frozen_keyring_times_out_with_exit_1() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
     let err = stderr_of(&out);
     assert!(err.contains("STS_CLI_SERVICE_TOKEN"), "{err}");
-    assert!(elapsed >= Duration::from_secs(2), "gave up early: {elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_secs(2),
+        "gave up early: {elapsed:?}"
+    );
     assert!(elapsed < Duration::from_secs(4), "hung: {elapsed:?}");
     assert_eq!(
         sandbox.request_count("GET /api/security/tokens"),
@@ -203,7 +232,10 @@ fn two_config_files_keep_two_secrets_for_the_same_context_name() {
     let env = TestEnv::new();
     let a = env.dir.path().join("a.toml");
     let b = env.dir.path().join("b.toml");
-    for (config, url, token) in [(&a, &first.url, &first_token), (&b, &second.url, &second_token)] {
+    for (config, url, token) in [
+        (&a, &first.url, &first_token),
+        (&b, &second.url, &second_token),
+    ] {
         sts_with(&env, &keyring)
             .arg("--config")
             .arg(config)
@@ -222,7 +254,10 @@ fn two_config_files_keep_two_secrets_for_the_same_context_name() {
         assert_eq!(json_of(&out)["service-tokens"][0]["name"], name);
     }
     let found = keyring.secret_tool_search("sts");
-    assert!(found.contains(&first_token) && found.contains(&second_token), "{found}");
+    assert!(
+        found.contains(&first_token) && found.contains(&second_token),
+        "{found}"
+    );
 }
 
 #[test]
@@ -254,7 +289,14 @@ fn env_credentials_never_touch_the_keyring() {
         );
         out
     };
-    api(&["service-token", "create", "--name", "x", "--roles", "stackstate-admin"]);
+    api(&[
+        "service-token",
+        "create",
+        "--name",
+        "x",
+        "--roles",
+        "stackstate-admin",
+    ]);
     api(&["service-token", "list"]);
     api(&["ingestion-api-key", "create", "--name", "k"]);
     let keys = json_of(&api(&["ingestion-api-key", "list", "-o", "json"]));
@@ -283,7 +325,10 @@ fn context_flag_and_env_pick_a_context_and_flags_beat_env_beat_context() {
     save(&env, &keyring, "main", &sandbox.url, &token);
 
     let names = |cmd: &mut assert_cmd::Command| -> String {
-        let out = cmd.args(["service-token", "list", "-o", "json"]).output().unwrap();
+        let out = cmd
+            .args(["service-token", "list", "-o", "json"])
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
         json_of(&out)["service-tokens"][0]["name"]
             .as_str()
@@ -368,7 +413,11 @@ fn twenty_parallel_saves_leave_twenty_contexts() {
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success(), "{}", stderr_of(&out));
     }
-    let out = env.sts().args(["context", "list", "-o", "json"]).output().unwrap();
+    let out = env
+        .sts()
+        .args(["context", "list", "-o", "json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
     let contexts = json_of(&out)["contexts"].as_array().unwrap().clone();
     assert_eq!(contexts.len(), 20, "{contexts:?}");
@@ -410,7 +459,10 @@ fn a_config_with_a_syntax_error_is_reported_and_never_overwritten() {
         let out = env.sts().args(&args).output().unwrap();
         let err = stderr_of(&out);
         assert_eq!(out.status.code(), Some(1), "sts {args:?}: {err}");
-        assert!(err.contains(&path.display().to_string()), "sts {args:?}: {err}");
+        assert!(
+            err.contains(&path.display().to_string()),
+            "sts {args:?}: {err}"
+        );
         assert!(
             err.contains("line 3") && err.contains("column"),
             "sts {args:?} names no line and column: {err}"
@@ -454,7 +506,15 @@ fn list_show_set_validate_and_the_docs_form() {
 
     // The docs' form, with the token read from stdin.
     let out = sts_with(&env, &keyring)
-        .args(["context", "--name", "docs", "--service-token", "-", "--url", &sandbox.url])
+        .args([
+            "context",
+            "--name",
+            "docs",
+            "--service-token",
+            "-",
+            "--url",
+            &sandbox.url,
+        ])
         .write_stdin(format!("{token}\n"))
         .output()
         .unwrap();
@@ -470,7 +530,10 @@ fn list_show_set_validate_and_the_docs_form() {
     assert!(stdout_of(&out).contains("save"), "{}", stdout_of(&out));
 
     save(&env, &keyring, "second", &sandbox.url, &token);
-    let out = sts_with(&env, &keyring).args(["context", "list"]).output().unwrap();
+    let out = sts_with(&env, &keyring)
+        .args(["context", "list"])
+        .output()
+        .unwrap();
     let table = stdout_of(&out);
     let header = table.lines().next().unwrap();
     assert!(
@@ -506,7 +569,10 @@ fn list_show_set_validate_and_the_docs_form() {
         .args(["context", "set", "--name", "docs", "-o", "json"])
         .output()
         .unwrap();
-    assert_eq!(json_of(&out), serde_json::json!({"current-context": "docs"}));
+    assert_eq!(
+        json_of(&out),
+        serde_json::json!({"current-context": "docs"})
+    );
     let out = sts_with(&env, &keyring)
         .args(["context", "set", "--name", "missing"])
         .output()

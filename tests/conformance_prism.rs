@@ -76,7 +76,10 @@ fn every_operation_success_path_conforms_to_the_spec() {
 
     let service = ("X-API-Key", token.as_str());
     let (status, list) = call(&prism, &sandbox, "GET", "/security/tokens", service, None);
-    assert_eq!(status, 200, "list tokens with the new service token: {list}");
+    assert_eq!(
+        status, 200,
+        "list tokens with the new service token: {list}"
+    );
     let tokens = list.as_array().expect("token list is an array");
     assert_eq!(tokens.len(), 2);
     let full_id = tokens

@@ -44,7 +44,10 @@ struct Answer {
 /// Why no answer came.
 enum NoAnswer {
     /// Connection, DNS, TLS or transfer error; `refused` when the request was surely never sent.
-    Network { message: String, refused: bool },
+    Network {
+        message: String,
+        refused: bool,
+    },
     TimedOut,
     TooLarge,
 }
@@ -67,9 +70,9 @@ impl Client {
         } else if let Some(pem) = &settings.tls.ca_pem {
             builder = builder.tls_certs_merge(parse_ca(pem)?);
         }
-        let http = builder
-            .build()
-            .map_err(|e| Error::connect(format!("cannot set up the HTTP client: {}", root_cause(&e))))?;
+        let http = builder.build().map_err(|e| {
+            Error::connect(format!("cannot set up the HTTP client: {}", root_cause(&e)))
+        })?;
         Ok(Client {
             http,
             base: settings.api_base(),
@@ -171,8 +174,11 @@ impl Client {
         if self.verbosity >= 2 {
             self.printer.log(&format!("> User-Agent: {}", user_agent()));
             self.printer.log("> Accept: application/json");
-            self.printer
-                .log(&format!("> {}: {}", self.credential.header(), self.credential.secret()));
+            self.printer.log(&format!(
+                "> {}: {}",
+                self.credential.header(),
+                self.credential.secret()
+            ));
             if let Some(body) = body {
                 self.printer.log("> Content-Type: application/json");
                 self.printer
@@ -227,10 +233,12 @@ impl Client {
                 }
             }
             Err(NoAnswer::Network { message, .. }) if self.verbosity >= 1 => {
-                self.printer.log(&format!("< no answer after {ms} ms: {message}"));
+                self.printer
+                    .log(&format!("< no answer after {ms} ms: {message}"));
             }
             Err(NoAnswer::TimedOut) if self.verbosity >= 1 => {
-                self.printer.log(&format!("< no answer after {ms} ms: timed out"));
+                self.printer
+                    .log(&format!("< no answer after {ms} ms: timed out"));
             }
             _ => {}
         }
@@ -380,10 +388,12 @@ pub fn http_error(
     let detail = error_detail(content_type, body);
     let message = match (&detail, status.as_u16()) {
         (Detail::Html, _) => format!("{line} (the server answered with HTML, not JSON)"),
-        (Detail::Text(d), 401) => format!(
-            "authentication failed ({line}: {d}) for {method} {url}: check the token"
-        ),
-        (Detail::None, 401) => format!("authentication failed ({line}) for {method} {url}: check the token"),
+        (Detail::Text(d), 401) => {
+            format!("authentication failed ({line}: {d}) for {method} {url}: check the token")
+        }
+        (Detail::None, 401) => {
+            format!("authentication failed ({line}) for {method} {url}: check the token")
+        }
         (Detail::Text(d), _) => format!("{line}: {d}"),
         (Detail::None, _) => line,
     };
@@ -427,7 +437,10 @@ fn error_detail(content_type: &str, body: &[u8]) -> Detail {
             return Detail::Text(messages.join("; "));
         }
         for key in ["message", "detail", "title"] {
-            if let Some(m) = value.get(key).and_then(Value::as_str).filter(|m| !m.trim().is_empty())
+            if let Some(m) = value
+                .get(key)
+                .and_then(Value::as_str)
+                .filter(|m| !m.trim().is_empty())
             {
                 return Detail::Text(one_line(m));
             }
@@ -446,7 +459,11 @@ fn error_detail(content_type: &str, body: &[u8]) -> Detail {
 
 /// The first non-empty line, control characters removed, at most 300 characters.
 fn one_line(text: &str) -> String {
-    let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
     let line = clean(line);
     if line.chars().count() > 300 {
         let cut: String = line.chars().take(300).collect();
@@ -512,23 +529,38 @@ mod tests {
             "application/json",
             r#"{"_type":"ErrorsResponse","errors":[{"_type":"InternalError","message":"boom"}],"serverTimestamp":1,"trackingKey":"k"}"#,
         );
-        assert_eq!((e.message.as_str(), e.kind, e.status), ("500 Internal Server Error: boom", Kind::Usage, Some(500)));
-        let e = err(400, "application/json", r#"{"_type":"ServiceTokenInvalidExpiryError","message":"in the past"}"#);
+        assert_eq!(
+            (e.message.as_str(), e.kind, e.status),
+            ("500 Internal Server Error: boom", Kind::Usage, Some(500))
+        );
+        let e = err(
+            400,
+            "application/json",
+            r#"{"_type":"ServiceTokenInvalidExpiryError","message":"in the past"}"#,
+        );
         assert_eq!(e.message, "400 Bad Request: in the past");
         let e = err(404, "text/plain", "\nnot here\nsecond line");
         assert_eq!(e.message, "404 Not Found: not here");
         let e = err(502, "text/html", "<html><body>bad gateway</body></html>");
-        assert_eq!(e.message, "502 Bad Gateway (the server answered with HTML, not JSON)");
+        assert_eq!(
+            e.message,
+            "502 Bad Gateway (the server answered with HTML, not JSON)"
+        );
         let e = err(403, "", "");
         assert_eq!((e.message.as_str(), e.kind), ("403 Forbidden", Kind::Usage));
-        let e = err(401, "application/json", r#"{"errors":[{"message":"bad token"}]}"#);
+        let e = err(
+            401,
+            "application/json",
+            r#"{"errors":[{"message":"bad token"}]}"#,
+        );
         assert_eq!(e.kind, Kind::Connect);
         assert!(e.message.contains("bad token"), "{}", e.message);
     }
 
     #[test]
     fn secrets_are_redacted_in_logged_bodies() {
-        let s = redacted_body(br#"{"name":"n","token":"svctok-x","nested":[{"apiKey":"iapikey-y"}]}"#);
+        let s =
+            redacted_body(br#"{"name":"n","token":"svctok-x","nested":[{"apiKey":"iapikey-y"}]}"#);
         assert!(!s.contains("svctok-x") && !s.contains("iapikey-y"), "{s}");
         assert!(s.contains("***"));
     }
@@ -543,7 +575,10 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(RETRY_AFTER, HeaderValue::from_static("2"));
         assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
-        h.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
         assert_eq!(retry_after(&h), Some(Duration::ZERO));
     }
 

@@ -224,7 +224,10 @@ mod tests {
         assert_eq!(t.id, None);
         assert_eq!(t.extra["shiny"]["x"], 1);
         let back = serde_json::to_value(&t).unwrap();
-        assert_eq!(back, serde_json::json!({"name":"a","roles":[],"shiny":{"x":1}}));
+        assert_eq!(
+            back,
+            serde_json::json!({"name":"a","roles":[],"shiny":{"x":1}})
+        );
         let bare: ServiceToken = serde_json::from_str("{}").unwrap();
         assert_eq!(bare.name, "");
     }

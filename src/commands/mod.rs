@@ -60,9 +60,17 @@ mod tests {
 
     #[test]
     fn ids_are_int64_from_both_forms() {
-        assert_eq!(parse_ids(&args(&["1", "2"], &["3"])).unwrap(), vec![1, 2, 3]);
+        assert_eq!(
+            parse_ids(&args(&["1", "2"], &["3"])).unwrap(),
+            vec![1, 2, 3]
+        );
         let e = parse_ids(&args(&[], &["foo"])).unwrap_err();
-        assert!(e.message.starts_with("invalid argument \"foo\" for \"-i, --id\""), "{}", e.message);
+        assert!(
+            e.message
+                .starts_with("invalid argument \"foo\" for \"-i, --id\""),
+            "{}",
+            e.message
+        );
         assert_eq!(e.exit_code(), 3);
         assert!(parse_ids(&args(&["99999999999999999999"], &[])).is_err());
         assert!(parse_ids(&args(&[], &[])).is_err());

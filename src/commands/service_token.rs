@@ -23,7 +23,9 @@ pub fn create_request(
         .map(str::to_string)
         .collect();
     if roles.is_empty() {
-        return Err(Error::usage("--roles needs at least one role, e.g. --roles stackstate-k8s-troubleshooter"));
+        return Err(Error::usage(
+            "--roles needs at least one role, e.g. --roles stackstate-k8s-troubleshooter",
+        ));
     }
     Ok(NewServiceTokenRequest {
         name: check_name(&args.name)?,

@@ -50,7 +50,10 @@ mod tests {
     #[test]
     fn names_what_is_wrong() {
         let missing = decode::<NewServiceTokenRequest>(br#"{"roles":[]}"#).unwrap_err();
-        assert!(missing.message().contains("missing field `name`"), "{missing:?}");
+        assert!(
+            missing.message().contains("missing field `name`"),
+            "{missing:?}"
+        );
         let wrong = decode::<NewServiceTokenRequest>(br#"{"name":1,"roles":[]}"#).unwrap_err();
         assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
         assert!(decode::<NewServiceTokenRequest>(b"  ").is_err());

@@ -60,7 +60,10 @@ impl ApiError {
             | ApiError::Internal(m) => m.clone(),
             ApiError::MethodNotAllowed => "method not allowed on this path".to_string(),
             ApiError::PayloadTooLarge => {
-                format!("request body is larger than {} bytes", super::MAX_BODY_BYTES)
+                format!(
+                    "request body is larger than {} bytes",
+                    super::MAX_BODY_BYTES
+                )
             }
             ApiError::TokenExpiryInPast => {
                 "the expiry date of a service token must be in the future".to_string()

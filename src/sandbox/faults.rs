@@ -99,7 +99,9 @@ impl Fault {
             .transpose()?;
         let retry_after = spec.retry_after.map(retry_after_header).transpose()?;
         let content_type = match &spec.content_type {
-            Some(ct) => HeaderValue::from_str(ct).map_err(|_| format!("invalid content_type {ct:?}"))?,
+            Some(ct) => {
+                HeaderValue::from_str(ct).map_err(|_| format!("invalid content_type {ct:?}"))?
+            }
             None => HeaderValue::from_static("application/json"),
         };
         let body = spec.body.map(|b| match b {
@@ -110,7 +112,9 @@ impl Fault {
             (None, None) => None,
             (status, body) => {
                 let status = status.unwrap_or(StatusCode::OK);
-                let body = body.unwrap_or_else(|| serde_json::to_string(&generic("injected fault")).unwrap_or_default());
+                let body = body.unwrap_or_else(|| {
+                    serde_json::to_string(&generic("injected fault")).unwrap_or_default()
+                });
                 Some(CannedResponse {
                     status,
                     retry_after: retry_after.clone(),
@@ -202,8 +206,10 @@ mod tests {
     #[test]
     fn catches_the_next_n_matching_requests_in_order() {
         let mut q = FaultQueue::default();
-        q.push(spec(json!({"method": "get", "path": TOKENS, "count": 2, "status": 503})))
-            .unwrap();
+        q.push(spec(
+            json!({"method": "get", "path": TOKENS, "count": 2, "status": 503}),
+        ))
+        .unwrap();
         q.push(spec(json!({"count": 1, "status": 429, "retry_after": 3})))
             .unwrap();
         // Not matching the first: falls to the catch-all second.
@@ -224,8 +230,10 @@ mod tests {
         let templ = "/api/security/tokens/{id}";
         q.push(spec(json!({"path": templ, "count": 1, "status": 500})))
             .unwrap();
-        q.push(spec(json!({"path": "/api/security/tokens/123456789012345", "count": 1, "status": 502})))
-            .unwrap();
+        q.push(spec(
+            json!({"path": "/api/security/tokens/123456789012345", "count": 1, "status": 502}),
+        ))
+        .unwrap();
         assert_eq!(q.take("DELETE", TOKENS, TOKENS), None);
         let first = q.take("DELETE", "/api/security/tokens/123456789012345", templ);
         assert_eq!(first.unwrap().response.unwrap().status.as_u16(), 500);
@@ -237,21 +245,32 @@ mod tests {
     #[test]
     fn builds_bodies_raw_serialized_or_generic() {
         let mut q = FaultQueue::default();
-        q.push(spec(json!({"count": 1, "status": 200, "body": "<html>", "content_type": "text/html"})))
-            .unwrap();
+        q.push(spec(
+            json!({"count": 1, "status": 200, "body": "<html>", "content_type": "text/html"}),
+        ))
+        .unwrap();
         q.push(spec(json!({"count": 1, "body": {"a": 1}}))).unwrap();
         q.push(spec(json!({"count": 1, "status": 500}))).unwrap();
         q.push(spec(json!({"count": 1, "delay_ms": 5}))).unwrap();
         let raw = q.take("GET", "/api/x", "/api/x").unwrap().response.unwrap();
-        assert_eq!((raw.body.as_str(), raw.content_type.to_str().unwrap()), ("<html>", "text/html"));
+        assert_eq!(
+            (raw.body.as_str(), raw.content_type.to_str().unwrap()),
+            ("<html>", "text/html")
+        );
         let json_body = q.take("GET", "/api/x", "/api/x").unwrap().response.unwrap();
-        assert_eq!((json_body.status.as_u16(), json_body.body.as_str()), (200, r#"{"a":1}"#));
+        assert_eq!(
+            (json_body.status.as_u16(), json_body.body.as_str()),
+            (200, r#"{"a":1}"#)
+        );
         let generic = q.take("GET", "/api/x", "/api/x").unwrap().response.unwrap();
         let v: Value = serde_json::from_str(&generic.body).unwrap();
         assert_eq!(v["errors"][0]["message"], "injected fault");
         assert_eq!(generic.content_type, "application/json");
         let delay = q.take("GET", "/api/x", "/api/x").unwrap();
-        assert_eq!((delay.delay, delay.response), (Some(Duration::from_millis(5)), None));
+        assert_eq!(
+            (delay.delay, delay.response),
+            (Some(Duration::from_millis(5)), None)
+        );
     }
 
     #[test]

@@ -188,9 +188,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let _ = tx.send(());
     match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
         Ok(ended) => ended?.context("the server stopped with an error")?,
-        Err(_) => eprintln!(
-            "sts-sandbox: connections still open after {SHUTDOWN_GRACE:?}; closing them"
-        ),
+        Err(_) => {
+            eprintln!("sts-sandbox: connections still open after {SHUTDOWN_GRACE:?}; closing them")
+        }
     }
     Ok(())
 }

@@ -89,7 +89,10 @@ mod tests {
         p.write(2, "two").unwrap();
         p.write(1, "one").unwrap();
         assert_eq!(read(&path).unwrap().as_deref(), Some("two"));
-        let names: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("state.json")]);
         fs::remove_dir_all(&dir).unwrap();
     }

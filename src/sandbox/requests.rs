@@ -50,8 +50,14 @@ mod tests {
             template_path("/api/security/tokens/107484341630693"),
             "/api/security/tokens/{id}"
         );
-        assert_eq!(template_path("/api/security/tokens/-3"), "/api/security/tokens/{id}");
-        assert_eq!(template_path("/api/security/tokens/abc"), "/api/security/tokens/abc");
+        assert_eq!(
+            template_path("/api/security/tokens/-3"),
+            "/api/security/tokens/{id}"
+        );
+        assert_eq!(
+            template_path("/api/security/tokens/abc"),
+            "/api/security/tokens/abc"
+        );
         assert_eq!(template_path("/api/server/info"), "/api/server/info");
         assert_eq!(template_path("/api/a/1/b/22/"), "/api/a/{id}/b/{id}/");
         assert_eq!(template_path("/api/a/-"), "/api/a/-");

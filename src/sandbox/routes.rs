@@ -200,7 +200,10 @@ mod tests {
     fn reads_with_receiver_key() {
         assert_eq!(with_receiver_key(None), Ok(false));
         assert_eq!(with_receiver_key(Some("withReceiverKey=true")), Ok(true));
-        assert_eq!(with_receiver_key(Some("a=1&withReceiverKey=TRUE")), Ok(true));
+        assert_eq!(
+            with_receiver_key(Some("a=1&withReceiverKey=TRUE")),
+            Ok(true)
+        );
         assert_eq!(with_receiver_key(Some("withReceiverKey=false")), Ok(false));
         assert!(with_receiver_key(Some("withReceiverKey=yes")).is_err());
     }

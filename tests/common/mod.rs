@@ -25,6 +25,8 @@ pub struct Sandbox {
     stdout: Arc<Mutex<String>>,
     /// What the sandbox printed on stderr.
     stderr: Arc<Mutex<String>>,
+    /// One HTTP client for the whole test (building one per request is slow).
+    client: reqwest::blocking::Client,
 }
 
 impl Sandbox {
@@ -67,6 +69,10 @@ impl Sandbox {
             child: Some(child),
             stdout,
             stderr,
+            client: reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("HTTP client"),
         })
     }
 
@@ -93,10 +99,7 @@ impl Sandbox {
 
     /// A blocking HTTP client for driving the sandbox directly.
     pub fn http(&self) -> reqwest::blocking::Client {
-        reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap()
+        self.client.clone()
     }
 
     /// `GET` or `DELETE` (`method`) on an API path with the admin token; returns status and body.
@@ -116,7 +119,10 @@ impl Sandbox {
             Some(json!({"name": name, "roles": roles})),
         );
         assert_eq!(status, 200, "create service token: {body}");
-        body["token"].as_str().expect("token in create response").to_string()
+        body["token"]
+            .as_str()
+            .expect("token in create response")
+            .to_string()
     }
 
     /// `GET /_sandbox/requests`: counts of requests served, per `"METHOD /path"`.
