@@ -105,6 +105,78 @@ pub enum Command {
     /// Manage ingestion API keys used by agents and OpenTelemetry pipelines
     #[command(subcommand)]
     IngestionApiKey(IngestionApiKeyCommand),
+    /// Manage CLI connection contexts for SUSE Observability servers
+    #[command(after_help = "Examples:\n  \
+        sts context save --name prod --url https://observability.example.com --service-token -\n  \
+        sts context --name prod --service-token TOKEN --url https://observability.example.com\n  \
+        sts context list")]
+    Context(ContextArgs),
+}
+
+/// `sts context [save flags]` or `sts context <sub-command>`. The docs' form, `sts context --name
+/// N --service-token T --url U`, saves; a bare `sts context` prints its help.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ContextArgs {
+    #[command(subcommand)]
+    pub command: Option<ContextCommand>,
+    #[command(flatten)]
+    pub save: ContextSaveArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContextCommand {
+    /// Save a context (server URL and credential) and make it current
+    #[command(
+        after_help = "The URL and the token come from the command line only (a token of \
+        `-` is read from stdin), not from STS_CLI_* env vars. The token goes to the OS keyring, \
+        or with --insecure-storage to a 0600 credentials.toml beside the config file.\n\n\
+        Examples:\n  \
+        sts context save --name prod --url https://observability.example.com --service-token -\n  \
+        sts context save --url https://observability.example.com --api-token TOKEN --skip-validate"
+    )]
+    Save(ContextSaveArgs),
+    /// List the saved contexts
+    List,
+    /// Show the context in effect
+    Show,
+    /// Make a saved context the current one
+    Set(ContextNameArgs),
+    /// Delete a saved context and its stored credential
+    Delete(ContextNameArgs),
+    /// Check that a saved context reaches its server
+    Validate(ContextValidateArgs),
+}
+
+/// Flags of `context save` besides the global `--url`, `--api-token`/`--service-token`,
+/// `--api-path`, `--skip-ssl` and CA options.
+#[derive(Debug, Default, Args)]
+pub struct ContextSaveArgs {
+    /// Name of the context [default: default]
+    #[arg(short = 'n', long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Save without checking the server and the token first
+    #[arg(long)]
+    pub skip_validate: bool,
+
+    /// Keep the token in a 0600 credentials.toml instead of the OS keyring
+    #[arg(long)]
+    pub insecure_storage: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ContextNameArgs {
+    /// Name of the context
+    #[arg(short = 'n', long, value_name = "NAME")]
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ContextValidateArgs {
+    /// Name of the context [default: the context in effect]
+    #[arg(short = 'n', long, value_name = "NAME")]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -260,14 +260,15 @@ fn classify(e: &keyring::Error) -> KeyringError {
 
 /// Whether a platform error says there is no bus or no Secret Service on it.
 fn looks_unavailable(cause: &str) -> bool {
-    const SIGNS: [&str; 7] = [
+    const SIGNS: [&str; 8] = [
         "ServiceUnknown",
+        "NameHasNoOwner",
         "org.freedesktop.secrets",
+        "Failed to connect",
         "No such file or directory",
         "Connection refused",
         "DBUS_SESSION_BUS_ADDRESS",
-        "Address",
-        "NameHasNoOwner",
+        "session bus",
     ];
     SIGNS.iter().any(|s| cause.contains(s))
 }
@@ -478,7 +479,10 @@ mod tests {
         // A TOML table of credential id → secret.
         let table: toml::Table = toml::from_str(&fs::read_to_string(&store.path).unwrap()).unwrap();
         assert_eq!(table.len(), 1);
-        assert_eq!(table.values().next().unwrap().as_str(), Some("api \"quoted\" = b"));
+        assert_eq!(
+            table.values().next().unwrap().as_str(),
+            Some("api \"quoted\" = b")
+        );
     }
 
     #[test]

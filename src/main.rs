@@ -9,13 +9,19 @@ use chrono::Utc;
 use clap::Parser;
 use clap::error::ErrorKind;
 
+use clap::CommandFactory;
 use sts_cli::api::client::Client;
-use sts_cli::cli::{Cli, Command, IngestionApiKeyCommand, ServiceTokenCommand};
-use sts_cli::commands::{self, ingestion_api_key, service_token};
+use sts_cli::api::models::ServerInfo;
+use sts_cli::cli::{
+    Cli, Command, ContextArgs, ContextCommand, ContextSaveArgs, IngestionApiKeyCommand,
+    ServiceTokenCommand,
+};
+use sts_cli::commands::{self, context, ingestion_api_key, service_token};
+use sts_cli::config;
 use sts_cli::env_vars;
 use sts_cli::error::{Error, Kind};
 use sts_cli::output::{self, Deleted, Printer};
-use sts_cli::settings::{self, OutputSettings, Sources};
+use sts_cli::settings::{self, OutputSettings, Settings, Sources};
 
 /// Why a command did not succeed.
 enum Failure {
@@ -89,6 +95,29 @@ enum Job {
 }
 
 fn run(cli: &Cli, out: OutputSettings, printer: &Printer) -> Result<(), Failure> {
+    let mut read_line = || {
+        let mut line = String::new();
+        io::stdin().read_line(&mut line).map(|_| line)
+    };
+    let default_config = config::resolve_path(None, None).ok();
+    let mut src = Sources {
+        env: &env_vars::get,
+        read_stdin_line: &mut read_line,
+        default_k8s_token_path: Path::new(settings::DEFAULT_K8S_SA_TOKEN_PATH),
+        default_config_path: default_config.as_deref(),
+    };
+    match &cli.command {
+        Command::Context(args) => run_context(cli, args, out, printer, &mut src),
+        _ => run_api(cli, out, printer, &mut src),
+    }
+}
+
+fn run_api(
+    cli: &Cli,
+    out: OutputSettings,
+    printer: &Printer,
+    src: &mut Sources,
+) -> Result<(), Failure> {
     let now = Utc::now();
     let job = match &cli.command {
         Command::ServiceToken(ServiceTokenCommand::Create(a)) => {
@@ -105,27 +134,15 @@ fn run(cli: &Cli, out: OutputSettings, printer: &Printer) -> Result<(), Failure>
         Command::IngestionApiKey(IngestionApiKeyCommand::Delete(a)) => {
             Job::IngestionApiKeyDelete(commands::parse_ids(a)?)
         }
+        Command::Context(_) => unreachable!("context commands run in run_context"),
     };
 
-    let mut read_line = || {
-        let mut line = String::new();
-        io::stdin().read_line(&mut line).map(|_| line)
-    };
-    let settings = settings::resolve(
-        &cli.global,
-        out,
-        &mut Sources {
-            env: &env_vars::get,
-            read_stdin_line: &mut read_line,
-            default_k8s_token_path: Path::new(settings::DEFAULT_K8S_SA_TOKEN_PATH),
-        },
-    )?;
+    let settings = settings::resolve(&cli.global, out, src)?;
+    for warning in &settings.warnings {
+        printer.warn(warning);
+    }
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::config(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(async {
+    block_on(async {
         let client = Client::new(&settings, printer)?;
         match job {
             Job::ServiceTokenCreate(req) => {
@@ -157,6 +174,104 @@ fn run(cli: &Cli, out: OutputSettings, printer: &Printer) -> Result<(), Failure>
         }
         Ok(())
     })
+}
+
+/// Runs a future on a current-thread runtime.
+fn block_on<T>(fut: impl std::future::Future<Output = Result<T, Failure>>) -> Result<T, Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::config(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(fut)
+}
+
+/// `GET /server/info` with these settings, version checked.
+fn server_info(settings: &Settings, printer: &Printer) -> Result<ServerInfo, Failure> {
+    block_on(async {
+        let client = Client::new(settings, printer)?;
+        Ok(context::server_info(&client).await?)
+    })
+}
+
+/// `sts context …` (CONTRACT §4).
+fn run_context(
+    cli: &Cli,
+    args: &ContextArgs,
+    out: OutputSettings,
+    printer: &Printer,
+    src: &mut Sources,
+) -> Result<(), Failure> {
+    let global = &cli.global;
+    let (config_path, _) = src.config_path(global)?;
+    match &args.command {
+        None if context::docs_form_given(global, &args.save) => {
+            context_save(cli, &args.save, out, printer, src, &config_path)
+        }
+        None => {
+            // A bare `sts context` prints its help, as the Go CLI.
+            let help = Cli::command()
+                .try_get_matches_from(["sts", "context", "--help"])
+                .map_or_else(|e| e.render().to_string(), |_| String::new());
+            output::write_stdout(&help)?;
+            Ok(())
+        }
+        Some(ContextCommand::Save(save)) => {
+            context_save(cli, save, out, printer, src, &config_path)
+        }
+        Some(ContextCommand::List) => Ok(printer.contexts(config::load(&config_path)?.as_ref())?),
+        Some(ContextCommand::Show) => {
+            let config = context::load_existing(&config_path)?;
+            let (name, ctx) = context::context_in_effect(&config, src.context_name(global))?;
+            Ok(printer.context_shown(&name, &ctx)?)
+        }
+        Some(ContextCommand::Set(a)) => {
+            context::set_current(&config_path, &a.name)?;
+            Ok(printer.context_set(&a.name)?)
+        }
+        Some(ContextCommand::Delete(a)) => {
+            context::delete(&config_path, &a.name)?;
+            Ok(printer.context_deleted(&a.name)?)
+        }
+        Some(ContextCommand::Validate(a)) => {
+            let config = context::load_existing(&config_path)?;
+            let name = a.name.clone().or_else(|| src.context_name(global));
+            let (name, ctx) = context::context_in_effect(&config, name)?;
+            let mut warnings = Vec::new();
+            let credential = context::saved_credential(&config_path, &name, &ctx, &mut warnings)?;
+            for warning in &warnings {
+                printer.warn(warning);
+            }
+            let timeout = settings::resolve_timeout(global, src)?;
+            let settings = Settings::for_context(&ctx, credential, timeout, out)?;
+            let info = server_info(&settings, printer)?;
+            Ok(printer.context_valid(&name, &ctx.url, &info)?)
+        }
+    }
+}
+
+/// `context save`: check the flags and the config file, validate the credential against the
+/// server (unless `--skip-validate`), then store the secret and the context.
+fn context_save(
+    cli: &Cli,
+    args: &ContextSaveArgs,
+    out: OutputSettings,
+    printer: &Printer,
+    src: &mut Sources,
+    config_path: &Path,
+) -> Result<(), Failure> {
+    let req = context::save_request(&cli.global, args, src)?;
+    // A config file that does not parse stops the save before anything happens.
+    config::load(config_path)?;
+    if !req.skip_validate {
+        let timeout = settings::resolve_timeout(&cli.global, src)?;
+        let settings = Settings::for_context(&req.context, req.credential.clone(), timeout, out)?;
+        let info = server_info(&settings, printer)?;
+        printer.connection_verified(&req.context.url, &info)?;
+    }
+    if let Some(warning) = context::save(config_path, &req)? {
+        printer.warn(&warning);
+    }
+    Ok(printer.context_saved(&req.name, &req.context)?)
 }
 
 /// Deletes each id in turn. One id: its error is the command's. Several: every id is tried, each

@@ -9,9 +9,11 @@ use serde_json::{Value, json};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::api::models::{
-    GeneratedIngestionApiKeyResponse, IngestionApiKey, ServiceToken, ServiceTokenCreatedResponse,
+    GeneratedIngestionApiKeyResponse, IngestionApiKey, ServerInfo, ServiceToken,
+    ServiceTokenCreatedResponse,
 };
 use crate::cli::OutputFormat;
+use crate::config::{Config, Context};
 use crate::dates::render_expiration;
 use crate::error::Error;
 use crate::settings::OutputSettings;
@@ -211,6 +213,104 @@ impl Printer {
         };
         self.json(&json!({ what.json_key(): ids }))
     }
+
+    /// Text: `✅ Connection verified to <url> (Platform version: <v>)`; nothing in JSON mode.
+    pub fn connection_verified(&self, url: &str, info: &ServerInfo) -> io::Result<()> {
+        if self.is_json() {
+            return Ok(());
+        }
+        let v = &info.version;
+        let version = match &info.platform_version {
+            Some(pv) => format!("Platform version: {}", clean(pv)),
+            None => format!(
+                "SUSE Observability version: {}.{}.{}",
+                v.major, v.minor, v.patch
+            ),
+        };
+        write_stdout(&self.success_line(&format!(
+            "Connection verified to {} ({version})",
+            clean(url)
+        )))
+    }
+
+    pub fn context_saved(&self, name: &str, ctx: &Context) -> io::Result<()> {
+        if self.is_json() {
+            return self.json(&json!({"context": context_json(ctx), "current-context": name}));
+        }
+        write_stdout(&self.success_line(&format!("Saved context: '{name}'")))
+    }
+
+    /// `context list`: a table, `*` marking the current context.
+    pub fn contexts(&self, config: Option<&Config>) -> io::Result<()> {
+        let current = config.and_then(|c| c.current_context.as_deref());
+        let contexts: Vec<(&String, &Context)> =
+            config.map(|c| c.contexts.iter().collect()).unwrap_or_default();
+        if self.is_json() {
+            let list: Vec<Value> = contexts
+                .iter()
+                .map(|(name, ctx)| {
+                    json!({
+                        "name": name,
+                        "context": context_json(ctx),
+                        "current": current == Some(name.as_str()),
+                    })
+                })
+                .collect();
+            return self.json(&json!({ "contexts": list }));
+        }
+        let rows = contexts
+            .iter()
+            .map(|(name, ctx)| {
+                vec![
+                    clean(name),
+                    clean(&ctx.url),
+                    ctx.auth.to_string(),
+                    ctx.storage.to_string(),
+                    if current == Some(name.as_str()) { "*" } else { "" }.to_string(),
+                ]
+            })
+            .collect();
+        self.table(
+            &["NAME", "URL", "AUTH", "STORAGE", "CURRENT"],
+            rows,
+            "No contexts found.",
+        )
+    }
+
+    /// `context show`: the name alone, or the JSON of the context.
+    pub fn context_shown(&self, name: &str, ctx: &Context) -> io::Result<()> {
+        if self.is_json() {
+            return self.json(&json!({"current-context": context_json(ctx), "name": name}));
+        }
+        write_stdout(&format!("{name}\n"))
+    }
+
+    pub fn context_set(&self, name: &str) -> io::Result<()> {
+        if self.is_json() {
+            return self.json(&json!({ "current-context": name }));
+        }
+        write_stdout(&format!("Current context set to {name}\n"))
+    }
+
+    pub fn context_deleted(&self, name: &str) -> io::Result<()> {
+        if self.is_json() {
+            return self.json(&json!({ "deleted context": name }));
+        }
+        write_stdout(&self.success_line(&format!("Deleted context '{name}'")))
+    }
+
+    /// `context validate`: the connection line, then `✅ Context <name> is valid.`
+    pub fn context_valid(&self, name: &str, url: &str, info: &ServerInfo) -> io::Result<()> {
+        if self.is_json() {
+            return self.json(&json!({
+                "connected": true,
+                "context": name,
+                "server-info": to_value(info),
+            }));
+        }
+        self.connection_verified(url, info)?;
+        write_stdout(&self.success_line(&format!("Context {name} is valid.")))
+    }
 }
 
 /// What a delete command deletes.
@@ -234,6 +334,22 @@ impl Deleted {
             Deleted::IngestionApiKey => "deleted-ingestion-api-key",
         }
     }
+}
+
+/// A context as `context list/show/save -o json` show it: the config's fields, no secret and no
+/// credential id.
+fn context_json(ctx: &Context) -> Value {
+    let mut v = json!({
+        "url": ctx.url,
+        "api-path": ctx.api_path,
+        "auth": ctx.auth.as_str(),
+        "storage": ctx.storage.as_str(),
+        "skip-ssl": ctx.skip_ssl,
+    });
+    if let Some(ca) = &ctx.ca_cert_base64_data {
+        v["ca-cert-base64-data"] = json!(ca);
+    }
+    v
 }
 
 /// Serializes a model through `serde_json::Value`, which sorts object keys like the Go CLI.

@@ -7,6 +7,8 @@ use std::time::Duration;
 use base64::Engine as _;
 
 use crate::cli::{GlobalArgs, OutputFormat};
+use crate::config::{self, Auth, Storage};
+use crate::credentials::{FileStore, KeyringStore, SecretStore};
 use crate::dates::parse_duration;
 use crate::env_vars as ev;
 use crate::error::{Error, Kind, Result};
@@ -84,24 +86,102 @@ pub struct Settings {
     pub timeout: Duration,
     pub tls: TlsSettings,
     pub output: OutputSettings,
+    /// Warnings for stderr found while resolving (a credentials file others can read).
+    pub warnings: Vec<String>,
 }
 
 impl Settings {
+    /// The settings of a saved context on its own (`context save` before it is saved, and
+    /// `context validate`): no flag or env var but the timeout and the output.
+    pub fn for_context(
+        ctx: &config::Context,
+        credential: Credential,
+        timeout: Duration,
+        output: OutputSettings,
+    ) -> Result<Settings> {
+        Ok(Settings {
+            url: ctx.url.clone(),
+            api_path: ctx.api_path.clone(),
+            credential,
+            timeout,
+            tls: resolve_tls(ctx.skip_ssl, None, ctx.ca_cert_base64_data.clone())?,
+            output,
+            warnings: Vec::new(),
+        })
+    }
+
     /// `url` and `api_path` joined with exactly one `/`.
     pub fn api_base(&self) -> String {
         join_url(&self.url, &self.api_path)
     }
 }
 
-/// What a saved context gives. The config module fills it in a later issue; until then there is
-/// none, and naming one is "not found".
-#[derive(Debug, Clone, Default)]
+/// A saved context in effect: its name, what the config file says of it, and the file.
+#[derive(Debug, Clone)]
 pub struct SavedContext {
-    pub url: Option<String>,
-    pub api_path: Option<String>,
-    pub credential: Option<Credential>,
-    pub skip_ssl: Option<bool>,
-    pub ca_cert_base64_data: Option<String>,
+    pub name: String,
+    pub context: config::Context,
+    pub config_path: PathBuf,
+}
+
+impl SavedContext {
+    /// The context's secret, from the keyring or `credentials.toml`; a warning is added when
+    /// that file can be read by others. Only called when no flag or env var gives a token.
+    pub fn credential(&self, warnings: &mut Vec<String>) -> Result<Credential> {
+        let store = secret_store(self.context.storage, &self.config_path)?;
+        if let Some(w) = store.warning() {
+            warnings.push(w);
+        }
+        let secret = store.get(&self.context.credential_id)?.ok_or_else(|| {
+            Error::config(format!(
+                "the credential of context '{}' is missing from the {}; save it again with \
+                 `sts context save`, or pass the token in {} or {}",
+                self.name,
+                self.context.storage,
+                ev::STS_CLI_SERVICE_TOKEN,
+                ev::STS_CLI_API_TOKEN
+            ))
+        })?;
+        Ok(match self.context.auth {
+            Auth::ApiToken => Credential::ApiToken(secret),
+            Auth::ServiceToken => Credential::ServiceToken(secret),
+        })
+    }
+}
+
+/// Where a context's secret is kept, as a store to read or change it.
+pub enum Store {
+    Keyring(KeyringStore),
+    File(FileStore),
+}
+
+impl Store {
+    pub fn as_dyn(&self) -> &dyn SecretStore {
+        match self {
+            Store::Keyring(k) => k,
+            Store::File(f) => f,
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Result<Option<Secret>> {
+        self.as_dyn().get(id)
+    }
+
+    /// A warning when the credentials file's mode lets others read it.
+    pub fn warning(&self) -> Option<String> {
+        match self {
+            Store::Keyring(_) => None,
+            Store::File(f) => f.mode_warning(),
+        }
+    }
+}
+
+/// The store of a storage kind, for the config file at `config_path`.
+pub fn secret_store(storage: Storage, config_path: &Path) -> Result<Store> {
+    Ok(match storage {
+        Storage::Keyring => Store::Keyring(KeyringStore::from_env()?),
+        Storage::File => Store::File(FileStore::beside(config_path)),
+    })
 }
 
 /// Where settings come from besides the flags: the environment, stdin and the file system.
@@ -112,36 +192,58 @@ pub struct Sources<'a> {
     pub read_stdin_line: &'a mut dyn FnMut() -> std::io::Result<String>,
     /// Where the default Kubernetes token lives.
     pub default_k8s_token_path: &'a Path,
+    /// The config file when neither `--config` nor `STS_CLI_CONFIG` names one (`None` when the
+    /// user has no config folder).
+    pub default_config_path: Option<&'a Path>,
 }
 
 impl Sources<'_> {
     fn env(&self, name: &str) -> Option<String> {
         (self.env)(name).filter(|v| !v.is_empty())
     }
+
+    /// The config file in effect: `--config` > `STS_CLI_CONFIG` > the default, and whether it
+    /// was named (a named file must exist when read).
+    pub fn config_path(&self, global: &GlobalArgs) -> Result<(PathBuf, bool)> {
+        match global
+            .config
+            .clone()
+            .or_else(|| self.env(ev::STS_CLI_CONFIG))
+        {
+            Some(p) => Ok((PathBuf::from(p), true)),
+            None => match self.default_config_path {
+                Some(p) => Ok((p.to_path_buf(), false)),
+                None => Err(Error::config(format!(
+                    "cannot find the user's config folder (no home directory); pass --config \
+                     PATH or set {}",
+                    ev::STS_CLI_CONFIG
+                ))),
+            },
+        }
+    }
+
+    /// The context named by `--context` > `STS_CLI_CONTEXT`, if any.
+    pub fn context_name(&self, global: &GlobalArgs) -> Option<String> {
+        global
+            .context
+            .clone()
+            .or_else(|| self.env(ev::STS_CLI_CONTEXT))
+    }
 }
 
 /// Resolves the settings of an API command.
 pub fn resolve(global: &GlobalArgs, output: OutputSettings, src: &mut Sources) -> Result<Settings> {
-    let context_name = global
-        .context
-        .clone()
-        .or_else(|| src.env(ev::STS_CLI_CONTEXT));
-    let config_path = global
-        .config
-        .clone()
-        .or_else(|| src.env(ev::STS_CLI_CONFIG));
-    // ---- Seam for saved contexts: the config module will load the named (or current) context
-    // from `config_path` here. Until it exists, no context is saved anywhere.
-    let saved = saved_context(context_name.as_deref(), config_path.as_deref())?;
+    let saved = saved_context(global, src)?;
+    let saved_ctx = saved.as_ref().map(|s| &s.context);
 
     let url = global
         .url
         .clone()
         .or_else(|| src.env(ev::STS_CLI_URL))
-        .or(saved.url)
+        .or_else(|| saved_ctx.map(|c| c.url.clone()))
         .ok_or_else(|| {
             Error::config(format!(
-                "no server URL: pass --url URL or set {}",
+                "no server URL: pass --url URL or set {}, or save a context with `sts context save`",
                 ev::STS_CLI_URL
             ))
         })?;
@@ -151,36 +253,24 @@ pub fn resolve(global: &GlobalArgs, output: OutputSettings, src: &mut Sources) -
         .api_path
         .clone()
         .or_else(|| src.env(ev::STS_CLI_API_PATH))
-        .or(saved.api_path)
+        .or_else(|| saved_ctx.map(|c| c.api_path.clone()))
         .unwrap_or_else(|| DEFAULT_API_PATH.to_string());
 
+    // Credentials resolve as a group; the saved one (and so the keyring) only when neither the
+    // flags nor the env vars give a token.
+    let mut warnings = Vec::new();
     let credential = match credential_from_flags(global, src)? {
         Some(c) => c,
         None => match credential_from_env(src)? {
             Some(c) => c,
-            None => match saved.credential {
-                Some(c) => c,
+            None => match &saved {
+                Some(saved) => saved.credential(&mut warnings)?,
                 None => default_k8s_token(src.default_k8s_token_path)?,
             },
         },
     };
 
-    let timeout = match global
-        .timeout
-        .clone()
-        .or_else(|| src.env(ev::STS_CLI_TIMEOUT))
-    {
-        None => DEFAULT_TIMEOUT,
-        Some(t) => match parse_duration(&t) {
-            Ok(d) if !d.is_zero() => d,
-            Ok(_) => {
-                return Err(Error::usage(format!(
-                    "invalid timeout {t:?}: it must be more than 0"
-                )));
-            }
-            Err(e) => return Err(Error::usage(format!("invalid timeout: {e}"))),
-        },
-    };
+    let timeout = resolve_timeout(global, src)?;
 
     let skip_ssl = if global.skip_ssl {
         true
@@ -192,7 +282,7 @@ pub fn resolve(global: &GlobalArgs, output: OutputSettings, src: &mut Sources) -
             ))
         })?
     } else {
-        saved.skip_ssl.unwrap_or(false)
+        saved_ctx.is_some_and(|c| c.skip_ssl)
     };
     let ca_path = global
         .ca_cert_path
@@ -202,7 +292,43 @@ pub fn resolve(global: &GlobalArgs, output: OutputSettings, src: &mut Sources) -
         .ca_cert_base64_data
         .clone()
         .or_else(|| src.env(ev::STS_CA_CERT_BASE64_DATA))
-        .or(saved.ca_cert_base64_data);
+        .or_else(|| saved_ctx.and_then(|c| c.ca_cert_base64_data.clone()));
+
+    Ok(Settings {
+        url,
+        api_path,
+        credential,
+        timeout,
+        tls: resolve_tls(skip_ssl, ca_path, ca_data)?,
+        output,
+        warnings,
+    })
+}
+
+/// `--timeout` > `STS_CLI_TIMEOUT` > 30 s.
+pub fn resolve_timeout(global: &GlobalArgs, src: &Sources) -> Result<Duration> {
+    match global
+        .timeout
+        .clone()
+        .or_else(|| src.env(ev::STS_CLI_TIMEOUT))
+    {
+        None => Ok(DEFAULT_TIMEOUT),
+        Some(t) => match parse_duration(&t) {
+            Ok(d) if !d.is_zero() => Ok(d),
+            Ok(_) => Err(Error::usage(format!(
+                "invalid timeout {t:?}: it must be more than 0"
+            ))),
+            Err(e) => Err(Error::usage(format!("invalid timeout: {e}"))),
+        },
+    }
+}
+
+/// TLS settings: `skip_ssl` drops any CA; a CA path wins over base64 data.
+pub fn resolve_tls(
+    skip_ssl: bool,
+    ca_path: Option<String>,
+    ca_data: Option<String>,
+) -> Result<TlsSettings> {
     let ca_pem = if skip_ssl {
         None
     } else if let Some(path) = ca_path {
@@ -227,34 +353,48 @@ pub fn resolve(global: &GlobalArgs, output: OutputSettings, src: &mut Sources) -
     } else {
         None
     };
-
-    Ok(Settings {
-        url,
-        api_path,
-        credential,
-        timeout,
-        tls: TlsSettings { skip_ssl, ca_pem },
-        output,
-    })
+    Ok(TlsSettings { skip_ssl, ca_pem })
 }
 
-/// The saved context to use: none exists until contexts are supported, so a named one is not found.
-fn saved_context(name: Option<&str>, _config_path: Option<&str>) -> Result<SavedContext> {
-    match name {
-        Some(name) => Err(Error::new(
-            Kind::NotFound,
-            format!(
-                "context '{name}' not found: no contexts are saved (give the server with --url and a \
-                 token flag, or {} and {})",
-                ev::STS_CLI_URL,
-                ev::STS_CLI_SERVICE_TOKEN
-            ),
-        )),
-        None => Ok(SavedContext::default()),
-    }
+/// The saved context in effect: the one named by `--context` / `STS_CLI_CONTEXT`, else the
+/// current one; `None` when there is no config file (or it names no current context). A config
+/// file that does not parse, or one named by `--config` / `STS_CLI_CONFIG` that does not exist,
+/// is exit 1; a named context that does not exist is exit 8.
+pub fn saved_context(global: &GlobalArgs, src: &Sources) -> Result<Option<SavedContext>> {
+    let (config_path, named) = src.config_path(global)?;
+    let name = src.context_name(global);
+    let Some(config) = config::load(&config_path)? else {
+        if named {
+            return Err(missing_config(&config_path));
+        }
+        return match name {
+            Some(name) => Err(config::context_not_found(&name)),
+            None => Ok(None),
+        };
+    };
+    let found = match name {
+        Some(name) => Some((name.clone(), config.context(&name)?.clone())),
+        None => config
+            .current()?
+            .map(|(name, ctx)| (name.to_string(), ctx.clone())),
+    };
+    Ok(found.map(|(name, context)| SavedContext {
+        name,
+        context,
+        config_path,
+    }))
 }
 
-fn check_url(url: &str) -> Result<()> {
+/// A config file that should be there and is not (exit 1).
+pub fn missing_config(path: &Path) -> Error {
+    Error::config(format!(
+        "no config file at {}: save a context with `sts context save --url URL --service-token -`",
+        path.display()
+    ))
+}
+
+/// Checks a server URL: `http://` or `https://` and a host.
+pub fn check_url(url: &str) -> Result<()> {
     let lower = url.to_ascii_lowercase();
     let rest = lower
         .strip_prefix("https://")
@@ -367,7 +507,7 @@ impl Group<'_> {
 }
 
 /// A token value; `-` reads one line from stdin, surrounding whitespace trimmed.
-fn token_value(value: String, name: &str, src: &mut Sources) -> Result<Secret> {
+pub fn token_value(value: String, name: &str, src: &mut Sources) -> Result<Secret> {
     if value != "-" {
         return Ok(Secret::new(value));
     }
@@ -443,6 +583,7 @@ mod tests {
             env: &env_fn,
             read_stdin_line: &mut read,
             default_k8s_token_path: Path::new("/nonexistent/sts-test/token"),
+            default_config_path: Some(Path::new("/nonexistent/sts-test/config.toml")),
         };
         resolve(global, out(), &mut src)
     }
@@ -556,6 +697,7 @@ mod tests {
             env: &env_fn,
             read_stdin_line: &mut read,
             default_k8s_token_path: &file,
+            default_config_path: Some(Path::new("/nonexistent/sts-test/config.toml")),
         };
         let s = resolve(&g, out(), &mut src).unwrap();
         assert_eq!(
@@ -571,7 +713,7 @@ mod tests {
     }
 
     #[test]
-    fn context_names_are_not_found_until_contexts_exist() {
+    fn a_named_context_without_a_config_file_is_not_found() {
         let mut g = args();
         g.context = Some("prod".into());
         let e = run(&g, &[("STS_CLI_URL", "http://x")], "").unwrap_err();
@@ -624,5 +766,84 @@ mod tests {
         assert!(!OutputSettings::resolve(&g, &|_| None).no_color);
         assert!(OutputSettings::resolve(&g, &|k| (k == "NO_COLOR").then(|| "1".into())).no_color);
         assert!(OutputSettings::resolve(&g, &|k| (k == "TERM").then(|| "DUMB".into())).no_color);
+    }
+
+    #[test]
+    fn a_saved_context_fills_what_flags_and_env_leave_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        config::update(&path, |c| {
+            c.current_context = Some("saved".into());
+            c.contexts.insert(
+                "saved".into(),
+                config::Context {
+                    url: "http://saved".into(),
+                    api_path: "/saved-api".into(),
+                    auth: Auth::ApiToken,
+                    storage: Storage::File,
+                    skip_ssl: false,
+                    ca_cert_base64_data: None,
+                    credential_id: "cred-1".into(),
+                    extra: Default::default(),
+                },
+            );
+            Ok(())
+        })
+        .unwrap();
+        FileStore::beside(&path)
+            .set("cred-1", &Secret::new("saved-secret"))
+            .unwrap();
+        let config = path.display().to_string();
+
+        let s = run(&args(), &[("STS_CLI_CONFIG", &config)], "").unwrap();
+        assert_eq!(s.url, "http://saved");
+        assert_eq!(s.api_path, "/saved-api");
+        assert_eq!(
+            s.credential,
+            Credential::ApiToken(Secret::new("saved-secret"))
+        );
+
+        // Field by field: the env var's URL, the context's path and credential.
+        let s = run(
+            &args(),
+            &[("STS_CLI_CONFIG", &config), ("STS_CLI_URL", "http://env")],
+            "",
+        )
+        .unwrap();
+        assert_eq!(
+            (s.url.as_str(), s.api_path.as_str()),
+            ("http://env", "/saved-api")
+        );
+        assert_eq!(
+            s.credential,
+            Credential::ApiToken(Secret::new("saved-secret"))
+        );
+
+        // A token env var replaces the saved credential.
+        let s = run(
+            &args(),
+            &[
+                ("STS_CLI_CONFIG", &config),
+                ("STS_CLI_SERVICE_TOKEN", "env-token"),
+            ],
+            "",
+        )
+        .unwrap();
+        assert_eq!(
+            s.credential,
+            Credential::ServiceToken(Secret::new("env-token"))
+        );
+
+        // A named config file that does not exist is exit 1; an unknown context is exit 8.
+        let missing = dir.path().join("missing.toml").display().to_string();
+        let e = run(&args(), &[("STS_CLI_CONFIG", &missing)], "").unwrap_err();
+        assert_eq!(e.kind, Kind::Config);
+        let e = run(
+            &args(),
+            &[("STS_CLI_CONFIG", &config), ("STS_CLI_CONTEXT", "other")],
+            "",
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, Kind::NotFound);
     }
 }

@@ -1,5 +1,6 @@
 //! What each command means: check its input, call the API, return data. Never prints.
 
+pub mod context;
 pub mod ingestion_api_key;
 pub mod service_token;
 

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+pub mod secret_service;
+
 /// How long a child process may take to say it is ready.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 

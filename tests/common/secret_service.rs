@@ -30,7 +30,15 @@ impl SecretService {
     /// unlocked. Panics with what the daemons said when they do not start.
     pub fn start() -> SecretService {
         let mut ss = SecretService::bus_only();
-        ss.start_daemon();
+        ss.start_daemon(true);
+        ss
+    }
+
+    /// A bus and a keyring daemon that was given no password: it answers, but has no unlocked
+    /// collection to store in (as a desktop whose keyring is locked, with no one to prompt).
+    pub fn start_locked() -> SecretService {
+        let mut ss = SecretService::bus_only();
+        ss.start_daemon(false);
         ss
     }
 
@@ -56,9 +64,7 @@ impl SecretService {
             .stdout(Stdio::piped())
             .stderr(log_file(dir.path(), "dbus-daemon.log"))
             .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start dbus-daemon (apt-get install dbus): {e}")
-            });
+            .unwrap_or_else(|e| panic!("cannot start dbus-daemon (apt-get install dbus): {e}"));
         // The first line of its stdout is the address; EOF means it exited.
         let mut line = String::new();
         let stdout = bus.stdout.take().expect("dbus-daemon stdout");
@@ -82,9 +88,10 @@ impl SecretService {
         }
     }
 
-    fn start_daemon(&mut self) {
+    fn start_daemon(&mut self, unlock: bool) {
         let mut daemon = Command::new("gnome-keyring-daemon")
-            .args(["--foreground", "--unlock", "--components=secrets"])
+            .args(["--foreground", "--components=secrets"])
+            .args(unlock.then_some("--unlock"))
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
@@ -92,7 +99,11 @@ impl SecretService {
             .env("XDG_DATA_HOME", self.dir.path().join("data"))
             .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
             .env("HOME", self.dir.path().join("home"))
-            .stdin(Stdio::piped())
+            .stdin(if unlock {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(log_file(self.dir.path(), "gnome-keyring.out"))
             .stderr(log_file(self.dir.path(), "gnome-keyring.log"))
             .spawn()
@@ -100,17 +111,27 @@ impl SecretService {
                 panic!("cannot start gnome-keyring-daemon (apt-get install gnome-keyring): {e}")
             });
         // The password unlocks (and first creates) the `login` collection; closing stdin ends it.
-        {
-            let mut stdin = daemon.stdin.take().expect("gnome-keyring-daemon stdin");
-            stdin.write_all(b"ci").expect("password to gnome-keyring-daemon");
+        if let Some(mut stdin) = daemon.stdin.take() {
+            stdin
+                .write_all(b"ci")
+                .expect("password to gnome-keyring-daemon");
         }
         self.daemon = Some(daemon);
         let started = Instant::now();
         loop {
-            if self.default_collection_is_unlocked() {
+            let ready = if unlock {
+                self.default_collection_is_unlocked()
+            } else {
+                self.secret_service_is_on_the_bus()
+            };
+            if ready {
                 return;
             }
-            if let Some(status) = self.daemon.as_mut().and_then(|d| d.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .daemon
+                .as_mut()
+                .and_then(|d| d.try_wait().ok().flatten())
+            {
                 panic!(
                     "gnome-keyring-daemon exited ({status}): {}",
                     read_log(self.dir.path(), "gnome-keyring.log")
@@ -128,21 +149,40 @@ impl SecretService {
 
     /// Whether the Secret Service answers that its default collection is unlocked.
     fn default_collection_is_unlocked(&self) -> bool {
+        self.dbus_send(&[
+            "--dest=org.freedesktop.secrets",
+            "/org/freedesktop/secrets/aliases/default",
+            "org.freedesktop.DBus.Properties.Get",
+            "string:org.freedesktop.Secret.Collection",
+            "string:Locked",
+        ])
+        .is_some_and(|reply| reply.contains("boolean false"))
+    }
+
+    /// Whether some process owns the Secret Service's name on the bus.
+    fn secret_service_is_on_the_bus(&self) -> bool {
+        self.dbus_send(&[
+            "--dest=org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus.NameHasOwner",
+            "string:org.freedesktop.secrets",
+        ])
+        .is_some_and(|reply| reply.contains("boolean true"))
+    }
+
+    /// The reply of a `dbus-send --print-reply` on this bus, `None` when the call failed.
+    fn dbus_send(&self, args: &[&str]) -> Option<String> {
         let output = Command::new("dbus-send")
             .arg(format!("--bus={}", self.address))
-            .args([
-                "--print-reply",
-                "--reply-timeout=2000",
-                "--dest=org.freedesktop.secrets",
-                "/org/freedesktop/secrets/aliases/default",
-                "org.freedesktop.DBus.Properties.Get",
-                "string:org.freedesktop.Secret.Collection",
-                "string:Locked",
-            ])
+            .args(["--print-reply", "--reply-timeout=2000"])
+            .args(args)
             .stdin(Stdio::null())
             .output()
             .unwrap_or_else(|e| panic!("cannot run dbus-send (apt-get install dbus): {e}"));
-        output.status.success() && String::from_utf8_lossy(&output.stdout).contains("boolean false")
+        output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
     }
 
     /// The bus address, as for `DBUS_SESSION_BUS_ADDRESS`.
@@ -191,7 +231,9 @@ impl SecretService {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot run secret-tool (apt-get install libsecret-tools): {e}"));
+            .unwrap_or_else(|e| {
+                panic!("cannot run secret-tool (apt-get install libsecret-tools): {e}")
+            });
         child
             .stdin
             .take()
@@ -214,7 +256,9 @@ impl SecretService {
             .args(["search", "--all", "service", service])
             .stdin(Stdio::null())
             .output()
-            .unwrap_or_else(|e| panic!("cannot run secret-tool (apt-get install libsecret-tools): {e}"));
+            .unwrap_or_else(|e| {
+                panic!("cannot run secret-tool (apt-get install libsecret-tools): {e}")
+            });
         format!(
             "{}{}",
             String::from_utf8_lossy(&output.stdout),

@@ -1,0 +1,348 @@
+//! `sts context` (CONTRACT §4, §5): saved contexts in the TOML config, their secrets in the OS
+//! keyring or, when asked, in a 0600 `credentials.toml`. Returns data; never prints.
+
+use std::path::Path;
+
+use base64::Engine as _;
+
+use crate::api::client::Client;
+use crate::api::models::ServerInfo;
+use crate::cli::{ContextSaveArgs, GlobalArgs};
+use crate::config::{self, Auth, Config, Context, Storage};
+use crate::error::{Error, Kind, Result};
+use crate::settings::{self, Credential, Sources, secret_store};
+
+/// The name `context save` uses when none is given.
+pub const DEFAULT_NAME: &str = "default";
+/// The oldest server version `sts` talks to.
+pub const MIN_VERSION: (i64, i64, i64) = (5, 0, 0);
+
+/// What `context save` will store, checked before any request or write.
+#[derive(Debug)]
+pub struct SaveRequest {
+    pub name: String,
+    pub context: Context,
+    pub credential: Credential,
+    pub skip_validate: bool,
+}
+
+/// Whether the docs' form `sts context --name … --url … --service-token …` was used: any save
+/// flag on the command line (never an env var, so `STS_CLI_URL` in CI does not fire it).
+pub fn docs_form_given(global: &GlobalArgs, args: &ContextSaveArgs) -> bool {
+    args.name.is_some()
+        || args.skip_validate
+        || args.insecure_storage
+        || global.url.is_some()
+        || global.api_token.is_some()
+        || global.service_token.is_some()
+}
+
+/// Checks the flags of `context save`. The URL and the token come from the command line only.
+pub fn save_request(
+    global: &GlobalArgs,
+    args: &ContextSaveArgs,
+    src: &mut Sources,
+) -> Result<SaveRequest> {
+    let name = args.name.as_deref().unwrap_or(DEFAULT_NAME).trim();
+    if name.is_empty() {
+        return Err(Error::usage("--name must not be empty"));
+    }
+    let url = global.url.clone().ok_or_else(|| {
+        Error::usage("context save needs --url URL (the server of the context)")
+    })?;
+    settings::check_url(&url).map_err(|e| Error::usage(e.message))?;
+    if global.k8s_sa_token.is_some() || global.k8s_sa_token_path.is_some() {
+        return Err(Error::usage(
+            "a Kubernetes service-account token cannot be saved in a context; \
+             pass --api-token or --service-token",
+        ));
+    }
+    let credential = match (&global.api_token, &global.service_token) {
+        (Some(_), Some(_)) => {
+            return Err(Error::usage(
+                "give one of --api-token and --service-token, not both",
+            ));
+        }
+        (Some(t), None) => Credential::ApiToken(settings::token_value(
+            t.clone(),
+            "--api-token",
+            src,
+        )?),
+        (None, Some(t)) => Credential::ServiceToken(settings::token_value(
+            t.clone(),
+            "--service-token",
+            src,
+        )?),
+        (None, None) => {
+            return Err(Error::usage(
+                "context save needs a token: --service-token TOKEN or --api-token TOKEN \
+                 (`-` reads it from stdin)",
+            ));
+        }
+    };
+    let skip_ssl = global.skip_ssl;
+    // A CA file is stored as base64 data; --skip-ssl drops any CA.
+    let ca_cert_base64_data = if skip_ssl {
+        None
+    } else if let Some(path) = &global.ca_cert_path {
+        let pem = std::fs::read(path).map_err(|e| {
+            Error::new(Kind::ReadFile, format!("cannot read the CA file {path}: {e}"))
+        })?;
+        Some(base64::engine::general_purpose::STANDARD.encode(pem))
+    } else {
+        global.ca_cert_base64_data.clone()
+    };
+    let auth = match credential {
+        Credential::ApiToken(_) => Auth::ApiToken,
+        _ => Auth::ServiceToken,
+    };
+    Ok(SaveRequest {
+        name: name.to_string(),
+        context: Context {
+            url,
+            api_path: global
+                .api_path
+                .clone()
+                .unwrap_or_else(|| config::DEFAULT_API_PATH.to_string()),
+            auth,
+            storage: if args.insecure_storage {
+                Storage::File
+            } else {
+                Storage::Keyring
+            },
+            skip_ssl,
+            ca_cert_base64_data,
+            credential_id: config::new_credential_id(),
+            extra: Default::default(),
+        },
+        credential,
+        skip_validate: args.skip_validate,
+    })
+}
+
+/// `GET /server/info`, and the version check of `context save` and `context validate`.
+pub async fn server_info(client: &Client) -> Result<ServerInfo> {
+    let info: ServerInfo = client.get("server/info").await?;
+    let v = &info.version;
+    if (v.major, v.minor, v.patch) < MIN_VERSION {
+        return Err(Error::new(
+            Kind::Version,
+            format!(
+                "the server's version {}.{}.{} is below {}.{}.{}, the oldest sts supports",
+                v.major, v.minor, v.patch, MIN_VERSION.0, MIN_VERSION.1, MIN_VERSION.2
+            ),
+        ));
+    }
+    Ok(info)
+}
+
+/// Stores the secret, then the context (made current) under the config lock. A secret stored for
+/// a context that could not be written is removed again; a context that replaced another of the
+/// same name has the old secret removed after the write (a warning is returned when that fails).
+pub fn save(config_path: &Path, req: &SaveRequest) -> Result<Option<String>> {
+    let store = secret_store(req.context.storage, config_path)?;
+    let id = &req.context.credential_id;
+    store.as_dyn().set(id, req.credential.secret())?;
+    let replaced = config::update(config_path, |config| {
+        let old = config
+            .contexts
+            .insert(req.name.clone(), req.context.clone());
+        config.current_context = Some(req.name.clone());
+        Ok(old)
+    });
+    let replaced = match replaced {
+        Ok(old) => old,
+        Err(e) => {
+            let _ = store.as_dyn().delete(id);
+            return Err(e);
+        }
+    };
+    Ok(replaced.and_then(|old| {
+        forget_secret(config_path, &old)
+            .err()
+            .map(|e| format!("the old credential of '{}' stayed behind: {e}", req.name))
+    }))
+}
+
+/// The config file, which must exist for `show` and `validate` (exit 1 otherwise).
+pub fn load_existing(config_path: &Path) -> Result<Config> {
+    config::load(config_path)?.ok_or_else(|| settings::missing_config(config_path))
+}
+
+/// The context `show` and `validate` act on: the given name, else `--context` /
+/// `STS_CLI_CONTEXT`, else the current one.
+pub fn context_in_effect(config: &Config, name: Option<String>) -> Result<(String, Context)> {
+    match name {
+        Some(name) => Ok((name.clone(), config.context(&name)?.clone())),
+        None => match config.current()? {
+            Some((name, ctx)) => Ok((name.to_string(), ctx.clone())),
+            None => Err(Error::new(
+                Kind::NotFound,
+                "no current context: pick one with `sts context set --name NAME`",
+            )),
+        },
+    }
+}
+
+/// `context set`: makes `name` current.
+pub fn set_current(config_path: &Path, name: &str) -> Result<()> {
+    config::update(config_path, |config| {
+        config.context(name)?;
+        config.current_context = Some(name.to_string());
+        Ok(())
+    })
+}
+
+/// `context delete`: removes the context (never the current one), then its secret.
+pub fn delete(config_path: &Path, name: &str) -> Result<()> {
+    let removed = config::update(config_path, |config| {
+        config.context(name)?;
+        if config.current_context.as_deref() == Some(name) {
+            return Err(Error::usage(format!(
+                "cannot delete the current context ({name}); make another one current first \
+                 with `sts context set --name NAME`"
+            )));
+        }
+        Ok(config.contexts.remove(name))
+    })?;
+    match removed {
+        Some(ctx) => forget_secret(config_path, &ctx).map_err(|e| {
+            Error::new(
+                Kind::Write,
+                format!("deleted context '{name}', but not its credential: {e}"),
+            )
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Removes a context's secret from where it is kept.
+fn forget_secret(config_path: &Path, ctx: &Context) -> Result<()> {
+    secret_store(ctx.storage, config_path)?
+        .as_dyn()
+        .delete(&ctx.credential_id)
+}
+
+/// The credential a saved context holds, for `context validate`.
+pub fn saved_credential(
+    config_path: &Path,
+    name: &str,
+    ctx: &Context,
+    warnings: &mut Vec<String>,
+) -> Result<Credential> {
+    settings::SavedContext {
+        name: name.to_string(),
+        context: ctx.clone(),
+        config_path: config_path.to_path_buf(),
+    }
+    .credential(warnings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn global() -> GlobalArgs {
+        GlobalArgs {
+            url: Some("http://127.0.0.1:1".into()),
+            service_token: Some("svctok-x".into()),
+            ..GlobalArgs::default()
+        }
+    }
+
+    fn request(global: &GlobalArgs, args: &ContextSaveArgs, stdin: &str) -> Result<SaveRequest> {
+        let env = |_: &str| None;
+        let stdin = stdin.to_string();
+        let mut read = move || Ok(stdin.clone());
+        let mut src = Sources {
+            env: &env,
+            read_stdin_line: &mut read,
+            default_k8s_token_path: Path::new("/nonexistent"),
+            default_config_path: Some(Path::new("/nonexistent/config.toml")),
+        };
+        save_request(global, args, &mut src)
+    }
+
+    #[test]
+    fn save_needs_a_url_and_exactly_one_token() {
+        let args = ContextSaveArgs::default();
+        let r = request(&global(), &args, "").unwrap();
+        assert_eq!(r.name, "default");
+        assert_eq!(r.context.auth, Auth::ServiceToken);
+        assert_eq!(r.context.storage, Storage::Keyring);
+        assert_eq!(r.credential.secret().expose(), "svctok-x");
+
+        let mut g = global();
+        g.url = None;
+        assert_eq!(request(&g, &args, "").unwrap_err().kind, Kind::Usage);
+        let mut g = global();
+        g.api_token = Some("a".into());
+        assert_eq!(request(&g, &args, "").unwrap_err().kind, Kind::Usage);
+        let mut g = global();
+        g.service_token = None;
+        assert_eq!(request(&g, &args, "").unwrap_err().kind, Kind::Usage);
+        let mut g = global();
+        g.url = Some("ftp://x".into());
+        assert_eq!(request(&g, &args, "").unwrap_err().kind, Kind::Usage);
+    }
+
+    #[test]
+    fn save_reads_a_dash_token_from_stdin_and_stores_a_ca_file_as_base64() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "PEM").unwrap();
+        let mut g = global();
+        g.service_token = None;
+        g.api_token = Some("-".into());
+        g.ca_cert_path = Some(ca.display().to_string());
+        g.ca_cert_base64_data = Some("ignored".into());
+        let r = request(&g, &ContextSaveArgs::default(), "api-secret\n").unwrap();
+        assert_eq!(r.context.auth, Auth::ApiToken);
+        assert_eq!(r.credential.secret().expose(), "api-secret");
+        assert_eq!(r.context.ca_cert_base64_data.as_deref(), Some("UEVN"));
+        g.skip_ssl = true;
+        let r = request(&g, &ContextSaveArgs::default(), "api-secret\n").unwrap();
+        assert_eq!(r.context.ca_cert_base64_data, None);
+        g.skip_ssl = false;
+        g.ca_cert_path = Some(dir.path().join("missing.pem").display().to_string());
+        let e = request(&g, &ContextSaveArgs::default(), "x\n").unwrap_err();
+        assert_eq!(e.kind, Kind::ReadFile);
+    }
+
+    #[test]
+    fn save_set_and_delete_keep_the_config_and_the_file_store_in_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let args = ContextSaveArgs {
+            name: Some("a".into()),
+            insecure_storage: true,
+            ..Default::default()
+        };
+        let a = request(&global(), &args, "").unwrap();
+        assert_eq!(save(&path, &a).unwrap(), None);
+        let b = request(
+            &global(),
+            &ContextSaveArgs {
+                name: Some("b".into()),
+                ..args
+            },
+            "",
+        )
+        .unwrap();
+        save(&path, &b).unwrap();
+        let config = config::load(&path).unwrap().unwrap();
+        assert_eq!(config.current_context.as_deref(), Some("b"));
+        assert!(!std::fs::read_to_string(&path).unwrap().contains("svctok-x"));
+
+        let e = delete(&path, "b").unwrap_err();
+        assert_eq!(e.kind, Kind::Usage, "the current context is refused");
+        assert_eq!(delete(&path, "zz").unwrap_err().kind, Kind::NotFound);
+        set_current(&path, "a").unwrap();
+        delete(&path, "b").unwrap();
+        let store = crate::credentials::FileStore::beside(&path);
+        use crate::credentials::SecretStore;
+        assert!(store.get(&b.context.credential_id).unwrap().is_none());
+        assert!(store.get(&a.context.credential_id).unwrap().is_some());
+        assert_eq!(set_current(&path, "b").unwrap_err().kind, Kind::NotFound);
+    }
+}
