@@ -20,8 +20,7 @@ use crate::secret::Secret;
 
 /// The keyring service every entry is stored under; the user is the credential id.
 pub const KEYRING_SERVICE: &str = "sts";
-/// The env var that sets the keyring timeout (`5`, `5s`, `500ms`, `2m`).
-pub const STS_CLI_KEYRING_TIMEOUT: &str = "STS_CLI_KEYRING_TIMEOUT";
+pub use crate::env_vars::STS_CLI_KEYRING_TIMEOUT;
 /// How long a keyring call may take when `STS_CLI_KEYRING_TIMEOUT` is unset.
 pub const DEFAULT_KEYRING_TIMEOUT: Duration = Duration::from_secs(5);
 /// The file name of the insecure store, in the config file's folder.

@@ -27,6 +27,8 @@ pub const STS_CA_CERT_PATH: &str = "STS_CA_CERT_PATH";
 pub const STS_CA_CERT_BASE64_DATA: &str = "STS_CA_CERT_BASE64_DATA";
 /// Whole-command network deadline, e.g. `30s`.
 pub const STS_CLI_TIMEOUT: &str = "STS_CLI_TIMEOUT";
+/// How long a keyring call may take, e.g. `5s` (the default), `500ms`.
+pub const STS_CLI_KEYRING_TIMEOUT: &str = "STS_CLI_KEYRING_TIMEOUT";
 /// Any non-empty value turns colour and emoji symbols off.
 pub const NO_COLOR: &str = "NO_COLOR";
 /// `dumb` (any case) turns colour and emoji symbols off.
