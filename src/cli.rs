@@ -3,6 +3,7 @@
 //! an empty variable counts as unset.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::ArgValueCompleter;
 
 /// Manage service tokens and ingestion API keys of a SUSE Observability (StackState) server.
 #[derive(Debug, Parser)]
@@ -54,7 +55,13 @@ pub struct GlobalArgs {
     pub api_path: Option<String>,
 
     /// Use this saved context instead of the current one [env: STS_CLI_CONTEXT]
-    #[arg(short = 'c', long, global = true, value_name = "NAME")]
+    #[arg(
+        short = 'c',
+        long,
+        global = true,
+        value_name = "NAME",
+        add = ArgValueCompleter::new(crate::completion::context_names)
+    )]
     pub context: Option<String>,
 
     /// Config file [env: STS_CLI_CONFIG]
@@ -111,6 +118,14 @@ pub enum Command {
         sts context --name prod --service-token TOKEN --url https://observability.example.com\n  \
         sts context list")]
     Context(ContextArgs),
+    /// Print the shell completion script of bash, zsh, fish, powershell or elvish
+    #[command(after_help = "The script asks `sts` for the words to offer, so saved context names \
+        complete after --context and `context set --name`.\n\n\
+        Examples:\n  \
+        source <(sts completion bash)\n  \
+        sts completion zsh > \"${fpath[1]}/_sts\"\n  \
+        sts completion fish > ~/.config/fish/completions/sts.fish")]
+    Completion(CompletionArgs),
 }
 
 /// `sts context [save flags]` or `sts context <sub-command>`. The docs' form, `sts context --name
@@ -137,7 +152,10 @@ pub enum ContextCommand {
     )]
     Save(ContextSaveArgs),
     /// List the saved contexts
-    List,
+    #[command(after_help = "Examples:\n  \
+        sts context list\n  \
+        sts context list --no-headers | cut -d'|' -f1")]
+    List(ContextListArgs),
     /// Show the context in effect
     Show,
     /// Make a saved context the current one
@@ -146,6 +164,15 @@ pub enum ContextCommand {
     Delete(ContextNameArgs),
     /// Check that a saved context reaches its server
     Validate(ContextValidateArgs),
+    /// Import the contexts of the Go CLI's config, their tokens into the keyring
+    #[command(after_help = "Reads $XDG_CONFIG_HOME/stackstate-cli/config.yaml, else \
+        ~/.config/stackstate-cli/config.yaml (both the `contexts:` format and the older \
+        single-context one), never changes it, and skips a context whose name already exists \
+        unless --overwrite.\n\n\
+        Examples:\n  \
+        sts context import\n  \
+        sts context import --from ./old-config.yaml --overwrite")]
+    Import(ContextImportArgs),
 }
 
 /// Flags of `context save` besides the global `--url`, `--api-token`/`--service-token`,
@@ -168,14 +195,39 @@ pub struct ContextSaveArgs {
 #[derive(Debug, Args)]
 pub struct ContextNameArgs {
     /// Name of the context
-    #[arg(short = 'n', long, value_name = "NAME")]
+    #[arg(
+        short = 'n',
+        long,
+        value_name = "NAME",
+        add = ArgValueCompleter::new(crate::completion::context_names)
+    )]
     pub name: String,
+}
+
+#[derive(Debug, Default, Args)]
+pub struct ContextImportArgs {
+    /// The Go CLI's config file [default: $XDG_CONFIG_HOME/stackstate-cli/config.yaml]
+    #[arg(long = "from", value_name = "PATH")]
+    pub from: Option<String>,
+
+    /// Replace contexts whose name already exists
+    #[arg(long)]
+    pub overwrite: bool,
+
+    /// Keep the tokens in a 0600 credentials.toml instead of the OS keyring
+    #[arg(long)]
+    pub insecure_storage: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct ContextValidateArgs {
     /// Name of the context [default: the context in effect]
-    #[arg(short = 'n', long, value_name = "NAME")]
+    #[arg(
+        short = 'n',
+        long,
+        value_name = "NAME",
+        add = ArgValueCompleter::new(crate::completion::context_names)
+    )]
     pub name: Option<String>,
 }
 
@@ -188,12 +240,42 @@ pub enum ServiceTokenCommand {
         sts service-token create --name ci --roles a,b --roles c --expiration 90d")]
     Create(ServiceTokenCreateArgs),
     /// List service tokens
-    List,
+    List(ListArgs),
     /// Delete service tokens by id
     #[command(after_help = "Examples:\n  \
         sts service-token delete 107484341630693\n  \
         sts service-token delete --id 107484341630693")]
     Delete(DeleteArgs),
+    /// Replace a service token by a new one with the same name, roles and subject
+    #[command(after_help = "Steps: read the old token, create the new one (expiry: --expiration, \
+        else the old token's lifetime again from now, else none), print its secret once, store it \
+        in the context given by --save-to-context after checking it with /server/info, and only \
+        then delete the old token (unless --keep-old). A failed step stops the rotation with the \
+        old token still in place.\n\n\
+        Examples:\n  \
+        sts service-token rotate --id 107484341630693\n  \
+        sts service-token rotate --id 107484341630693 --save-to-context ci --expiration 90d")]
+    Rotate(ServiceTokenRotateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServiceTokenRotateArgs {
+    /// Id of the service token to replace
+    #[arg(short = 'i', long = "id", value_name = "ID", allow_hyphen_values = true)]
+    pub id: String,
+
+    /// Expiration of the new token: a date (yyyy-MM-dd, UTC), an RFC 3339 time, or a duration
+    /// from now [default: the old token's lifetime, from now]
+    #[arg(long, value_name = "DATE")]
+    pub expiration: Option<String>,
+
+    /// Store the new token as the credential of this saved context
+    #[arg(long, value_name = "NAME")]
+    pub save_to_context: Option<String>,
+
+    /// Do not delete the old token
+    #[arg(long)]
+    pub keep_old: bool,
 }
 
 #[derive(Debug, Args)]
@@ -233,12 +315,48 @@ pub enum IngestionApiKeyCommand {
         sts ingestion-api-key create --name otel --description 'OTel collector' --expiration 1y")]
     Create(IngestionApiKeyCreateArgs),
     /// List ingestion API keys
-    List,
+    List(ListArgs),
     /// Delete ingestion API keys by id
     #[command(after_help = "Examples:\n  \
         sts ingestion-api-key delete --id 250558013078953\n  \
         sts ingestion-api-key delete 250558013078953 250558013078954")]
     Delete(DeleteArgs),
+    /// Replace an ingestion API key by a new one with the same name and description
+    #[command(after_help = "The new key's expiry: --expiration, else the old key's lifetime again \
+        from now, else none. The old key is deleted only after the new one was created (unless \
+        --keep-old).\n\n\
+        Examples:\n  \
+        sts ingestion-api-key rotate --id 250558013078953\n  \
+        sts ingestion-api-key rotate --id 250558013078953 --expiration 1y --keep-old")]
+    Rotate(IngestionApiKeyRotateArgs),
+    /// Check that an ingestion API key is live (exit 0) or not (exit 3); the key is read from stdin
+    #[command(after_help = "Examples:\n  \
+        printf '%s\\n' \"$KEY\" | sts ingestion-api-key verify\n  \
+        sts ingestion-api-key verify --key - < key.txt")]
+    Verify(IngestionApiKeyVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IngestionApiKeyRotateArgs {
+    /// Id of the ingestion API key to replace
+    #[arg(short = 'i', long = "id", value_name = "ID", allow_hyphen_values = true)]
+    pub id: String,
+
+    /// Expiration of the new key: a date (yyyy-MM-dd, UTC), an RFC 3339 time, or a duration
+    /// from now [default: the old key's lifetime, from now]
+    #[arg(long, value_name = "DATE")]
+    pub expiration: Option<String>,
+
+    /// Do not delete the old key
+    #[arg(long)]
+    pub keep_old: bool,
+}
+
+#[derive(Debug, Default, Args)]
+pub struct IngestionApiKeyVerifyArgs {
+    /// `-`: read the key from stdin (the default; a key is never taken from the command line)
+    #[arg(long, value_name = "-", allow_hyphen_values = true)]
+    pub key: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -254,6 +372,47 @@ pub struct IngestionApiKeyCreateArgs {
     /// Expiration: a date (yyyy-MM-dd, UTC), an RFC 3339 time, or a duration from now (30d, 1y)
     #[arg(long, value_name = "DATE")]
     pub expiration: Option<String>,
+}
+
+/// Flags of the `list` commands of service tokens and ingestion API keys.
+#[derive(Debug, Default, Args)]
+pub struct ListArgs {
+    /// Only those whose expiry is between now and now + DURATION (e.g. 7d)
+    #[arg(long, value_name = "DURATION")]
+    pub expiring_within: Option<String>,
+
+    /// Only those whose expiry is before now (with --expiring-within: either matches)
+    #[arg(long)]
+    pub expired: bool,
+
+    /// Print the rows without the header line (for awk and cut)
+    #[arg(long)]
+    pub no_headers: bool,
+}
+
+/// Flags of `context list`.
+#[derive(Debug, Default, Args)]
+pub struct ContextListArgs {
+    /// Print the rows without the header line (for awk and cut)
+    #[arg(long)]
+    pub no_headers: bool,
+}
+
+/// `sts completion <shell>`.
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// The shell to print the completion script of
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: CompletionShell,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+    Elvish,
 }
 
 /// Ids to delete: positional and/or `--id`. Checked as int64 by the command, before any request,

@@ -34,6 +34,11 @@ pub const NO_COLOR: &str = "NO_COLOR";
 /// `dumb` (any case) turns colour and emoji symbols off.
 pub const TERM: &str = "TERM";
 
+/// The user's config folder (XDG); `context import` finds the Go CLI's config under it.
+pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
+/// The user's home folder; `context import` falls back to `~/.config/stackstate-cli`.
+pub const HOME: &str = "HOME";
+
 /// Reads an environment variable; an unset, empty or non-UTF-8 value is `None`.
 pub fn get(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())

@@ -4,11 +4,13 @@
 pub mod api;
 pub mod cli;
 pub mod commands;
+pub mod completion;
 pub mod config;
 pub mod credentials;
 pub mod dates;
 pub mod env_vars;
 pub mod error;
+pub mod generated;
 pub mod output;
 pub mod sandbox;
 pub mod secret;

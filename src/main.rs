@@ -6,17 +6,19 @@ use std::io;
 use std::path::Path;
 
 use chrono::Utc;
-use clap::Parser;
 use clap::error::ErrorKind;
 
-use clap::CommandFactory;
+use clap::{CommandFactory, FromArgMatches};
 use sts_cli::api::client::Client;
 use sts_cli::api::models::ServerInfo;
 use sts_cli::cli::{
     Cli, Command, ContextArgs, ContextCommand, ContextSaveArgs, IngestionApiKeyCommand,
     ServiceTokenCommand,
 };
-use sts_cli::commands::{self, context, ingestion_api_key, service_token};
+use sts_cli::commands::expiry_filter::{self, ExpiryFilter};
+use sts_cli::commands::rotate::{self, ContextTarget};
+use sts_cli::commands::{self, context, context_import, ingestion_api_key, service_token};
+use sts_cli::completion;
 use sts_cli::config;
 use sts_cli::env_vars;
 use sts_cli::error::{Error, Kind};
@@ -59,13 +61,15 @@ fn main() {
 }
 
 fn real_main() -> i32 {
+    // `COMPLETE=<shell> sts -- <words>`: a Tab in a shell whose completion script is loaded.
+    sts_cli::completion::complete_if_asked();
     let argv: Vec<OsString> = std::env::args_os().collect();
-    let cli = match Cli::try_parse_from(&argv) {
+    let cli = match parse(&argv) {
         Ok(cli) => cli,
         Err(e) => return clap_error(e, &argv),
     };
     let out = OutputSettings::resolve(&cli.global, &env_vars::get);
-    let printer = Printer::new(&out);
+    let printer = Printer::new(&out).without_headers(no_headers(&cli.command));
     match run(&cli, out, &printer) {
         Ok(()) => 0,
         Err(Failure::Error(e)) => {
@@ -84,14 +88,53 @@ fn real_main() -> i32 {
     }
 }
 
+/// `sts --version`: the version and the commit it was built from. Only the parser sees it; the
+/// generated man pages and reference use the plain version, so they do not change with each commit.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("STS_GIT_COMMIT"),
+    ")"
+);
+
+fn parse(argv: &[OsString]) -> Result<Cli, clap::Error> {
+    let mut matches = Cli::command().version(VERSION).try_get_matches_from(argv)?;
+    Cli::from_arg_matches_mut(&mut matches)
+}
+
+/// `--no-headers` of the list commands.
+fn no_headers(command: &Command) -> bool {
+    match command {
+        Command::ServiceToken(ServiceTokenCommand::List(a))
+        | Command::IngestionApiKey(IngestionApiKeyCommand::List(a)) => a.no_headers,
+        Command::Context(ContextArgs {
+            command: Some(ContextCommand::List(a)),
+            ..
+        }) => a.no_headers,
+        _ => false,
+    }
+}
+
 /// What to do, its input checked before any request.
 enum Job {
     ServiceTokenCreate(sts_cli::api::models::NewServiceTokenRequest),
-    ServiceTokenList,
+    ServiceTokenList(Option<ExpiryFilter>),
     ServiceTokenDelete(Vec<i64>),
+    ServiceTokenRotate {
+        id: i64,
+        expiration: Option<String>,
+        target: Option<ContextTarget>,
+        keep_old: bool,
+    },
     IngestionApiKeyCreate(sts_cli::api::models::GenerateIngestionApiKeyRequest),
-    IngestionApiKeyList,
+    IngestionApiKeyList(Option<ExpiryFilter>),
     IngestionApiKeyDelete(Vec<i64>),
+    IngestionApiKeyRotate {
+        id: i64,
+        expiration: Option<String>,
+        keep_old: bool,
+    },
+    IngestionApiKeyVerify(sts_cli::secret::Secret),
 }
 
 fn run(cli: &Cli, out: OutputSettings, printer: &Printer) -> Result<(), Failure> {
@@ -108,6 +151,7 @@ fn run(cli: &Cli, out: OutputSettings, printer: &Printer) -> Result<(), Failure>
     };
     match &cli.command {
         Command::Context(args) => run_context(cli, args, out, printer, &mut src),
+        Command::Completion(a) => Ok(output::write_stdout(&completion::script(a.shell))?),
         _ => run_api(cli, out, printer, &mut src),
     }
 }
@@ -123,18 +167,67 @@ fn run_api(
         Command::ServiceToken(ServiceTokenCommand::Create(a)) => {
             Job::ServiceTokenCreate(service_token::create_request(a, now)?)
         }
-        Command::ServiceToken(ServiceTokenCommand::List) => Job::ServiceTokenList,
+        Command::ServiceToken(ServiceTokenCommand::List(a)) => {
+            Job::ServiceTokenList(ExpiryFilter::from_args(a)?)
+        }
+        Command::ServiceToken(ServiceTokenCommand::Rotate(a)) => {
+            commands::expiration_millis(a.expiration.as_deref(), now)?;
+            let target = match &a.save_to_context {
+                Some(name) => Some(ContextTarget::resolve(
+                    &src.config_path(&cli.global)?.0,
+                    name,
+                    settings::resolve_timeout(&cli.global, src)?,
+                    out,
+                )?),
+                None => None,
+            };
+            Job::ServiceTokenRotate {
+                id: commands::parse_id(&a.id)?,
+                expiration: a.expiration.clone(),
+                target,
+                keep_old: a.keep_old,
+            }
+        }
         Command::ServiceToken(ServiceTokenCommand::Delete(a)) => {
             Job::ServiceTokenDelete(commands::parse_ids(a)?)
         }
         Command::IngestionApiKey(IngestionApiKeyCommand::Create(a)) => {
             Job::IngestionApiKeyCreate(ingestion_api_key::create_request(a, now)?)
         }
-        Command::IngestionApiKey(IngestionApiKeyCommand::List) => Job::IngestionApiKeyList,
+        Command::IngestionApiKey(IngestionApiKeyCommand::List(a)) => {
+            Job::IngestionApiKeyList(ExpiryFilter::from_args(a)?)
+        }
+        Command::IngestionApiKey(IngestionApiKeyCommand::Rotate(a)) => {
+            commands::expiration_millis(a.expiration.as_deref(), now)?;
+            Job::IngestionApiKeyRotate {
+                id: commands::parse_id(&a.id)?,
+                expiration: a.expiration.clone(),
+                keep_old: a.keep_old,
+            }
+        }
+        Command::IngestionApiKey(IngestionApiKeyCommand::Verify(a)) => {
+            let g = &cli.global;
+            if [&g.api_token, &g.service_token, &g.k8s_sa_token]
+                .iter()
+                .any(|t| t.as_deref() == Some("-"))
+            {
+                return Err(Error::usage(
+                    "verify reads the key from stdin, so the token cannot come from stdin too: \
+                     pass it in an env var (STS_CLI_SERVICE_TOKEN, STS_CLI_API_TOKEN)",
+                )
+                .into());
+            }
+            Job::IngestionApiKeyVerify(ingestion_api_key::verify_key(
+                a.key.as_deref(),
+                src.read_stdin_line,
+            )?)
+        }
         Command::IngestionApiKey(IngestionApiKeyCommand::Delete(a)) => {
             Job::IngestionApiKeyDelete(commands::parse_ids(a)?)
         }
-        Command::Context(_) => unreachable!("context commands run in run_context"),
+        Command::Context(_) | Command::Completion(_) => {
+            unreachable!("context and completion commands run in run")
+        }
     };
 
     let settings = settings::resolve(&cli.global, out, src)?;
@@ -149,8 +242,31 @@ fn run_api(
                 let created = service_token::create(&client, &req).await?;
                 printer.service_token_created(&created)?;
             }
-            Job::ServiceTokenList => {
-                printer.service_tokens(&service_token::list(&client).await?, Utc::now())?;
+            Job::ServiceTokenList(filter) => {
+                let mut tokens = service_token::list(&client).await?;
+                let now = Utc::now();
+                expiry_filter::retain(&mut tokens, filter, now, |t| t.expiration);
+                printer.service_tokens(&tokens, now)?;
+            }
+            Job::ServiceTokenRotate {
+                id,
+                expiration,
+                target,
+                keep_old,
+            } => {
+                let (report, failure) = rotate::rotate_service_token(
+                    &client,
+                    printer,
+                    id,
+                    expiration.as_deref(),
+                    target.as_ref(),
+                    keep_old,
+                )
+                .await;
+                printer.service_token_rotated(&report)?;
+                if let Some(e) = failure {
+                    return Err(e.into());
+                }
             }
             Job::ServiceTokenDelete(ids) => {
                 delete_each(printer, Deleted::ServiceToken, &ids, |id| {
@@ -162,8 +278,32 @@ fn run_api(
                 let created = ingestion_api_key::create(&client, &req).await?;
                 printer.ingestion_api_key_created(&created)?;
             }
-            Job::IngestionApiKeyList => {
-                printer.ingestion_api_keys(&ingestion_api_key::list(&client).await?, Utc::now())?;
+            Job::IngestionApiKeyList(filter) => {
+                let mut keys = ingestion_api_key::list(&client).await?;
+                let now = Utc::now();
+                expiry_filter::retain(&mut keys, filter, now, |k| k.expiration);
+                printer.ingestion_api_keys(&keys, now)?;
+            }
+            Job::IngestionApiKeyRotate {
+                id,
+                expiration,
+                keep_old,
+            } => {
+                let (report, failure) = rotate::rotate_ingestion_api_key(
+                    &client,
+                    id,
+                    expiration.as_deref(),
+                    keep_old,
+                )
+                .await;
+                printer.ingestion_api_key_rotated(&report)?;
+                if let Some(e) = failure {
+                    return Err(e.into());
+                }
+            }
+            Job::IngestionApiKeyVerify(key) => {
+                ingestion_api_key::verify(&client, &key).await?;
+                printer.ingestion_api_key_valid()?;
             }
             Job::IngestionApiKeyDelete(ids) => {
                 delete_each(printer, Deleted::IngestionApiKey, &ids, |id| {
@@ -218,7 +358,7 @@ fn run_context(
         Some(ContextCommand::Save(save)) => {
             context_save(cli, save, out, printer, src, &config_path)
         }
-        Some(ContextCommand::List) => Ok(printer.contexts(config::load(&config_path)?.as_ref())?),
+        Some(ContextCommand::List(_)) => Ok(printer.contexts(config::load(&config_path)?.as_ref())?),
         Some(ContextCommand::Show) => {
             let config = context::load_existing(&config_path)?;
             let (name, ctx) = context::context_in_effect(&config, src.context_name(global))?;
@@ -231,6 +371,15 @@ fn run_context(
         Some(ContextCommand::Delete(a)) => {
             context::delete(&config_path, &a.name)?;
             Ok(printer.context_deleted(&a.name)?)
+        }
+        Some(ContextCommand::Import(a)) => {
+            let source = match &a.from {
+                Some(path) => std::path::PathBuf::from(path),
+                None => context_import::default_source(src.env)?,
+            };
+            let report =
+                context_import::import(&source, &config_path, a.overwrite, a.insecure_storage)?;
+            Ok(printer.contexts_imported(&report)?)
         }
         Some(ContextCommand::Validate(a)) => {
             let config = context::load_existing(&config_path)?;

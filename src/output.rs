@@ -19,6 +19,9 @@ use crate::error::Error;
 use crate::settings::OutputSettings;
 
 const CYAN: &str = "\x1b[36m";
+const GREEN: &str = "\x1b[32m";
+const YELLOW: &str = "\x1b[33m";
+const RED: &str = "\x1b[31m";
 const BOLD: &str = "\x1b[1m";
 const RESET: &str = "\x1b[0m";
 
@@ -30,8 +33,14 @@ pub struct Printer {
     symbols: bool,
     /// ANSI colour on stdout (a terminal, colour not turned off, text mode).
     stdout_color: bool,
+    /// ANSI colour on stderr (a terminal, colour not turned off, text mode).
+    stderr_color: bool,
+    /// A spinner on stderr while a request is slow (a terminal, colour on, no verbose log).
+    spinner: bool,
     /// Terminal width to fit tables to; `None` when stdout is not a terminal (never wrap).
     width: Option<usize>,
+    /// The header line of tables (`--no-headers` turns it off).
+    headers: bool,
 }
 
 impl Printer {
@@ -42,12 +51,29 @@ impl Printer {
         } else {
             None
         };
+        let stderr_tty = io::stderr().is_terminal();
+        let text = settings.format == OutputFormat::Text;
         Printer {
             format: settings.format,
             symbols: !settings.no_color,
-            stdout_color: stdout_tty && !settings.no_color && settings.format == OutputFormat::Text,
+            stdout_color: stdout_tty && !settings.no_color && text,
+            stderr_color: stderr_tty && !settings.no_color && text,
+            spinner: stderr_tty && !settings.no_color && settings.verbosity == 0,
             width,
+            headers: true,
         }
+    }
+
+    /// The same printer without the header line of tables (`--no-headers`).
+    pub fn without_headers(mut self, no_headers: bool) -> Printer {
+        self.headers = !no_headers;
+        self
+    }
+
+    /// A spinner on stderr that shows after about 200 ms and is erased when dropped; `None`
+    /// when stderr is not a terminal, colour is off or a verbose log is written.
+    pub fn spinner(&self) -> Option<Spinner> {
+        self.spinner.then(Spinner::start)
     }
 
     /// A printer for tests: no terminal, so no colour and no wrapping.
@@ -56,7 +82,10 @@ impl Printer {
             format,
             symbols: !no_color,
             stdout_color: false,
+            stderr_color: false,
+            spinner: false,
             width: None,
+            headers: true,
         }
     }
 
@@ -70,7 +99,8 @@ impl Printer {
 
     /// `✅ <message>` on stdout.
     pub fn success_line(&self, message: &str) -> String {
-        format!("{} {}\n", self.symbol("✅", "[SUCCESS]"), message)
+        let line = format!("{} {}", self.symbol("✅", "[SUCCESS]"), message);
+        format!("{}\n", paint(&line, GREEN, self.stdout_color))
     }
 
     /// `✅ <message><secret>` on stdout, the secret bold on a colour terminal. The one place a
@@ -87,7 +117,8 @@ impl Printer {
 
     /// `⚠️ <message>` on stderr.
     pub fn warn(&self, message: &str) {
-        write_stderr(&format!("{} {}\n", self.symbol("⚠️", "[WARN]"), message));
+        let line = format!("{} {}", self.symbol("⚠️", "[WARN]"), message);
+        write_stderr(&format!("{}\n", paint(&line, YELLOW, self.stderr_color)));
     }
 
     /// The error on stderr: `❌ <message>`, or the JSON error object.
@@ -103,7 +134,8 @@ impl Printer {
             }
             pretty(&v)
         } else {
-            format!("{} {}\n", self.symbol("❌", "[ERROR]"), err.message)
+            let line = format!("{} {}", self.symbol("❌", "[ERROR]"), err.message);
+            format!("{}\n", paint(&line, RED, self.stderr_color))
         }
     }
 
@@ -120,7 +152,8 @@ impl Printer {
         if rows.is_empty() {
             return write_stdout(&format!("{empty}\n"));
         }
-        write_stdout(&render_table(headers, &rows, self.width, self.stdout_color))
+        let headers = self.headers.then_some(headers);
+        write_stdout(&render_rows(headers, &rows, self.width, self.stdout_color))
     }
 
     pub fn service_token_created(&self, created: &ServiceTokenCreatedResponse) -> io::Result<()> {
@@ -313,6 +346,151 @@ impl Printer {
     }
 }
 
+/// Rotation, `verify` and `context import` (issue 8).
+impl Printer {
+    /// What a service-token rotation did, step by step: the new secret (once), its id, the
+    /// context it went to, the old token's fate. Nothing when no token was created.
+    pub fn service_token_rotated(
+        &self,
+        r: &crate::commands::rotate::ServiceTokenRotation,
+    ) -> io::Result<()> {
+        for w in &r.warnings {
+            self.warn(w);
+        }
+        let Some(created) = &r.created else {
+            return Ok(());
+        };
+        if self.is_json() {
+            return self.json(&json!({
+                "service-token": to_value(created),
+                "old-id": r.old_id,
+                "new-id": r.new_id,
+                "saved-to-context": r.saved_to_context,
+                "old-deleted": r.old_deleted,
+            }));
+        }
+        self.success_with_secret("Service token created: ", &created.token)?;
+        self.rotation_steps(
+            "service token",
+            r.old_id,
+            r.new_id,
+            r.old_deleted,
+            r.keep_old,
+            r.saved_to_context.as_deref(),
+        )
+    }
+
+    /// What an ingestion-API-key rotation did.
+    pub fn ingestion_api_key_rotated(
+        &self,
+        r: &crate::commands::rotate::IngestionApiKeyRotation,
+    ) -> io::Result<()> {
+        for w in &r.warnings {
+            self.warn(w);
+        }
+        let Some(created) = &r.created else {
+            return Ok(());
+        };
+        if self.is_json() {
+            return self.json(&json!({
+                "ingestion-api-key": to_value(created),
+                "old-id": r.old_id,
+                "new-id": r.new_id,
+                "old-deleted": r.old_deleted,
+            }));
+        }
+        self.success_with_secret("Ingestion API Key generated: ", &created.api_key)?;
+        self.rotation_steps(
+            "ingestion API key",
+            r.old_id,
+            r.new_id,
+            r.old_deleted,
+            r.keep_old,
+            None,
+        )
+    }
+
+    fn rotation_steps(
+        &self,
+        what: &str,
+        old_id: i64,
+        new_id: Option<i64>,
+        old_deleted: bool,
+        keep_old: bool,
+        context: Option<&str>,
+    ) -> io::Result<()> {
+        let mut text = String::new();
+        if let Some(id) = new_id {
+            text += &self.success_line(&format!("New {what} id: {id} (replaces {old_id})"));
+        }
+        if let Some(name) = context {
+            text += &self.success_line(&format!("Context '{name}' now uses the new {what}"));
+        }
+        if old_deleted {
+            text += &self.success_line(&format!("Old {what} deleted: {old_id}"));
+        } else if keep_old {
+            text += &self.success_line(&format!("Old {what} kept (--keep-old): {old_id}"));
+        }
+        write_stdout(&text)
+    }
+
+    /// `ingestion-api-key verify` of a live key.
+    pub fn ingestion_api_key_valid(&self) -> io::Result<()> {
+        if self.is_json() {
+            return self.json(&json!({ "valid": true }));
+        }
+        write_stdout(&self.success_line("The ingestion API key is valid."))
+    }
+
+    /// `context import`: each imported context, each skipped one (a warning), the new current
+    /// context.
+    pub fn contexts_imported(
+        &self,
+        r: &crate::commands::context_import::ImportReport,
+    ) -> io::Result<()> {
+        for w in &r.warnings {
+            self.warn(w);
+        }
+        if self.is_json() {
+            let imported: Vec<Value> = r
+                .imported
+                .iter()
+                .map(|(name, ctx)| json!({"name": name, "context": context_json(ctx)}))
+                .collect();
+            let skipped: Vec<Value> = r
+                .skipped
+                .iter()
+                .map(|(name, reason)| json!({"name": name, "reason": reason}))
+                .collect();
+            return self.json(&json!({
+                "source": r.source.display().to_string(),
+                "imported": imported,
+                "skipped": skipped,
+                "current-context": r.current_context,
+            }));
+        }
+        for (name, reason) in &r.skipped {
+            self.warn(&format!("Skipped context '{}': {}", clean(name), reason));
+        }
+        let mut text = String::new();
+        for (name, ctx) in &r.imported {
+            text += &self.success_line(&format!(
+                "Imported context '{}' ({}, {})",
+                clean(name),
+                ctx.auth,
+                ctx.storage
+            ));
+        }
+        if r.imported.is_empty() {
+            text += &format!("No contexts imported from {}.\n", r.source.display());
+        }
+        if let Some(name) = &r.current_context {
+            text += &format!("Current context set to {}\n", clean(name));
+        }
+        write_stdout(&text)
+    }
+}
+
 /// What a delete command deletes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Deleted {
@@ -402,8 +580,22 @@ pub fn render_table(
     width: Option<usize>,
     color: bool,
 ) -> String {
-    let n = headers.len();
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.width()).collect();
+    render_rows(Some(headers), rows, width, color)
+}
+
+/// [`render_table`], with the header line left out when `headers` is `None` (the columns are
+/// then as wide as their cells).
+pub fn render_rows(
+    headers: Option<&[&str]>,
+    rows: &[Vec<String>],
+    width: Option<usize>,
+    color: bool,
+) -> String {
+    let n = headers.map_or_else(|| rows.first().map_or(0, Vec::len), <[&str]>::len);
+    let mut widths: Vec<usize> = match headers {
+        Some(h) => h.iter().map(|h| h.width()).collect(),
+        None => vec![0; n],
+    };
     for row in rows {
         for (i, cell) in row.iter().enumerate().take(n) {
             widths[i] = widths[i].max(cell.width());
@@ -411,7 +603,9 @@ pub fn render_table(
     }
     if let Some(max) = width {
         let available = max.saturating_sub(3 * n.saturating_sub(1));
-        let floor: Vec<usize> = headers.iter().map(|h| h.width().max(4)).collect();
+        let floor: Vec<usize> = (0..n)
+            .map(|i| headers.and_then(|h| h.get(i)).map_or(0, |h| h.width()).max(4))
+            .collect();
         while widths.iter().sum::<usize>() > available {
             // Shrink the widest column that can still shrink.
             let Some((i, _)) = widths
@@ -426,8 +620,10 @@ pub fn render_table(
         }
     }
     let mut out = String::new();
-    let header: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
-    render_row(&mut out, &header, &widths, color);
+    if let Some(headers) = headers {
+        let header: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
+        render_row(&mut out, &header, &widths, color);
+    }
     for row in rows {
         render_row(&mut out, row, &widths, false);
     }
@@ -460,6 +656,64 @@ fn render_row(out: &mut String, row: &[String], widths: &[usize], color: bool) {
         }
         out.push_str(text.trim_end_matches(' '));
         out.push('\n');
+    }
+}
+
+/// `text` in an ANSI colour when `on`.
+fn paint(text: &str, color: &str, on: bool) -> String {
+    if on {
+        format!("{color}{text}{RESET}")
+    } else {
+        text.to_string()
+    }
+}
+
+/// A spinner on stderr, drawn by its own thread from about 200 ms after it starts until it is
+/// dropped, which erases it before anything else is printed.
+pub struct Spinner {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Spinner {
+    const DELAY: std::time::Duration = std::time::Duration::from_millis(200);
+    const FRAME: std::time::Duration = std::time::Duration::from_millis(100);
+    const FRAMES: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+    fn start() -> Spinner {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            use std::sync::mpsc::RecvTimeoutError::Timeout;
+            if rx.recv_timeout(Self::DELAY) != Err(Timeout) {
+                return;
+            }
+            let mut frame = 0;
+            loop {
+                write_stderr(&format!(
+                    "\r{} Awaiting server response..",
+                    Self::FRAMES[frame % Self::FRAMES.len()]
+                ));
+                frame += 1;
+                if rx.recv_timeout(Self::FRAME) != Err(Timeout) {
+                    break;
+                }
+            }
+            // Back to the start of the line, and the line erased.
+            write_stderr("\r\x1b[2K");
+        });
+        Spinner {
+            stop: Some(tx),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 

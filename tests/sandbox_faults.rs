@@ -15,9 +15,10 @@ fn control(
     header: Option<(&str, &str)>,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let mut req = sb
-        .http()
-        .request(method.parse().unwrap(), format!("{}/_sandbox{}", sb.url, path));
+    let mut req = sb.http().request(
+        method.parse().unwrap(),
+        format!("{}/_sandbox{}", sb.url, path),
+    );
     if let Some((name, value)) = header {
         req = req.header(name, value);
     }
@@ -76,15 +77,27 @@ fn a_fault_on_a_templated_path_catches_any_id_and_the_change_does_not_happen() {
     let token = sb.create_service_token("victim", &["stackstate-admin"]);
     let (_, list) = sb.admin("GET", "/security/tokens", None);
     let id = list[0]["id"].as_i64().unwrap();
-    sb.fault(json!({"method": "DELETE", "path": "/api/security/tokens/{id}", "count": 1, "status": 500}));
+    sb.fault(
+        json!({"method": "DELETE", "path": "/api/security/tokens/{id}", "count": 1, "status": 500}),
+    );
     let path = format!("/security/tokens/{id}");
     assert_eq!(sb.admin("DELETE", &path, None).0, 500);
-    assert_eq!(sb.admin("GET", "/security/tokens", None).1.as_array().unwrap().len(), 1);
+    assert_eq!(
+        sb.admin("GET", "/security/tokens", None)
+            .1
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     // A fault on the exact path works too.
     sb.fault(json!({"path": format!("/api/security/tokens/{id}"), "count": 1, "status": 429}));
     assert_eq!(sb.admin("DELETE", &path, None).0, 429);
     assert_eq!(sb.admin("DELETE", &path, None).0, 204);
-    let req = sb.http().get(format!("{}/server/info", sb.api())).header("X-API-Key", token);
+    let req = sb
+        .http()
+        .get(format!("{}/server/info", sb.api()))
+        .header("X-API-Key", token);
     assert_eq!(send_json(req, None).0, 401);
     assert_eq!(sb.request_count("DELETE /api/security/tokens/{id}"), 3);
 }
@@ -98,7 +111,10 @@ fn a_delay_fault_waits_then_gives_the_real_answer() {
     let took = started.elapsed();
     assert_eq!(status, 200, "{body}");
     assert!(body["version"].is_object(), "{body}");
-    assert!(took >= Duration::from_millis(650), "answered after {took:?}");
+    assert!(
+        took >= Duration::from_millis(650),
+        "answered after {took:?}"
+    );
     sb.fault(json!({"count": 1, "delay_ms": 300, "status": 504}));
     let started = Instant::now();
     assert_eq!(sb.admin("GET", "/server/info", None).0, 504);
@@ -172,8 +188,16 @@ fn requests_counts_everything_under_api_with_ids_templated() {
     assert_eq!(sb.admin("GET", "/security/tokens", None).0, 200);
     let anonymous = sb.http().get(format!("{}/server/info", sb.api()));
     assert_eq!(send_json(anonymous, None).0, 401);
-    assert_eq!(sb.admin("DELETE", "/security/tokens/123456789012345", None).0, 404);
-    assert_eq!(sb.admin("DELETE", "/security/ingestion/api_keys/42", None).0, 404);
+    assert_eq!(
+        sb.admin("DELETE", "/security/tokens/123456789012345", None)
+            .0,
+        404
+    );
+    assert_eq!(
+        sb.admin("DELETE", "/security/ingestion/api_keys/42", None)
+            .0,
+        404
+    );
     assert_eq!(sb.admin("GET", "/nowhere/7", None).0, 404);
     assert_eq!(
         sb.requests(),
@@ -213,7 +237,14 @@ fn the_control_api_takes_the_admin_token_only() {
         }
     }
     // None of that was queued or seeded, nor counted as API traffic.
-    assert_eq!(sb.admin("GET", "/security/tokens", None).1.as_array().unwrap().len(), 1);
+    assert_eq!(
+        sb.admin("GET", "/security/tokens", None)
+            .1
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(sb.request_count("GET /_sandbox/requests"), 0);
 }
 

@@ -42,8 +42,18 @@ fn refused_start(args: &[&str]) -> (Option<i32>, String, String) {
     let mut out = String::new();
     let mut err = String::new();
     use std::io::Read;
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     (status.code(), out, err)
 }
 
@@ -77,10 +87,23 @@ fn tokens_and_keys_survive_sigterm_and_a_restart_with_only_hashes_on_disk() {
     // Written on each change, before the answer: the file is complete while it still runs.
     let on_disk = std::fs::read_to_string(&state).unwrap();
     assert!(!on_disk.contains(&token), "token secret in the state file");
-    assert!(!on_disk.contains(&api_key), "ingestion key in the state file");
-    assert!(on_disk.contains(&sha256_hex(&token)), "no hash of the token: {on_disk}");
-    assert!(on_disk.contains(&sha256_hex(&api_key)), "no hash of the key: {on_disk}");
-    assert_eq!(files_in(dir.path()), vec!["state.json"], "temporary files left");
+    assert!(
+        !on_disk.contains(&api_key),
+        "ingestion key in the state file"
+    );
+    assert!(
+        on_disk.contains(&sha256_hex(&token)),
+        "no hash of the token: {on_disk}"
+    );
+    assert!(
+        on_disk.contains(&sha256_hex(&api_key)),
+        "no hash of the key: {on_disk}"
+    );
+    assert_eq!(
+        files_in(dir.path()),
+        vec!["state.json"],
+        "temporary files left"
+    );
 
     let status = sb.terminate();
     assert!(status.success(), "SIGTERM exit: {status}");
@@ -88,7 +111,10 @@ fn tokens_and_keys_survive_sigterm_and_a_restart_with_only_hashes_on_disk() {
     let sb = Sandbox::start_with(&["--state", state_arg]);
     assert_eq!(with_key(&sb, "/security/tokens", &token).0, 200);
     assert_eq!(sb.admin("GET", "/security/tokens", None).1, tokens_before);
-    assert_eq!(sb.admin("GET", "/security/ingestion/api_keys", None).1, keys_before);
+    assert_eq!(
+        sb.admin("GET", "/security/ingestion/api_keys", None).1,
+        keys_before
+    );
     let (status, _) = sb.admin(
         "POST",
         "/security/ingestion/authorize",
@@ -98,7 +124,11 @@ fn tokens_and_keys_survive_sigterm_and_a_restart_with_only_hashes_on_disk() {
 
     // A delete persists too.
     let id = tokens_before[0]["id"].as_i64().unwrap();
-    assert_eq!(sb.admin("DELETE", &format!("/security/tokens/{id}"), None).0, 204);
+    assert_eq!(
+        sb.admin("DELETE", &format!("/security/tokens/{id}"), None)
+            .0,
+        204
+    );
     assert!(sb.terminate().success());
     let sb = Sandbox::start_with(&["--state", state_arg]);
     assert_eq!(with_key(&sb, "/server/info", &token).0, 401);
@@ -119,8 +149,15 @@ fn a_corrupt_state_file_is_refused_and_left_byte_for_byte_unchanged() {
         let (code, out, err) = refused_start(&["--state", path.to_str().unwrap()]);
         assert!(code.is_some_and(|c| c != 0), "{name}: exit {code:?}");
         assert_eq!(out, "", "{name}: printed a start line");
-        assert_eq!(err.trim_end().lines().count(), 1, "{name}: not one line: {err}");
-        assert!(err.contains(path.to_str().unwrap()), "{name}: file not named: {err}");
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{name}: not one line: {err}"
+        );
+        assert!(
+            err.contains(path.to_str().unwrap()),
+            "{name}: file not named: {err}"
+        );
         assert_eq!(read_bytes(&path), content, "{name} was changed");
     }
     assert_eq!(files_in(dir.path()).len(), 4, "temporary files left");

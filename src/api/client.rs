@@ -98,6 +98,13 @@ impl Client {
         decode(&Method::POST, path, &answer)
     }
 
+    /// `POST <base>/<path>` with a JSON body, for an answer without a body (any 2xx is success).
+    pub async fn post_no_content<B: Serialize>(&self, path: &str, body: &B) -> Result<()> {
+        let body = serde_json::to_vec(body)
+            .map_err(|e| Error::usage(format!("cannot encode the request: {e}")))?;
+        self.send(Method::POST, path, Some(body)).await.map(|_| ())
+    }
+
     /// `DELETE <base>/<path>`; any 2xx is success.
     pub async fn delete(&self, path: &str) -> Result<()> {
         self.send(Method::DELETE, path, None).await.map(|_| ())
@@ -181,11 +188,13 @@ impl Client {
             ));
             if let Some(body) = body {
                 self.printer.log("> Content-Type: application/json");
-                self.printer
-                    .log(&format!("> {}", String::from_utf8_lossy(body)));
+                // A request body can hold a secret too (`apiKey` of an authorize call).
+                self.printer.log(&format!("> {}", redacted_body(body)));
             }
         }
         let exchange = async {
+            // Shown on a terminal when the exchange takes more than about 200 ms.
+            let _spinner = self.printer.spinner();
             let mut resp = req.send().await.map_err(network)?;
             if resp
                 .content_length()

@@ -5,10 +5,12 @@ use chrono::{DateTime, Utc};
 use super::{check_name, expiration_millis};
 use crate::api::client::Client;
 use crate::api::models::{
-    GenerateIngestionApiKeyRequest, GeneratedIngestionApiKeyResponse, IngestionApiKey,
+    AuthorizeIngestionApiKeyRequest, GenerateIngestionApiKeyRequest,
+    GeneratedIngestionApiKeyResponse, IngestionApiKey,
 };
 use crate::cli::IngestionApiKeyCreateArgs;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::secret::Secret;
 
 const PATH: &str = "security/ingestion/api_keys";
 
@@ -40,6 +42,47 @@ pub async fn list(client: &Client) -> Result<Vec<IngestionApiKey>> {
 
 pub async fn delete(client: &Client, id: i64) -> Result<()> {
     client.delete(&format!("{PATH}/{id}")).await
+}
+
+/// `verify`: `POST /security/ingestion/authorize`. A live key is `Ok`; a key the server refuses
+/// (403) is an error with exit 3 saying so.
+pub async fn verify(client: &Client, key: &Secret) -> Result<()> {
+    let body = AuthorizeIngestionApiKeyRequest {
+        api_key: key.expose().to_string(),
+    };
+    match client
+        .post_no_content("security/ingestion/authorize", &body)
+        .await
+    {
+        Err(e) if e.status == Some(403) => Err(Error::usage(format!(
+            "the ingestion API key is not valid (unknown, deleted or expired): {}",
+            e.message
+        ))
+        .with_status(403)),
+        other => other,
+    }
+}
+
+/// The key of `verify`: from stdin, with no flag or with `--key -`; never from the command line.
+pub fn verify_key(
+    flag: Option<&str>,
+    read_stdin_line: &mut dyn FnMut() -> std::io::Result<String>,
+) -> Result<Secret> {
+    if flag.is_some_and(|v| v != "-") {
+        return Err(Error::usage(
+            "--key takes only `-`: the key is read from stdin, so it stays out of shell history \
+             and `ps` (e.g. `printf '%s\\n' \"$KEY\" | sts ingestion-api-key verify`)",
+        ));
+    }
+    let line = read_stdin_line()
+        .map_err(|e| Error::usage(format!("cannot read the key from stdin: {e}")))?;
+    let key = line.trim();
+    if key.is_empty() {
+        return Err(Error::usage(
+            "no key on stdin: pipe the ingestion API key into `sts ingestion-api-key verify`",
+        ));
+    }
+    Ok(Secret::new(key))
 }
 
 #[cfg(test)]

@@ -1,7 +1,10 @@
 //! What each command means: check its input, call the API, return data. Never prints.
 
 pub mod context;
+pub mod context_import;
+pub mod expiry_filter;
 pub mod ingestion_api_key;
+pub mod rotate;
 pub mod service_token;
 
 use chrono::{DateTime, Utc};
@@ -30,6 +33,15 @@ pub fn parse_ids(args: &DeleteArgs) -> Result<Vec<i64>> {
         ));
     }
     Ok(ids)
+}
+
+/// The `--id` of a rotation, an int64; checked before any request.
+pub fn parse_id(value: &str) -> Result<i64> {
+    value.trim().parse::<i64>().map_err(|e| {
+        Error::usage(format!(
+            "invalid argument \"{value}\" for \"-i, --id\": {e} (an id is a whole number, see `list`)"
+        ))
+    })
 }
 
 /// An optional `--expiration` as epoch milliseconds.

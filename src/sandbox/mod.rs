@@ -46,7 +46,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// Everything the handlers share.
 #[derive(Debug)]
-pub struct App {
+pub(crate) struct App {
     admin_token: String,
     k8s_sa_tokens: Vec<String>,
     receiver_api_key: Option<String>,

@@ -250,7 +250,7 @@ impl Store {
     /// Adds `tokens` service tokens and `keys` ingestion keys named `seed-00001`…, with role
     /// `stackstate-admin`; every third one expires in 30 days. Their secrets are thrown away.
     pub fn seed(&mut self, tokens: usize, keys: usize, now: i64) {
-        let expiry = |i: usize| (i % 3 == 0).then_some(now + SEED_EXPIRY_MS);
+        let expiry = |i: usize| i.is_multiple_of(3).then_some(now + SEED_EXPIRY_MS);
         self.service_tokens.reserve(tokens);
         for i in 1..=tokens {
             let token = StoredServiceToken {
