@@ -119,12 +119,14 @@ pub enum Command {
         sts context list")]
     Context(ContextArgs),
     /// Print the shell completion script of bash, zsh, fish, powershell or elvish
-    #[command(after_help = "The script asks `sts` for the words to offer, so saved context names \
+    #[command(
+        after_help = "The script asks `sts` for the words to offer, so saved context names \
         complete after --context and `context set --name`.\n\n\
         Examples:\n  \
         source <(sts completion bash)\n  \
         sts completion zsh > \"${fpath[1]}/_sts\"\n  \
-        sts completion fish > ~/.config/fish/completions/sts.fish")]
+        sts completion fish > ~/.config/fish/completions/sts.fish"
+    )]
     Completion(CompletionArgs),
 }
 
@@ -165,13 +167,15 @@ pub enum ContextCommand {
     /// Check that a saved context reaches its server
     Validate(ContextValidateArgs),
     /// Import the contexts of the Go CLI's config, their tokens into the keyring
-    #[command(after_help = "Reads $XDG_CONFIG_HOME/stackstate-cli/config.yaml, else \
+    #[command(
+        after_help = "Reads $XDG_CONFIG_HOME/stackstate-cli/config.yaml, else \
         ~/.config/stackstate-cli/config.yaml (both the `contexts:` format and the older \
         single-context one), never changes it, and skips a context whose name already exists \
         unless --overwrite.\n\n\
         Examples:\n  \
         sts context import\n  \
-        sts context import --from ./old-config.yaml --overwrite")]
+        sts context import --from ./old-config.yaml --overwrite"
+    )]
     Import(ContextImportArgs),
 }
 
@@ -247,21 +251,28 @@ pub enum ServiceTokenCommand {
         sts service-token delete --id 107484341630693")]
     Delete(DeleteArgs),
     /// Replace a service token by a new one with the same name, roles and subject
-    #[command(after_help = "Steps: read the old token, create the new one (expiry: --expiration, \
+    #[command(
+        after_help = "Steps: read the old token, create the new one (expiry: --expiration, \
         else the old token's lifetime again from now, else none), print its secret once, store it \
         in the context given by --save-to-context after checking it with /server/info, and only \
         then delete the old token (unless --keep-old). A failed step stops the rotation with the \
         old token still in place.\n\n\
         Examples:\n  \
         sts service-token rotate --id 107484341630693\n  \
-        sts service-token rotate --id 107484341630693 --save-to-context ci --expiration 90d")]
+        sts service-token rotate --id 107484341630693 --save-to-context ci --expiration 90d"
+    )]
     Rotate(ServiceTokenRotateArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct ServiceTokenRotateArgs {
     /// Id of the service token to replace
-    #[arg(short = 'i', long = "id", value_name = "ID", allow_hyphen_values = true)]
+    #[arg(
+        short = 'i',
+        long = "id",
+        value_name = "ID",
+        allow_hyphen_values = true
+    )]
     pub id: String,
 
     /// Expiration of the new token: a date (yyyy-MM-dd, UTC), an RFC 3339 time, or a duration
@@ -322,12 +333,14 @@ pub enum IngestionApiKeyCommand {
         sts ingestion-api-key delete 250558013078953 250558013078954")]
     Delete(DeleteArgs),
     /// Replace an ingestion API key by a new one with the same name and description
-    #[command(after_help = "The new key's expiry: --expiration, else the old key's lifetime again \
+    #[command(
+        after_help = "The new key's expiry: --expiration, else the old key's lifetime again \
         from now, else none. The old key is deleted only after the new one was created (unless \
         --keep-old).\n\n\
         Examples:\n  \
         sts ingestion-api-key rotate --id 250558013078953\n  \
-        sts ingestion-api-key rotate --id 250558013078953 --expiration 1y --keep-old")]
+        sts ingestion-api-key rotate --id 250558013078953 --expiration 1y --keep-old"
+    )]
     Rotate(IngestionApiKeyRotateArgs),
     /// Check that an ingestion API key is live (exit 0) or not (exit 3); the key is read from stdin
     #[command(after_help = "Examples:\n  \
@@ -339,7 +352,12 @@ pub enum IngestionApiKeyCommand {
 #[derive(Debug, Args)]
 pub struct IngestionApiKeyRotateArgs {
     /// Id of the ingestion API key to replace
-    #[arg(short = 'i', long = "id", value_name = "ID", allow_hyphen_values = true)]
+    #[arg(
+        short = 'i',
+        long = "id",
+        value_name = "ID",
+        allow_hyphen_values = true
+    )]
     pub id: String,
 
     /// Expiration of the new key: a date (yyyy-MM-dd, UTC), an RFC 3339 time, or a duration

@@ -40,7 +40,8 @@ pub fn files(cmd: clap::Command) -> Vec<GeneratedFile> {
     for (_, c) in commands(&cmd, "") {
         let man = clap_mangen::Man::new(c.clone());
         let mut page = Vec::new();
-        man.render(&mut page).expect("rendering to a Vec cannot fail");
+        man.render(&mut page)
+            .expect("rendering to a Vec cannot fail");
         out.push(GeneratedFile {
             path: Path::new("docs/man").join(man.get_filename()),
             contents: page,
@@ -141,7 +142,7 @@ fn reference(root: &clap::Command) -> String {
     );
     for (name, _) in &all {
         let depth = name.split(' ').count() - 1;
-        let _ = writeln!(md, "{}- [`{name}`](#{})", "  ".repeat(depth), anchor(&name));
+        let _ = writeln!(md, "{}- [`{name}`](#{})", "  ".repeat(depth), anchor(name));
     }
     for (i, (name, c)) in all.iter().enumerate() {
         md.push('\n');
@@ -258,7 +259,11 @@ fn flag(a: &clap::Arg) -> String {
         .join(" ");
     if a.is_positional() {
         let multiple = a.get_num_args().is_some_and(|n| n.max_values() > 1);
-        return if multiple { format!("{value}...") } else { value };
+        return if multiple {
+            format!("{value}...")
+        } else {
+            value
+        };
     }
     let mut names = Vec::new();
     if let Some(s) = a.get_short() {
@@ -286,7 +291,10 @@ fn split_env(help: &str) -> (String, Option<String>) {
     };
     let env = rest[..end].trim().to_string();
     let text = format!("{}{}", &help[..start], &rest[end + 1..]);
-    (text.split_whitespace().collect::<Vec<_>>().join(" "), Some(env))
+    (
+        text.split_whitespace().collect::<Vec<_>>().join(" "),
+        Some(env),
+    )
 }
 
 /// Splits an after-help into its prose and the lines of its `Examples:` block.
@@ -323,7 +331,10 @@ fn fallback_examples(cmd: &clap::Command, name: &str) -> Vec<String> {
             "sts ingestion-api-key list",
             "sts ingestion-api-key list --no-headers | awk -F' [|] ' '{print $2}'",
         ],
-        "sts context show" => &["sts context show", "sts --context prod context show -o json"],
+        "sts context show" => &[
+            "sts context show",
+            "sts --context prod context show -o json",
+        ],
         "sts context set" => &["sts context set --name prod"],
         "sts context delete" => &["sts context delete --name staging"],
         "sts context validate" => &["sts context validate", "sts context validate --name prod"],

@@ -289,13 +289,9 @@ fn run_api(
                 expiration,
                 keep_old,
             } => {
-                let (report, failure) = rotate::rotate_ingestion_api_key(
-                    &client,
-                    id,
-                    expiration.as_deref(),
-                    keep_old,
-                )
-                .await;
+                let (report, failure) =
+                    rotate::rotate_ingestion_api_key(&client, id, expiration.as_deref(), keep_old)
+                        .await;
                 printer.ingestion_api_key_rotated(&report)?;
                 if let Some(e) = failure {
                     return Err(e.into());
@@ -358,7 +354,9 @@ fn run_context(
         Some(ContextCommand::Save(save)) => {
             context_save(cli, save, out, printer, src, &config_path)
         }
-        Some(ContextCommand::List(_)) => Ok(printer.contexts(config::load(&config_path)?.as_ref())?),
+        Some(ContextCommand::List(_)) => {
+            Ok(printer.contexts(config::load(&config_path)?.as_ref())?)
+        }
         Some(ContextCommand::Show) => {
             let config = context::load_existing(&config_path)?;
             let (name, ctx) = context::context_in_effect(&config, src.context_name(global))?;

@@ -604,7 +604,12 @@ pub fn render_rows(
     if let Some(max) = width {
         let available = max.saturating_sub(3 * n.saturating_sub(1));
         let floor: Vec<usize> = (0..n)
-            .map(|i| headers.and_then(|h| h.get(i)).map_or(0, |h| h.width()).max(4))
+            .map(|i| {
+                headers
+                    .and_then(|h| h.get(i))
+                    .map_or(0, |h| h.width())
+                    .max(4)
+            })
             .collect();
         while widths.iter().sum::<usize>() > available {
             // Shrink the widest column that can still shrink.
@@ -863,6 +868,14 @@ mod tests {
             s,
             "{\n  \"service-tokens\": [\n    {\n      \"alpha\": {\n        \"a\": 2,\n        \"b\": 1\n      },\n      \"id\": 3,\n      \"name\": \"n\",\n      \"roles\": [\n        \"r\"\n      ],\n      \"zeta\": 1\n    }\n  ]\n}\n"
         );
+    }
+
+    #[test]
+    fn no_headers_leaves_the_rows_and_colour_wraps_whole_lines() {
+        let rows = vec![vec!["1".into(), "a".into()], vec!["22".into(), "b".into()]];
+        assert_eq!(render_rows(None, &rows, None, false), "1  | a\n22 | b\n");
+        assert_eq!(paint("✅ Done", GREEN, true), "\x1b[32m✅ Done\x1b[0m");
+        assert_eq!(paint("✅ Done", GREEN, false), "✅ Done");
     }
 
     #[test]
