@@ -28,7 +28,8 @@ pub struct GeneratedFile {
 /// Every generated file of this command model (`sts_cli::cli::Cli::command()`, whose version has
 /// no commit in it).
 pub fn files(cmd: clap::Command) -> Vec<GeneratedFile> {
-    let mut cmd = cmd.disable_help_subcommand(true);
+    // No wrapping to the width of whatever terminal runs the generator.
+    let mut cmd = cmd.disable_help_subcommand(true).term_width(0);
     cmd.build();
     let mut out: Vec<GeneratedFile> = CompletionShell::ALL
         .iter()
