@@ -276,8 +276,9 @@ impl Printer {
     /// `context list`: a table, `*` marking the current context.
     pub fn contexts(&self, config: Option<&Config>) -> io::Result<()> {
         let current = config.and_then(|c| c.current_context.as_deref());
-        let contexts: Vec<(&String, &Context)> =
-            config.map(|c| c.contexts.iter().collect()).unwrap_or_default();
+        let contexts: Vec<(&String, &Context)> = config
+            .map(|c| c.contexts.iter().collect())
+            .unwrap_or_default();
         if self.is_json() {
             let list: Vec<Value> = contexts
                 .iter()
@@ -299,7 +300,12 @@ impl Printer {
                     clean(&ctx.url),
                     ctx.auth.to_string(),
                     ctx.storage.to_string(),
-                    if current == Some(name.as_str()) { "*" } else { "" }.to_string(),
+                    if current == Some(name.as_str()) {
+                        "*"
+                    } else {
+                        ""
+                    }
+                    .to_string(),
                 ]
             })
             .collect();

@@ -43,10 +43,12 @@ struct Answer {
 
 /// Why no answer came.
 enum NoAnswer {
-    /// Connection, DNS, TLS or transfer error; `refused` when the request was surely never sent.
+    /// Connection, DNS, TLS or transfer error; `refused` when the request was surely never sent,
+    /// `certificate` when the server's certificate was rejected (no retry helps then).
     Network {
         message: String,
         refused: bool,
+        certificate: bool,
     },
     TimedOut,
     TooLarge,
@@ -123,9 +125,11 @@ impl Client {
                 Ok(a) if idempotent && is_retryable_status(a.status) => {
                     Some(retry_after(&a.headers).unwrap_or_else(|| backoff(attempt)))
                 }
-                Err(NoAnswer::Network { refused, .. }) if idempotent || *refused => {
-                    Some(backoff(attempt))
-                }
+                Err(NoAnswer::Network {
+                    refused,
+                    certificate: false,
+                    ..
+                }) if idempotent || *refused => Some(backoff(attempt)),
                 _ => None,
             };
             let wait = retry_wait
@@ -307,10 +311,67 @@ fn network(e: reqwest::Error) -> NoAnswer {
         }
         found
     };
-    NoAnswer::Network {
-        message: root_cause(&e),
-        refused,
+    match certificate_problem(&e) {
+        Some(message) => NoAnswer::Network {
+            message,
+            refused: false,
+            certificate: true,
+        },
+        None => NoAnswer::Network {
+            message: root_cause(&e),
+            refused,
+            certificate: false,
+        },
     }
+}
+
+/// A rejected server certificate, said in words a user can act on; `None` for other errors.
+fn certificate_problem(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    use tokio_rustls::rustls::{CertificateError, Error as TlsError};
+    let mut source = Some(e);
+    while let Some(s) = source {
+        if let Some(TlsError::InvalidCertificate(problem)) = tls_error(s) {
+            let trust = "pass the CA that signed it with --ca-cert-path or \
+                         --ca-cert-base64-data (or, only for testing, --skip-ssl)";
+            return Some(match problem {
+                CertificateError::NotValidForName
+                | CertificateError::NotValidForNameContext { .. } => {
+                    "the server's certificate is not valid for this host name; use a name the \
+                     certificate lists (or, only for testing, --skip-ssl)"
+                        .to_string()
+                }
+                CertificateError::UnknownIssuer => {
+                    format!("the server's certificate is not trusted (unknown issuer); {trust}")
+                }
+                CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                    "the server's certificate has expired".to_string()
+                }
+                CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                    "the server's certificate is not valid yet (check the clock)".to_string()
+                }
+                other => format!("the server's certificate is not trusted ({other:?}); {trust}"),
+            });
+        }
+        source = s.source();
+    }
+    None
+}
+
+/// The rustls error that this link of an error chain is or wraps. `io::Error` hides what it
+/// wraps from `source()`, so look inside it too.
+fn tls_error<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a tokio_rustls::rustls::Error> {
+    if let Some(tls) = e.downcast_ref::<tokio_rustls::rustls::Error>() {
+        return Some(tls);
+    }
+    if let Some(inner) = e
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+    {
+        return tls_error(inner);
+    }
+    None
 }
 
 /// The innermost cause of an error chain, which is the part a user can act on.

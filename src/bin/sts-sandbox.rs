@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use sts_cli::sandbox::{self, Config, ServerVersion};
+use sts_cli::sandbox::{self, Config, ServerVersion, TlsFiles};
 
 /// A local server that behaves like the StackState (SUSE Observability) API, for trying `sts`
 /// and testing CI scripts offline. Prints one line on stdout once it listens.
@@ -36,6 +36,15 @@ struct Args {
     /// Receiver API key accepted by /security/ingestion/authorize?withReceiverKey=true
     #[arg(long, value_name = "K")]
     receiver_api_key: Option<String>,
+
+    /// Serve HTTPS with this PEM certificate chain (server certificate first); needs --tls-key.
+    /// Plain HTTP when not given
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -48,6 +57,10 @@ async fn main() -> ExitCode {
         server_version: args.server_version,
         k8s_sa_tokens: args.k8s_sa_token,
         receiver_api_key: args.receiver_api_key,
+        tls: args
+            .tls_cert
+            .zip(args.tls_key)
+            .map(|(cert, key)| TlsFiles { cert, key }),
     };
     match sandbox::run(cfg).await {
         Ok(()) => ExitCode::SUCCESS,

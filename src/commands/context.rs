@@ -47,9 +47,10 @@ pub fn save_request(
     if name.is_empty() {
         return Err(Error::usage("--name must not be empty"));
     }
-    let url = global.url.clone().ok_or_else(|| {
-        Error::usage("context save needs --url URL (the server of the context)")
-    })?;
+    let url = global
+        .url
+        .clone()
+        .ok_or_else(|| Error::usage("context save needs --url URL (the server of the context)"))?;
     settings::check_url(&url).map_err(|e| Error::usage(e.message))?;
     if global.k8s_sa_token.is_some() || global.k8s_sa_token_path.is_some() {
         return Err(Error::usage(
@@ -63,16 +64,12 @@ pub fn save_request(
                 "give one of --api-token and --service-token, not both",
             ));
         }
-        (Some(t), None) => Credential::ApiToken(settings::token_value(
-            t.clone(),
-            "--api-token",
-            src,
-        )?),
-        (None, Some(t)) => Credential::ServiceToken(settings::token_value(
-            t.clone(),
-            "--service-token",
-            src,
-        )?),
+        (Some(t), None) => {
+            Credential::ApiToken(settings::token_value(t.clone(), "--api-token", src)?)
+        }
+        (None, Some(t)) => {
+            Credential::ServiceToken(settings::token_value(t.clone(), "--service-token", src)?)
+        }
         (None, None) => {
             return Err(Error::usage(
                 "context save needs a token: --service-token TOKEN or --api-token TOKEN \
@@ -86,7 +83,10 @@ pub fn save_request(
         None
     } else if let Some(path) = &global.ca_cert_path {
         let pem = std::fs::read(path).map_err(|e| {
-            Error::new(Kind::ReadFile, format!("cannot read the CA file {path}: {e}"))
+            Error::new(
+                Kind::ReadFile,
+                format!("cannot read the CA file {path}: {e}"),
+            )
         })?;
         Some(base64::engine::general_purpose::STANDARD.encode(pem))
     } else {

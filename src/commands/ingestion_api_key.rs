@@ -30,7 +30,15 @@ pub async fn create(
     client: &Client,
     request: &GenerateIngestionApiKeyRequest,
 ) -> Result<GeneratedIngestionApiKeyResponse> {
-    client.post(PATH, request).await
+    let created: GeneratedIngestionApiKeyResponse = client.post(PATH, request).await?;
+    // A 200 without the secret would print an empty one and exit 0: a CI script would store it.
+    if created.api_key.trim().is_empty() {
+        return Err(Error::usage(
+            "the server's answer to POST /security/ingestion/api_keys holds no apiKey; a key \
+             whose secret is unknown may have been made: find it with `sts ingestion-api-key list`",
+        ));
+    }
+    Ok(created)
 }
 
 /// All ingestion API keys, sorted by name (stable).

@@ -39,7 +39,15 @@ pub async fn create(
     client: &Client,
     request: &NewServiceTokenRequest,
 ) -> Result<ServiceTokenCreatedResponse> {
-    client.post(PATH, request).await
+    let created: ServiceTokenCreatedResponse = client.post(PATH, request).await?;
+    // A 200 without the secret would print an empty one and exit 0: a CI script would store it.
+    if created.token.trim().is_empty() {
+        return Err(Error::usage(
+            "the server's answer to POST /security/tokens holds no token; a token whose \
+             secret is unknown may have been made: find it with `sts service-token list`",
+        ));
+    }
+    Ok(created)
 }
 
 /// All service tokens, sorted by name (stable).

@@ -20,6 +20,15 @@ pub struct Config {
     pub k8s_sa_tokens: Vec<String>,
     /// The receiver API key that `authorize?withReceiverKey=true` also accepts.
     pub receiver_api_key: Option<String>,
+    /// Serve HTTPS with this certificate and key; plain HTTP when `None`.
+    pub tls: Option<TlsFiles>,
+}
+
+/// PEM files for HTTPS: the certificate chain (server certificate first) and its private key.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// A semantic version as given on the command line (`6.0.0`, `6.1.2-rc.1`).

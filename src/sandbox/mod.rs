@@ -16,6 +16,7 @@ mod persist;
 mod requests;
 mod routes;
 mod state;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -31,7 +32,7 @@ use axum::response::IntoResponse;
 use rand::distr::{Alphanumeric, SampleString};
 use tokio::net::TcpListener;
 
-pub use config::{Config, ServerVersion};
+pub use config::{Config, ServerVersion, TlsFiles};
 
 use errors::ApiError;
 use faults::{FaultAction, FaultQueue, FaultSpec};
@@ -158,26 +159,44 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         requests: Mutex::default(),
     });
 
+    let tls = cfg
+        .tls
+        .as_ref()
+        .map(|files| tls::server_config(&files.cert, &files.key))
+        .transpose()?;
+
     let stop = StopSignal::install()?;
     let listener = TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let admin_token = app.admin_token.clone();
+
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let stopped = async {
+        let _ = rx.await;
+    };
+    let mut server = match tls {
+        None => tokio::spawn(
+            axum::serve(listener, router(app))
+                .with_graceful_shutdown(stopped)
+                .into_future(),
+        ),
+        Some(config) => tokio::spawn(
+            axum::serve(tls::TlsListener::new(listener, config)?, router(app))
+                .with_graceful_shutdown(stopped)
+                .into_future(),
+        ),
+    };
     {
         let mut out = std::io::stdout().lock();
         writeln!(
             out,
-            "sts-sandbox listening on http://{addr} admin-token {}",
-            app.admin_token
+            "sts-sandbox listening on {scheme}://{addr} admin-token {admin_token}"
         )?;
         out.flush()?;
     }
-
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, router(app)).with_graceful_shutdown(async {
-        let _ = rx.await;
-    });
-    let mut server = tokio::spawn(server.into_future());
     tokio::select! {
         ended = &mut server => {
             ended?.context("the server stopped")?;
