@@ -12,6 +12,7 @@ pub mod env_vars;
 pub mod error;
 pub mod generated;
 pub mod output;
+pub mod platform;
 pub mod sandbox;
 pub mod secret;
 pub mod settings;

@@ -1,0 +1,3 @@
+//! Posit Connect (CONTRACT §9.1).
+
+pub mod wire;

@@ -1,0 +1,3 @@
+//! Qualytics (CONTRACT §9.2).
+
+pub mod wire;
