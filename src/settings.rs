@@ -393,8 +393,10 @@ pub fn missing_config(path: &Path) -> Error {
     ))
 }
 
-/// Checks a server URL: `http://` or `https://` and a host.
+/// Checks a server URL: `http://` or `https://` and a host; no user info, query or fragment
+/// (exit 3, [`crate::guard::check_url_parts`]).
 pub fn check_url(url: &str) -> Result<()> {
+    crate::guard::check_url_parts(url)?;
     let lower = url.to_ascii_lowercase();
     let rest = lower
         .strip_prefix("https://")
@@ -509,7 +511,9 @@ impl Group<'_> {
 /// A token value; `-` reads one line from stdin, surrounding whitespace trimmed.
 pub fn token_value(value: String, name: &str, src: &mut Sources) -> Result<Secret> {
     if value != "-" {
-        return Ok(Secret::new(value));
+        let secret = Secret::new(value);
+        crate::guard::check_header_safe(&secret, name)?;
+        return Ok(secret);
     }
     let line = (src.read_stdin_line)()
         .map_err(|e| Error::usage(format!("cannot read the token for {name} from stdin: {e}")))?;
@@ -519,7 +523,9 @@ pub fn token_value(value: String, name: &str, src: &mut Sources) -> Result<Secre
             "{name} is `-` but standard input gave no token"
         )));
     }
-    Ok(Secret::new(token))
+    let secret = Secret::new(token);
+    crate::guard::check_header_safe(&secret, name)?;
+    Ok(secret)
 }
 
 fn read_token_file(path: &Path) -> Result<Secret> {
