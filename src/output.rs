@@ -53,6 +53,8 @@ impl Printer {
         };
         let stderr_tty = io::stderr().is_terminal();
         let text = settings.format == OutputFormat::Text;
+        let stderr_ansi = stderr_tty && !settings.no_color && (text || settings.verbosity == 0);
+        crate::redact::set_ansi(stdout_tty && !settings.no_color && text, stderr_ansi);
         Printer {
             format: settings.format,
             symbols: !settings.no_color,
@@ -99,6 +101,7 @@ impl Printer {
 
     /// `✅ <message>` on stdout.
     pub fn success_line(&self, message: &str) -> String {
+        let message = crate::redact::content(message);
         let line = format!("{} {}", self.symbol("✅", "[SUCCESS]"), message);
         format!("{}\n", paint(&line, GREEN, self.stdout_color))
     }
@@ -106,24 +109,33 @@ impl Printer {
     /// `✅ <message><secret>` on stdout, the secret bold on a colour terminal. The one place a
     /// freshly created secret is written.
     fn success_with_secret(&self, message: &str, secret: &str) -> io::Result<()> {
-        let secret = clean(secret);
-        let secret = if self.stdout_color {
-            format!("{BOLD}{secret}{RESET}")
+        let shown = crate::redact::content_except(secret, Some(secret));
+        let shown = if self.stdout_color {
+            format!("{BOLD}{shown}{RESET}")
         } else {
-            secret
+            shown
         };
-        write_stdout(&self.success_line(&format!("{message}{secret}")))
+        let message = crate::redact::content(message);
+        let line = format!("{} {message}{shown}", self.symbol("✅", "[SUCCESS]"));
+        let line = format!("{}\n", paint(&line, GREEN, self.stdout_color));
+        write_out(crate::redact::Stream::Stdout, &line, Some(secret))
     }
 
     /// `⚠️ <message>` on stderr.
     pub fn warn(&self, message: &str) {
+        let message = crate::redact::content(message);
         let line = format!("{} {}", self.symbol("⚠️", "[WARN]"), message);
         write_stderr(&format!("{}\n", paint(&line, YELLOW, self.stderr_color)));
     }
 
     /// The error on stderr: `❌ <message>`, or the JSON error object.
     pub fn error(&self, err: &Error) {
-        write_stderr(&self.error_text(err));
+        if self.is_json() {
+            // Redacted value by value in `pretty`: the text step would not spare JSON keys.
+            let _ = write_raw(crate::redact::Stream::Stderr, &self.error_text(err));
+        } else {
+            write_stderr(&self.error_text(err));
+        }
     }
 
     pub fn error_text(&self, err: &Error) -> String {
@@ -134,18 +146,27 @@ impl Printer {
             }
             pretty(&v)
         } else {
-            let line = format!("{} {}", self.symbol("❌", "[ERROR]"), err.message);
+            let message = crate::redact::content(&err.message);
+            let line = format!("{} {}", self.symbol("❌", "[ERROR]"), message);
             format!("{}\n", paint(&line, RED, self.stderr_color))
         }
     }
 
     /// A verbose log line on stderr.
     pub fn log(&self, line: &str) {
-        write_stderr(&format!("{line}\n"));
+        write_stderr(&format!("{}\n", crate::redact::content(line)));
     }
 
     fn json(&self, value: &Value) -> io::Result<()> {
-        write_stdout(&pretty(value))
+        write_raw(crate::redact::Stream::Stdout, &pretty(value))
+    }
+
+    /// JSON holding a freshly created secret: every known secret is masked but that one.
+    fn json_with_secret(&self, value: &Value, secret: &str) -> io::Result<()> {
+        write_raw(
+            crate::redact::Stream::Stdout,
+            &pretty_except(value, Some(secret)),
+        )
     }
 
     fn table(&self, headers: &[&str], rows: Vec<Vec<String>>, empty: &str) -> io::Result<()> {
@@ -158,7 +179,8 @@ impl Printer {
 
     pub fn service_token_created(&self, created: &ServiceTokenCreatedResponse) -> io::Result<()> {
         if self.is_json() {
-            return self.json(&json!({"service-token": to_value(created)}));
+            return self
+                .json_with_secret(&json!({"service-token": to_value(created)}), &created.token);
         }
         self.success_with_secret("Service token created: ", &created.token)
     }
@@ -200,7 +222,10 @@ impl Printer {
         created: &GeneratedIngestionApiKeyResponse,
     ) -> io::Result<()> {
         if self.is_json() {
-            return self.json(&json!({"ingestion-api-key": to_value(created)}));
+            return self.json_with_secret(
+                &json!({"ingestion-api-key": to_value(created)}),
+                &created.api_key,
+            );
         }
         self.success_with_secret("Ingestion API Key generated: ", &created.api_key)
     }
@@ -321,14 +346,14 @@ impl Printer {
         if self.is_json() {
             return self.json(&json!({"current-context": context_json(ctx), "name": name}));
         }
-        write_stdout(&format!("{name}\n"))
+        write_stdout(&format!("{}\n", clean(name)))
     }
 
     pub fn context_set(&self, name: &str) -> io::Result<()> {
         if self.is_json() {
             return self.json(&json!({ "current-context": name }));
         }
-        write_stdout(&format!("Current context set to {name}\n"))
+        write_stdout(&format!("Current context set to {}\n", clean(name)))
     }
 
     pub fn context_deleted(&self, name: &str) -> io::Result<()> {
@@ -367,13 +392,16 @@ impl Printer {
             return Ok(());
         };
         if self.is_json() {
-            return self.json(&json!({
-                "service-token": to_value(created),
-                "old-id": r.old_id,
-                "new-id": r.new_id,
-                "saved-to-context": r.saved_to_context,
-                "old-deleted": r.old_deleted,
-            }));
+            return self.json_with_secret(
+                &json!({
+                    "service-token": to_value(created),
+                    "old-id": r.old_id,
+                    "new-id": r.new_id,
+                    "saved-to-context": r.saved_to_context,
+                    "old-deleted": r.old_deleted,
+                }),
+                &created.token,
+            );
         }
         self.success_with_secret("Service token created: ", &created.token)?;
         self.rotation_steps(
@@ -398,12 +426,15 @@ impl Printer {
             return Ok(());
         };
         if self.is_json() {
-            return self.json(&json!({
-                "ingestion-api-key": to_value(created),
-                "old-id": r.old_id,
-                "new-id": r.new_id,
-                "old-deleted": r.old_deleted,
-            }));
+            return self.json_with_secret(
+                &json!({
+                    "ingestion-api-key": to_value(created),
+                    "old-id": r.old_id,
+                    "new-id": r.new_id,
+                    "old-deleted": r.old_deleted,
+                }),
+                &created.api_key,
+            );
         }
         self.success_with_secret("Ingestion API Key generated: ", &created.api_key)?;
         self.rotation_steps(
@@ -541,9 +572,17 @@ fn to_value<T: Serialize + ?Sized>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
-/// Two-space indented JSON and a newline.
+/// Two-space indented JSON and a newline, known secrets masked in its string values and
+/// terminal controls escaped (CONTRACT §6; see [`crate::redact`]).
 pub fn pretty(value: &Value) -> String {
-    let mut s = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into());
+    pretty_except(value, None)
+}
+
+fn pretty_except(value: &Value, allowed: Option<&str>) -> String {
+    let mut value = value.clone();
+    crate::redact::json_value_except(&mut value, allowed);
+    let s = serde_json::to_string_pretty(&value).unwrap_or_else(|_| "null".into());
+    let mut s = crate::redact::json_text(&s);
     s.push('\n');
     s
 }
@@ -556,25 +595,44 @@ fn expiration(v: Option<i64>, now: DateTime<Utc>) -> String {
     v.map_or_else(|| "-".into(), |ms| render_expiration(ms, now))
 }
 
-/// A server string made safe for one table cell: control characters (newlines, ESC) become spaces.
+/// A server or file string made safe for one table cell or message: known secrets masked,
+/// control characters (newlines, ESC, U+009B) and bidirectional overrides shown escaped
+/// (`\u001b`), never raw.
 pub fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    crate::redact::content(s)
 }
 
-/// Writes to stdout in one go. A closed pipe comes back as `BrokenPipe` for `main` to end quietly.
+/// Writes to stdout in one go, through the redaction step ([`crate::redact::text`]). A closed
+/// pipe comes back as `BrokenPipe` for `main` to end quietly.
 pub fn write_stdout(text: &str) -> io::Result<()> {
-    let mut out = io::stdout().lock();
-    out.write_all(text.as_bytes())?;
-    out.flush()
+    write_out(crate::redact::Stream::Stdout, text, None)
 }
 
-/// Writes to stderr; a failure to write an error message has nowhere to go, so it is dropped.
+/// Writes to stderr through the redaction step; a failure to write an error message has nowhere
+/// to go, so it is dropped.
 pub fn write_stderr(text: &str) {
-    let mut err = io::stderr().lock();
-    let _ = err.write_all(text.as_bytes());
-    let _ = err.flush();
+    let _ = write_out(crate::redact::Stream::Stderr, text, None);
+}
+
+/// The one sink of printed text: redacted (all known secrets but `allowed`), then written.
+fn write_out(stream: crate::redact::Stream, text: &str, allowed: Option<&str>) -> io::Result<()> {
+    write_raw(stream, &crate::redact::text_except(text, stream, allowed))
+}
+
+/// Writes text that is already redacted (JSON, masked value by value).
+fn write_raw(stream: crate::redact::Stream, text: &str) -> io::Result<()> {
+    match stream {
+        crate::redact::Stream::Stdout => {
+            let mut out = io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()
+        }
+        crate::redact::Stream::Stderr => {
+            let mut err = io::stderr().lock();
+            err.write_all(text.as_bytes())?;
+            err.flush()
+        }
+    }
 }
 
 /// A table as the Go CLI prints it: no border, no header separator, columns joined by ` | `,
@@ -839,7 +897,7 @@ mod tests {
             .collect();
         assert_eq!(
             rows[0],
-            ["7", "n [31m", "2025-01-01 (expired)", "[a b]", "-"]
+            ["7", "n\\u001b[31m", "2025-01-01 (expired)", "[a b]", "-"]
         );
         assert_eq!(expiration(None, now()), "-");
         assert_eq!(expiration(Some(i64::MIN), now()), i64::MIN.to_string());

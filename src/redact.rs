@@ -27,7 +27,23 @@ pub const MASK: &str = "***";
 /// JSON fields whose string value is a secret, in the answers of every platform.
 pub const SECRET_FIELDS: [&str; 5] = ["token", "apiKey", "key", "bearer_token", "api_key"];
 
+#[cfg(not(test))]
 static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+// Unit tests run in parallel threads of one process and register secrets such as `a` or `x`:
+// each test thread gets a registry of its own, so one test's secrets cannot mask another's
+// output. The binaries (and the integration tests that run them) use the one global registry.
+#[cfg(test)]
+thread_local! {
+    static TEST_SECRETS: &'static RwLock<Vec<String>> =
+        Box::leak(Box::new(RwLock::new(Vec::new())));
+}
+
+fn registry() -> &'static RwLock<Vec<String>> {
+    #[cfg(not(test))]
+    return &SECRETS;
+    #[cfg(test)]
+    return TEST_SECRETS.with(|r| *r);
+}
 /// Whether the printer writes ANSI colour on stdout / stderr (a terminal with colour on); only
 /// then do the printer's own SGR sequences pass the sink unescaped.
 static STDOUT_ANSI: AtomicBool = AtomicBool::new(false);
@@ -40,7 +56,7 @@ pub fn register(secret: &str) {
     if secret.is_empty() || secret == MASK {
         return;
     }
-    let mut secrets = SECRETS.write().unwrap_or_else(|e| e.into_inner());
+    let mut secrets = registry().write().unwrap_or_else(|e| e.into_inner());
     if !secrets.iter().any(|s| s == secret) {
         secrets.push(secret.to_string());
         // Longest first, so a secret that contains another is masked whole.
@@ -108,7 +124,12 @@ pub fn text_except(text: &str, stream: Stream, allowed: Option<&str>) -> String 
 /// character (newlines included) and bidirectional override escaped. For content, before the
 /// printer adds its own colour.
 pub fn content(text: &str) -> String {
-    escape_all(&mask(text, None))
+    content_except(text, None)
+}
+
+/// [`content`], leaving `allowed` as is.
+pub fn content_except(text: &str, allowed: Option<&str>) -> String {
+    escape_all(&mask(text, allowed))
 }
 
 /// Masks the known secrets in the string values of a JSON value (never its keys).
@@ -120,7 +141,7 @@ pub fn json_value(value: &mut Value) {
 pub fn json_value_except(value: &mut Value, allowed: Option<&str>) {
     match value {
         Value::String(s) => {
-            let masked = mask(s, allowed);
+            let masked = mask_value(s, allowed);
             if masked != *s {
                 *s = masked;
             }
@@ -146,9 +167,42 @@ pub fn json_text(serialized: &str) -> String {
     out
 }
 
-/// The known secrets in `text` replaced by `***`, except `allowed`.
+/// A JSON string value with the known secrets masked: the long ones anywhere, a short one only
+/// when it is the whole value.
+fn mask_value(value: &str, allowed: Option<&str>) -> String {
+    let short_whole = {
+        let secrets = registry().read().unwrap_or_else(|e| e.into_inner());
+        secrets.iter().any(|s| {
+            s.chars().count() < SUBSTRING_MIN_CHARS
+                && s == value.trim()
+                && Some(s.as_str()) != allowed.map(str::trim)
+        })
+    };
+    if short_whole {
+        return MASK.to_string();
+    }
+    mask_long(value, allowed)
+}
+
+fn mask_long(text: &str, allowed: Option<&str>) -> String {
+    let secrets = registry().read().unwrap_or_else(|e| e.into_inner());
+    let allowed = allowed.map(str::trim);
+    let mut out = text.to_string();
+    for secret in secrets.iter() {
+        if Some(secret.as_str()) != allowed
+            && secret.chars().count() >= SUBSTRING_MIN_CHARS
+            && out.contains(secret.as_str())
+        {
+            out = out.replace(secret.as_str(), MASK);
+        }
+    }
+    out
+}
+
+/// The known secrets in a text replaced by `***`, except `allowed`: the long ones anywhere, a
+/// short one where it is the whole text or a whole word of it.
 pub fn mask(text: &str, allowed: Option<&str>) -> String {
-    let secrets = SECRETS.read().unwrap_or_else(|e| e.into_inner());
+    let secrets = registry().read().unwrap_or_else(|e| e.into_inner());
     let allowed = allowed.map(str::trim);
     let mut out = text.to_string();
     for secret in secrets.iter() {
@@ -289,18 +343,19 @@ mod tests {
         register("ab1");
         let line = "401: unknown token svctok-redact-unit-0123456789 (Set-Cookie: s=svctok-redact-unit-0123456789x)";
         let masked = text(line, Stream::Stderr);
-        // (Other unit tests register short secrets of their own, so only these parts are checked.)
-        assert!(!masked.contains("svctok-redact-unit"), "{masked}");
-        assert!(masked.starts_with("401: unknown token *** ("), "{masked}");
-        assert!(masked.ends_with("***x)"), "{masked}");
+        assert_eq!(
+            masked, "401: unknown token *** (Set-Cookie: s=***x)",
+            "{masked}"
+        );
         assert_eq!(mask("key: ab1", None), "key: ***");
         assert_eq!(mask("tab1e ab12 xab1", None), "tab1e ab12 xab1");
-        let mut v = serde_json::json!({"ab1": "ab1", "active": true, "n": "cab1",
+        let mut v = serde_json::json!({"ab1": "ab1", "active": true, "n": "cab1", "w": "x ab1",
             "svctok-redact-unit-0123456789": ["svctok-redact-unit-0123456789"]});
         json_value(&mut v);
         assert_eq!(v["ab1"], "***");
         assert_eq!(v["active"], true);
         assert_eq!(v["n"], "cab1");
+        assert_eq!(v["w"], "x ab1", "a short secret only as a whole JSON value");
         assert_eq!(v["svctok-redact-unit-0123456789"][0], "***");
     }
 
