@@ -27,6 +27,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Kind, Result};
+use crate::fsutil;
 
 /// The file name under the user config folder's `sts` folder.
 pub const FILE_NAME: &str = "config.toml";
@@ -191,9 +192,15 @@ pub fn load(path: &Path) -> Result<Option<Config>> {
 /// in the same folder, fsync, rename, fsync of the folder). A file that does not parse is an
 /// error and is left untouched; so is the file when `f` fails. Missing folders are created 0700,
 /// the file 0600. A failure to write is exit 6.
+///
+/// The path must be a regular file or absent (a directory, device, FIFO or socket, directly or
+/// through a symlink, is exit 1 and nothing is written); a symlink is written through to its
+/// target, beside which the lock and the temporary file live. A rewrite keeps the file's mode
+/// and owner.
 pub fn update<T>(path: &Path, f: impl FnOnce(&mut Config) -> Result<T>) -> Result<T> {
-    let _lock = lock(path, "config file")?;
-    let mut config = load(path)?.unwrap_or_default();
+    let target = write_target(path, "config file")?;
+    let _lock = lock(&target, "config file")?;
+    let mut config = load(&target)?.unwrap_or_default();
     let value = f(&mut config)?;
     let text = toml::to_string(&config).map_err(|e| {
         Error::new(
@@ -201,27 +208,47 @@ pub fn update<T>(path: &Path, f: impl FnOnce(&mut Config) -> Result<T>) -> Resul
             format!("cannot write config file {}: {e}", path.display()),
         )
     })?;
-    write_atomic(path, text.as_bytes(), "config file")?;
+    write_atomic(&target, text.as_bytes(), "config file", Mode::Keep)?;
     Ok(value)
+}
+
+/// The file a write to `path` really changes ([`fsutil::write_target`]): symlinks followed;
+/// a path that is not a regular file is a config error (exit 1) naming `path`.
+pub(crate) fn write_target(path: &Path, what: &str) -> Result<PathBuf> {
+    fsutil::write_target(path).map_err(|e| {
+        Error::config(format!(
+            "cannot use {what} {}: {e}; sts writes only to a regular file",
+            path.display()
+        ))
+    })
+}
+
+/// The text of a file that must be a regular file of at most 1 MiB; `None` when it does not
+/// exist. Anything else is a config error (exit 1) naming the file.
+pub(crate) fn read_text(path: &Path, what: &str) -> Result<Option<String>> {
+    let bytes = match fsutil::read_regular(path, fsutil::MAX_FILE_BYTES) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return Ok(None),
+        Err(e) => {
+            return Err(Error::config(format!(
+                "cannot read {what} {}: {e}",
+                path.display()
+            )));
+        }
+    };
+    String::from_utf8(bytes).map(Some).map_err(|_| {
+        Error::config(format!(
+            "cannot read {what} {}: it is not valid UTF-8",
+            path.display()
+        ))
+    })
 }
 
 /// Reads and parses a TOML file; `None` when it does not exist. `what` names the file in
 /// messages ("config file", "credentials file").
 pub(crate) fn load_toml<T: DeserializeOwned>(path: &Path, what: &str) -> Result<Option<T>> {
-    let text = match fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            let reason = if e.kind() == io::ErrorKind::InvalidData {
-                "it is not valid UTF-8".to_string()
-            } else {
-                e.to_string()
-            };
-            return Err(Error::config(format!(
-                "cannot read {what} {}: {reason}",
-                path.display()
-            )));
-        }
+    let Some(text) = read_text(path, what)? else {
+        return Ok(None);
     };
     toml::from_str(&text)
         .map(Some)
@@ -325,35 +352,49 @@ pub(crate) fn lock(path: &Path, what: &str) -> Result<File> {
     Ok(file)
 }
 
-/// Replaces `path` with `bytes` atomically: a new 0600 file in the same folder, written and
-/// fsynced, renamed over `path`, then the folder fsynced. A symlink at `path` is followed, so
-/// its target is replaced rather than the link. On failure nothing but the temporary file is
-/// touched, and that is removed.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8], what: &str) -> Result<()> {
-    create_parent_dirs(path, what)?;
-    let target = match fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_symlink() => {
-            fs::canonicalize(path).map_err(|e| write_error(what, path, e))?
-        }
-        _ => path.to_path_buf(),
-    };
+/// The mode a rewritten file gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// The mode the file had (0600 for a new file): the config file.
+    Keep,
+    /// Always 0600: `credentials.toml`, which holds secrets.
+    Private,
+}
+
+/// Replaces `path` with `bytes` atomically: a new file in the same folder, written and fsynced,
+/// renamed over `path`, then the folder fsynced. A symlink at `path` is followed, so its target
+/// is replaced rather than the link. A rewrite keeps the owner and (with [`Mode::Keep`]) the
+/// mode of the file it replaces; a new file is 0600. Temporary files of earlier writes that were
+/// interrupted are removed first (the caller holds the file's lock). On failure nothing but the
+/// temporary file is touched, and that is removed.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8], what: &str, mode: Mode) -> Result<()> {
+    let target = write_target(path, what)?;
+    create_parent_dirs(&target, what)?;
     let dir = parent_dir(&target);
     let file_name = target
         .file_name()
         .ok_or_else(|| write_error(what, path, "not a file name"))?
         .to_string_lossy()
         .into_owned();
-    let tmp = dir.join(format!(
-        ".{file_name}.{}.{:08x}.tmp",
-        std::process::id(),
-        rand::random::<u32>()
-    ));
+    fsutil::remove_stale_temp_files(dir, &file_name);
+    let tmp = dir.join(fsutil::temp_name(&file_name));
+    let old = fs::metadata(&target).ok();
     let result = (|| -> io::Result<()> {
         let mut file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(&tmp)?;
+        if let Some(old) = &old {
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            // The owner first (only root may give a file away; anyone else keeps their own).
+            if old.uid() != file.metadata()?.uid() || old.gid() != file.metadata()?.gid() {
+                let _ = std::os::unix::fs::fchown(&file, Some(old.uid()), Some(old.gid()));
+            }
+            if mode == Mode::Keep {
+                file.set_permissions(fs::Permissions::from_mode(old.mode() & 0o7777))?;
+            }
+        }
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);
@@ -653,10 +694,10 @@ mod tests {
         assert_eq!(mode(&dir.path().join("a/b/config.toml.lock")), 0o600);
         assert_eq!(mode(&dir.path().join("a")), 0o700);
         assert_eq!(mode(&dir.path().join("a/b")), 0o700);
-        // A file that was made readable by others is replaced by a 0600 one.
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        // A rewrite keeps the mode the user gave the file.
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
         update(&path, |_| Ok(())).unwrap();
-        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&path), 0o640);
     }
 
     #[test]

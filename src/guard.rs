@@ -114,3 +114,78 @@ mod tests {
         check_header_safe(&Secret::new("svctok-abc_DEF.123"), "x").unwrap();
     }
 }
+
+/// Checks CA data (PEM) before it is trusted or stored (CONTRACT §7): at least one
+/// `CERTIFICATE` block, and every such block a certificate that parses (reqwest accepts garbage
+/// DER without complaint and every later request then fails). Exit 11 otherwise.
+pub fn check_ca_pem(pem: &[u8]) -> Result<()> {
+    use tokio_rustls::rustls::RootCertStore;
+    use tokio_rustls::rustls::pki_types::CertificateDer;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    let bad = |detail: String| {
+        Error::new(
+            crate::error::Kind::Certificate,
+            format!("the CA certificate does not parse: {detail}"),
+        )
+    };
+    let mut store = RootCertStore::empty();
+    let mut count = 0;
+    for (i, cert) in CertificateDer::pem_slice_iter(pem).enumerate() {
+        let cert = cert.map_err(|e| bad(format!("PEM block {}: {e}", i + 1)))?;
+        store
+            .add(cert)
+            .map_err(|e| bad(format!("certificate {}: {e}", i + 1)))?;
+        count += 1;
+    }
+    if count == 0 {
+        return Err(bad("no PEM certificate block found".into()));
+    }
+    Ok(())
+}
+
+/// [`check_ca_pem`] of base64 CA data (`--ca-cert-base64-data`, a saved context's CA).
+pub fn check_ca_base64(data: &str) -> Result<()> {
+    use base64::Engine as _;
+    let compact: String = data.chars().filter(|c| !c.is_whitespace()).collect();
+    let pem = base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .map_err(|e| {
+            Error::new(
+                crate::error::Kind::Certificate,
+                format!("the CA certificate data is not valid base64: {e}"),
+            )
+        })?;
+    check_ca_pem(&pem)
+}
+
+/// Reads a CA file (at most 1 MiB, so `/dev/zero` is an error, not an abort): exit 5 when it
+/// cannot be read.
+pub fn read_ca_file(path: &str) -> Result<Vec<u8>> {
+    crate::fsutil::read_bounded(std::path::Path::new(path), crate::fsutil::MAX_FILE_BYTES).map_err(
+        |e| {
+            Error::new(
+                crate::error::Kind::ReadFile,
+                format!("cannot read the CA file {path}: {e}"),
+            )
+        },
+    )
+}
+
+#[cfg(test)]
+mod ca_tests {
+    use super::*;
+    use crate::error::Kind;
+
+    #[test]
+    fn garbage_and_bad_der_cas_are_certificate_errors() {
+        for pem in [
+            &b"garbage"[..],
+            b"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",
+            // Valid base64, but the bytes are no certificate.
+            b"-----BEGIN CERTIFICATE-----\nAAECAwQFBgcICQ==\n-----END CERTIFICATE-----\n",
+        ] {
+            assert_eq!(check_ca_pem(pem).unwrap_err().kind, Kind::Certificate);
+        }
+        assert_eq!(check_ca_base64("!!").unwrap_err().kind, Kind::Certificate);
+    }
+}

@@ -10,6 +10,7 @@ pub mod credentials;
 pub mod dates;
 pub mod env_vars;
 pub mod error;
+pub mod fsutil;
 pub mod generated;
 pub mod guard;
 pub mod output;

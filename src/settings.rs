@@ -332,12 +332,7 @@ pub fn resolve_tls(
     let ca_pem = if skip_ssl {
         None
     } else if let Some(path) = ca_path {
-        Some(std::fs::read(&path).map_err(|e| {
-            Error::new(
-                Kind::ReadFile,
-                format!("cannot read the CA file {path}: {e}"),
-            )
-        })?)
+        Some(crate::guard::read_ca_file(&path)?)
     } else if let Some(data) = ca_data {
         let compact: String = data.chars().filter(|c| !c.is_whitespace()).collect();
         Some(
@@ -353,6 +348,9 @@ pub fn resolve_tls(
     } else {
         None
     };
+    if let Some(pem) = &ca_pem {
+        crate::guard::check_ca_pem(pem)?;
+    }
     Ok(TlsSettings { skip_ssl, ca_pem })
 }
 
@@ -529,12 +527,15 @@ pub fn token_value(value: String, name: &str, src: &mut Sources) -> Result<Secre
 }
 
 fn read_token_file(path: &Path) -> Result<Secret> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let cannot = |e: &dyn std::fmt::Display| {
         Error::new(
             Kind::ReadFile,
             format!("cannot read the token file {}: {e}", path.display()),
         )
-    })?;
+    };
+    let bytes =
+        crate::fsutil::read_bounded(path, crate::fsutil::MAX_FILE_BYTES).map_err(|e| cannot(&e))?;
+    let text = String::from_utf8(bytes).map_err(|_| cannot(&"it is not valid UTF-8"))?;
     let token = text.trim();
     if token.is_empty() {
         return Err(Error::new(

@@ -300,6 +300,7 @@ fn parse_ca(pem: &[u8]) -> Result<Vec<reqwest::Certificate>> {
             format!("the CA certificate does not parse: {detail}"),
         )
     };
+    crate::guard::check_ca_pem(pem)?;
     let text = String::from_utf8_lossy(pem);
     if !text.contains("-----BEGIN CERTIFICATE-----") {
         return Err(bad("no PEM certificate block found"));
