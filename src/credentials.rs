@@ -359,11 +359,12 @@ impl FileStore {
         let what = "credentials file";
         let target = config::write_target(&self.path, what)?;
         let _lock = config::lock(&target, what)?;
+        let old = config::read_text(&target, what)?;
         let mut secrets = self.read()?;
         if !f(&mut secrets) {
             return Ok(());
         }
-        let text = toml::to_string(&secrets).map_err(|e| {
+        let text = config::render(old.as_deref(), &secrets).map_err(|e| {
             Error::new(
                 Kind::Write,
                 format!("cannot write {what} {}: {e}", self.path.display()),

@@ -427,3 +427,38 @@ fn a_ca_with_bad_der_is_exit_11_and_skip_validate_refuses_a_garbage_ca() {
         assert!(!config.exists());
     }
 }
+
+#[test]
+fn comments_and_table_order_of_a_hand_edited_config_survive_every_write() {
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    fs::write(
+        &config,
+        "# Written by hand: keep this.\ncurrent-context = \"zeta\" # mine\n\n\
+         # The last one first, on purpose.\n[contexts.zeta]\nurl = \"http://127.0.0.1:9\"\n\
+         auth = \"api-token\"\nstorage = \"file\"\ncredential-id = \"z1\" # no secret here\n\n\
+         # A spare.\n[contexts.alpha]\nurl = \"http://127.0.0.1:9\"\nauth = \"api-token\"\n\
+         storage = \"file\"\ncredential-id = \"a1\"\n",
+    )
+    .unwrap();
+    let save = save_args("mid");
+    let save: Vec<&str> = save.iter().map(String::as_str).collect();
+    sts(&env, &config, &save).ok();
+    sts(&env, &config, &["context", "set", "--name", "zeta"]).ok();
+    sts(&env, &config, &["context", "delete", "--name", "mid"]).ok();
+    let text = fs::read_to_string(&config).unwrap();
+    for kept in [
+        "# Written by hand: keep this.",
+        "current-context = \"zeta\" # mine",
+        "# The last one first, on purpose.",
+        "credential-id = \"z1\" # no secret here",
+        "# A spare.",
+    ] {
+        assert!(text.contains(kept), "{kept:?} lost:\n{text}");
+    }
+    let zeta = text.find("[contexts.zeta]").unwrap();
+    let alpha = text.find("[contexts.alpha]").unwrap();
+    assert!(zeta < alpha, "{text}");
+    assert!(!text.contains("[contexts.mid]"), "{text}");
+}
