@@ -40,6 +40,12 @@ pub const DEFAULT_API_PATH: &str = "/api";
 pub struct Config {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_context: Option<String>,
+    /// Credentials being stored or removed right now, as `<storage>:<credential-id>`
+    /// (`keyring:4f1c…`): noted before the secret store is touched and cleared once the
+    /// context is written, so one left behind by a crash names a secret that may be an orphan.
+    /// The next `context save` or `context delete` removes those secrets (CONTRACT §5).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_credential_ids: Vec<String>,
     #[serde(default)]
     pub contexts: BTreeMap<String, Context>,
     /// Keys `sts` does not know, kept as they were so a newer version's settings survive.
@@ -151,6 +157,50 @@ impl Config {
     }
 }
 
+/// Pending credentials ([`Config::pending_credential_ids`]).
+impl Config {
+    /// Notes that the secret `id` in `storage` is about to be stored or removed.
+    pub fn note_pending(&mut self, storage: Storage, id: &str) {
+        let entry = pending_entry(storage, id);
+        if !self.pending_credential_ids.contains(&entry) {
+            self.pending_credential_ids.push(entry);
+        }
+    }
+
+    /// Clears the note of [`Config::note_pending`].
+    pub fn clear_pending(&mut self, storage: Storage, id: &str) {
+        let entry = pending_entry(storage, id);
+        self.pending_credential_ids.retain(|e| *e != entry);
+    }
+
+    /// The pending credentials that no context uses: the secrets a crash may have orphaned.
+    /// Entries that do not parse are left alone (and not returned).
+    pub fn orphan_candidates(&self) -> Vec<(Storage, String)> {
+        self.pending_credential_ids
+            .iter()
+            .filter_map(|e| {
+                let (storage, id) = e.split_once(':')?;
+                let storage = match storage {
+                    "keyring" => Storage::Keyring,
+                    "file" => Storage::File,
+                    _ => return None,
+                };
+                Some((storage, id.to_string()))
+            })
+            .filter(|(storage, id)| {
+                !self
+                    .contexts
+                    .values()
+                    .any(|c| c.storage == *storage && c.credential_id == *id)
+            })
+            .collect()
+    }
+}
+
+fn pending_entry(storage: Storage, id: &str) -> String {
+    format!("{}:{id}", storage.as_str())
+}
+
 /// `context 'x' not found` (exit 8).
 pub fn context_not_found(name: &str) -> Error {
     Error::new(Kind::NotFound, format!("context '{name}' not found"))
@@ -198,17 +248,71 @@ pub fn load(path: &Path) -> Result<Option<Config>> {
 /// target, beside which the lock and the temporary file live. A rewrite keeps the file's mode
 /// and owner.
 pub fn update<T>(path: &Path, f: impl FnOnce(&mut Config) -> Result<T>) -> Result<T> {
-    let target = write_target(path, "config file")?;
-    let _lock = lock(&target, "config file")?;
-    let old = read_text(&target, "config file")?;
-    let mut config = match &old {
-        Some(text) => parse(&target, "config file", text)?,
-        None => Config::default(),
-    };
+    let mut locked = Locked::acquire(path)?;
+    let mut config = locked.load()?;
     let value = f(&mut config)?;
-    let text = render(old.as_deref(), &config).map_err(|e| write_error("config file", path, e))?;
-    write_atomic(&target, text.as_bytes(), "config file", Mode::Keep)?;
+    locked.write(&config)?;
     Ok(value)
+}
+
+/// The config file held under its exclusive lock for several writes in a row: `context save`
+/// and `context delete` hold it across the secret store's write, so no other `sts` sees (or
+/// reconciles) the pending credential of a save in progress. Every [`Locked::write`] is atomic
+/// and keeps the comments of the text before it. The lock ends when this is dropped.
+pub struct Locked {
+    path: PathBuf,
+    target: PathBuf,
+    /// The text last read or written, which the next write is merged into.
+    text: Option<String>,
+    /// Whether the file existed when it was first loaded.
+    existed: Option<bool>,
+    _lock: File,
+}
+
+impl Locked {
+    /// Takes the lock of the config file at `path` (its final target when it is a symlink,
+    /// which must be a regular file or absent: exit 1 otherwise, nothing written).
+    pub fn acquire(path: &Path) -> Result<Locked> {
+        let target = write_target(path, "config file")?;
+        let lock = lock(&target, "config file")?;
+        Ok(Locked {
+            path: path.to_path_buf(),
+            target,
+            text: None,
+            existed: None,
+            _lock: lock,
+        })
+    }
+
+    /// The config as it is now (an empty one when there is no file); a file that does not
+    /// parse is an error and stays untouched.
+    pub fn load(&mut self) -> Result<Config> {
+        self.text = read_text(&self.target, "config file")?;
+        self.existed.get_or_insert(self.text.is_some());
+        match &self.text {
+            Some(text) => parse(&self.path, "config file", text),
+            None => Ok(Config::default()),
+        }
+    }
+
+    /// Replaces the file with `config`, atomically.
+    pub fn write(&mut self, config: &Config) -> Result<()> {
+        let text = render(self.text.as_deref(), config)
+            .map_err(|e| write_error("config file", &self.path, e))?;
+        write_atomic(&self.target, text.as_bytes(), "config file", Mode::Keep)?;
+        self.text = Some(text);
+        Ok(())
+    }
+
+    /// Puts back `config`, the state before a change that failed: when that is an empty config
+    /// and there was no file before, the file this lock's writes created is removed again.
+    pub fn undo(&mut self, config: &Config) -> Result<()> {
+        if self.existed == Some(false) && *config == Config::default() {
+            return fs::remove_file(&self.target)
+                .map_err(|e| write_error("config file", &self.path, e));
+        }
+        self.write(config)
+    }
 }
 
 /// The text of a TOML file that now holds `value`: with no `old` text, `value` serialized; with

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, mpsc};
 use std::time::Duration;
 
-use crate::config;
+use crate::config::{self, Config, Context, Storage};
 use crate::error::{Error, Kind, Result};
 use crate::secret::Secret;
 
@@ -396,6 +396,181 @@ impl SecretStore for FileStore {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Contexts and their secrets, with no orphan (CONTRACT §5)
+
+/// The store of a storage kind, for the config file at `config_path`.
+pub fn store_for(storage: Storage, config_path: &Path) -> Result<Box<dyn SecretStore>> {
+    Ok(match storage {
+        Storage::Keyring => Box::new(KeyringStore::from_env()?),
+        Storage::File => Box::new(FileStore::beside(config_path)),
+    })
+}
+
+/// What [`save_context`] did besides saving.
+#[derive(Debug, Default)]
+pub struct Saved {
+    /// The context of that name that was replaced.
+    pub replaced: Option<Context>,
+    /// Something to say on stderr (an old secret that could not be removed yet).
+    pub warning: Option<String>,
+}
+
+/// Saves the context `name` (made current) and stores its secret so that a crash at any moment
+/// leaves no orphan and no half-written file. Under the config lock, held throughout: the
+/// orphans of earlier crashes are removed ([`reconcile`]); the new credential id is noted as
+/// pending in the config; the secret is stored; the context is written and the note cleared in
+/// one atomic write; then the secret of a context it replaced is removed (noted as pending in
+/// that same write, so a crash before its removal is reconciled later).
+pub fn save_context(
+    config_path: &Path,
+    name: &str,
+    context: &Context,
+    secret: &Secret,
+) -> Result<Saved> {
+    let mut locked = config::Locked::acquire(config_path)?;
+    let mut config = locked.load()?;
+    reconcile(&mut config, config_path);
+    let store = store_for(context.storage, config_path)?;
+    let id = &context.credential_id;
+    config.note_pending(context.storage, id);
+    locked.write(&config)?;
+    if let Err((e, unreachable)) = set_secret(context.storage, &*store, id, secret) {
+        // Whatever may have reached the store goes; the note stays when that is not sure.
+        if unreachable || store.delete(id).is_ok() {
+            config.clear_pending(context.storage, id);
+            let _ = locked.undo(&config);
+        }
+        return Err(e);
+    }
+    let replaced = config.contexts.insert(name.to_string(), context.clone());
+    config.current_context = Some(name.to_string());
+    config.clear_pending(context.storage, id);
+    let old = replaced
+        .as_ref()
+        .filter(|old| (old.storage, &old.credential_id) != (context.storage, id));
+    if let Some(old) = old {
+        config.note_pending(old.storage, &old.credential_id);
+    }
+    locked.write(&config)?;
+    let mut saved = Saved {
+        replaced: replaced.clone(),
+        warning: None,
+    };
+    if let Some(old) = old {
+        match store_for(old.storage, config_path).and_then(|s| s.delete(&old.credential_id)) {
+            Ok(()) => {
+                config.clear_pending(old.storage, &old.credential_id);
+                if let Err(e) = locked.write(&config) {
+                    saved.warning = Some(format!(
+                        "the old credential of '{name}' is removed, but the config file could                          not be tidied: {e}"
+                    ));
+                }
+            }
+            Err(e) => {
+                saved.warning = Some(format!(
+                    "the old credential of '{name}' stayed behind: {e}; the next `sts context                      save` or `sts context delete` removes it"
+                ))
+            }
+        }
+    }
+    Ok(saved)
+}
+
+/// Stores the secret; on failure the error and whether the store surely holds nothing (a
+/// keyring that is not there at all: no bus, no Secret Service, a locked collection).
+fn set_secret(
+    storage: Storage,
+    store: &dyn SecretStore,
+    id: &str,
+    secret: &Secret,
+) -> std::result::Result<(), (Error, bool)> {
+    match storage {
+        Storage::Keyring => KeyringStore::from_env()
+            .map_err(|e| (e, true))?
+            .try_set(id, secret)
+            .map_err(|e| {
+                let unreachable = e.failure == KeyringFailure::Unavailable;
+                (e.into_write_error(), unreachable)
+            }),
+        Storage::File => store.set(id, secret).map_err(|e| (e, false)),
+    }
+}
+
+/// Deletes the context `name` and then its secret, under the config lock. `allow` may refuse
+/// (it sees the config before the change). The credential is noted as pending in the same write
+/// that removes the context, so a crash before the secret is gone is reconciled later. Returns
+/// the deleted context.
+pub fn delete_context(
+    config_path: &Path,
+    name: &str,
+    allow: impl FnOnce(&Config) -> Result<()>,
+) -> Result<Context> {
+    let mut locked = config::Locked::acquire(config_path)?;
+    let mut config = locked.load()?;
+    config.context(name)?;
+    allow(&config)?;
+    reconcile(&mut config, config_path);
+    let Some(ctx) = config.contexts.remove(name) else {
+        return Err(config::context_not_found(name));
+    };
+    if config.current_context.as_deref() == Some(name) {
+        config.current_context = None;
+    }
+    config.note_pending(ctx.storage, &ctx.credential_id);
+    locked.write(&config)?;
+    store_for(ctx.storage, config_path)
+        .and_then(|s| s.delete(&ctx.credential_id))
+        .map_err(|e| {
+            Error::new(
+                Kind::Write,
+                format!(
+                    "deleted context '{name}', but not its credential: {e}; the next `sts                      context save` or `sts context delete` tries again"
+                ),
+            )
+        })?;
+    config.clear_pending(ctx.storage, &ctx.credential_id);
+    locked.write(&config)?;
+    Ok(ctx)
+}
+
+/// Removes the secrets of pending credentials that no context uses (a crash between the store
+/// and the config write, in either order) and clears their notes; a removal that fails keeps
+/// its note for the next time. Only ids this config noted are touched: other configs share the
+/// keyring. Returns whether the config changed (the caller writes it).
+pub fn reconcile(config: &mut Config, config_path: &Path) -> bool {
+    let candidates = config.orphan_candidates();
+    let mut changed = false;
+    for (storage, id) in candidates {
+        if store_for(storage, config_path)
+            .and_then(|s| s.delete(&id))
+            .is_ok()
+        {
+            config.clear_pending(storage, &id);
+            changed = true;
+        }
+    }
+    // Notes of ids that a context uses after all are no orphans: just forget them.
+    let in_use: Vec<String> = config
+        .pending_credential_ids
+        .iter()
+        .filter(|e| {
+            config
+                .contexts
+                .values()
+                .any(|c| **e == format!("{}:{}", c.storage.as_str(), c.credential_id))
+        })
+        .cloned()
+        .collect();
+    if !in_use.is_empty() {
+        config
+            .pending_credential_ids
+            .retain(|e| !in_use.contains(e));
+        changed = true;
+    }
+    changed
+}
+
+// ---------------------------------------------------------------------------------------------
 // Memory
 
 /// Secrets in memory, for tests of code that takes a [`SecretStore`].
@@ -558,6 +733,58 @@ mod tests {
         let err = store.set("id", &Secret::new("svctok-SECRET")).unwrap_err();
         assert!(!err.message.contains("svctok-SECRET"), "{}", err.message);
         assert!(matches!(err.kind, Kind::Config | Kind::Write));
+    }
+
+    fn file_context(id: &str) -> Context {
+        Context {
+            url: "http://127.0.0.1:9".into(),
+            api_path: "/api".into(),
+            auth: config::Auth::ServiceToken,
+            storage: Storage::File,
+            skip_ssl: false,
+            ca_cert_base64_data: None,
+            credential_id: id.into(),
+            extra: Default::default(),
+        }
+    }
+
+    #[test]
+    fn reconcile_removes_only_the_orphans_this_config_noted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let store = FileStore::beside(&path);
+        for id in ["orphan", "used", "foreign"] {
+            store.set(id, &Secret::new(format!("secret-{id}"))).unwrap();
+        }
+        // A crash left "orphan" noted and stored; "used" was noted but its context was written.
+        config::update(&path, |c| {
+            c.contexts.insert("a".into(), file_context("used"));
+            c.note_pending(Storage::File, "orphan");
+            c.note_pending(Storage::File, "used");
+            c.pending_credential_ids.push("bogus".into());
+            Ok(())
+        })
+        .unwrap();
+        save_context(&path, "b", &file_context("new"), &Secret::new("secret-new")).unwrap();
+        assert_eq!(store.get("orphan").unwrap(), None);
+        for id in ["used", "foreign", "new"] {
+            assert!(store.get(id).unwrap().is_some(), "{id}");
+        }
+        let config = config::load(&path).unwrap().unwrap();
+        assert_eq!(config.pending_credential_ids, ["bogus"]);
+        assert_eq!(config.current_context.as_deref(), Some("b"));
+        // Replacing a context removes its old secret; deleting one removes its secret.
+        save_context(&path, "b", &file_context("newer"), &Secret::new("s2")).unwrap();
+        assert_eq!(store.get("new").unwrap(), None);
+        let deleted = delete_context(&path, "a", |_| Ok(())).unwrap();
+        assert_eq!(deleted.credential_id, "used");
+        assert_eq!(store.get("used").unwrap(), None);
+        let config = config::load(&path).unwrap().unwrap();
+        assert_eq!(config.pending_credential_ids, ["bogus"]);
+        assert_eq!(
+            delete_context(&path, "zz", |_| Ok(())).unwrap_err().kind,
+            Kind::NotFound
+        );
     }
 
     #[test]

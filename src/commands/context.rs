@@ -10,7 +10,7 @@ use crate::api::models::ServerInfo;
 use crate::cli::{ContextSaveArgs, GlobalArgs};
 use crate::config::{self, Auth, Config, Context, Storage};
 use crate::error::{Error, Kind, Result};
-use crate::settings::{self, Credential, Sources, secret_store};
+use crate::settings::{self, Credential, Sources};
 
 /// The name `context save` uses when none is given.
 pub const DEFAULT_NAME: &str = "default";
@@ -141,28 +141,14 @@ pub async fn server_info(client: &Client) -> Result<ServerInfo> {
 /// a context that could not be written is removed again; a context that replaced another of the
 /// same name has the old secret removed after the write (a warning is returned when that fails).
 pub fn save(config_path: &Path, req: &SaveRequest) -> Result<Option<String>> {
-    let store = secret_store(req.context.storage, config_path)?;
-    let id = &req.context.credential_id;
-    store.as_dyn().set(id, req.credential.secret())?;
-    let replaced = config::update(config_path, |config| {
-        let old = config
-            .contexts
-            .insert(req.name.clone(), req.context.clone());
-        config.current_context = Some(req.name.clone());
-        Ok(old)
-    });
-    let replaced = match replaced {
-        Ok(old) => old,
-        Err(e) => {
-            let _ = store.as_dyn().delete(id);
-            return Err(e);
-        }
-    };
-    Ok(replaced.and_then(|old| {
-        forget_secret(config_path, &old)
-            .err()
-            .map(|e| format!("the old credential of '{}' stayed behind: {e}", req.name))
-    }))
+    // Crash-safe: no orphaned secret and no leftover file whenever it is killed (CONTRACT §5).
+    let saved = crate::credentials::save_context(
+        config_path,
+        &req.name,
+        &req.context,
+        req.credential.secret(),
+    )?;
+    Ok(saved.warning)
 }
 
 /// The config file, which must exist for `show` and `validate` (exit 1 otherwise).
@@ -196,32 +182,16 @@ pub fn set_current(config_path: &Path, name: &str) -> Result<()> {
 
 /// `context delete`: removes the context (never the current one), then its secret.
 pub fn delete(config_path: &Path, name: &str) -> Result<()> {
-    let removed = config::update(config_path, |config| {
-        config.context(name)?;
+    crate::credentials::delete_context(config_path, name, |config| {
         if config.current_context.as_deref() == Some(name) {
             return Err(Error::usage(format!(
                 "cannot delete the current context ({name}); make another one current first \
                  with `sts context set --name NAME`"
             )));
         }
-        Ok(config.contexts.remove(name))
-    })?;
-    match removed {
-        Some(ctx) => forget_secret(config_path, &ctx).map_err(|e| {
-            Error::new(
-                Kind::Write,
-                format!("deleted context '{name}', but not its credential: {e}"),
-            )
-        }),
-        None => Ok(()),
-    }
-}
-
-/// Removes a context's secret from where it is kept.
-fn forget_secret(config_path: &Path, ctx: &Context) -> Result<()> {
-    secret_store(ctx.storage, config_path)?
-        .as_dyn()
-        .delete(&ctx.credential_id)
+        Ok(())
+    })
+    .map(|_| ())
 }
 
 /// The credential a saved context holds, for `context validate`.

@@ -57,6 +57,19 @@ fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "state".to_string());
+    // A write killed in the middle left its temporary file: remove it (writes never overlap).
+    if let Ok(entries) = fs::read_dir(&dir) {
+        let prefix = format!(".{name}.");
+        for entry in entries.flatten() {
+            let stale = entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".tmp"));
+            if stale {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
         let mut file = File::create(&tmp)?;
@@ -85,6 +98,7 @@ mod tests {
         fs::create_dir_all(&dir).unwrap();
         let path = dir.join("state.json");
         assert_eq!(read(&path).unwrap(), None);
+        fs::write(dir.join(".state.json.12345.tmp"), "left by a kill").unwrap();
         let p = Persister::new(path.clone(), 0);
         p.write(2, "two").unwrap();
         p.write(1, "one").unwrap();
