@@ -855,14 +855,16 @@ mod tests {
     #[test]
     fn a_call_that_hangs_times_out() {
         let store = KeyringStore::new(Duration::from_millis(100));
-        let started = std::time::Instant::now();
+        // The call blocks until the test lets it go, which is only after `call` returned: so
+        // `call` can only have returned by giving up (with no clock bound in the test).
+        let (release, blocked) = mpsc::channel::<()>();
         let err = store
-            .call(|| {
-                std::thread::sleep(Duration::from_secs(3));
+            .call(move || {
+                let _ = blocked.recv();
                 Ok(())
             })
             .unwrap_err();
-        assert!(started.elapsed() < Duration::from_secs(1));
+        drop(release);
         assert_eq!(err.failure, KeyringFailure::Timeout);
         assert!(err.cause.contains("100ms"), "{}", err.cause);
         assert_eq!(format_duration(Duration::from_secs(5)), "5s");

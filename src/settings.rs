@@ -372,15 +372,41 @@ pub fn saved_context(global: &GlobalArgs, src: &Sources) -> Result<Option<SavedC
     };
     let found = match name {
         Some(name) => Some((name.clone(), config.context(&name)?.clone())),
-        None => config
-            .current()?
-            .map(|(name, ctx)| (name.to_string(), ctx.clone())),
+        None => match config.current() {
+            Ok(found) => found.map(|(name, ctx)| (name.to_string(), ctx.clone())),
+            // §1: a `current-context` naming no saved context is no error when flags or env
+            // vars give the URL and a token.
+            Err(_) if url_and_token_given(global, src) => None,
+            Err(e) => return Err(e),
+        },
     };
     Ok(found.map(|(name, context)| SavedContext {
         name,
         context,
         config_path,
     }))
+}
+
+/// Whether flags or env vars give a URL and a token, so no saved context is needed.
+fn url_and_token_given(global: &GlobalArgs, src: &Sources) -> bool {
+    let url = global.url.is_some() || src.env(ev::STS_CLI_URL).is_some();
+    let flag = [
+        &global.api_token,
+        &global.service_token,
+        &global.k8s_sa_token,
+        &global.k8s_sa_token_path,
+    ]
+    .iter()
+    .any(|t| t.is_some());
+    let env = [
+        ev::STS_CLI_API_TOKEN,
+        ev::STS_CLI_SERVICE_TOKEN,
+        ev::STS_CLI_K8S_SA_TOKEN,
+        ev::STS_CLI_K8S_SA_TOKEN_PATH,
+    ]
+    .iter()
+    .any(|name| src.env(name).is_some());
+    url && (flag || env)
 }
 
 /// A config file that should be there and is not (exit 1).

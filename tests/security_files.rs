@@ -462,3 +462,47 @@ fn comments_and_table_order_of_a_hand_edited_config_survive_every_write() {
     assert!(zeta < alpha, "{text}");
     assert!(!text.contains("[contexts.mid]"), "{text}");
 }
+
+#[test]
+fn a_dangling_current_context_is_no_error_when_flags_or_env_give_url_and_token() {
+    let env = TestEnv::new();
+    let server = common::loopback::Server::start(|_| {
+        common::loopback::response(200, &[("Content-Type", "application/json")], "[]")
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    fs::write(&config, "current-context = \"gone\"\n").unwrap();
+    let flags = sts(
+        &env,
+        &config,
+        &[
+            "service-token",
+            "list",
+            "--url",
+            &server.url,
+            "--api-token",
+            TOKEN,
+        ],
+    )
+    .ok();
+    assert!(
+        flags.stdout.contains("No service tokens found."),
+        "{}",
+        flags.stdout
+    );
+    run(env
+        .sts_at(&server.url, TOKEN, false)
+        .arg("--config")
+        .arg(&config)
+        .args(["service-token", "list"]))
+    .ok();
+    assert_eq!(server.requests().len(), 2);
+    // Without a token it is still the missing context that is reported (exit 8).
+    let r = sts(
+        &env,
+        &config,
+        &["service-token", "list", "--url", &server.url],
+    );
+    assert_eq!(r.code, 8, "{}", r.stderr);
+    assert!(r.stderr.contains("'gone'"), "{}", r.stderr);
+}
