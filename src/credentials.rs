@@ -416,64 +416,108 @@ pub struct Saved {
 }
 
 /// Saves the context `name` (made current) and stores its secret so that a crash at any moment
-/// leaves no orphan and no half-written file. Under the config lock, held throughout: the
-/// orphans of earlier crashes are removed ([`reconcile`]); the new credential id is noted as
-/// pending in the config; the secret is stored; the context is written and the note cleared in
-/// one atomic write; then the secret of a context it replaced is removed (noted as pending in
-/// that same write, so a crash before its removal is reconciled later).
+/// leaves no orphan and no half-written file ([`store_secret_and_change`]); the secret of a
+/// context it replaced is removed afterwards.
 pub fn save_context(
     config_path: &Path,
     name: &str,
     context: &Context,
     secret: &Secret,
 ) -> Result<Saved> {
+    let new = (context.storage, context.credential_id.clone());
+    let (replaced, warning) = store_secret_and_change(
+        config_path,
+        context.storage,
+        &context.credential_id,
+        secret,
+        |config| {
+            let replaced = config.contexts.insert(name.to_string(), context.clone());
+            config.current_context = Some(name.to_string());
+            let unused = replaced
+                .iter()
+                .map(|old| (old.storage, old.credential_id.clone()))
+                .filter(|old| *old != new)
+                .collect();
+            Ok((replaced, unused))
+        },
+    )?;
+    Ok(Saved {
+        replaced,
+        warning: warning.map(|w| format!("the old credential of '{name}' {w}")),
+    })
+}
+
+/// The crash-safe way to store a secret for a config change (CONTRACT §5), for every command
+/// that writes a secret with its context (`context save`, a rotation's `--save-to-context`).
+/// Under the config lock, held throughout:
+///
+/// 1. the orphans of earlier crashes are removed ([`reconcile`]);
+/// 2. `id` is noted as pending in the config (written);
+/// 3. the secret is stored under `id` in `storage`;
+/// 4. `change` edits the config and returns a value and the credentials it no longer uses;
+///    the note of `id` is cleared and those are noted instead, in one atomic write;
+/// 5. the secrets no longer used are removed and their notes cleared.
+///
+/// A crash between any two steps leaves at most notes, which the next `context save` or
+/// `context delete` reconciles. When step 3 or 4 fails, the new secret is removed again.
+/// Returns `change`'s value and, when an unused secret could not be removed, a warning that
+/// reads after "the old credential of …".
+pub fn store_secret_and_change<T>(
+    config_path: &Path,
+    storage: Storage,
+    id: &str,
+    secret: &Secret,
+    change: impl FnOnce(&mut Config) -> Result<(T, Vec<(Storage, String)>)>,
+) -> Result<(T, Option<String>)> {
     let mut locked = config::Locked::acquire(config_path)?;
     let mut config = locked.load()?;
     reconcile(&mut config, config_path);
-    let store = store_for(context.storage, config_path)?;
-    let id = &context.credential_id;
-    config.note_pending(context.storage, id);
+    let store = store_for(storage, config_path)?;
+    config.note_pending(storage, id);
     locked.write(&config)?;
-    if let Err((e, unreachable)) = set_secret(context.storage, &*store, id, secret) {
+    if let Err((e, unreachable)) = set_secret(storage, &*store, id, secret) {
         // Whatever may have reached the store goes; the note stays when that is not sure.
         if unreachable || store.delete(id).is_ok() {
-            config.clear_pending(context.storage, id);
+            config.clear_pending(storage, id);
             let _ = locked.undo(&config);
         }
         return Err(e);
     }
-    let replaced = config.contexts.insert(name.to_string(), context.clone());
-    config.current_context = Some(name.to_string());
-    config.clear_pending(context.storage, id);
-    let old = replaced
-        .as_ref()
-        .filter(|old| (old.storage, &old.credential_id) != (context.storage, id));
-    if let Some(old) = old {
-        config.note_pending(old.storage, &old.credential_id);
+    let before = config.clone();
+    let (value, unused) = match change(&mut config) {
+        Ok(changed) => changed,
+        Err(e) => {
+            let mut config = before;
+            if store.delete(id).is_ok() {
+                config.clear_pending(storage, id);
+                let _ = locked.undo(&config);
+            }
+            return Err(e);
+        }
+    };
+    config.clear_pending(storage, id);
+    for (storage, old) in &unused {
+        config.note_pending(*storage, old);
     }
     locked.write(&config)?;
-    let mut saved = Saved {
-        replaced: replaced.clone(),
-        warning: None,
-    };
-    if let Some(old) = old {
-        match store_for(old.storage, config_path).and_then(|s| s.delete(&old.credential_id)) {
-            Ok(()) => {
-                config.clear_pending(old.storage, &old.credential_id);
-                if let Err(e) = locked.write(&config) {
-                    saved.warning = Some(format!(
-                        "the old credential of '{name}' is removed, but the config file could                          not be tidied: {e}"
-                    ));
-                }
-            }
+    let mut warning = None;
+    for (storage, old) in &unused {
+        match store_for(*storage, config_path).and_then(|s| s.delete(old)) {
+            Ok(()) => config.clear_pending(*storage, old),
             Err(e) => {
-                saved.warning = Some(format!(
-                    "the old credential of '{name}' stayed behind: {e}; the next `sts context                      save` or `sts context delete` removes it"
+                warning = Some(format!(
+                    "stayed behind: {e}; the next `sts context save` or `sts context delete` \
+                     removes it"
                 ))
             }
         }
     }
-    Ok(saved)
+    if let Err(e) = locked.write(&config) {
+        warning.get_or_insert(format!(
+            "is removed, but the config file could not be tidied: {e}"
+        ));
+    }
+    Ok((value, warning))
 }
 
 /// Stores the secret; on failure the error and whether the store surely holds nothing (a

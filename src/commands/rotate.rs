@@ -24,7 +24,7 @@ use crate::config::{self, Auth, Context};
 use crate::error::{Error, Kind, Result};
 use crate::output::Printer;
 use crate::secret::Secret;
-use crate::settings::{Credential, OutputSettings, Settings, secret_store};
+use crate::settings::{Credential, OutputSettings, Settings};
 
 /// The saved context a rotated service token is stored in (`--save-to-context`), checked before
 /// any request.
@@ -399,36 +399,28 @@ async fn check_against(target: &ContextTarget, secret: &Secret, printer: &Printe
 /// old credential, so a failure leaves it as it was. Returns a warning when the old credential
 /// could not be removed.
 fn store_in_context(target: &ContextTarget, secret: &Secret) -> Result<Option<String>> {
+    // Crash-safe: no orphaned secret whenever it is killed (CONTRACT §5).
     let storage = target.context.storage;
-    let store = secret_store(storage, &target.config_path)?;
     let credential_id = config::new_credential_id();
-    store.as_dyn().set(&credential_id, secret)?;
-    let switched = config::update(&target.config_path, |config| {
-        let ctx = config.context_mut(&target.name)?;
-        if ctx.storage != storage {
-            return Err(Error::new(
-                Kind::Write,
-                format!("context '{}' changed while rotating", target.name),
-            ));
-        }
-        ctx.auth = Auth::ServiceToken;
-        Ok(std::mem::replace(
-            &mut ctx.credential_id,
-            credential_id.clone(),
-        ))
-    });
-    match switched {
-        Ok(old_credential) => Ok(store.as_dyn().delete(&old_credential).err().map(|e| {
-            format!(
-                "the old credential of context '{}' stayed behind: {e}",
-                target.name
-            )
-        })),
-        Err(e) => {
-            let _ = store.as_dyn().delete(&credential_id);
-            Err(e)
-        }
-    }
+    let ((), warning) = crate::credentials::store_secret_and_change(
+        &target.config_path,
+        storage,
+        &credential_id,
+        secret,
+        |config| {
+            let ctx = config.context_mut(&target.name)?;
+            if ctx.storage != storage {
+                return Err(Error::new(
+                    Kind::Write,
+                    format!("context '{}' changed while rotating", target.name),
+                ));
+            }
+            ctx.auth = Auth::ServiceToken;
+            let old = std::mem::replace(&mut ctx.credential_id, credential_id.clone());
+            Ok(((), vec![(storage, old)]))
+        },
+    )?;
+    Ok(warning.map(|w| format!("the old credential of context '{}' {w}", target.name)))
 }
 
 /// The same error (kind and status) with another message.
