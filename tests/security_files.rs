@@ -271,6 +271,14 @@ fn dev_zero_as_stdin_ca_token_file_or_config_is_a_clean_error() {
     for args in [&["context", "list"][..], &["context", "show"][..]] {
         sts(&env, &link, args).fails(1);
     }
+    // Another CLI's file to import, too.
+    let r = sts(
+        &env,
+        &dir.path().join("new.toml"),
+        &["context", "import", "--from", "/dev/zero"],
+    )
+    .fails(1);
+    assert!(r.stderr.contains("larger than 1 MiB"), "{}", r.stderr);
     // A regular config over 1 MiB is exit 1 too.
     let big = dir.path().join("big.toml");
     fs::write(&big, format!("# {}\n", "x".repeat(2 * 1024 * 1024))).unwrap();

@@ -157,7 +157,18 @@ pub fn import(
     overwrite: bool,
     insecure_storage: bool,
 ) -> Result<ImportReport> {
-    let text = match std::fs::read_to_string(source) {
+    // Bounded (CONTRACT §5): `--from /dev/zero` is an error, not an out-of-memory abort.
+    let read = crate::fsutil::read_bounded(source, crate::fsutil::MAX_FILE_BYTES)
+        .map_err(|e| match e {
+            crate::fsutil::ReadError::Io(io) => io,
+            other => std::io::Error::other(other.to_string()),
+        })
+        .and_then(|bytes| {
+            String::from_utf8(bytes).map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not valid UTF-8")
+            })
+        });
+    let text = match read {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(Error::config(format!(
