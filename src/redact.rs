@@ -50,10 +50,11 @@ static STDOUT_ANSI: AtomicBool = AtomicBool::new(false);
 static STDERR_ANSI: AtomicBool = AtomicBool::new(false);
 
 /// Registers a secret value: from now on every printed line shows it as `***`. Empty and
-/// whitespace-only values are ignored.
+/// whitespace-only values are ignored, and so is `-` (the "read it from stdin" value, which is
+/// also the table's mark of a missing value).
 pub fn register(secret: &str) {
     let secret = secret.trim();
-    if secret.is_empty() || secret == MASK {
+    if secret.is_empty() || secret == MASK || secret == "-" {
         return;
     }
     let mut secrets = registry().write().unwrap_or_else(|e| e.into_inner());

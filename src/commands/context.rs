@@ -137,9 +137,9 @@ pub async fn server_info(client: &Client) -> Result<ServerInfo> {
     Ok(info)
 }
 
-/// Stores the secret, then the context (made current) under the config lock. A secret stored for
-/// a context that could not be written is removed again; a context that replaced another of the
-/// same name has the old secret removed after the write (a warning is returned when that fails).
+/// Stores the secret and the context (made current) under the config lock, crash-safe
+/// ([`crate::credentials::save_context`]); a context that replaced another of the same name has
+/// the old secret removed after the write (a warning is returned when that fails).
 pub fn save(config_path: &Path, req: &SaveRequest) -> Result<Option<String>> {
     // Crash-safe: no orphaned secret and no leftover file whenever it is killed (CONTRACT §5).
     let saved = crate::credentials::save_context(
