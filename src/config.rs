@@ -819,6 +819,55 @@ mod tests {
     }
 
     #[test]
+    fn inline_tables_and_unknown_keys_of_a_hand_edited_config_survive_a_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let text = "plugin = { on = true } # mine\ncontexts = { a = { url = \"http://a\", \
+                    auth = \"api-token\", credential-id = \"c\", note = \"x\" } }\n";
+        fs::write(&path, text).unwrap();
+        update(&path, |c| {
+            c.context_mut("a")?.skip_ssl = true;
+            c.current_context = Some("a".into());
+            Ok(())
+        })
+        .unwrap();
+        let after = fs::read_to_string(&path).unwrap();
+        assert!(after.contains("plugin = { on = true } # mine"), "{after}");
+        assert!(after.contains("note = \"x\""), "{after}");
+        let config = load(&path).unwrap().unwrap();
+        assert!(config.contexts["a"].skip_ssl);
+        assert_eq!(config.current_context.as_deref(), Some("a"));
+        // An empty file, and then one with every context gone.
+        fs::write(&path, "").unwrap();
+        update(&path, |c| {
+            c.contexts
+                .insert("b".into(), sample().contexts.remove("dev").unwrap());
+            Ok(())
+        })
+        .unwrap();
+        update(&path, |c| {
+            c.contexts.clear();
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(load(&path).unwrap().unwrap().contexts.len(), 0);
+    }
+
+    #[test]
+    fn undo_removes_a_file_that_the_failed_change_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let mut locked = Locked::acquire(&path).unwrap();
+        let mut config = locked.load().unwrap();
+        config.note_pending(Storage::Keyring, "x");
+        locked.write(&config).unwrap();
+        assert!(path.exists());
+        config.clear_pending(Storage::Keyring, "x");
+        locked.undo(&config).unwrap();
+        assert!(!path.exists());
+    }
+
+    #[test]
     fn parse_error_names_file_line_and_column() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");
