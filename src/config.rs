@@ -454,7 +454,7 @@ fn same_item(a: &toml_edit::Item, b: &toml_edit::Item) -> bool {
 }
 
 /// Parses a config or credentials text, errors naming the file, line and column.
-fn parse<T: DeserializeOwned>(path: &Path, what: &str, text: &str) -> Result<T> {
+pub(crate) fn parse<T: DeserializeOwned>(path: &Path, what: &str, text: &str) -> Result<T> {
     toml::from_str(text).map_err(|e| Error::config(parse_error_message(path, what, text, &e)))
 }
 

@@ -17,6 +17,7 @@ use std::time::Duration;
 use crate::config::{self, Config, Context, Storage};
 use crate::error::{Error, Kind, Result};
 use crate::secret::Secret;
+use zeroize::{Zeroize, Zeroizing};
 
 /// The keyring service every entry is stored under; the user is the credential id.
 pub const KEYRING_SERVICE: &str = "sts";
@@ -351,33 +352,54 @@ impl FileStore {
         })
     }
 
-    fn read(&self) -> Result<BTreeMap<String, String>> {
-        Ok(config::load_toml(&self.path, "credentials file")?.unwrap_or_default())
+    /// Every secret of the file (cleared from memory when dropped).
+    fn read(&self) -> Result<Wiped> {
+        let text = Zeroizing::new(config::read_text(&self.path, CREDENTIALS_WHAT)?);
+        self.parse(text.as_deref())
+    }
+
+    fn parse(&self, text: Option<&str>) -> Result<Wiped> {
+        Ok(Wiped(match text {
+            Some(text) => config::parse(&self.path, CREDENTIALS_WHAT, text)?,
+            None => BTreeMap::new(),
+        }))
     }
 
     fn change(&self, f: impl FnOnce(&mut BTreeMap<String, String>) -> bool) -> Result<()> {
-        let what = "credentials file";
+        let what = CREDENTIALS_WHAT;
         let target = config::write_target(&self.path, what)?;
         let _lock = config::lock(&target, what)?;
-        let old = config::read_text(&target, what)?;
-        let mut secrets = self.read()?;
-        if !f(&mut secrets) {
+        let old = Zeroizing::new(config::read_text(&target, what)?);
+        let mut secrets = self.parse(old.as_deref())?;
+        if !f(&mut secrets.0) {
             return Ok(());
         }
-        let text = config::render(old.as_deref(), &secrets).map_err(|e| {
+        let text = Zeroizing::new(config::render(old.as_deref(), &secrets.0).map_err(|e| {
             Error::new(
                 Kind::Write,
                 format!("cannot write {what} {}: {e}", self.path.display()),
             )
-        })?;
+        })?);
         config::write_atomic(&target, text.as_bytes(), what, config::Mode::Private)
+    }
+}
+
+/// How `credentials.toml` is named in messages.
+const CREDENTIALS_WHAT: &str = "credentials file";
+
+/// The secrets of `credentials.toml`, cleared from memory when dropped.
+struct Wiped(BTreeMap<String, String>);
+
+impl Drop for Wiped {
+    fn drop(&mut self) {
+        self.0.values_mut().for_each(Zeroize::zeroize);
     }
 }
 
 impl SecretStore for FileStore {
     /// Reads the secret. Call [`FileStore::mode_warning`] too, to warn about a readable file.
     fn get(&self, credential_id: &str) -> Result<Option<Secret>> {
-        Ok(self.read()?.remove(credential_id).map(Secret::new))
+        Ok(self.read()?.0.remove(credential_id).map(Secret::new))
     }
 
     fn set(&self, credential_id: &str, secret: &Secret) -> Result<()> {
