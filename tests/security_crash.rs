@@ -1,6 +1,6 @@
 //! No orphans and no leftovers after SIGKILL (CONTRACT §5): `context save` killed at random
 //! moments, 30 times, against the real Secret Service (and again with `--insecure-storage`),
-//! then one save that runs to its end. After it there are as many secrets as contexts (each
+//! and `context delete` 5 times, then one save that runs to its end. After it there are as many secrets as contexts (each
 //! context's own) and no temporary file in the config folder.
 //!
 //! The kill moments are random on purpose, spread over the whole length of a save as measured
@@ -19,7 +19,28 @@ use common::secret_service::SecretService;
 
 const KILLS: usize = 30;
 
-/// `sts context save` of context `name`, as a plain process (so it can be killed by its pid).
+/// `sts <args> --config <config>` as a plain process (so it can be killed by its pid), in the
+/// test's isolated home, with `extra_env` (the Secret Service's bus).
+fn sts(env: &TestEnv, config: &Path, extra_env: &[(String, String)], args: &[&str]) -> Command {
+    let home = env.home();
+    fs::create_dir_all(home.join("runtime")).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sts"));
+    cmd.args(args)
+        .arg("--config")
+        .arg(config)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &home)
+        .env("XDG_RUNTIME_DIR", home.join("runtime"))
+        .env("RUST_BACKTRACE", "0")
+        .envs(extra_env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// `sts context save` of context `name` with a token of its own.
 fn save(
     env: &TestEnv,
     config: &Path,
@@ -28,29 +49,13 @@ fn save(
     i: usize,
     insecure: bool,
 ) -> Command {
-    let home = env.home();
-    fs::create_dir_all(home.join("runtime")).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sts"));
-    cmd.args(["context", "save", "--skip-validate", "--name", name])
-        .args(["--url", "http://127.0.0.1:9", "--service-token"])
-        .arg(format!("svctok-crash-{i}-0123456789"))
-        .arg("--config")
-        .arg(config)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", &home)
-        .env("XDG_RUNTIME_DIR", home.join("runtime"))
-        .env("RUST_BACKTRACE", "0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+    let token = format!("svctok-crash-{i}-0123456789");
+    let mut args = vec!["context", "save", "--skip-validate", "--name", name];
+    args.extend(["--url", "http://127.0.0.1:9", "--service-token", &token]);
     if insecure {
-        cmd.arg("--insecure-storage");
+        args.push("--insecure-storage");
     }
-    for (k, v) in extra_env {
-        cmd.env(k, v);
-    }
-    cmd
+    sts(env, config, extra_env, &args)
 }
 
 fn context_ids(config: &Path) -> BTreeSet<String> {
@@ -119,6 +124,20 @@ fn kill_saves(env: &TestEnv, extra_env: &[(String, String)], insecure: bool) -> 
         child.wait().unwrap();
     }
     assert!(killed > 0, "no save was killed in the middle");
+    // Deletes killed at random moments too (the current context is refused, the others go).
+    for j in 0..5 {
+        let name = format!("ctx{j}");
+        let mut delete = sts(
+            env,
+            &config,
+            extra_env,
+            &["context", "delete", "--name", &name],
+        );
+        let mut child = delete.stderr(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(Duration::from_micros(rand::random::<u64>() % span));
+        child.kill().unwrap(); // SIGKILL, by the pid of the process this test started
+        child.wait().unwrap();
+    }
     let out = save(env, &config, extra_env, "final", 999, insecure)
         .output()
         .unwrap();
