@@ -234,7 +234,12 @@ pub fn resolve_path(flag: Option<&Path>, env: Option<&Path>) -> Result<PathBuf> 
 /// Reads the config file; `None` when it does not exist. A file that cannot be read or does not
 /// parse is a config error (exit 1) naming the file, and the line and column of a parse error.
 pub fn load(path: &Path) -> Result<Option<Config>> {
-    load_toml(path, "config file")
+    let config: Option<Config> = load_toml(path, "config file")?;
+    // A hand-edited URL with a password: never printed, wherever the URL is shown.
+    for ctx in config.iter().flat_map(|c| c.contexts.values()) {
+        crate::guard::register_url_password(&ctx.url);
+    }
+    Ok(config)
 }
 
 /// Changes the config file under an exclusive lock on `config.toml.lock`: reads it (an empty

@@ -10,18 +10,7 @@ use crate::secret::Secret;
 /// (`#frag`). The password of a refused URL is registered for redaction, and the message never
 /// shows the URL, so it is printed nowhere.
 pub fn check_url_parts(url: &str) -> Result<()> {
-    let rest = match url.find("://") {
-        Some(i) => &url[i + 3..],
-        None => url,
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    if let Some(at) = authority.rfind('@') {
-        let userinfo = &authority[..at];
-        if let Some((_, password)) = userinfo.split_once(':') {
-            crate::redact::register(password);
-        }
-        crate::redact::register(userinfo);
+    if register_url_password(url) {
         return Err(Error::usage(
             "the server URL holds a user name or password (user:pass@host), which sts never \
              sends nor stores: remove it from the URL and pass the credential with \
@@ -41,6 +30,27 @@ pub fn check_url_parts(url: &str) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Registers the user info of a URL (`user:pass@`) for redaction, so it is printed nowhere even
+/// where the URL itself is shown (a hand-edited config in `context list`). Returns whether the
+/// URL has user info.
+pub fn register_url_password(url: &str) -> bool {
+    let rest = match url.find("://") {
+        Some(i) => &url[i + 3..],
+        None => url,
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let Some(at) = authority.rfind('@') else {
+        return false;
+    };
+    let userinfo = &authority[..at];
+    if let Some((_, password)) = userinfo.split_once(':') {
+        crate::redact::register(password);
+    }
+    crate::redact::register(userinfo);
+    true
 }
 
 /// Refuses a token holding a character an HTTP header value cannot carry (a newline, any other

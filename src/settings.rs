@@ -99,6 +99,8 @@ impl Settings {
         timeout: Duration,
         output: OutputSettings,
     ) -> Result<Settings> {
+        // A hand-edited context gets the checks of a URL from the command line (CONTRACT §7).
+        crate::guard::check_url_parts(&ctx.url)?;
         Ok(Settings {
             url: ctx.url.clone(),
             api_path: ctx.api_path.clone(),

@@ -262,3 +262,46 @@ fn a_token_no_header_can_carry_is_exit_3_before_any_request() {
     assert_eq!(save.code, 3, "{}", save.stderr);
     assert!(trap.requests().is_empty(), "{:?}", trap.requests());
 }
+
+#[test]
+fn a_hand_edited_context_with_user_and_password_is_refused_too() {
+    let env = TestEnv::new();
+    let trap = Server::trap();
+    let password = "hunter3-config-password-secret";
+    let url = trap
+        .url
+        .replace("http://", &format!("http://admin:{password}@"));
+    let config = env.dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "current-context = \"a\"\n[contexts.a]\nurl = \"{url}\"\nauth = \"api-token\"\n\
+             storage = \"file\"\ncredential-id = \"c\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        env.dir.path().join("credentials.toml"),
+        format!("c = \"{TOKEN}\"\n"),
+    )
+    .unwrap();
+    for args in [
+        &["service-token", "list"][..],
+        &["context", "validate"][..],
+        &["context", "validate", "-o", "json"][..],
+    ] {
+        let r = run(env.sts().arg("--config").arg(&config).args(args));
+        assert_eq!(r.code, 3, "{args:?}: {}", r.stderr);
+        assert!(!r.stderr.contains(password), "{args:?}: {}", r.stderr);
+        assert!(!r.stderr.contains(TOKEN), "{args:?}: {}", r.stderr);
+    }
+    for args in [
+        &["context", "list"][..],
+        &["context", "list", "-o", "json"][..],
+    ] {
+        let r = run(env.sts().arg("--config").arg(&config).args(args));
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        assert!(!r.stdout.contains(password), "{args:?}: {}", r.stdout);
+    }
+    assert!(trap.requests().is_empty(), "{:?}", trap.requests());
+}
