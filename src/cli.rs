@@ -64,6 +64,11 @@ pub struct GlobalArgs {
     )]
     pub context: Option<String>,
 
+    /// Platform: stackstate (default), posit-connect or qualytics; a saved context carries its own
+    /// [env: STS_CLI_PLATFORM]
+    #[arg(long, global = true, value_enum, value_name = "PLATFORM")]
+    pub platform: Option<crate::platform::PlatformKind>,
+
     /// Config file [env: STS_CLI_CONFIG]
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<String>,
@@ -112,6 +117,9 @@ pub enum Command {
     /// Manage ingestion API keys used by agents and OpenTelemetry pipelines
     #[command(subcommand)]
     IngestionApiKey(IngestionApiKeyCommand),
+    /// Manage the service users that Qualytics service tokens belong to (Qualytics)
+    #[command(subcommand)]
+    ServiceUser(ServiceUserCommand),
     /// Manage CLI connection contexts for SUSE Observability servers
     #[command(after_help = "Examples:\n  \
         sts context save --name prod --url https://observability.example.com --service-token -\n  \
@@ -262,6 +270,20 @@ pub enum ServiceTokenCommand {
         sts service-token rotate --id 107484341630693 --save-to-context ci --expiration 90d"
     )]
     Rotate(ServiceTokenRotateArgs),
+    /// Revoke service tokens by id: they stop working but can be restored (Qualytics)
+    #[command(after_help = "Examples:\n  \
+        sts service-token revoke 21\n  \
+        sts service-token revoke 21 22")]
+    Revoke(IdArgs),
+    /// Restore revoked service tokens by id (Qualytics; an expired one cannot be restored)
+    #[command(after_help = "Examples:\n  \
+        sts service-token restore 21")]
+    Restore(IdArgs),
+    /// List the scopes a service token may be given (Posit Connect)
+    #[command(after_help = "Examples:\n  \
+        sts service-token scopes\n  \
+        sts service-token scopes -o json")]
+    Scopes,
 }
 
 #[derive(Debug, Args)]
@@ -284,9 +306,18 @@ pub struct ServiceTokenRotateArgs {
     #[arg(long, value_name = "NAME")]
     pub save_to_context: Option<String>,
 
-    /// Do not delete the old token
-    #[arg(long)]
+    /// Name of the new token [default: the old name; Qualytics: `<old name> (rotated <date>)`]
+    #[arg(short = 'n', long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Do not delete the old token (the default on Posit Connect)
+    #[arg(long, conflicts_with = "delete_old")]
     pub keep_old: bool,
+
+    /// Delete the old token at once (Posit Connect keeps it by default: install the new key in
+    /// its consumer first)
+    #[arg(long)]
+    pub delete_old: bool,
 }
 
 #[derive(Debug, Args)]
@@ -295,19 +326,26 @@ pub struct ServiceTokenCreateArgs {
     #[arg(short = 'n', long, value_name = "NAME")]
     pub name: String,
 
-    /// Roles of the token, comma-separated and repeatable
-    #[arg(
-        long,
-        value_name = "ROLES",
-        required = true,
-        value_delimiter = ',',
-        num_args = 1
-    )]
+    /// Roles of the token, comma-separated and repeatable (StackState; required there)
+    #[arg(long, value_name = "ROLES", value_delimiter = ',', num_args = 1)]
     pub roles: Vec<String>,
+
+    /// Scopes of the token, comma-separated and repeatable (Posit Connect; required there, see
+    /// `sts service-token scopes`)
+    #[arg(long, value_name = "SCOPES", value_delimiter = ',', num_args = 1)]
+    pub scopes: Vec<String>,
 
     /// Expiration: a date (yyyy-MM-dd, UTC), an RFC 3339 time, or a duration from now (30d, 1y)
     #[arg(long, value_name = "DATE")]
     pub expiration: Option<String>,
+
+    /// The service user the token belongs to: its id, login or name (Qualytics; required there)
+    #[arg(long, value_name = "USER")]
+    pub service_user: Option<String>,
+
+    /// The token may call the SCIM endpoints only (Qualytics)
+    #[arg(long)]
+    pub scim_only: bool,
 
     /// Subject the token acts as
     #[arg(
@@ -403,9 +441,55 @@ pub struct ListArgs {
     #[arg(long)]
     pub expired: bool,
 
+    /// The caller's own tokens instead of every service user's (Qualytics)
+    #[arg(long)]
+    pub personal: bool,
+
     /// Print the rows without the header line (for awk and cut)
     #[arg(long)]
     pub no_headers: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceUserCommand {
+    /// List the service users (all pages)
+    List(ContextListArgs),
+    /// Create a service user
+    #[command(after_help = "Examples:\n  \
+        sts service-user create --name 'Nightly Loader' --role Member --team Ingestion")]
+    Create(ServiceUserCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServiceUserCreateArgs {
+    /// Name of the service user (its login is derived from it)
+    #[arg(short = 'n', long, value_name = "NAME")]
+    pub name: String,
+
+    /// Role: Admin may manage tokens and users, Member may not
+    #[arg(long, value_name = "ROLE")]
+    pub role: String,
+
+    /// Team to add it to (repeatable; Public is always added)
+    #[arg(long = "team", value_name = "TEAM")]
+    pub teams: Vec<String>,
+}
+
+/// Ids of `revoke` and `restore`: positional and/or `--id`.
+#[derive(Debug, Args)]
+pub struct IdArgs {
+    /// Ids
+    #[arg(value_name = "ID")]
+    pub ids: Vec<String>,
+
+    /// Id (repeatable)
+    #[arg(
+        short = 'i',
+        long = "id",
+        value_name = "ID",
+        allow_hyphen_values = true
+    )]
+    pub id_flags: Vec<String>,
 }
 
 /// Flags of `context list`.
@@ -449,6 +533,10 @@ pub struct DeleteArgs {
         allow_hyphen_values = true
     )]
     pub id_flags: Vec<String>,
+
+    /// Revoke each token first, then delete it (Qualytics deletes only revoked tokens)
+    #[arg(long)]
+    pub revoke: bool,
 }
 
 #[cfg(test)]

@@ -4,18 +4,17 @@
 use std::io::{self, IsTerminal, Write};
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use serde_json::{Value, json};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use crate::api::models::{
-    GeneratedIngestionApiKeyResponse, IngestionApiKey, ServerInfo, ServiceToken,
-    ServiceTokenCreatedResponse,
-};
+use crate::api::client::Observer;
 use crate::cli::OutputFormat;
 use crate::config::{Config, Context};
-use crate::dates::render_expiration;
+use crate::dates::{render_age, render_date, render_expiration};
 use crate::error::Error;
+use crate::platform::{
+    Cell, Created, LastUsed, Nouns, OldTokenFate, Rotation, Token, TokenId, TokenKind, Validation,
+};
 use crate::settings::OutputSettings;
 
 const CYAN: &str = "\x1b[36m";
@@ -132,6 +131,9 @@ impl Printer {
             if let Some(status) = err.status {
                 v["status"] = json!(status);
             }
+            if let Some(code) = err.server_code {
+                v["server-code"] = json!(code);
+            }
             pretty(&v)
         } else {
             let line = format!("{} {}", self.symbol("❌", "[ERROR]"), err.message);
@@ -156,113 +158,151 @@ impl Printer {
         write_stdout(&render_rows(headers, &rows, self.width, self.stdout_color))
     }
 
-    pub fn service_token_created(&self, created: &ServiceTokenCreatedResponse) -> io::Result<()> {
+    /// A created token or key: its secret once on stdout; the new id on stderr where the kind
+    /// says so. JSON: the server's object under the kind's key.
+    pub fn created<K: TokenKind>(&self, created: &Created) -> io::Result<()> {
         if self.is_json() {
-            return self.json(&json!({"service-token": to_value(created)}));
+            return self.json(&json!({ K::NOUNS.json_one: created.json }));
         }
-        self.success_with_secret("Service token created: ", &created.token)
+        self.success_with_secret(K::NOUNS.created, &created.secret)?;
+        if let Some(id) = created.id.as_ref().filter(|_| K::SAYS_NEW_ID) {
+            write_stderr(&format!(
+                "{} id: {}\n",
+                capitalised(K::NOUNS.one),
+                clean(&id.text)
+            ));
+        }
+        Ok(())
     }
 
-    pub fn service_tokens(&self, tokens: &[ServiceToken], now: DateTime<Utc>) -> io::Result<()> {
+    /// A list: the kind's columns, each token's cells as the platform gave them.
+    pub fn tokens<K: TokenKind>(&self, tokens: &[Token], now: DateTime<Utc>) -> io::Result<()> {
         if self.is_json() {
-            return self.json(&json!({"service-tokens": to_value(&tokens)}));
+            let list: Vec<&Value> = tokens.iter().map(|t| &t.json).collect();
+            return self.json(&json!({ K::NOUNS.json_list: list }));
         }
+        let headers: Vec<&str> = K::COLUMNS.iter().map(|c| c.header).collect();
         let rows = tokens
             .iter()
-            .map(|t| {
-                vec![
-                    opt(t.id),
-                    clean(&t.name),
-                    expiration(t.expiration, now),
-                    format!(
-                        "[{}]",
-                        t.roles
-                            .iter()
-                            .map(|r| clean(r))
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    ),
-                    t.dedicated_subject
-                        .as_deref()
-                        .map_or_else(|| "-".into(), clean),
-                ]
-            })
+            .map(|t| t.cells.iter().map(|c| cell_text(c, t, now)).collect())
             .collect();
-        self.table(
-            &["ID", "NAME", "EXPIRATION", "ROLES", "DEDICATED_SUBJECT"],
-            rows,
-            "No service tokens found.",
-        )
+        self.table(&headers, rows, K::NOUNS.empty)
     }
 
-    pub fn ingestion_api_key_created(
-        &self,
-        created: &GeneratedIngestionApiKeyResponse,
-    ) -> io::Result<()> {
-        if self.is_json() {
-            return self.json(&json!({"ingestion-api-key": to_value(created)}));
-        }
-        self.success_with_secret("Ingestion API Key generated: ", &created.api_key)
-    }
-
-    pub fn ingestion_api_keys(
-        &self,
-        keys: &[IngestionApiKey],
-        now: DateTime<Utc>,
-    ) -> io::Result<()> {
-        if self.is_json() {
-            return self.json(&json!({"ingestion-api-keys": to_value(&keys)}));
-        }
-        let rows = keys
-            .iter()
-            .map(|k| {
-                vec![
-                    opt(k.id),
-                    clean(&k.name),
-                    expiration(k.expiration, now),
-                    k.description.as_deref().map_or_else(|| "-".into(), clean),
-                ]
-            })
-            .collect();
-        self.table(
-            &["ID", "NAME", "EXPIRATION", "DESCRIPTION"],
-            rows,
-            "No ingestion api keys found.",
-        )
-    }
-
-    /// Text: the success line of one deleted id (printed as each is deleted).
-    pub fn deleted_line(&self, what: Deleted, id: i64) -> io::Result<()> {
-        write_stdout(&self.success_line(&format!("{}{id}", what.text())))
-    }
-
-    /// JSON, after all ids were tried: the id when one was asked for, the list of deleted ids
-    /// when several were.
-    pub fn deleted_json(&self, what: Deleted, deleted: &[i64], several: bool) -> io::Result<()> {
-        let ids = if several {
-            json!(deleted)
-        } else {
-            json!(deleted.first())
+    /// Text: the success line of one deleted (revoked, restored) id, printed as each is done.
+    pub fn done_line(&self, done: Done, nouns: &Nouns, id: &TokenId) -> io::Result<()> {
+        let text = match done {
+            Done::Deleted => nouns.deleted.to_string(),
+            Done::Revoked => format!("{} revoked: ", capitalised(nouns.one)),
+            Done::Restored => format!("{} restored: ", capitalised(nouns.one)),
         };
-        self.json(&json!({ what.json_key(): ids }))
+        write_stdout(&self.success_line(&format!("{text}{}", clean(&id.text))))
     }
 
-    /// Text: `✅ Connection verified to <url> (Platform version: <v>)`; nothing in JSON mode.
-    pub fn connection_verified(&self, url: &str, info: &ServerInfo) -> io::Result<()> {
+    /// JSON, after all ids were tried: the id when one was asked for, the list of ids done
+    /// when several were.
+    pub fn done_json(
+        &self,
+        done: Done,
+        nouns: &Nouns,
+        ids: &[TokenId],
+        several: bool,
+    ) -> io::Result<()> {
+        let ids = if several {
+            Value::from(ids.iter().map(|i| i.json.clone()).collect::<Vec<_>>())
+        } else {
+            ids.first().map_or(Value::Null, |i| i.json.clone())
+        };
+        let key = match done {
+            Done::Deleted => nouns.json_deleted.to_string(),
+            Done::Revoked => format!("revoked-{}", nouns.json_one),
+            Done::Restored => format!("restored-{}", nouns.json_one),
+        };
+        self.json(&json!({ key: ids }))
+    }
+
+    /// `service-user list`: `ID | USER ID | NAME | ROLE | TEAMS`.
+    pub fn service_users(&self, users: &[Value]) -> io::Result<()> {
+        if self.is_json() {
+            return self.json(&json!({ "service-users": users }));
+        }
+        let text = |u: &Value, k: &str| {
+            u.get(k)
+                .map(|v| match v {
+                    Value::String(s) => clean(s),
+                    Value::Null => "-".into(),
+                    other => other.to_string(),
+                })
+                .unwrap_or_else(|| "-".into())
+        };
+        let rows = users
+            .iter()
+            .map(|u| {
+                let teams: Vec<String> = u
+                    .get("teams")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(Value::as_str).map(clean).collect())
+                    .unwrap_or_default();
+                vec![
+                    text(u, "id"),
+                    text(u, "user_id"),
+                    text(u, "name"),
+                    text(u, "role"),
+                    format!("[{}]", teams.join(" ")),
+                ]
+            })
+            .collect();
+        self.table(
+            &["ID", "USER ID", "NAME", "ROLE", "TEAMS"],
+            rows,
+            "No service users found.",
+        )
+    }
+
+    /// `service-user create`: `✅ Service user created: <user_id> (id <id>)`.
+    pub fn service_user_created(&self, user: &Value) -> io::Result<()> {
+        if self.is_json() {
+            return self.json(&json!({ "service-user": user }));
+        }
+        let login = user.get("user_id").and_then(Value::as_str).unwrap_or("?");
+        let id = user.get("id").map_or_else(|| "?".into(), Value::to_string);
+        write_stdout(&self.success_line(&format!(
+            "Service user created: {} (id {})",
+            clean(login),
+            clean(&id)
+        )))
+    }
+
+    /// `service-token scopes`: `SCOPE | DESCRIPTION`.
+    pub fn scopes(&self, scopes: &[(String, String, Value)]) -> io::Result<()> {
+        if self.is_json() {
+            let list: Vec<&Value> = scopes.iter().map(|(_, _, v)| v).collect();
+            return self.json(&json!({ "service-token-scopes": list }));
+        }
+        let rows = scopes
+            .iter()
+            .map(|(n, d, _)| vec![clean(n), dash(d)])
+            .collect();
+        self.table(
+            &["SCOPE", "DESCRIPTION"],
+            rows,
+            "No service token scopes found.",
+        )
+    }
+
+    /// Text: `✅ Connection verified to <url> (<summary>)`, the validation's warnings on stderr;
+    /// nothing on stdout in JSON mode.
+    pub fn connection_verified(&self, url: &str, v: &Validation) -> io::Result<()> {
+        for w in &v.warnings {
+            self.warn(w);
+        }
         if self.is_json() {
             return Ok(());
         }
-        let v = &info.version;
-        let version = match &info.platform_version {
-            Some(pv) => format!("Platform version: {}", clean(pv)),
-            None => format!(
-                "SUSE Observability version: {}.{}.{}",
-                v.major, v.minor, v.patch
-            ),
-        };
         write_stdout(&self.success_line(&format!(
-            "Connection verified to {} ({version})",
-            clean(url)
+            "Connection verified to {} ({})",
+            clean(url),
+            clean(&v.summary)
         )))
     }
 
@@ -298,6 +338,7 @@ impl Printer {
                 vec![
                     clean(name),
                     clean(&ctx.url),
+                    ctx.platform.to_string(),
                     ctx.auth.to_string(),
                     ctx.storage.to_string(),
                     if current == Some(name.as_str()) {
@@ -310,7 +351,7 @@ impl Printer {
             })
             .collect();
         self.table(
-            &["NAME", "URL", "AUTH", "STORAGE", "CURRENT"],
+            &["NAME", "URL", "PLATFORM", "AUTH", "STORAGE", "CURRENT"],
             rows,
             "No contexts found.",
         )
@@ -339,103 +380,100 @@ impl Printer {
     }
 
     /// `context validate`: the connection line, then `✅ Context <name> is valid.`
-    pub fn context_valid(&self, name: &str, url: &str, info: &ServerInfo) -> io::Result<()> {
+    pub fn context_valid(&self, name: &str, url: &str, v: &Validation) -> io::Result<()> {
         if self.is_json() {
+            for w in &v.warnings {
+                self.warn(w);
+            }
             return self.json(&json!({
                 "connected": true,
                 "context": name,
-                "server-info": to_value(info),
+                "server-info": v.json,
             }));
         }
-        self.connection_verified(url, info)?;
+        self.connection_verified(url, v)?;
         write_stdout(&self.success_line(&format!("Context {name} is valid.")))
+    }
+}
+
+impl Observer for Printer {
+    fn warn(&self, message: &str) {
+        Printer::warn(self, message);
+    }
+
+    fn log(&self, line: &str) {
+        Printer::log(self, line);
+    }
+
+    fn waiting(&self) -> Option<Box<dyn std::any::Any>> {
+        self.spinner()
+            .map(|s| Box::new(s) as Box<dyn std::any::Any>)
+    }
+
+    fn boxed(&self) -> Box<dyn Observer> {
+        Box::new(self.clone())
     }
 }
 
 /// Rotation, `verify` and `context import` (issue 8).
 impl Printer {
-    /// What a service-token rotation did, step by step: the new secret (once), its id, the
-    /// context it went to, the old token's fate. Nothing when no token was created.
-    pub fn service_token_rotated(
-        &self,
-        r: &crate::commands::rotate::ServiceTokenRotation,
-    ) -> io::Result<()> {
+    /// What a rotation did, step by step: the new secret (once), its id, the context it went
+    /// to, the old one's fate. Nothing when nothing was created.
+    pub fn rotated<K: TokenKind>(&self, r: &Rotation) -> io::Result<()> {
         for w in &r.warnings {
             self.warn(w);
         }
         let Some(created) = &r.created else {
             return Ok(());
         };
+        let what = K::NOUNS.one;
+        let old = &r.old_id.text;
         if self.is_json() {
-            return self.json(&json!({
-                "service-token": to_value(created),
-                "old-id": r.old_id,
-                "new-id": r.new_id,
-                "saved-to-context": r.saved_to_context,
-                "old-deleted": r.old_deleted,
-            }));
+            let mut v = json!({
+                K::NOUNS.json_one: created.json,
+                "old-id": r.old_id.json,
+                "new-id": r.new_id.as_ref().map(|i| i.json.clone()),
+                "old-deleted": r.fate == OldTokenFate::Delete && r.fate_done,
+            });
+            if K::ROTATED_CAN_BE_SAVED.is_none() {
+                v["saved-to-context"] = json!(r.saved_to_context);
+            }
+            if r.fate == OldTokenFate::Revoke {
+                v["old-revoked"] = json!(r.fate_done);
+            }
+            return self.json(&v);
         }
-        self.success_with_secret("Service token created: ", &created.token)?;
-        self.rotation_steps(
-            "service token",
-            r.old_id,
-            r.new_id,
-            r.old_deleted,
-            r.keep_old,
-            r.saved_to_context.as_deref(),
-        )
-    }
-
-    /// What an ingestion-API-key rotation did.
-    pub fn ingestion_api_key_rotated(
-        &self,
-        r: &crate::commands::rotate::IngestionApiKeyRotation,
-    ) -> io::Result<()> {
-        for w in &r.warnings {
-            self.warn(w);
-        }
-        let Some(created) = &r.created else {
-            return Ok(());
-        };
-        if self.is_json() {
-            return self.json(&json!({
-                "ingestion-api-key": to_value(created),
-                "old-id": r.old_id,
-                "new-id": r.new_id,
-                "old-deleted": r.old_deleted,
-            }));
-        }
-        self.success_with_secret("Ingestion API Key generated: ", &created.api_key)?;
-        self.rotation_steps(
-            "ingestion API key",
-            r.old_id,
-            r.new_id,
-            r.old_deleted,
-            r.keep_old,
-            None,
-        )
-    }
-
-    fn rotation_steps(
-        &self,
-        what: &str,
-        old_id: i64,
-        new_id: Option<i64>,
-        old_deleted: bool,
-        keep_old: bool,
-        context: Option<&str>,
-    ) -> io::Result<()> {
+        self.success_with_secret(K::NOUNS.created, &created.secret)?;
         let mut text = String::new();
-        if let Some(id) = new_id {
-            text += &self.success_line(&format!("New {what} id: {id} (replaces {old_id})"));
+        if let Some(id) = &r.new_id {
+            text += &self.success_line(&format!(
+                "New {what} id: {} (replaces {old})",
+                clean(&id.text)
+            ));
         }
-        if let Some(name) = context {
+        if let Some(name) = &r.saved_to_context {
             text += &self.success_line(&format!("Context '{name}' now uses the new {what}"));
         }
-        if old_deleted {
-            text += &self.success_line(&format!("Old {what} deleted: {old_id}"));
-        } else if keep_old {
-            text += &self.success_line(&format!("Old {what} kept (--keep-old): {old_id}"));
+        match (r.fate, r.fate_done) {
+            (OldTokenFate::Delete, true) => {
+                text += &self.success_line(&format!("Old {what} deleted: {old}"));
+            }
+            (OldTokenFate::Revoke, true) => {
+                text += &self.success_line(&format!("Old {what} revoked: {old}"));
+            }
+            (OldTokenFate::Keep, _) if K::DEFAULT_FATE == OldTokenFate::Keep => {
+                text += &self.success_line(&format!("Old {what} kept: {old}"));
+                write_stdout(&text)?;
+                self.warn(&format!(
+                    "install the new key in its consumer, then delete the old one: `{} delete {old}`",
+                    K::NOUNS.command
+                ));
+                return Ok(());
+            }
+            (OldTokenFate::Keep, _) => {
+                text += &self.success_line(&format!("Old {what} kept (--keep-old): {old}"));
+            }
+            _ => {}
         }
         write_stdout(&text)
     }
@@ -497,25 +535,20 @@ impl Printer {
     }
 }
 
-/// What a delete command deletes.
+/// What was done to each id of a delete, revoke or restore.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Deleted {
-    ServiceToken,
-    IngestionApiKey,
+pub enum Done {
+    Deleted,
+    Revoked,
+    Restored,
 }
 
-impl Deleted {
-    fn text(self) -> &'static str {
+impl Done {
+    pub fn verb(self) -> &'static str {
         match self {
-            Deleted::ServiceToken => "Service token deleted: ",
-            Deleted::IngestionApiKey => "Ingestion Api Key deleted: ",
-        }
-    }
-
-    fn json_key(self) -> &'static str {
-        match self {
-            Deleted::ServiceToken => "deleted-service-token",
-            Deleted::IngestionApiKey => "deleted-ingestion-api-key",
+            Done::Deleted => "delete",
+            Done::Revoked => "revoke",
+            Done::Restored => "restore",
         }
     }
 }
@@ -525,6 +558,7 @@ impl Deleted {
 fn context_json(ctx: &Context) -> Value {
     let mut v = json!({
         "url": ctx.url,
+        "platform": ctx.platform.as_str(),
         "api-path": ctx.api_path,
         "auth": ctx.auth.as_str(),
         "storage": ctx.storage.as_str(),
@@ -536,11 +570,6 @@ fn context_json(ctx: &Context) -> Value {
     v
 }
 
-/// Serializes a model through `serde_json::Value`, which sorts object keys like the Go CLI.
-fn to_value<T: Serialize + ?Sized>(v: &T) -> Value {
-    serde_json::to_value(v).unwrap_or(Value::Null)
-}
-
 /// Two-space indented JSON and a newline.
 pub fn pretty(value: &Value) -> String {
     let mut s = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into());
@@ -548,8 +577,32 @@ pub fn pretty(value: &Value) -> String {
     s
 }
 
-fn opt(v: Option<i64>) -> String {
-    v.map_or_else(|| "-".into(), |v| v.to_string())
+fn dash(s: &str) -> String {
+    if s.is_empty() { "-".into() } else { clean(s) }
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+/// How a cell reads in a table: a missing value is `-`.
+fn cell_text(cell: &Cell, token: &Token, now: DateTime<Utc>) -> String {
+    match cell {
+        Cell::Id(v) | Cell::Text(v) => v.as_deref().map_or_else(|| "-".into(), clean),
+        Cell::List(items) => format!(
+            "[{}]",
+            items.iter().map(|r| clean(r)).collect::<Vec<_>>().join(" ")
+        ),
+        Cell::Expiration(v) => expiration(*v, now),
+        Cell::Date(v) => v.map_or_else(|| "-".into(), render_date),
+        Cell::LastUsed(LastUsed::Unknown) => "-".into(),
+        Cell::LastUsed(LastUsed::Never) => "never".into(),
+        Cell::LastUsed(LastUsed::At(t)) => render_age(*t, now),
+        Cell::Status => token.status(now).as_str().into(),
+    }
 }
 
 fn expiration(v: Option<i64>, now: DateTime<Utc>) -> String {
@@ -815,34 +868,34 @@ mod tests {
     }
 
     #[test]
-    fn service_token_rows_use_dashes_brackets_and_utc_dates() {
-        let tokens = [ServiceToken {
-            id: Some(7),
-            name: "n\x1b[31m".into(),
-            expiration: Some(1_735_689_600_000),
-            roles: vec!["a".into(), "b".into()],
-            ..Default::default()
-        }];
-        let rows: Vec<Vec<String>> = tokens
-            .iter()
-            .map(|t| {
-                vec![
-                    opt(t.id),
-                    clean(&t.name),
-                    expiration(t.expiration, now()),
-                    format!("[{}]", t.roles.join(" ")),
-                    t.dedicated_subject
-                        .as_deref()
-                        .map_or_else(|| "-".into(), clean),
-                ]
-            })
-            .collect();
+    fn cells_use_dashes_brackets_utc_dates_and_ages() {
+        let token = Token {
+            id: TokenId::int(7),
+            name: "n".into(),
+            expires: Some(1_735_689_600_000),
+            last_used: LastUsed::Never,
+            revoked: true,
+            cells: vec![],
+            json: Value::Null,
+        };
+        let n = now().timestamp_millis();
+        let text = |c: Cell| cell_text(&c, &token, now());
+        assert_eq!(text(Cell::Id(Some("7".into()))), "7");
+        assert_eq!(text(Cell::Text(Some("n\x1b[31m".into()))), "n [31m");
+        assert_eq!(text(Cell::Text(None)), "-");
+        assert_eq!(text(Cell::List(vec!["a".into(), "b".into()])), "[a b]");
         assert_eq!(
-            rows[0],
-            ["7", "n [31m", "2025-01-01 (expired)", "[a b]", "-"]
+            text(Cell::Expiration(Some(1_735_689_600_000))),
+            "2025-01-01 (expired)"
         );
-        assert_eq!(expiration(None, now()), "-");
-        assert_eq!(expiration(Some(i64::MIN), now()), i64::MIN.to_string());
+        assert_eq!(text(Cell::Expiration(None)), "-");
+        assert_eq!(text(Cell::Expiration(Some(i64::MIN))), i64::MIN.to_string());
+        assert_eq!(text(Cell::Date(Some(n))), "2026-03-10");
+        assert_eq!(text(Cell::LastUsed(LastUsed::Unknown)), "-");
+        assert_eq!(text(Cell::LastUsed(LastUsed::Never)), "never");
+        assert_eq!(text(Cell::LastUsed(LastUsed::At(n - 7_200_000))), "2h ago");
+        // Expired wins over revoked.
+        assert_eq!(text(Cell::Status), "expired");
     }
 
     #[test]
@@ -865,11 +918,11 @@ mod tests {
 
     #[test]
     fn json_keys_are_sorted_and_unknown_fields_kept() {
-        let t: ServiceToken = serde_json::from_str(
+        let t: crate::api::models::ServiceToken = serde_json::from_str(
             r#"{"zeta":1,"roles":["r"],"name":"n","id":3,"alpha":{"b":1,"a":2}}"#,
         )
         .unwrap();
-        let s = pretty(&json!({"service-tokens": to_value(&vec![t])}));
+        let s = pretty(&json!({"service-tokens": [serde_json::to_value(&t).unwrap()]}));
         assert_eq!(
             s,
             "{\n  \"service-tokens\": [\n    {\n      \"alpha\": {\n        \"a\": 2,\n        \"b\": 1\n      },\n      \"id\": 3,\n      \"name\": \"n\",\n      \"roles\": [\n        \"r\"\n      ],\n      \"zeta\": 1\n    }\n  ]\n}\n"

@@ -353,15 +353,21 @@ fn context_flag_and_env_pick_a_context_and_flags_beat_env_beat_context() {
         "main",
         "the flag beats the env var"
     );
-    // Field by field: the URL from the env var, the credential from the saved context.
-    // `main`'s token is unknown to the other sandbox, so this reaches it with main's secret: 401.
+    // A context applies only to its own URL (CONTRACT §1): with the URL of another server from
+    // the env var and no token for it, main's saved secret is never sent there (exit 1, both URLs
+    // named, and the other sandbox sees no request).
     let out = sts_with(&env, &keyring)
         .env("STS_CLI_URL", &other_sandbox.url)
         .args(["service-token", "list"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
-    assert_eq!(other_sandbox.request_count("GET /api/security/tokens"), 3);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains(&other_sandbox.url) && err.contains(&sandbox.url),
+        "{err}"
+    );
+    assert_eq!(other_sandbox.request_count("GET /api/security/tokens"), 2);
     // And the --url flag beats the env var.
     assert_eq!(
         names(

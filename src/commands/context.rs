@@ -5,8 +5,6 @@ use std::path::Path;
 
 use base64::Engine as _;
 
-use crate::api::client::Client;
-use crate::api::models::ServerInfo;
 use crate::cli::{ContextSaveArgs, GlobalArgs};
 use crate::config::{self, Auth, Config, Context, Storage};
 use crate::error::{Error, Kind, Result};
@@ -14,8 +12,6 @@ use crate::settings::{self, Credential, Sources, secret_store};
 
 /// The name `context save` uses when none is given.
 pub const DEFAULT_NAME: &str = "default";
-/// The oldest server version `sts` talks to.
-pub const MIN_VERSION: (i64, i64, i64) = (5, 0, 0);
 
 /// What `context save` will store, checked before any request or write.
 #[derive(Debug)]
@@ -92,6 +88,15 @@ pub fn save_request(
     } else {
         global.ca_cert_base64_data.clone()
     };
+    // The platform, like the URL and the token, from the command line only.
+    let platform = global.platform.unwrap_or_default();
+    settings::check_credential(platform, &credential)?;
+    if platform != crate::platform::PlatformKind::Stackstate && global.api_path.is_some() {
+        return Err(Error::usage(format!(
+            "--api-path is StackState's only: {} has a fixed API base",
+            platform.display()
+        )));
+    }
     let auth = match credential {
         Credential::ApiToken(_) => Auth::ApiToken,
         _ => Auth::ServiceToken,
@@ -100,6 +105,7 @@ pub fn save_request(
         name: name.to_string(),
         context: Context {
             url,
+            platform,
             api_path: global
                 .api_path
                 .clone()
@@ -118,22 +124,6 @@ pub fn save_request(
         credential,
         skip_validate: args.skip_validate,
     })
-}
-
-/// `GET /server/info`, and the version check of `context save` and `context validate`.
-pub async fn server_info(client: &Client) -> Result<ServerInfo> {
-    let info: ServerInfo = client.get("server/info").await?;
-    let v = &info.version;
-    if (v.major, v.minor, v.patch) < MIN_VERSION {
-        return Err(Error::new(
-            Kind::Version,
-            format!(
-                "the server's version {}.{}.{} is below {}.{}.{}, the oldest sts supports",
-                v.major, v.minor, v.patch, MIN_VERSION.0, MIN_VERSION.1, MIN_VERSION.2
-            ),
-        ));
-    }
-    Ok(info)
 }
 
 /// Stores the secret, then the context (made current) under the config lock. A secret stored for

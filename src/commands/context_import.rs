@@ -301,6 +301,7 @@ fn candidate(go: GoContext, storage: Storage) -> std::result::Result<Candidate, 
         name: go.name,
         context: Context {
             url,
+            platform: Default::default(),
             api_path: go
                 .api_path
                 .unwrap_or_else(|| config::DEFAULT_API_PATH.to_string()),
