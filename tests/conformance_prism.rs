@@ -210,3 +210,183 @@ fn a_response_that_breaks_the_spec_is_caught() {
         prism.log()
     );
 }
+
+/// One call through Prism with an `Authorization` header; returns the status and body.
+fn call_auth(
+    prism: &Prism,
+    sandbox: &Sandbox,
+    method: &str,
+    path: &str,
+    authorization: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    call(
+        prism,
+        sandbox,
+        method,
+        path,
+        ("Authorization", authorization),
+        body,
+    )
+}
+
+#[test]
+fn every_posit_connect_operation_conforms_to_its_document() {
+    let sandbox = Sandbox::start_platform("posit-connect", &["--publisher-key", "publisher-key-1"]);
+    let prism = Prism::proxy_for("posit-connect", &sandbox.url);
+    let admin = format!("Key {}", sandbox.admin_token);
+    let tokens = "/v1/system/service-tokens";
+    let in_a_year = (chrono::Utc::now() + chrono::Duration::days(365))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+
+    let (status, settings) = call_auth(&prism, &sandbox, "GET", "/server_settings", &admin, None);
+    assert_eq!(status, 200, "server settings: {settings}");
+    let (status, me) = call_auth(&prism, &sandbox, "GET", "/v1/user", &admin, None);
+    assert_eq!(
+        (status, me["user_role"].as_str()),
+        (200, Some("administrator")),
+        "{me}"
+    );
+    let (status, me) = call_auth(
+        &prism,
+        &sandbox,
+        "GET",
+        "/v1/user",
+        "Key publisher-key-1",
+        None,
+    );
+    assert_eq!(
+        (status, me["user_role"].as_str()),
+        (200, Some("publisher")),
+        "{me}"
+    );
+    let (status, scopes) = call_auth(
+        &prism,
+        &sandbox,
+        "GET",
+        &format!("{tokens}/scopes"),
+        &admin,
+        None,
+    );
+    assert_eq!(status, 200, "scopes: {scopes}");
+
+    let (status, bare) = call_auth(
+        &prism,
+        &sandbox,
+        "POST",
+        tokens,
+        &admin,
+        Some(json!({"name": "Okta provisioning", "scopes": ["identity:manage"]})),
+    );
+    assert_eq!(status, 200, "create: {bare}");
+    let (status, full) = call_auth(
+        &prism,
+        &sandbox,
+        "POST",
+        tokens,
+        &admin,
+        Some(json!({
+            "name": "Name-service reader",
+            "scopes": ["nameservice:read", "identity:manage"],
+            "expires_at": in_a_year
+        })),
+    );
+    assert_eq!(status, 200, "create with expiry: {full}");
+    let (status, never) = call_auth(
+        &prism,
+        &sandbox,
+        "POST",
+        tokens,
+        &admin,
+        Some(json!({"name": "explicit null", "scopes": ["identity:manage"], "expires_at": null})),
+    );
+    assert_eq!(status, 200, "create with a null expiry: {never}");
+
+    // A SCIM use (directly: SCIM is outside the document) gives one token an active_time.
+    let scim = send_json(
+        sandbox
+            .http()
+            .get(format!("{}/scim/v2/Users", sandbox.url))
+            .header(
+                "Authorization",
+                format!("Bearer {}", bare["key"].as_str().unwrap()),
+            ),
+        None,
+    );
+    assert_eq!(scim.0, 200, "{:?}", scim.1);
+    let (status, list) = call_auth(&prism, &sandbox, "GET", tokens, &admin, None);
+    assert_eq!(status, 200, "list: {list}");
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 3);
+    assert!(
+        list.iter().any(|t| t["active_time"].is_string()),
+        "{list:?}"
+    );
+
+    // Declared error answers.
+    let (status, err) = call_auth(
+        &prism,
+        &sandbox,
+        "POST",
+        tokens,
+        &admin,
+        Some(json!({"name": "no scope", "scopes": []})),
+    );
+    assert_eq!(status, 400, "empty scopes: {err}");
+    let (status, err) = call_auth(&prism, &sandbox, "GET", tokens, "Key publisher-key-1", None);
+    assert_eq!(status, 403, "publisher: {err}");
+    let (status, err) = call_auth(&prism, &sandbox, "GET", tokens, "Key unknown-key-1", None);
+    assert_eq!(status, 401, "unknown key: {err}");
+    let (status, err) = call_auth(
+        &prism,
+        &sandbox,
+        "DELETE",
+        &format!("{tokens}/3c9a6f0e-8d21-4b7e-9f35-2a61d0c4e8b7"),
+        &admin,
+        None,
+    );
+    assert_eq!(status, 404, "unknown guid: {err}");
+
+    for created in [&bare, &full, &never] {
+        let guid = created["guid"].as_str().unwrap();
+        let (status, body) = call_auth(
+            &prism,
+            &sandbox,
+            "DELETE",
+            &format!("{tokens}/{guid}"),
+            &admin,
+            None,
+        );
+        assert_eq!(status, 204, "delete: {body}");
+    }
+    prism.assert_no_error_violations();
+}
+
+/// Posit declares `additionalProperties: false`: an answer with one field too many is caught.
+#[test]
+fn a_posit_answer_with_an_extra_field_is_caught() {
+    let sandbox = Sandbox::start_platform("posit-connect", &[]);
+    let prism = Prism::proxy_for("posit-connect", &sandbox.url);
+    sandbox.fault(json!({
+        "method": "GET",
+        "path": "/__api__/v1/system/service-tokens/scopes",
+        "count": 1,
+        "status": 200,
+        "body": {"scopes": [], "total": 0}
+    }));
+    let admin = format!("Key {}", sandbox.admin_token);
+    let (status, _) = call_auth(
+        &prism,
+        &sandbox,
+        "GET",
+        "/v1/system/service-tokens/scopes",
+        &admin,
+        None,
+    );
+    assert_eq!(status, 500, "Prism answers a broken response with 500");
+    assert!(
+        !prism.error_violations().is_empty(),
+        "Prism logged no violation:\n{}",
+        prism.log()
+    );
+}
