@@ -390,3 +390,276 @@ fn a_posit_answer_with_an_extra_field_is_caught() {
         prism.log()
     );
 }
+
+#[test]
+fn every_qualytics_operation_conforms_to_its_document() {
+    let sandbox = Sandbox::start_platform(
+        "qualytics",
+        &[
+            "--service-user",
+            "Nightly Loader:Admin",
+            "--service-user",
+            "Catalog Sync:Member",
+        ],
+    );
+    let prism = Prism::proxy_for("qualytics", &sandbox.url);
+    let admin = format!("Bearer {}", sandbox.admin_token);
+
+    let (status, body) = call_auth(&prism, &sandbox, "GET", "/status", &admin, None);
+    assert_eq!(status, 200, "status: {body}");
+    let status_without = send_json(sandbox.http().get(format!("{}/status", prism.api())), None);
+    assert_eq!(
+        status_without.0, 200,
+        "status without a token: {:?}",
+        status_without.1
+    );
+
+    let (status, page) = call_auth(
+        &prism,
+        &sandbox,
+        "GET",
+        "/users?type=Service&page=1&size=1",
+        &admin,
+        None,
+    );
+    assert_eq!(status, 200, "users: {page}");
+    let (status, page) = call_auth(&prism, &sandbox, "GET", "/users?type=Service", &admin, None);
+    assert_eq!(status, 200, "users: {page}");
+    let id_of = |login: &str| {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["user_id"] == login)
+            .and_then(|u| u["id"].as_i64())
+            .unwrap()
+    };
+    let (loader, catalog) = (
+        id_of("nightly_loader@service"),
+        id_of("catalog_sync@service"),
+    );
+    let (status, user) = call_auth(
+        &prism,
+        &sandbox,
+        "POST",
+        "/users",
+        &admin,
+        Some(json!({"name": "IdP Provisioning", "role": "Member", "teams": ["Identity"]})),
+    );
+    assert_eq!(status, 200, "create user: {user}");
+    let (status, user) = call_auth(
+        &prism,
+        &sandbox,
+        "POST",
+        "/users",
+        &admin,
+        Some(json!({"name": "Bare User", "role": "Manager"})),
+    );
+    assert_eq!(status, 200, "create user without teams: {user}");
+
+    let (status, yearly) = call_auth(
+        &prism,
+        &sandbox,
+        "POST",
+        "/user-tokens",
+        &admin,
+        Some(json!({"name": "loader-prod", "user_id": loader, "expires_in_days": 365})),
+    );
+    assert_eq!(status, 200, "create service token: {yearly}");
+    let (status, scim) = call_auth(
+        &prism,
+        &sandbox,
+        "POST",
+        "/user-tokens",
+        &admin,
+        Some(
+            json!({"name": "IdP", "user_id": catalog, "expires_in_days": null, "scim_endpoints_only": true}),
+        ),
+    );
+    assert_eq!(status, 200, "create SCIM token: {scim}");
+    let (status, personal) = call_auth(
+        &prism,
+        &sandbox,
+        "POST",
+        "/user-tokens",
+        &admin,
+        Some(json!({"name": "Laptop CLI", "expires_in_days": 30})),
+    );
+    assert_eq!(status, 200, "create personal token: {personal}");
+
+    // The new Admin service token lists (and so gets a last_used).
+    let service = format!("Bearer {}", yearly["bearer_token"].as_str().unwrap());
+    let (status, list) = call_auth(
+        &prism,
+        &sandbox,
+        "GET",
+        "/user-tokens/service",
+        &service,
+        None,
+    );
+    assert_eq!(status, 200, "service list: {list}");
+    let (status, list) = call_auth(
+        &prism,
+        &sandbox,
+        "GET",
+        "/user-tokens/service",
+        &admin,
+        None,
+    );
+    assert_eq!(status, 200, "service list: {list}");
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["last_used"].is_string()),
+        "{list}"
+    );
+    let (status, own) = call_auth(&prism, &sandbox, "GET", "/user-tokens", &admin, None);
+    assert_eq!(status, 200, "personal list: {own}");
+
+    let path = format!("/user-tokens/{}", scim["id"]);
+    for revoke in [true, false, true] {
+        let (status, body) = call_auth(
+            &prism,
+            &sandbox,
+            "PUT",
+            &path,
+            &admin,
+            Some(json!({"revoke": revoke})),
+        );
+        assert_eq!(status, 200, "revoke {revoke}: {body}");
+    }
+    let (status, body) = call_auth(&prism, &sandbox, "DELETE", &path, &admin, None);
+    assert_eq!(status, 204, "delete: {body}");
+
+    // Declared error answers.
+    let duplicate = json!({"name": "loader-prod", "user_id": loader});
+    let (status, err) = call_auth(
+        &prism,
+        &sandbox,
+        "POST",
+        "/user-tokens",
+        &admin,
+        Some(duplicate),
+    );
+    assert_eq!(status, 409, "duplicate: {err}");
+    let (status, err) = call_auth(
+        &prism,
+        &sandbox,
+        "POST",
+        "/user-tokens",
+        &admin,
+        Some(json!({"name": "x", "user_id": 1})),
+    );
+    assert_eq!(status, 400, "not a service user: {err}");
+    let active = format!("/user-tokens/{}", yearly["id"]);
+    let (status, err) = call_auth(&prism, &sandbox, "DELETE", &active, &admin, None);
+    assert_eq!(status, 409, "active: {err}");
+    let (status, err) = call_auth(
+        &prism,
+        &sandbox,
+        "DELETE",
+        "/user-tokens/99999",
+        &admin,
+        None,
+    );
+    assert_eq!(status, 404, "unknown: {err}");
+    let (status, err) = call_auth(
+        &prism,
+        &sandbox,
+        "POST",
+        "/users",
+        &admin,
+        Some(json!({"name": "Nightly Loader", "role": "Member"})),
+    );
+    assert_eq!(status, 409, "duplicate user: {err}");
+    let member = call_auth(
+        &prism,
+        &sandbox,
+        "POST",
+        "/user-tokens",
+        &admin,
+        Some(json!({"name": "catalog", "user_id": catalog})),
+    )
+    .1;
+    let member = format!("Bearer {}", member["bearer_token"].as_str().unwrap());
+    let (status, err) = call_auth(
+        &prism,
+        &sandbox,
+        "GET",
+        "/user-tokens/service",
+        &member,
+        None,
+    );
+    assert_eq!(status, 403, "member: {err}");
+    let (status, err) = call_auth(
+        &prism,
+        &sandbox,
+        "GET",
+        "/user-tokens",
+        "Bearer not-a-token",
+        None,
+    );
+    assert_eq!(status, 401, "unknown token: {err}");
+
+    // Restoring an expired token (the clock moves directly at the sandbox).
+    let (status, daily) = call_auth(
+        &prism,
+        &sandbox,
+        "POST",
+        "/user-tokens",
+        &admin,
+        Some(json!({"name": "daily", "user_id": loader, "expires_in_days": 1})),
+    );
+    assert_eq!(status, 200, "{daily}");
+    sandbox.clock(2 * 86_400);
+    let (status, list) = call_auth(
+        &prism,
+        &sandbox,
+        "GET",
+        "/user-tokens/service",
+        &admin,
+        None,
+    );
+    assert_eq!(status, 200, "list with an expired token: {list}");
+    let (status, err) = call_auth(
+        &prism,
+        &sandbox,
+        "PUT",
+        &format!("/user-tokens/{}", daily["id"]),
+        &admin,
+        Some(json!({"revoke": false})),
+    );
+    assert_eq!(status, 400, "restore an expired token: {err}");
+
+    prism.assert_no_error_violations();
+}
+
+/// The Qualytics check can fail too: a token list whose item lacks required fields is caught.
+#[test]
+fn a_qualytics_answer_that_breaks_its_document_is_caught() {
+    let sandbox = Sandbox::start_platform("qualytics", &[]);
+    let prism = Prism::proxy_for("qualytics", &sandbox.url);
+    sandbox.fault(json!({
+        "method": "GET",
+        "path": "/api/user-tokens/service",
+        "count": 1,
+        "status": 200,
+        "body": [{"id": "not a number", "name": "x"}]
+    }));
+    let admin = format!("Bearer {}", sandbox.admin_token);
+    let (status, _) = call_auth(
+        &prism,
+        &sandbox,
+        "GET",
+        "/user-tokens/service",
+        &admin,
+        None,
+    );
+    assert_eq!(status, 500, "Prism answers a broken response with 500");
+    assert!(
+        !prism.error_violations().is_empty(),
+        "Prism logged no violation:\n{}",
+        prism.log()
+    );
+}

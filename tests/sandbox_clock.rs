@@ -107,7 +107,7 @@ fn stackstate_tokens_and_keys_age_and_expire() {
 
 #[test]
 fn the_clock_needs_the_admin_token_and_a_sane_step() {
-    for platform in ["stackstate", "posit-connect"] {
+    for platform in ["stackstate", "posit-connect", "qualytics"] {
         let sb = Sandbox::start_platform(platform, &[]);
         let admin = sb.admin_token.clone();
         let (status, body) =
@@ -206,4 +206,41 @@ fn the_clock_is_kept_in_the_state_file() {
     assert_eq!(with_key(&sb, created["token"].as_str().unwrap()), 200);
     sb.clock(1800);
     assert_eq!(with_key(&sb, created["token"].as_str().unwrap()), 401);
+}
+
+#[test]
+fn qualytics_times_age_with_the_clock() {
+    let sb = Sandbox::start_platform("qualytics", &["--service-user", "Loader:Admin"]);
+    let (_, page) = sb.admin("GET", "/users?type=Service", None);
+    let user = &page["items"][0];
+    let (status, created) = sb.admin(
+        "POST",
+        "/user-tokens",
+        Some(json!({"name": "t", "user_id": user["id"], "expires_in_days": 30})),
+    );
+    assert_eq!(status, 200, "{created}");
+    let auth = format!("Bearer {}", created["bearer_token"].as_str().unwrap());
+    assert_eq!(sb.call("GET", "/user-tokens", Some(&auth), None).0, 200);
+    let time = |v: &Value, field: &str| {
+        chrono::DateTime::parse_from_rfc3339(v[field].as_str().unwrap())
+            .unwrap()
+            .timestamp_millis()
+    };
+    let (_, before) = sb.admin("GET", "/user-tokens/service", None);
+    let (_, users_before) = sb.admin("GET", "/users?type=Service", None);
+    sb.clock(3600);
+    let (_, after) = sb.admin("GET", "/user-tokens/service", None);
+    let (_, users_after) = sb.admin("GET", "/users?type=Service", None);
+    for field in ["created", "expiration", "last_used"] {
+        assert_eq!(
+            time(&before[0], field) - time(&after[0], field),
+            3_600_000,
+            "{field}: {before} then {after}"
+        );
+    }
+    assert_eq!(
+        time(&users_before["items"][0], "created_at")
+            - time(&users_after["items"][0], "created_at"),
+        3_600_000
+    );
 }

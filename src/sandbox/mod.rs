@@ -17,6 +17,7 @@ mod faults;
 mod intercept;
 mod persist;
 mod posit_connect;
+mod qualytics;
 mod requests;
 mod routes;
 mod state;
@@ -139,9 +140,6 @@ pub fn now_ms() -> i64 {
 
 /// Runs the sandbox until SIGINT or SIGTERM: loads the state, listens, prints the start line.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
-    if cfg.platform == Platform::Qualytics {
-        bail!("--platform qualytics is not served yet");
-    }
     let admin_token = match cfg.admin_token {
         Some(t) if t.is_empty() || t.chars().any(char::is_whitespace) => {
             bail!("--admin-token must be non-empty and hold no whitespace")
@@ -149,7 +147,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         Some(t) => t,
         None => Alphanumeric.sample_string(&mut rand::rng(), 32),
     };
-    let (store, persister) = match &cfg.state_file {
+    let (mut store, persister) = match &cfg.state_file {
         Some(path) => {
             let store = load_store(path)?;
             let persister = Persister::new(path.clone(), store.generation());
@@ -157,6 +155,15 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         }
         None => (Store::default(), None),
     };
+    let loaded = store.generation();
+    if cfg.platform == Platform::Qualytics {
+        qualytics::init(&mut store, &cfg.service_users, now_ms())?;
+    }
+    // What start-up added (a signing key, seeded users) is on disk before the first answer.
+    if let Some(p) = persister.as_ref().filter(|_| store.generation() != loaded) {
+        p.write(store.generation(), &store.to_json())
+            .with_context(|| format!("cannot write {}", p.path().display()))?;
+    }
     let app = Arc::new(App {
         platform: cfg.platform,
         admin_token,
@@ -250,7 +257,7 @@ fn router(app: Arc<App>) -> Router {
             Router::new().nest("/api", api).fallback(not_found)
         }
         Platform::PositConnect => posit_connect::router().fallback(posit_connect::not_found),
-        Platform::Qualytics => Router::new().fallback(not_found),
+        Platform::Qualytics => qualytics::router().fallback(qualytics::not_found),
     };
     api.nest("/_sandbox", control)
         .layer(middleware::from_fn_with_state(

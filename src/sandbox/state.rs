@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::posit_connect::PositState;
+use super::qualytics::QualyticsState;
 use crate::api::models::{
     GenerateIngestionApiKeyRequest, GeneratedIngestionApiKeyResponse, IngestionApiKey,
     NewServiceTokenRequest, ServiceToken, ServiceTokenCreatedResponse,
@@ -122,6 +123,9 @@ pub struct Store {
     /// Posit Connect's service tokens.
     #[serde(default, skip_serializing_if = "PositState::is_empty")]
     pub(super) posit_connect: PositState,
+    /// Qualytics' users, tokens and JWT signing key.
+    #[serde(default, skip_serializing_if = "QualyticsState::is_empty")]
+    pub(super) qualytics: QualyticsState,
     /// Every id in use, of either kind.
     #[serde(skip)]
     ids: HashSet<i64>,
