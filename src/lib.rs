@@ -13,6 +13,7 @@ pub mod error;
 pub mod generated;
 pub mod output;
 pub mod platform;
+#[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod secret;
 pub mod settings;
