@@ -605,3 +605,19 @@ fn requests_are_counted_and_faults_answer_in_fastapi_style() {
     );
     assert_eq!(status, 401, "the control API takes X-API-Token");
 }
+
+#[test]
+fn a_seed_with_an_unknown_role_refuses_to_start() {
+    let err = Sandbox::try_start(&["--platform", "qualytics", "--service-user", "Loader:Owner"])
+        .err()
+        .expect("refused");
+    assert!(err.contains("Loader:Owner"), "{err}");
+    let err = Sandbox::try_start(&["--platform", "qualytics", "--service-user", "no-role"])
+        .err()
+        .expect("refused");
+    assert!(err.contains("NAME:ROLE"), "{err}");
+    let err = Sandbox::try_start(&["--platform", "posit"])
+        .err()
+        .expect("refused");
+    assert!(err.contains("posit-connect"), "{err}");
+}
