@@ -161,10 +161,32 @@ pub enum ContextCommand {
     /// Show the context in effect
     Show,
     /// Make a saved context the current one
+    #[command(
+        visible_alias = "use",
+        after_help = "Examples:\n  \
+        sts context set prod\n  \
+        sts context use prod\n  \
+        sts context set --name prod"
+    )]
     Set(ContextNameArgs),
     /// Delete a saved context and its stored credential
+    #[command(
+        after_help = "The current context may be deleted too; then no context is \
+        current until `sts context set NAME` or the next `context save`.\n\n\
+        Examples:\n  \
+        sts context delete staging\n  \
+        sts context delete --name staging"
+    )]
     Delete(ContextNameArgs),
+    /// Rename a saved context; its credential stays, and the current context follows
+    #[command(after_help = "Examples:\n  \
+        sts context rename default prod")]
+    Rename(ContextRenameArgs),
     /// Check that a saved context reaches its server
+    #[command(after_help = "Examples:\n  \
+        sts context validate\n  \
+        sts context validate prod\n  \
+        sts context validate --name prod -o json")]
     Validate(ContextValidateArgs),
     /// Import the contexts of the Go CLI's config, their tokens into the keyring
     #[command(
@@ -196,16 +218,51 @@ pub struct ContextSaveArgs {
     pub insecure_storage: bool,
 }
 
+/// The context a command acts on: `NAME` or `--name NAME` (the Go CLI's form), one of them.
 #[derive(Debug, Args)]
 pub struct ContextNameArgs {
     /// Name of the context
     #[arg(
+        value_name = "NAME",
+        required_unless_present = "name_flag",
+        conflicts_with = "name_flag",
+        add = ArgValueCompleter::new(crate::completion::context_names)
+    )]
+    pub name: Option<String>,
+
+    /// Name of the context (the same as NAME)
+    #[arg(
         short = 'n',
-        long,
+        long = "name",
         value_name = "NAME",
         add = ArgValueCompleter::new(crate::completion::context_names)
     )]
-    pub name: String,
+    pub name_flag: Option<String>,
+}
+
+impl ContextNameArgs {
+    /// The name, from whichever form was given (clap requires one).
+    pub fn name(&self) -> &str {
+        self.name
+            .as_deref()
+            .or(self.name_flag.as_deref())
+            .unwrap_or_default()
+    }
+}
+
+/// `context rename OLD NEW`.
+#[derive(Debug, Args)]
+pub struct ContextRenameArgs {
+    /// The context's name now
+    #[arg(
+        value_name = "OLD",
+        add = ArgValueCompleter::new(crate::completion::context_names)
+    )]
+    pub old: String,
+
+    /// Its new name (must not exist yet)
+    #[arg(value_name = "NEW")]
+    pub new: String,
 }
 
 #[derive(Debug, Default, Args)]
@@ -227,12 +284,27 @@ pub struct ContextImportArgs {
 pub struct ContextValidateArgs {
     /// Name of the context [default: the context in effect]
     #[arg(
-        short = 'n',
-        long,
         value_name = "NAME",
+        conflicts_with = "name_flag",
         add = ArgValueCompleter::new(crate::completion::context_names)
     )]
     pub name: Option<String>,
+
+    /// Name of the context (the same as NAME)
+    #[arg(
+        short = 'n',
+        long = "name",
+        value_name = "NAME",
+        add = ArgValueCompleter::new(crate::completion::context_names)
+    )]
+    pub name_flag: Option<String>,
+}
+
+impl ContextValidateArgs {
+    /// The name given in either form, if any.
+    pub fn name(&self) -> Option<String> {
+        self.name.clone().or_else(|| self.name_flag.clone())
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -258,8 +330,9 @@ pub enum ServiceTokenCommand {
         then delete the old token (unless --keep-old). A failed step stops the rotation with the \
         old token still in place.\n\n\
         Examples:\n  \
-        sts service-token rotate --id 107484341630693\n  \
-        sts service-token rotate --id 107484341630693 --save-to-context ci --expiration 90d"
+        sts service-token rotate 107484341630693\n  \
+        sts service-token rotate 107484341630693 --save-to-context ci --expiration 90d\n  \
+        sts service-token rotate --id 107484341630693 --keep-old"
     )]
     Rotate(ServiceTokenRotateArgs),
 }
@@ -268,12 +341,20 @@ pub enum ServiceTokenCommand {
 pub struct ServiceTokenRotateArgs {
     /// Id of the service token to replace
     #[arg(
+        value_name = "ID",
+        required_unless_present = "id_flag",
+        conflicts_with = "id_flag"
+    )]
+    pub id: Option<String>,
+
+    /// Id of the service token to replace (the same as ID)
+    #[arg(
         short = 'i',
         long = "id",
         value_name = "ID",
         allow_hyphen_values = true
     )]
-    pub id: String,
+    pub id_flag: Option<String>,
 
     /// Expiration of the new token: a date (yyyy-MM-dd, UTC), an RFC 3339 time, or a duration
     /// from now [default: the old token's lifetime, from now]
@@ -338,7 +419,7 @@ pub enum IngestionApiKeyCommand {
         from now, else none. The old key is deleted only after the new one was created (unless \
         --keep-old).\n\n\
         Examples:\n  \
-        sts ingestion-api-key rotate --id 250558013078953\n  \
+        sts ingestion-api-key rotate 250558013078953\n  \
         sts ingestion-api-key rotate --id 250558013078953 --expiration 1y --keep-old"
     )]
     Rotate(IngestionApiKeyRotateArgs),
@@ -353,12 +434,20 @@ pub enum IngestionApiKeyCommand {
 pub struct IngestionApiKeyRotateArgs {
     /// Id of the ingestion API key to replace
     #[arg(
+        value_name = "ID",
+        required_unless_present = "id_flag",
+        conflicts_with = "id_flag"
+    )]
+    pub id: Option<String>,
+
+    /// Id of the ingestion API key to replace (the same as ID)
+    #[arg(
         short = 'i',
         long = "id",
         value_name = "ID",
         allow_hyphen_values = true
     )]
-    pub id: String,
+    pub id_flag: Option<String>,
 
     /// Expiration of the new key: a date (yyyy-MM-dd, UTC), an RFC 3339 time, or a duration
     /// from now [default: the old key's lifetime, from now]
@@ -368,6 +457,26 @@ pub struct IngestionApiKeyRotateArgs {
     /// Do not delete the old key
     #[arg(long)]
     pub keep_old: bool,
+}
+
+impl ServiceTokenRotateArgs {
+    /// The id, from whichever form was given (clap requires one).
+    pub fn id(&self) -> &str {
+        self.id
+            .as_deref()
+            .or(self.id_flag.as_deref())
+            .unwrap_or_default()
+    }
+}
+
+impl IngestionApiKeyRotateArgs {
+    /// The id, from whichever form was given (clap requires one).
+    pub fn id(&self) -> &str {
+        self.id
+            .as_deref()
+            .or(self.id_flag.as_deref())
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Default, Args)]

@@ -182,7 +182,7 @@ fn run_api(
                 None => None,
             };
             Job::ServiceTokenRotate {
-                id: commands::parse_id(&a.id)?,
+                id: commands::parse_id(a.id())?,
                 expiration: a.expiration.clone(),
                 target,
                 keep_old: a.keep_old,
@@ -200,7 +200,7 @@ fn run_api(
         Command::IngestionApiKey(IngestionApiKeyCommand::Rotate(a)) => {
             commands::expiration_millis(a.expiration.as_deref(), now)?;
             Job::IngestionApiKeyRotate {
-                id: commands::parse_id(&a.id)?,
+                id: commands::parse_id(a.id())?,
                 expiration: a.expiration.clone(),
                 keep_old: a.keep_old,
             }
@@ -363,12 +363,16 @@ fn run_context(
             Ok(printer.context_shown(&name, &ctx)?)
         }
         Some(ContextCommand::Set(a)) => {
-            context::set_current(&config_path, &a.name)?;
-            Ok(printer.context_set(&a.name)?)
+            context::set_current(&config_path, a.name())?;
+            Ok(printer.context_set(a.name())?)
         }
         Some(ContextCommand::Delete(a)) => {
-            context::delete(&config_path, &a.name)?;
-            Ok(printer.context_deleted(&a.name)?)
+            let was_current = context::delete(&config_path, a.name())?;
+            Ok(printer.context_deleted(a.name(), was_current)?)
+        }
+        Some(ContextCommand::Rename(a)) => {
+            let renamed = context::rename(&config_path, &a.old, &a.new)?;
+            Ok(printer.context_renamed(&a.old, a.new.trim(), &renamed)?)
         }
         Some(ContextCommand::Import(a)) => {
             let source = match &a.from {
@@ -381,7 +385,7 @@ fn run_context(
         }
         Some(ContextCommand::Validate(a)) => {
             let config = context::load_existing(&config_path)?;
-            let name = a.name.clone().or_else(|| src.context_name(global));
+            let name = a.name().or_else(|| src.context_name(global));
             let (name, ctx) = context::context_in_effect(&config, name)?;
             let mut warnings = Vec::new();
             let credential = context::saved_credential(&config_path, &name, &ctx, &mut warnings)?;
@@ -407,18 +411,17 @@ fn context_save(
     config_path: &Path,
 ) -> Result<(), Failure> {
     let req = context::save_request(&cli.global, args, src)?;
-    // A config file that does not parse stops the save before anything happens.
+    // A config file that does not parse, or no keyring, stops the save before any request.
     config::load(config_path)?;
+    context::check_secret_store(&req)?;
     if !req.skip_validate {
         let timeout = settings::resolve_timeout(&cli.global, src)?;
         let settings = Settings::for_context(&req.context, req.credential.clone(), timeout, out)?;
         let info = server_info(&settings, printer)?;
         printer.connection_verified(&req.context.url, &info)?;
     }
-    if let Some(warning) = context::save(config_path, &req)? {
-        printer.warn(&warning);
-    }
-    Ok(printer.context_saved(&req.name, &req.context)?)
+    let saved = context::save(config_path, &req)?;
+    Ok(printer.context_saved(&req.name, &req.context, &saved)?)
 }
 
 /// Deletes each id in turn. One id: its error is the command's. Several: every id is tried, each

@@ -285,11 +285,26 @@ impl Printer {
         )))
     }
 
-    pub fn context_saved(&self, name: &str, ctx: &Context) -> io::Result<()> {
-        if self.is_json() {
-            return self.json(&json!({"context": context_json(ctx), "current-context": name}));
+    /// `✅ Saved context: '<name>'` (as the Go CLI), and on stderr `Current context set to
+    /// <name>` when the save switched away from another current context.
+    pub fn context_saved(
+        &self,
+        name: &str,
+        ctx: &Context,
+        saved: &crate::commands::context::Saved,
+    ) -> io::Result<()> {
+        if let Some(warning) = &saved.warning {
+            self.warn(warning);
         }
-        write_stdout(&self.success_line(&format!("Saved context: '{name}'")))
+        if self.is_json() {
+            self.json(&json!({"context": context_json(ctx), "current-context": name}))?;
+        } else {
+            write_stdout(&self.success_line(&format!("Saved context: '{name}'")))?;
+        }
+        if saved.switched_from.is_some() {
+            write_stderr(&format!("Current context set to {}\n", clean(name)));
+        }
+        Ok(())
     }
 
     /// `context list`: a table, `*` marking the current context.
@@ -351,11 +366,37 @@ impl Printer {
         write_stdout(&format!("Current context set to {name}\n"))
     }
 
-    pub fn context_deleted(&self, name: &str) -> io::Result<()> {
+    /// `✅ Deleted context '<name>'`, then `⚠️ no context is current now` when it was current.
+    pub fn context_deleted(&self, name: &str, was_current: bool) -> io::Result<()> {
         if self.is_json() {
-            return self.json(&json!({ "deleted context": name }));
+            self.json(&json!({ "deleted context": name }))?;
+        } else {
+            write_stdout(&self.success_line(&format!("Deleted context '{name}'")))?;
         }
-        write_stdout(&self.success_line(&format!("Deleted context '{name}'")))
+        if was_current {
+            self.warn("no context is current now");
+        }
+        Ok(())
+    }
+
+    /// `✅ Renamed context '<old>' to '<new>'`; JSON `{"renamed-context": {"from", "to"}}`.
+    pub fn context_renamed(
+        &self,
+        old: &str,
+        new: &str,
+        renamed: &crate::commands::context::Renamed,
+    ) -> io::Result<()> {
+        if let Some(warning) = &renamed.warning {
+            self.warn(warning);
+        }
+        if self.is_json() {
+            return self.json(&json!({"renamed-context": {"from": old, "to": new}}));
+        }
+        write_stdout(&self.success_line(&format!(
+            "Renamed context '{}' to '{}'",
+            clean(old),
+            clean(new)
+        )))
     }
 
     /// `context validate`: the connection line, then `✅ Context <name> is valid.`
