@@ -5,6 +5,8 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use clap_complete::engine::ArgValueCompleter;
 
+use crate::env_vars as ev;
+
 /// Manage service tokens and ingestion API keys of a SUSE Observability (StackState) server.
 #[derive(Debug, Parser)]
 #[command(
@@ -25,71 +27,172 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options that work on every command, before or after the sub-command.
+/// The help of an option that an environment variable can give too: `<text> [env: NAME]`. The
+/// name comes from [`crate::env_vars`], so the help and the code cannot drift.
+fn env_help(text: &str, var: &str) -> String {
+    format!("{text} [env: {var}]")
+}
+
+/// The help of a server, credential or TLS option: `context save` reads it from the command line
+/// only (flags, or `-` for stdin), never from the environment, so the help says so.
+fn save_cli_only_help(text: &str, var: &str) -> String {
+    format!("{text} [env: {var}] (`context save` takes it from the command line only)")
+}
+
+/// Options that work on every command, before or after the sub-command. Listed in each
+/// command's help under their own heading, after the command's own options.
 #[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
-    /// Server URL, http:// or https:// [env: STS_CLI_URL]
-    #[arg(long, global = true, value_name = "URL")]
+    // Server URL.
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        help = save_cli_only_help("Server URL, http:// or https://", ev::STS_CLI_URL)
+    )]
     pub url: Option<String>,
 
-    /// Personal API token, sent as X-API-Token; `-` reads it from stdin (a flag value shows in
-    /// shell history: prefer the env var or `-`) [env: STS_CLI_API_TOKEN]
-    #[arg(long, global = true, value_name = "TOKEN")]
+    // Personal API token.
+    #[arg(
+        long,
+        global = true,
+        value_name = "TOKEN",
+        help = save_cli_only_help(
+            "Personal API token, sent as X-API-Token; `-` reads it from stdin (a flag value \
+             shows in shell history: prefer the env var or `-`)",
+            ev::STS_CLI_API_TOKEN
+        )
+    )]
     pub api_token: Option<String>,
 
-    /// Service token, sent as X-API-Key; `-` reads it from stdin [env: STS_CLI_SERVICE_TOKEN]
-    #[arg(long, global = true, value_name = "TOKEN")]
+    // Service token.
+    #[arg(
+        long,
+        global = true,
+        value_name = "TOKEN",
+        help = save_cli_only_help(
+            "Service token, sent as X-API-Key; `-` reads it from stdin",
+            ev::STS_CLI_SERVICE_TOKEN
+        )
+    )]
     pub service_token: Option<String>,
 
-    /// Kubernetes service-account token, sent as X-API-ServiceBearer; `-` reads it from stdin
-    /// [env: STS_CLI_K8S_SA_TOKEN]
-    #[arg(long, global = true, value_name = "TOKEN")]
+    // Kubernetes service-account token.
+    #[arg(
+        long,
+        global = true,
+        value_name = "TOKEN",
+        help = env_help(
+            "Kubernetes service-account token, sent as X-API-ServiceBearer; `-` reads it from \
+             stdin (never saved in a context)",
+            ev::STS_CLI_K8S_SA_TOKEN
+        )
+    )]
     pub k8s_sa_token: Option<String>,
 
-    /// File holding the Kubernetes service-account token [env: STS_CLI_K8S_SA_TOKEN_PATH]
-    #[arg(long, global = true, value_name = "PATH")]
+    // A file with the Kubernetes service-account token.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        help = env_help(
+            "File holding the Kubernetes service-account token",
+            ev::STS_CLI_K8S_SA_TOKEN_PATH
+        )
+    )]
     pub k8s_sa_token_path: Option<String>,
 
-    /// API base path [default: /api] [env: STS_CLI_API_PATH]
-    #[arg(long, global = true, value_name = "PATH")]
+    // API base path.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        help = save_cli_only_help("API base path [default: /api]", ev::STS_CLI_API_PATH)
+    )]
     pub api_path: Option<String>,
 
-    /// Use this saved context instead of the current one [env: STS_CLI_CONTEXT]
+    // The saved context to use.
     #[arg(
         short = 'c',
         long,
         global = true,
         value_name = "NAME",
-        add = ArgValueCompleter::new(crate::completion::context_names)
+        add = ArgValueCompleter::new(crate::completion::context_names),
+        help = env_help(
+            "Use this saved context instead of the current one",
+            ev::STS_CLI_CONTEXT
+        )
     )]
     pub context: Option<String>,
 
-    /// Config file [env: STS_CLI_CONFIG]
-    #[arg(long, global = true, value_name = "PATH")]
+    // Config file.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        help = env_help("Config file", ev::STS_CLI_CONFIG)
+    )]
     pub config: Option<String>,
 
-    /// Do not verify TLS certificates [env: STS_SKIP_SSL]
-    #[arg(long, global = true)]
+    // No TLS verification.
+    #[arg(
+        long,
+        global = true,
+        help = save_cli_only_help("Do not verify TLS certificates", ev::STS_SKIP_SSL)
+    )]
     pub skip_ssl: bool,
 
-    /// Extra trusted CA certificate, a PEM file [env: STS_CA_CERT_PATH]
-    #[arg(long, global = true, value_name = "PATH")]
+    // Extra CA, a file.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        help = save_cli_only_help(
+            "Extra trusted CA certificate, a PEM file",
+            ev::STS_CA_CERT_PATH
+        )
+    )]
     pub ca_cert_path: Option<String>,
 
-    /// Extra trusted CA certificate, base64 of PEM [env: STS_CA_CERT_BASE64_DATA]
-    #[arg(long, global = true, value_name = "DATA")]
+    // Extra CA, base64.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DATA",
+        help = save_cli_only_help(
+            "Extra trusted CA certificate, base64 of PEM",
+            ev::STS_CA_CERT_BASE64_DATA
+        )
+    )]
     pub ca_cert_base64_data: Option<String>,
 
-    /// Whole-command network deadline, e.g. 30s, 2m [default: 30s] [env: STS_CLI_TIMEOUT]
-    #[arg(long, global = true, value_name = "DURATION")]
+    // Network deadline.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DURATION",
+        help = env_help(
+            "Whole-command network deadline, e.g. 30s, 2m [default: 30s]",
+            ev::STS_CLI_TIMEOUT
+        )
+    )]
     pub timeout: Option<String>,
 
     /// Output format
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 
-    /// No ANSI colour and no emoji symbols [env: NO_COLOR]
-    #[arg(long, global = true)]
+    // No colour.
+    #[arg(
+        long,
+        global = true,
+        help = format!(
+            "No ANSI colour and no emoji symbols [env: {}] (when non-empty; also {}=dumb)",
+            ev::NO_COLOR,
+            ev::TERM
+        )
+    )]
     pub no_color: bool,
 
     /// Log to stderr: -v requests and timings, -vv headers and bodies (secrets shown as ***)
@@ -568,6 +671,84 @@ mod tests {
     #[test]
     fn clap_model_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_name_their_env_vars_from_the_constants() {
+        let cmd = Cli::command();
+        let help = |id: &str| {
+            cmd.get_arguments()
+                .find(|a| a.get_id() == id)
+                .and_then(|a| a.get_help())
+                .map(|h| h.to_string())
+                .unwrap_or_default()
+        };
+        for (id, var) in [
+            ("url", ev::STS_CLI_URL),
+            ("api_token", ev::STS_CLI_API_TOKEN),
+            ("service_token", ev::STS_CLI_SERVICE_TOKEN),
+            ("k8s_sa_token", ev::STS_CLI_K8S_SA_TOKEN),
+            ("k8s_sa_token_path", ev::STS_CLI_K8S_SA_TOKEN_PATH),
+            ("api_path", ev::STS_CLI_API_PATH),
+            ("context", ev::STS_CLI_CONTEXT),
+            ("config", ev::STS_CLI_CONFIG),
+            ("skip_ssl", ev::STS_SKIP_SSL),
+            ("ca_cert_path", ev::STS_CA_CERT_PATH),
+            ("ca_cert_base64_data", ev::STS_CA_CERT_BASE64_DATA),
+            ("timeout", ev::STS_CLI_TIMEOUT),
+            ("no_color", ev::NO_COLOR),
+        ] {
+            assert!(
+                help(id).contains(&format!("[env: {var}")),
+                "{id}: {}",
+                help(id)
+            );
+        }
+        for id in ["url", "api_token", "service_token", "api_path", "skip_ssl"] {
+            assert!(
+                help(id).contains("`context save` takes it from the command line only"),
+                "{id}: {}",
+                help(id)
+            );
+        }
+        let global = cmd
+            .get_arguments()
+            .filter(|a| a.is_global_set())
+            .all(|a| a.get_help_heading() == Some("Global options"));
+        assert!(
+            global,
+            "every global option is under the Global options heading"
+        );
+    }
+
+    #[test]
+    fn positional_and_flag_forms_give_the_same_name_and_id() {
+        let name = |args: &[&str]| {
+            let cli = Cli::try_parse_from(args).unwrap();
+            match cli.command {
+                Command::Context(ContextArgs {
+                    command: Some(ContextCommand::Set(a) | ContextCommand::Delete(a)),
+                    ..
+                }) => a.name().to_string(),
+                _ => panic!("wrong command"),
+            }
+        };
+        assert_eq!(name(&["sts", "context", "set", "prod"]), "prod");
+        assert_eq!(name(&["sts", "context", "use", "prod"]), "prod");
+        assert_eq!(name(&["sts", "context", "set", "-n", "prod"]), "prod");
+        assert_eq!(
+            name(&["sts", "context", "delete", "--name", "prod"]),
+            "prod"
+        );
+        assert!(Cli::try_parse_from(["sts", "context", "set"]).is_err());
+        assert!(Cli::try_parse_from(["sts", "context", "set", "a", "-n", "b"]).is_err());
+        let id = |args: &[&str]| match Cli::try_parse_from(args).unwrap().command {
+            Command::ServiceToken(ServiceTokenCommand::Rotate(a)) => a.id().to_string(),
+            _ => panic!("wrong command"),
+        };
+        assert_eq!(id(&["sts", "service-token", "rotate", "12"]), "12");
+        assert_eq!(id(&["sts", "service-token", "rotate", "--id", "12"]), "12");
+        assert!(Cli::try_parse_from(["sts", "service-token", "rotate"]).is_err());
     }
 
     #[test]

@@ -238,3 +238,25 @@ fn without_a_session_bus_save_fails_before_any_request() {
     .ok();
     assert_eq!(sandbox.request_count("GET /api/server/info"), 1);
 }
+
+#[test]
+fn help_lists_the_command_s_own_options_first_and_global_ones_under_their_heading() {
+    let env = TestEnv::new();
+    let out = run(env.sts().args(["service-token", "create", "--help"])).ok();
+    let help = out.stdout;
+    let own = help.find("--roles").expect("own option listed");
+    let heading = help
+        .find("\nGlobal options:\n")
+        .expect("a Global options heading");
+    let global = help.find("--url <URL>").expect("global option listed");
+    assert!(own < heading && heading < global, "{help}");
+
+    let out = run(env.sts().args(["context", "save", "--help"])).ok();
+    let help = out.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        help.contains("[env: STS_CLI_URL] (`context save` takes it from the command line only)"),
+        "{help}"
+    );
+    let out = run(env.sts().args(["context", "rename", "--help"])).ok();
+    assert!(out.stdout.contains("<OLD> <NEW>"), "{}", out.stdout);
+}
