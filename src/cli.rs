@@ -293,13 +293,16 @@ pub enum ContextCommand {
     Validate(ContextValidateArgs),
     /// Import the contexts of the Go CLI's config, their tokens into the keyring
     #[command(
-        after_help = "Reads $XDG_CONFIG_HOME/stackstate-cli/config.yaml, else \
-        ~/.config/stackstate-cli/config.yaml (both the `contexts:` format and the older \
-        single-context one), never changes it, and skips a context whose name already exists \
-        unless --overwrite.\n\n\
-        Examples:\n  \
-        sts context import\n  \
-        sts context import --from ./old-config.yaml --overwrite"
+        after_help = format!(
+            "Reads ${}/stackstate-cli/config.yaml, else \
+            ~/.config/stackstate-cli/config.yaml (both the `contexts:` format and the older \
+            single-context one), never changes it, and skips a context whose name already \
+            exists unless --overwrite.\n\n\
+            Examples:\n  \
+            sts context import\n  \
+            sts context import --from ./old-config.yaml --overwrite",
+            ev::XDG_CONFIG_HOME
+        )
     )]
     Import(ContextImportArgs),
 }
@@ -370,8 +373,15 @@ pub struct ContextRenameArgs {
 
 #[derive(Debug, Default, Args)]
 pub struct ContextImportArgs {
-    /// The Go CLI's config file [default: $XDG_CONFIG_HOME/stackstate-cli/config.yaml]
-    #[arg(long = "from", value_name = "PATH")]
+    // The Go CLI's config file.
+    #[arg(
+        long = "from",
+        value_name = "PATH",
+        help = format!(
+            "The Go CLI's config file [default: ${}/stackstate-cli/config.yaml]",
+            ev::XDG_CONFIG_HOME
+        )
+    )]
     pub from: Option<String>,
 
     /// Replace contexts whose name already exists
