@@ -41,6 +41,24 @@ pub trait SecretStore {
     fn set(&self, credential_id: &str, secret: &Secret) -> Result<()>;
     /// Removes the secret stored under `credential_id`; no secret there is not an error.
     fn delete(&self, credential_id: &str) -> Result<()>;
+    /// [`SecretStore::set`], giving a new item this label (see [`label`]) where the store
+    /// shows labels; stores without labels ignore it.
+    fn set_labelled(&self, credential_id: &str, secret: &Secret, label: &str) -> Result<()> {
+        let _ = label;
+        self.set(credential_id, secret)
+    }
+    /// Gives the item under `credential_id` a new label where the store allows it. A store
+    /// that takes no label, or no item there, is no error.
+    fn relabel(&self, credential_id: &str, label: &str) -> Result<()> {
+        let _ = (credential_id, label);
+        Ok(())
+    }
+}
+
+/// The label of a context's keyring item: `sts: context prod (https://…)`, so a person looking
+/// at their keyring can tell what each item is (CONTRACT §5).
+pub fn label(context_name: &str, url: &str) -> String {
+    format!("sts: context {context_name} ({url})")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -166,6 +184,44 @@ impl KeyringStore {
         })
     }
 
+    /// Whether the keyring store initialises (a session bus with a Secret Service on it), without
+    /// touching any item: `context save` asks before any request. A locked collection shows only
+    /// when an item is written.
+    pub fn check_available(&self) -> Result<(), KeyringError> {
+        self.call(|| match keyring::Entry::store_status() {
+            Ok(()) => Ok(()),
+            Err(e) => Err(KeyringError {
+                failure: KeyringFailure::Unavailable,
+                cause: config::one_line(&e.to_string()),
+            }),
+        })
+    }
+
+    /// Stores `secret` under `credential_id`, a new item labelled `label`.
+    pub fn try_set_labelled(
+        &self,
+        credential_id: &str,
+        secret: &Secret,
+        label: &str,
+    ) -> Result<(), KeyringError> {
+        let id = credential_id.to_string();
+        let secret = secret.clone();
+        let label = label.to_string();
+        self.call(move || {
+            labelled_entry(&id, &label)?
+                .set_password(secret.expose())
+                .map_err(|e| classify(&e))
+        })
+    }
+
+    /// Relabels the item under `credential_id`; a store that has no labels, or no such item,
+    /// is no error.
+    pub fn try_relabel(&self, credential_id: &str, label: &str) -> Result<(), KeyringError> {
+        let id = credential_id.to_string();
+        let label = label.to_string();
+        self.call(move || set_label(&entry(&id)?, &label))
+    }
+
     /// Removes the secret under `credential_id` (none there is fine), with the reason when the
     /// keyring fails.
     pub fn try_delete(&self, credential_id: &str) -> Result<(), KeyringError> {
@@ -226,6 +282,59 @@ impl SecretStore for KeyringStore {
         self.try_delete(credential_id)
             .map_err(KeyringError::into_delete_error)
     }
+
+    fn set_labelled(&self, credential_id: &str, secret: &Secret, label: &str) -> Result<()> {
+        self.try_set_labelled(credential_id, secret, label)
+            .map_err(KeyringError::into_write_error)
+    }
+
+    fn relabel(&self, credential_id: &str, label: &str) -> Result<()> {
+        self.try_relabel(credential_id, label)
+            .map_err(KeyringError::into_write_error)
+    }
+}
+
+/// The keyring entry for a credential id whose item, when it is created, gets `label`. A store
+/// that takes no `label` modifier gets a plain entry.
+fn labelled_entry(credential_id: &str, label: &str) -> Result<keyring::Entry, KeyringError> {
+    // Sets up the platform store, or gives its error.
+    let plain = entry(credential_id)?;
+    if label.is_empty() {
+        return Ok(plain);
+    }
+    let modifiers = HashMap::from([("label", label)]);
+    match keyring_core::Entry::new_with_modifiers(KEYRING_SERVICE, credential_id, &modifiers) {
+        Ok(inner) => Ok(keyring::Entry { inner }),
+        Err(keyring::Error::Invalid(..) | keyring::Error::NotSupportedByStore(_)) => Ok(plain),
+        Err(e) => Err(classify(&e)),
+    }
+}
+
+/// Sets the label of the item behind `entry` (the Secret Service); no item there is no error.
+#[cfg(all(
+    unix,
+    not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+))]
+fn set_label(entry: &keyring::Entry, label: &str) -> Result<(), KeyringError> {
+    use zbus_secret_service_keyring_store::cred::Wrapper;
+    let item = match entry.inner.get_credential() {
+        Ok(item) => item,
+        Err(keyring::Error::NoEntry) => return Ok(()),
+        Err(e) => return Err(classify(&e)),
+    };
+    match item.as_any().downcast_ref::<Wrapper>() {
+        Some(wrapper) => wrapper.set_label(label).map_err(|e| classify(&e)),
+        None => Ok(()),
+    }
+}
+
+/// Other platforms' stores keep no label `sts` can change: nothing to do.
+#[cfg(not(all(
+    unix,
+    not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+)))]
+fn set_label(_entry: &keyring::Entry, _label: &str) -> Result<(), KeyringError> {
+    Ok(())
 }
 
 /// The keyring entry for a credential id. The platform store is set up on the first call in

@@ -271,7 +271,7 @@ fn service_token_job<K: TokenKind>(
             };
             let mut req = rotate_request::<K>(
                 cli,
-                &a.id,
+                a.id(),
                 a.expiration.as_deref(),
                 a.save_to_context.as_deref(),
                 fate,
@@ -326,7 +326,7 @@ fn ingestion_api_key_job(
         IngestionApiKeyCommand::Rotate(a) => {
             Job::Rotate(Box::new(rotate_request::<IngestionApiKeys>(
                 cli,
-                &a.id,
+                a.id(),
                 a.expiration.as_deref(),
                 None,
                 if a.keep_old {
@@ -533,12 +533,16 @@ fn run_context(
             Ok(printer.context_shown(&name, &ctx)?)
         }
         Some(ContextCommand::Set(a)) => {
-            context::set_current(&config_path, &a.name)?;
-            Ok(printer.context_set(&a.name)?)
+            context::set_current(&config_path, a.name())?;
+            Ok(printer.context_set(a.name())?)
         }
         Some(ContextCommand::Delete(a)) => {
-            context::delete(&config_path, &a.name)?;
-            Ok(printer.context_deleted(&a.name)?)
+            let was_current = context::delete(&config_path, a.name())?;
+            Ok(printer.context_deleted(a.name(), was_current)?)
+        }
+        Some(ContextCommand::Rename(a)) => {
+            let renamed = context::rename(&config_path, &a.old, &a.new)?;
+            Ok(printer.context_renamed(&a.old, a.new.trim(), &renamed)?)
         }
         Some(ContextCommand::Import(a)) => {
             let source = match &a.from {
@@ -551,7 +555,7 @@ fn run_context(
         }
         Some(ContextCommand::Validate(a)) => {
             let config = context::load_existing(&config_path)?;
-            let name = a.name.clone().or_else(|| src.context_name(global));
+            let name = a.name().or_else(|| src.context_name(global));
             let (name, ctx) = context::context_in_effect(&config, name)?;
             let mut warnings = Vec::new();
             let credential = context::saved_credential(&config_path, &name, &ctx, &mut warnings)?;
@@ -577,18 +581,17 @@ fn context_save(
     config_path: &Path,
 ) -> Result<(), Failure> {
     let req = context::save_request(&cli.global, args, src)?;
-    // A config file that does not parse stops the save before anything happens.
+    // A config file that does not parse, or no keyring, stops the save before any request.
     config::load(config_path)?;
+    context::check_secret_store(&req)?;
     if !req.skip_validate {
         let timeout = settings::resolve_timeout(&cli.global, src)?;
         let settings = Settings::for_context(&req.context, req.credential.clone(), timeout, out)?;
         let info = validation(&settings, printer)?;
         printer.connection_verified(&req.context.url, &info)?;
     }
-    if let Some(warning) = context::save(config_path, &req)? {
-        printer.warn(&warning);
-    }
-    Ok(printer.context_saved(&req.name, &req.context)?)
+    let saved = context::save(config_path, &req)?;
+    Ok(printer.context_saved(&req.name, &req.context, &saved)?)
 }
 
 /// Deletes (revokes, restores) each id in turn. One id: its error is the command's. Several:

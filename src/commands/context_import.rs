@@ -232,7 +232,11 @@ pub fn import(
             }
             store
                 .as_dyn()
-                .set(&c.context.credential_id, &c.secret)
+                .set_labelled(
+                    &c.context.credential_id,
+                    &c.secret,
+                    &crate::credentials::label(&c.name, &c.context.url),
+                )
                 .map_err(|e| {
                     Error::new(
                         e.kind,

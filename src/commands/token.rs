@@ -284,7 +284,10 @@ fn store_in_context(target: &ContextTarget, secret: &Secret) -> Result<Option<St
     let storage = target.context.storage;
     let store = secret_store(storage, &target.config_path)?;
     let credential_id = config::new_credential_id();
-    store.as_dyn().set(&credential_id, secret)?;
+    let label = crate::credentials::label(&target.name, &target.context.url);
+    store
+        .as_dyn()
+        .set_labelled(&credential_id, secret, &label)?;
     let switched = config::update(&target.config_path, |config| {
         let ctx = config.context_mut(&target.name)?;
         if ctx.storage != storage {

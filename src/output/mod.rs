@@ -5,7 +5,6 @@ use std::io::{self, IsTerminal, Write};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::api::client::Observer;
 use crate::cli::OutputFormat;
@@ -17,7 +16,12 @@ use crate::platform::{
 };
 use crate::settings::OutputSettings;
 
-const CYAN: &str = "\x1b[36m";
+mod progress;
+mod table;
+use ColumnKind::{Id, Text};
+pub use progress::Spinner;
+pub use table::{ColumnKind, TableOptions, render_table, render_table_with};
+
 const GREEN: &str = "\x1b[32m";
 const YELLOW: &str = "\x1b[33m";
 const RED: &str = "\x1b[31m";
@@ -37,7 +41,7 @@ pub struct Printer {
     /// A spinner on stderr while a request is slow (a terminal, colour on, no verbose log).
     spinner: bool,
     /// Terminal width to fit tables to; `None` when stdout is not a terminal (never wrap).
-    width: Option<usize>,
+    width: Option<u16>,
     /// The header line of tables (`--no-headers` turns it off).
     headers: bool,
 }
@@ -46,7 +50,7 @@ impl Printer {
     pub fn new(settings: &OutputSettings) -> Printer {
         let stdout_tty = io::stdout().is_terminal();
         let width = if stdout_tty {
-            terminal_size::terminal_size_of(io::stdout()).map(|(w, _)| w.0 as usize)
+            terminal_size::terminal_size_of(io::stdout()).map(|(w, _)| w.0)
         } else {
             None
         };
@@ -150,12 +154,25 @@ impl Printer {
         write_stdout(&pretty(value))
     }
 
-    fn table(&self, headers: &[&str], rows: Vec<Vec<String>>, empty: &str) -> io::Result<()> {
+    /// A table on stdout (`empty` when there are no rows), fitted to the terminal, its header
+    /// coloured there and left out with `--no-headers`. Any command of any platform prints its
+    /// rows through here.
+    pub fn table(
+        &self,
+        headers: &[&str],
+        rows: &[Vec<String>],
+        kinds: &[ColumnKind],
+        empty: &str,
+    ) -> io::Result<()> {
         if rows.is_empty() {
             return write_stdout(&format!("{empty}\n"));
         }
-        let headers = self.headers.then_some(headers);
-        write_stdout(&render_rows(headers, &rows, self.width, self.stdout_color))
+        let options = TableOptions {
+            width: self.width,
+            no_headers: !self.headers,
+            color: self.stdout_color,
+        };
+        write_stdout(&render_table_with(headers, rows, kinds, options))
     }
 
     /// A created token or key: its secret once on stdout; the new id on stderr where the kind
@@ -182,11 +199,15 @@ impl Printer {
             return self.json(&json!({ K::NOUNS.json_list: list }));
         }
         let headers: Vec<&str> = K::COLUMNS.iter().map(|c| c.header).collect();
-        let rows = tokens
+        let kinds: Vec<ColumnKind> = K::COLUMNS
+            .iter()
+            .map(|c| if c.wraps { Text } else { Id })
+            .collect();
+        let rows: Vec<Vec<String>> = tokens
             .iter()
             .map(|t| t.cells.iter().map(|c| cell_text(c, t, now)).collect())
             .collect();
-        self.table(&headers, rows, K::NOUNS.empty)
+        self.table(&headers, &rows, &kinds, K::NOUNS.empty)
     }
 
     /// Text: the success line of one deleted (revoked, restored) id, printed as each is done.
@@ -235,7 +256,7 @@ impl Printer {
                 })
                 .unwrap_or_else(|| "-".into())
         };
-        let rows = users
+        let rows: Vec<Vec<String>> = users
             .iter()
             .map(|u| {
                 let teams: Vec<String> = u
@@ -254,7 +275,8 @@ impl Printer {
             .collect();
         self.table(
             &["ID", "USER ID", "NAME", "ROLE", "TEAMS"],
-            rows,
+            &rows,
+            &[Id, Id, Text, Text, Text],
             "No service users found.",
         )
     }
@@ -279,13 +301,14 @@ impl Printer {
             let list: Vec<&Value> = scopes.iter().map(|(_, _, v)| v).collect();
             return self.json(&json!({ "service-token-scopes": list }));
         }
-        let rows = scopes
+        let rows: Vec<Vec<String>> = scopes
             .iter()
             .map(|(n, d, _)| vec![clean(n), dash(d)])
             .collect();
         self.table(
             &["SCOPE", "DESCRIPTION"],
-            rows,
+            &rows,
+            &[Id, Text],
             "No service token scopes found.",
         )
     }
@@ -306,11 +329,26 @@ impl Printer {
         )))
     }
 
-    pub fn context_saved(&self, name: &str, ctx: &Context) -> io::Result<()> {
-        if self.is_json() {
-            return self.json(&json!({"context": context_json(ctx), "current-context": name}));
+    /// `✅ Saved context: '<name>'` (as the Go CLI), and on stderr `Current context set to
+    /// <name>` when the save switched away from another current context.
+    pub fn context_saved(
+        &self,
+        name: &str,
+        ctx: &Context,
+        saved: &crate::commands::context::Saved,
+    ) -> io::Result<()> {
+        if let Some(warning) = &saved.warning {
+            self.warn(warning);
         }
-        write_stdout(&self.success_line(&format!("Saved context: '{name}'")))
+        if self.is_json() {
+            self.json(&json!({"context": context_json(ctx), "current-context": name}))?;
+        } else {
+            write_stdout(&self.success_line(&format!("Saved context: '{name}'")))?;
+        }
+        if saved.switched_from.is_some() {
+            write_stderr(&format!("Current context set to {}\n", clean(name)));
+        }
+        Ok(())
     }
 
     /// `context list`: a table, `*` marking the current context.
@@ -332,7 +370,7 @@ impl Printer {
                 .collect();
             return self.json(&json!({ "contexts": list }));
         }
-        let rows = contexts
+        let rows: Vec<Vec<String>> = contexts
             .iter()
             .map(|(name, ctx)| {
                 vec![
@@ -352,7 +390,8 @@ impl Printer {
             .collect();
         self.table(
             &["NAME", "URL", "PLATFORM", "AUTH", "STORAGE", "CURRENT"],
-            rows,
+            &rows,
+            &[Id, Id, Text, Text, Text, Text],
             "No contexts found.",
         )
     }
@@ -372,11 +411,37 @@ impl Printer {
         write_stdout(&format!("Current context set to {name}\n"))
     }
 
-    pub fn context_deleted(&self, name: &str) -> io::Result<()> {
+    /// `✅ Deleted context '<name>'`, then `⚠️ no context is current now` when it was current.
+    pub fn context_deleted(&self, name: &str, was_current: bool) -> io::Result<()> {
         if self.is_json() {
-            return self.json(&json!({ "deleted context": name }));
+            self.json(&json!({ "deleted context": name }))?;
+        } else {
+            write_stdout(&self.success_line(&format!("Deleted context '{name}'")))?;
         }
-        write_stdout(&self.success_line(&format!("Deleted context '{name}'")))
+        if was_current {
+            self.warn("no context is current now");
+        }
+        Ok(())
+    }
+
+    /// `✅ Renamed context '<old>' to '<new>'`; JSON `{"renamed-context": {"from", "to"}}`.
+    pub fn context_renamed(
+        &self,
+        old: &str,
+        new: &str,
+        renamed: &crate::commands::context::Renamed,
+    ) -> io::Result<()> {
+        if let Some(warning) = &renamed.warning {
+            self.warn(warning);
+        }
+        if self.is_json() {
+            return self.json(&json!({"renamed-context": {"from": old, "to": new}}));
+        }
+        write_stdout(&self.success_line(&format!(
+            "Renamed context '{}' to '{}'",
+            clean(old),
+            clean(new)
+        )))
     }
 
     /// `context validate`: the connection line, then `✅ Context <name> is valid.`
@@ -630,99 +695,6 @@ pub fn write_stderr(text: &str) {
     let _ = err.flush();
 }
 
-/// A table as the Go CLI prints it: no border, no header separator, columns joined by ` | `,
-/// left-aligned, no trailing spaces. With `width`, columns shrink (widest first) and cells wrap to
-/// fit it; without, lines are never wrapped.
-pub fn render_table(
-    headers: &[&str],
-    rows: &[Vec<String>],
-    width: Option<usize>,
-    color: bool,
-) -> String {
-    render_rows(Some(headers), rows, width, color)
-}
-
-/// [`render_table`], with the header line left out when `headers` is `None` (the columns are
-/// then as wide as their cells).
-pub fn render_rows(
-    headers: Option<&[&str]>,
-    rows: &[Vec<String>],
-    width: Option<usize>,
-    color: bool,
-) -> String {
-    let n = headers.map_or_else(|| rows.first().map_or(0, Vec::len), <[&str]>::len);
-    let mut widths: Vec<usize> = match headers {
-        Some(h) => h.iter().map(|h| h.width()).collect(),
-        None => vec![0; n],
-    };
-    for row in rows {
-        for (i, cell) in row.iter().enumerate().take(n) {
-            widths[i] = widths[i].max(cell.width());
-        }
-    }
-    if let Some(max) = width {
-        let available = max.saturating_sub(3 * n.saturating_sub(1));
-        let floor: Vec<usize> = (0..n)
-            .map(|i| {
-                headers
-                    .and_then(|h| h.get(i))
-                    .map_or(0, |h| h.width())
-                    .max(4)
-            })
-            .collect();
-        while widths.iter().sum::<usize>() > available {
-            // Shrink the widest column that can still shrink.
-            let Some((i, _)) = widths
-                .iter()
-                .enumerate()
-                .filter(|(i, w)| **w > floor[*i])
-                .max_by_key(|(_, w)| **w)
-            else {
-                break;
-            };
-            widths[i] -= 1;
-        }
-    }
-    let mut out = String::new();
-    if let Some(headers) = headers {
-        let header: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
-        render_row(&mut out, &header, &widths, color);
-    }
-    for row in rows {
-        render_row(&mut out, row, &widths, false);
-    }
-    out
-}
-
-fn render_row(out: &mut String, row: &[String], widths: &[usize], color: bool) {
-    let cells: Vec<Vec<String>> = widths
-        .iter()
-        .enumerate()
-        .map(|(i, w)| wrap(row.get(i).map_or("", String::as_str), *w))
-        .collect();
-    let height = cells.iter().map(Vec::len).max().unwrap_or(1);
-    for line in 0..height {
-        let mut text = String::new();
-        for (i, cell) in cells.iter().enumerate() {
-            let part = cell.get(line).map_or("", String::as_str);
-            if i > 0 {
-                text.push_str(" | ");
-            }
-            let pad = widths[i].saturating_sub(part.width());
-            if color {
-                text.push_str(CYAN);
-                text.push_str(part);
-                text.push_str(RESET);
-            } else {
-                text.push_str(part);
-            }
-            text.extend(std::iter::repeat_n(' ', pad));
-        }
-        out.push_str(text.trim_end_matches(' '));
-        out.push('\n');
-    }
-}
-
 /// `text` in an ANSI colour when `on`.
 fn paint(text: &str, color: &str, on: bool) -> String {
     if on {
@@ -730,94 +702,6 @@ fn paint(text: &str, color: &str, on: bool) -> String {
     } else {
         text.to_string()
     }
-}
-
-/// A spinner on stderr, drawn by its own thread from about 200 ms after it starts until it is
-/// dropped, which erases it before anything else is printed.
-pub struct Spinner {
-    stop: Option<std::sync::mpsc::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Spinner {
-    const DELAY: std::time::Duration = std::time::Duration::from_millis(200);
-    const FRAME: std::time::Duration = std::time::Duration::from_millis(100);
-    const FRAMES: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
-
-    fn start() -> Spinner {
-        let (tx, rx) = std::sync::mpsc::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            use std::sync::mpsc::RecvTimeoutError::Timeout;
-            if rx.recv_timeout(Self::DELAY) != Err(Timeout) {
-                return;
-            }
-            let mut frame = 0;
-            loop {
-                write_stderr(&format!(
-                    "\r{} Awaiting server response..",
-                    Self::FRAMES[frame % Self::FRAMES.len()]
-                ));
-                frame += 1;
-                if rx.recv_timeout(Self::FRAME) != Err(Timeout) {
-                    break;
-                }
-            }
-            // Back to the start of the line, and the line erased.
-            write_stderr("\r\x1b[2K");
-        });
-        Spinner {
-            stop: Some(tx),
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Spinner {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// Wraps a cell to `width` columns: at spaces when it can, inside a word when it must.
-fn wrap(cell: &str, width: usize) -> Vec<String> {
-    if cell.width() <= width || width == 0 {
-        return vec![cell.to_string()];
-    }
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    let mut line_width = 0;
-    for word in cell.split(' ') {
-        let w = word.width();
-        let gap = usize::from(!line.is_empty());
-        if line_width + gap + w <= width {
-            if gap == 1 {
-                line.push(' ');
-            }
-            line.push_str(word);
-            line_width += gap + w;
-            continue;
-        }
-        if !line.is_empty() {
-            lines.push(std::mem::take(&mut line));
-            line_width = 0;
-        }
-        for c in word.chars() {
-            let cw = c.width().unwrap_or(0);
-            if line_width + cw > width && !line.is_empty() {
-                lines.push(std::mem::take(&mut line));
-                line_width = 0;
-            }
-            line.push(c);
-            line_width += cw;
-        }
-    }
-    if !line.is_empty() || lines.is_empty() {
-        lines.push(line);
-    }
-    lines
 }
 
 #[cfg(test)]
@@ -828,43 +712,6 @@ mod tests {
         DateTime::parse_from_rfc3339("2026-03-10T12:00:00Z")
             .unwrap()
             .with_timezone(&Utc)
-    }
-
-    #[test]
-    fn tables_match_the_go_look() {
-        let rows = vec![
-            vec!["1".into(), "a".into()],
-            vec!["22".into(), "bbb".into()],
-        ];
-        assert_eq!(
-            render_table(&["A", "B"], &rows, None, false),
-            "A  | B\n1  | a\n22 | bbb\n"
-        );
-        assert_eq!(
-            render_table(&["A", "B"], &[vec!["1".into(), "2".into()]], None, true),
-            "\x1b[36mA\x1b[0m | \x1b[36mB\x1b[0m\n1 | 2\n"
-        );
-    }
-
-    #[test]
-    fn tables_never_wrap_without_a_width_and_fit_one_when_given() {
-        let long = "word ".repeat(40).trim_end().to_string();
-        let rows = vec![vec!["1".into(), long.clone()]];
-        let unwrapped = render_table(&["ID", "DESCRIPTION"], &rows, None, false);
-        assert_eq!(unwrapped.lines().count(), 2);
-        let wrapped = render_table(&["ID", "DESCRIPTION"], &rows, Some(40), false);
-        assert!(wrapped.lines().count() > 2);
-        assert!(wrapped.lines().all(|l| l.width() <= 40), "{wrapped}");
-        let joined: Vec<&str> = wrapped
-            .lines()
-            .skip(1)
-            .map(|l| l.split(" | ").nth(1).unwrap_or("").trim())
-            .collect();
-        assert_eq!(joined.join(" "), long);
-        // A word longer than the column is cut, not lost.
-        let rows = vec![vec!["1".into(), "x".repeat(100)]];
-        let wrapped = render_table(&["ID", "DESCRIPTION"], &rows, Some(30), false);
-        assert!(wrapped.lines().all(|l| l.width() <= 30), "{wrapped}");
     }
 
     #[test]
@@ -930,9 +777,7 @@ mod tests {
     }
 
     #[test]
-    fn no_headers_leaves_the_rows_and_colour_wraps_whole_lines() {
-        let rows = vec![vec!["1".into(), "a".into()], vec!["22".into(), "b".into()]];
-        assert_eq!(render_rows(None, &rows, None, false), "1  | a\n22 | b\n");
+    fn colour_wraps_whole_lines() {
         assert_eq!(paint("✅ Done", GREEN, true), "\x1b[32m✅ Done\x1b[0m");
         assert_eq!(paint("✅ Done", GREEN, false), "✅ Done");
     }
