@@ -198,7 +198,7 @@ impl TokenKind for ServiceTokens {
         let answer: Value = match client.post(TOKENS, &body).await {
             Err(e) if e.status == Some(409) => {
                 return Err(e.reworded(format!(
-                    "a token named '{}' already exists for {user_text}",
+                    "a token named '{}' already exists for service user {user_text}",
                     request.name
                 )));
             }
