@@ -27,6 +27,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Kind, Result};
+use crate::fsutil;
 use crate::platform::PlatformKind;
 
 /// The file name under the user config folder's `sts` folder.
@@ -199,41 +200,207 @@ pub fn load(path: &Path) -> Result<Option<Config>> {
 /// in the same folder, fsync, rename, fsync of the folder). A file that does not parse is an
 /// error and is left untouched; so is the file when `f` fails. Missing folders are created 0700,
 /// the file 0600. A failure to write is exit 6.
+///
+/// The path must be a regular file or absent (a directory, device, FIFO or socket, directly or
+/// through a symlink, is exit 1 and nothing is written); a symlink is written through to its
+/// target, beside which the lock and the temporary file live. A rewrite keeps the file's mode
+/// and owner.
 pub fn update<T>(path: &Path, f: impl FnOnce(&mut Config) -> Result<T>) -> Result<T> {
-    let _lock = lock(path, "config file")?;
-    let mut config = load(path)?.unwrap_or_default();
+    let target = write_target(path, "config file")?;
+    let _lock = lock(&target, "config file")?;
+    let old = read_text(&target, "config file")?;
+    let mut config = match &old {
+        Some(text) => parse(&target, "config file", text)?,
+        None => Config::default(),
+    };
     let value = f(&mut config)?;
-    let text = toml::to_string(&config).map_err(|e| {
-        Error::new(
-            Kind::Write,
-            format!("cannot write config file {}: {e}", path.display()),
-        )
-    })?;
-    write_atomic(path, text.as_bytes(), "config file")?;
+    let text = render(old.as_deref(), &config).map_err(|e| write_error("config file", path, e))?;
+    write_atomic(&target, text.as_bytes(), "config file", Mode::Keep)?;
     Ok(value)
+}
+
+/// The text of a TOML file that now holds `value`: with no `old` text, `value` serialized; with
+/// one, `value` merged into it with `toml_edit`, so the comments, blank lines and the order of
+/// keys and tables a user wrote survive (CONTRACT §5). A changed value keeps the comments around
+/// it, a key that is gone is removed with its comments, a new one is added at the end of its
+/// table.
+pub(crate) fn render<T: Serialize>(
+    old: Option<&str>,
+    value: &T,
+) -> std::result::Result<String, String> {
+    let new_text = toml::to_string(value).map_err(|e| e.to_string())?;
+    let Some(old) = old.filter(|o| !o.trim().is_empty()) else {
+        return Ok(new_text);
+    };
+    let mut doc: toml_edit::DocumentMut = old
+        .parse()
+        .map_err(|e: toml_edit::TomlError| e.to_string())?;
+    let new: toml_edit::DocumentMut = new_text
+        .parse()
+        .map_err(|e: toml_edit::TomlError| e.to_string())?;
+    let mut next = max_position(doc.as_table()) + 1;
+    merge_table(doc.as_table_mut(), new.as_table(), &mut next);
+    Ok(doc.to_string())
+}
+
+/// The largest document position of a table in `table` (tables are written in that order).
+fn max_position(table: &toml_edit::Table) -> isize {
+    table
+        .iter()
+        .filter_map(|(_, item)| item.as_table())
+        .map(max_position)
+        .chain(table.position())
+        .max()
+        .unwrap_or(0)
+}
+
+/// Gives a table that is new to the document, and its sub-tables, the next positions, so it
+/// is written after every table the user wrote.
+fn place(table: &mut toml_edit::Table, next: &mut isize) {
+    table.set_position(Some(*next));
+    *next += 1;
+    for (_, item) in table.iter_mut() {
+        if let Some(sub) = item.as_table_mut() {
+            place(sub, next);
+        }
+    }
+}
+
+fn merge_table(old: &mut toml_edit::Table, new: &toml_edit::Table, next: &mut isize) {
+    let gone: Vec<String> = old
+        .iter()
+        .map(|(k, _)| k.to_string())
+        .filter(|k| !new.contains_key(k))
+        .collect();
+    for key in gone {
+        old.remove(&key);
+    }
+    for (key, item) in new.iter() {
+        match old.get_mut(key) {
+            Some(existing) => merge_item(existing, item, next),
+            None => {
+                let mut item = item.clone();
+                if let Some(table) = item.as_table_mut() {
+                    place(table, next);
+                }
+                old.insert(key, item);
+            }
+        }
+    }
+}
+
+fn merge_inline(old: &mut toml_edit::InlineTable, new: &toml_edit::InlineTable) {
+    let gone: Vec<String> = old
+        .iter()
+        .map(|(k, _)| k.to_string())
+        .filter(|k| !new.contains_key(k))
+        .collect();
+    for key in gone {
+        old.remove(&key);
+    }
+    for (key, value) in new.iter() {
+        match old.get_mut(key) {
+            Some(existing) => merge_value(existing, value),
+            None => {
+                old.insert(key, value.clone());
+            }
+        }
+    }
+}
+
+fn merge_item(old: &mut toml_edit::Item, new: &toml_edit::Item, next: &mut isize) {
+    use toml_edit::{Item, Value};
+    match (&mut *old, new) {
+        (Item::Table(o), Item::Table(n)) => merge_table(o, n, next),
+        (Item::Table(o), Item::Value(Value::InlineTable(n))) => {
+            merge_table(o, &n.clone().into_table(), next)
+        }
+        (Item::Value(Value::InlineTable(o)), Item::Table(n)) => {
+            merge_inline(o, &n.clone().into_inline_table())
+        }
+        (Item::Value(o), Item::Value(n)) => merge_value(o, n),
+        (o, n) => {
+            if !same_item(o, n) {
+                *o = n.clone();
+            }
+        }
+    }
+}
+
+fn merge_value(old: &mut toml_edit::Value, new: &toml_edit::Value) {
+    use toml_edit::Value;
+    match (&mut *old, new) {
+        (Value::InlineTable(o), Value::InlineTable(n)) => merge_inline(o, n),
+        (o, n) => {
+            if !same_item(
+                &toml_edit::Item::Value(o.clone()),
+                &toml_edit::Item::Value(n.clone()),
+            ) {
+                let decor = o.decor().clone();
+                *o = n.clone();
+                *o.decor_mut() = decor;
+            }
+        }
+    }
+}
+
+/// Whether two items hold the same data, whatever their formatting.
+fn same_item(a: &toml_edit::Item, b: &toml_edit::Item) -> bool {
+    let data = |item: &toml_edit::Item| {
+        let mut doc = toml_edit::DocumentMut::new();
+        doc.insert("v", item.clone());
+        toml::from_str::<toml::Table>(&doc.to_string()).ok()
+    };
+    match (data(a), data(b)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// Parses a config or credentials text, errors naming the file, line and column.
+fn parse<T: DeserializeOwned>(path: &Path, what: &str, text: &str) -> Result<T> {
+    toml::from_str(text).map_err(|e| Error::config(parse_error_message(path, what, text, &e)))
+}
+
+/// The file a write to `path` really changes ([`fsutil::write_target`]): symlinks followed;
+/// a path that is not a regular file is a config error (exit 1) naming `path`.
+pub(crate) fn write_target(path: &Path, what: &str) -> Result<PathBuf> {
+    fsutil::write_target(path).map_err(|e| {
+        Error::config(format!(
+            "cannot use {what} {}: {e}; sts writes only to a regular file",
+            path.display()
+        ))
+    })
+}
+
+/// The text of a file that must be a regular file of at most 1 MiB; `None` when it does not
+/// exist. Anything else is a config error (exit 1) naming the file.
+pub(crate) fn read_text(path: &Path, what: &str) -> Result<Option<String>> {
+    let bytes = match fsutil::read_regular(path, fsutil::MAX_FILE_BYTES) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return Ok(None),
+        Err(e) => {
+            return Err(Error::config(format!(
+                "cannot read {what} {}: {e}",
+                path.display()
+            )));
+        }
+    };
+    String::from_utf8(bytes).map(Some).map_err(|_| {
+        Error::config(format!(
+            "cannot read {what} {}: it is not valid UTF-8",
+            path.display()
+        ))
+    })
 }
 
 /// Reads and parses a TOML file; `None` when it does not exist. `what` names the file in
 /// messages ("config file", "credentials file").
 pub(crate) fn load_toml<T: DeserializeOwned>(path: &Path, what: &str) -> Result<Option<T>> {
-    let text = match fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            let reason = if e.kind() == io::ErrorKind::InvalidData {
-                "it is not valid UTF-8".to_string()
-            } else {
-                e.to_string()
-            };
-            return Err(Error::config(format!(
-                "cannot read {what} {}: {reason}",
-                path.display()
-            )));
-        }
-    };
-    toml::from_str(&text)
-        .map(Some)
-        .map_err(|e| Error::config(parse_error_message(path, what, &text, &e)))
+    match read_text(path, what)? {
+        Some(text) => parse(path, what, &text).map(Some),
+        None => Ok(None),
+    }
 }
 
 /// `invalid config file /x/config.toml at line 3, column 7: expected …`, on one line.
@@ -333,35 +500,49 @@ pub(crate) fn lock(path: &Path, what: &str) -> Result<File> {
     Ok(file)
 }
 
-/// Replaces `path` with `bytes` atomically: a new 0600 file in the same folder, written and
-/// fsynced, renamed over `path`, then the folder fsynced. A symlink at `path` is followed, so
-/// its target is replaced rather than the link. On failure nothing but the temporary file is
-/// touched, and that is removed.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8], what: &str) -> Result<()> {
-    create_parent_dirs(path, what)?;
-    let target = match fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_symlink() => {
-            fs::canonicalize(path).map_err(|e| write_error(what, path, e))?
-        }
-        _ => path.to_path_buf(),
-    };
+/// The mode a rewritten file gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// The mode the file had (0600 for a new file): the config file.
+    Keep,
+    /// Always 0600: `credentials.toml`, which holds secrets.
+    Private,
+}
+
+/// Replaces `path` with `bytes` atomically: a new file in the same folder, written and fsynced,
+/// renamed over `path`, then the folder fsynced. A symlink at `path` is followed, so its target
+/// is replaced rather than the link. A rewrite keeps the owner and (with [`Mode::Keep`]) the
+/// mode of the file it replaces; a new file is 0600. Temporary files of earlier writes that were
+/// interrupted are removed first (the caller holds the file's lock). On failure nothing but the
+/// temporary file is touched, and that is removed.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8], what: &str, mode: Mode) -> Result<()> {
+    let target = write_target(path, what)?;
+    create_parent_dirs(&target, what)?;
     let dir = parent_dir(&target);
     let file_name = target
         .file_name()
         .ok_or_else(|| write_error(what, path, "not a file name"))?
         .to_string_lossy()
         .into_owned();
-    let tmp = dir.join(format!(
-        ".{file_name}.{}.{:08x}.tmp",
-        std::process::id(),
-        rand::random::<u32>()
-    ));
+    fsutil::remove_stale_temp_files(dir, &file_name);
+    let tmp = dir.join(fsutil::temp_name(&file_name));
+    let old = fs::metadata(&target).ok();
     let result = (|| -> io::Result<()> {
         let mut file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(&tmp)?;
+        if let Some(old) = &old {
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            // The owner first (only root may give a file away; anyone else keeps their own).
+            if old.uid() != file.metadata()?.uid() || old.gid() != file.metadata()?.gid() {
+                let _ = std::os::unix::fs::fchown(&file, Some(old.uid()), Some(old.gid()));
+            }
+            if mode == Mode::Keep {
+                file.set_permissions(fs::Permissions::from_mode(old.mode() & 0o7777))?;
+            }
+        }
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);
@@ -487,6 +668,60 @@ mod tests {
         assert!(text.contains("[plugins]"), "{text}");
         let config = load(&path).unwrap().unwrap();
         assert_eq!(config.extra["future-setting"].as_integer(), Some(3));
+    }
+
+    #[test]
+    fn comments_and_the_order_of_a_hand_edited_config_survive_a_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let text = "# my contexts, by hand\ncurrent-context = \"b\" # the one I use\n\n\
+                    # production first\n[contexts.prod]\nurl = \"https://p\"  # keep me\n\
+                    auth = \"service-token\"\ncredential-id = \"p1\"\n\n\
+                    # then the lab\n[contexts.b]\nurl = \"http://b\"\nauth = \"api-token\"\n\
+                    credential-id = \"b1\"\n";
+        fs::write(&path, text).unwrap();
+        update(&path, |c| {
+            c.current_context = Some("prod".into());
+            c.context_mut("prod")?.skip_ssl = true;
+            let mut new = c.contexts["b"].clone();
+            new.url = "http://new".into();
+            c.contexts.insert("aaa".into(), new);
+            Ok(())
+        })
+        .unwrap();
+        let after = fs::read_to_string(&path).unwrap();
+        for kept in [
+            "# my contexts, by hand",
+            "current-context = \"prod\" # the one I use",
+            "# production first",
+            "url = \"https://p\"  # keep me",
+            "# then the lab",
+        ] {
+            assert!(after.contains(kept), "{kept:?} lost:\n{after}");
+        }
+        let order: Vec<usize> = ["[contexts.prod]", "[contexts.b]", "[contexts.aaa]"]
+            .iter()
+            .map(|t| {
+                after
+                    .find(t)
+                    .unwrap_or_else(|| panic!("{t} missing:\n{after}"))
+            })
+            .collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{after}");
+        let config = load(&path).unwrap().unwrap();
+        assert!(config.contexts["prod"].skip_ssl);
+        assert_eq!(config.contexts["aaa"].url, "http://new");
+        // A context that is gone goes with its table; the rest stays.
+        update(&path, |c| {
+            c.contexts.remove("b");
+            Ok(())
+        })
+        .unwrap();
+        let after = fs::read_to_string(&path).unwrap();
+        assert!(
+            !after.contains("[contexts.b]") && after.contains("# production first"),
+            "{after}"
+        );
     }
 
     #[test]
@@ -663,10 +898,10 @@ mod tests {
         assert_eq!(mode(&dir.path().join("a/b/config.toml.lock")), 0o600);
         assert_eq!(mode(&dir.path().join("a")), 0o700);
         assert_eq!(mode(&dir.path().join("a/b")), 0o700);
-        // A file that was made readable by others is replaced by a 0600 one.
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        // A rewrite keeps the mode the user gave the file.
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
         update(&path, |_| Ok(())).unwrap();
-        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&path), 0o640);
     }
 
     #[test]

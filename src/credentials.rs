@@ -438,9 +438,13 @@ impl FileStore {
         FileStore { path: path.into() }
     }
 
-    /// The store beside a config file: `<config folder>/credentials.toml`.
+    /// The store beside a config file: `<config folder>/credentials.toml`, in the folder of the
+    /// config's final target when the config path is a symlink (so every link to one config
+    /// shares one credentials file).
     pub fn beside(config_path: &Path) -> Self {
-        FileStore::new(config::parent_dir(config_path).join(CREDENTIALS_FILE_NAME))
+        let target = crate::fsutil::resolve_symlinks(config_path)
+            .unwrap_or_else(|_| config_path.to_path_buf());
+        FileStore::new(config::parent_dir(&target).join(CREDENTIALS_FILE_NAME))
     }
 
     /// A warning for the caller to print (with ⚠️) when the file can be read or written by its
@@ -462,18 +466,20 @@ impl FileStore {
 
     fn change(&self, f: impl FnOnce(&mut BTreeMap<String, String>) -> bool) -> Result<()> {
         let what = "credentials file";
-        let _lock = config::lock(&self.path, what)?;
+        let target = config::write_target(&self.path, what)?;
+        let _lock = config::lock(&target, what)?;
+        let old = config::read_text(&target, what)?;
         let mut secrets = self.read()?;
         if !f(&mut secrets) {
             return Ok(());
         }
-        let text = toml::to_string(&secrets).map_err(|e| {
+        let text = config::render(old.as_deref(), &secrets).map_err(|e| {
             Error::new(
                 Kind::Write,
                 format!("cannot write {what} {}: {e}", self.path.display()),
             )
         })?;
-        config::write_atomic(&self.path, text.as_bytes(), what)
+        config::write_atomic(&target, text.as_bytes(), what, config::Mode::Private)
     }
 }
 

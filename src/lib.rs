@@ -10,9 +10,13 @@ pub mod credentials;
 pub mod dates;
 pub mod env_vars;
 pub mod error;
+pub mod fsutil;
+#[cfg(feature = "docgen")]
 pub mod generated;
+pub mod guard;
 pub mod output;
 pub mod platform;
+pub mod redact;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod secret;

@@ -121,10 +121,8 @@ fn no_headers(command: &Command) -> bool {
 }
 
 fn run(cli: &Cli, out: OutputSettings, printer: &Printer) -> Result<(), Failure> {
-    let mut read_line = || {
-        let mut line = String::new();
-        io::stdin().read_line(&mut line).map(|_| line)
-    };
+    // One line of at most 64 KiB (CONTRACT §5), so `/dev/zero` on stdin is an error.
+    let mut read_line = sts_cli::fsutil::read_stdin_line;
     let default_config = config::resolve_path(None, None).ok();
     let mut src = Sources {
         env: &env_vars::get,

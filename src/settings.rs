@@ -564,12 +564,7 @@ pub fn resolve_tls(
     let ca_pem = if skip_ssl {
         None
     } else if let Some(path) = ca_path {
-        Some(std::fs::read(&path).map_err(|e| {
-            Error::new(
-                Kind::ReadFile,
-                format!("cannot read the CA file {path}: {e}"),
-            )
-        })?)
+        Some(crate::guard::read_ca_file(&path)?)
     } else if let Some(data) = ca_data {
         let compact: String = data.chars().filter(|c| !c.is_whitespace()).collect();
         Some(
@@ -585,6 +580,9 @@ pub fn resolve_tls(
     } else {
         None
     };
+    if let Some(pem) = &ca_pem {
+        crate::guard::check_ca_pem(pem)?;
+    }
     Ok(TlsSettings { skip_ssl, ca_pem })
 }
 
@@ -625,8 +623,10 @@ pub fn missing_config(path: &Path) -> Error {
     ))
 }
 
-/// Checks a server URL: `http://` or `https://` and a host.
+/// Checks a server URL: `http://` or `https://` and a host; no user info, query or fragment
+/// (exit 3, [`crate::guard::check_url_parts`]).
 pub fn check_url(url: &str) -> Result<()> {
+    crate::guard::check_url_parts(url)?;
     let lower = url.to_ascii_lowercase();
     let rest = lower
         .strip_prefix("https://")
@@ -741,7 +741,9 @@ impl Group<'_> {
 /// A token value; `-` reads one line from stdin, surrounding whitespace trimmed.
 pub fn token_value(value: String, name: &str, src: &mut Sources) -> Result<Secret> {
     if value != "-" {
-        return Ok(Secret::new(value));
+        let secret = Secret::new(value);
+        crate::guard::check_header_safe(&secret, name)?;
+        return Ok(secret);
     }
     let line = (src.read_stdin_line)()
         .map_err(|e| Error::usage(format!("cannot read the token for {name} from stdin: {e}")))?;
@@ -751,16 +753,21 @@ pub fn token_value(value: String, name: &str, src: &mut Sources) -> Result<Secre
             "{name} is `-` but standard input gave no token"
         )));
     }
-    Ok(Secret::new(token))
+    let secret = Secret::new(token);
+    crate::guard::check_header_safe(&secret, name)?;
+    Ok(secret)
 }
 
 fn read_token_file(path: &Path) -> Result<Secret> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let cannot = |e: &dyn std::fmt::Display| {
         Error::new(
             Kind::ReadFile,
             format!("cannot read the token file {}: {e}", path.display()),
         )
-    })?;
+    };
+    let bytes =
+        crate::fsutil::read_bounded(path, crate::fsutil::MAX_FILE_BYTES).map_err(|e| cannot(&e))?;
+    let text = String::from_utf8(bytes).map_err(|_| cannot(&"it is not valid UTF-8"))?;
     let token = text.trim();
     if token.is_empty() {
         return Err(Error::new(

@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::error::{Error, Kind, Result};
-use crate::output::clean;
+use crate::redact::content as clean;
 use crate::platform::AuthScheme;
 use crate::settings::{Credential, Settings};
 
@@ -72,9 +72,17 @@ impl Client {
     pub fn new(settings: &Settings, printer: &dyn Observer) -> Result<Client> {
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        let scheme = settings
+            .platform
+            .auth(settings.credential.kind())
+            .map_err(Error::usage)?;
+        crate::guard::check_header_safe(settings.credential.secret(), scheme.header)?;
+        // An API answers its own paths: a redirect is an error, so no credential header or body
+        // ever travels to another host, or from https to http (CONTRACT §7).
         let mut builder = reqwest::Client::builder()
             .user_agent(user_agent())
-            .default_headers(headers);
+            .default_headers(headers)
+            .redirect(reqwest::redirect::Policy::none());
         let https = settings.url.to_ascii_lowercase().starts_with("https://");
         if !https {
             // An http:// URL never needs, so never loads, the system's root store.
@@ -92,10 +100,7 @@ impl Client {
             http,
             base: settings.api_base(),
             credential: settings.credential.clone(),
-            scheme: settings
-                .platform
-                .auth(settings.credential.kind())
-                .map_err(Error::usage)?,
+            scheme,
             timeout: settings.timeout,
             deadline: Instant::now() + settings.timeout,
             verbosity: settings.output.verbosity,
@@ -249,6 +254,10 @@ impl Client {
                 }
                 body.extend_from_slice(&chunk);
             }
+            if *method == Method::POST {
+                // A create's answer holds a new secret: known before anything is logged.
+                crate::redact::register_json_secrets(&body);
+            }
             Ok(Answer {
                 status,
                 headers,
@@ -275,7 +284,8 @@ impl Client {
                         ));
                     }
                     if !a.body.is_empty() {
-                        self.printer.log(&format!("< {}", redacted_body(&a.body)));
+                        self.printer
+                            .log(&format!("< {}", logged_body(a.status, &a.body)));
                     }
                 }
             }
@@ -322,6 +332,7 @@ fn parse_ca(pem: &[u8]) -> Result<Vec<reqwest::Certificate>> {
             format!("the CA certificate does not parse: {detail}"),
         )
     };
+    crate::guard::check_ca_pem(pem)?;
     let text = String::from_utf8_lossy(pem);
     if !text.contains("-----BEGIN CERTIFICATE-----") {
         return Err(bad("no PEM certificate block found"));
@@ -443,10 +454,14 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     Some(Duration::from_millis(ms.max(0) as u64))
 }
 
-/// A 2xx answer passes; anything else becomes the error of CONTRACT §6.
+/// A 2xx answer passes; a redirect is exit 3 naming where it points; anything else becomes the
+/// error of CONTRACT §6.
 fn finish(method: &Method, url: &str, answer: Answer) -> Result<Answer> {
     if answer.status.is_success() {
         return Ok(answer);
+    }
+    if answer.status.is_redirection() {
+        return Err(redirect_error(method, url, &answer));
     }
     let content_type = answer
         .headers
@@ -460,6 +475,28 @@ fn finish(method: &Method, url: &str, answer: Answer) -> Result<Answer> {
         content_type,
         &answer.body,
     ))
+}
+
+/// A 3xx answer: sts follows no redirect (CONTRACT §7), so the error names the `Location`.
+fn redirect_error(method: &Method, url: &str, answer: &Answer) -> Error {
+    let location = answer
+        .headers
+        .get(reqwest::header::LOCATION)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let message = match location {
+        Some(location) => format!(
+            "{} for {method} {url}: the server redirects to {}; sts follows no redirect, so \
+             no credential goes to another address: if that is the server, use its URL",
+            status_line(answer.status),
+            one_line(&location)
+        ),
+        None => format!(
+            "{} for {method} {url}: the server answered with a redirect (no Location); sts \
+             follows no redirect",
+            status_line(answer.status)
+        ),
+    };
+    Error::usage(message).with_status(answer.status.as_u16())
 }
 
 fn decode<T: DeserializeOwned>(method: &Method, path: &str, answer: &Answer) -> Result<T> {
@@ -599,7 +636,17 @@ fn one_line(text: &str) -> String {
     }
 }
 
-/// A response body for the log: JSON with every `token` and `apiKey` string shown as `***`.
+/// A response body for the `-vv` log. A 2xx body that is not JSON is not shown (a broken create
+/// answer would show its new secret, which is not known yet); an error body that is not JSON is
+/// shown as text, and the printer masks known secrets in it.
+fn logged_body(status: StatusCode, body: &[u8]) -> String {
+    if status.is_success() && serde_json::from_slice::<Value>(body).is_err() {
+        return format!("[{} bytes that are not JSON, not shown]", body.len());
+    }
+    redacted_body(body)
+}
+
+/// A body for the log: JSON with every secret field (`token`, `apiKey`, …) shown as `***`.
 fn redacted_body(body: &[u8]) -> String {
     match serde_json::from_slice::<Value>(body) {
         Ok(mut v) => {
@@ -618,7 +665,7 @@ fn redact(v: &mut Value) {
     match v {
         Value::Object(map) => {
             for (k, val) in map.iter_mut() {
-                if matches!(k.as_str(), "token" | "apiKey") {
+                if crate::redact::SECRET_FIELDS.contains(&k.as_str()) {
                     *val = Value::String("***".into());
                 } else {
                     redact(val);

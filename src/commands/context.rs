@@ -79,15 +79,16 @@ pub fn save_request(
     let ca_cert_base64_data = if skip_ssl {
         None
     } else if let Some(path) = &global.ca_cert_path {
-        let pem = std::fs::read(path).map_err(|e| {
-            Error::new(
-                Kind::ReadFile,
-                format!("cannot read the CA file {path}: {e}"),
-            )
-        })?;
+        let pem = crate::guard::read_ca_file(path)?;
+        crate::guard::check_ca_pem(&pem)?;
         Some(base64::engine::general_purpose::STANDARD.encode(pem))
     } else {
-        global.ca_cert_base64_data.clone()
+        let data = global.ca_cert_base64_data.clone();
+        // Checked even with --skip-validate: a garbage CA would break every later command.
+        data.as_deref()
+            .map(crate::guard::check_ca_base64)
+            .transpose()?;
+        data
     };
     // The platform, like the URL and the token, from the command line only.
     let platform = global.platform.unwrap_or_default();
@@ -369,7 +370,11 @@ mod tests {
     fn save_reads_a_dash_token_from_stdin_and_stores_a_ca_file_as_base64() {
         let dir = tempfile::tempdir().unwrap();
         let ca = dir.path().join("ca.pem");
-        std::fs::write(&ca, "PEM").unwrap();
+        let pem = rcgen::generate_simple_self_signed(vec!["ca.example".into()])
+            .unwrap()
+            .cert
+            .pem();
+        std::fs::write(&ca, &pem).unwrap();
         let mut g = global();
         g.service_token = None;
         g.api_token = Some("-".into());
@@ -378,7 +383,8 @@ mod tests {
         let r = request(&g, &ContextSaveArgs::default(), "api-secret\n").unwrap();
         assert_eq!(r.context.auth, Auth::ApiToken);
         assert_eq!(r.credential.secret().expose(), "api-secret");
-        assert_eq!(r.context.ca_cert_base64_data.as_deref(), Some("UEVN"));
+        let stored = base64::engine::general_purpose::STANDARD.encode(&pem);
+        assert_eq!(r.context.ca_cert_base64_data, Some(stored));
         g.skip_ssl = true;
         let r = request(&g, &ContextSaveArgs::default(), "api-secret\n").unwrap();
         assert_eq!(r.context.ca_cert_base64_data, None);

@@ -56,6 +56,8 @@ impl Printer {
         };
         let stderr_tty = io::stderr().is_terminal();
         let text = settings.format == OutputFormat::Text;
+        let stderr_ansi = stderr_tty && !settings.no_color && (text || settings.verbosity == 0);
+        crate::redact::set_ansi(stdout_tty && !settings.no_color && text, stderr_ansi);
         Printer {
             format: settings.format,
             symbols: !settings.no_color,
@@ -102,6 +104,7 @@ impl Printer {
 
     /// `✅ <message>` on stdout.
     pub fn success_line(&self, message: &str) -> String {
+        let message = crate::redact::content(message);
         let line = format!("{} {}", self.symbol("✅", "[SUCCESS]"), message);
         format!("{}\n", paint(&line, GREEN, self.stdout_color))
     }
@@ -109,24 +112,33 @@ impl Printer {
     /// `✅ <message><secret>` on stdout, the secret bold on a colour terminal. The one place a
     /// freshly created secret is written.
     fn success_with_secret(&self, message: &str, secret: &str) -> io::Result<()> {
-        let secret = clean(secret);
-        let secret = if self.stdout_color {
-            format!("{BOLD}{secret}{RESET}")
+        let shown = crate::redact::content_except(secret, Some(secret));
+        let shown = if self.stdout_color {
+            format!("{BOLD}{shown}{RESET}")
         } else {
-            secret
+            shown
         };
-        write_stdout(&self.success_line(&format!("{message}{secret}")))
+        let message = crate::redact::content(message);
+        let line = format!("{} {message}{shown}", self.symbol("✅", "[SUCCESS]"));
+        let line = format!("{}\n", paint(&line, GREEN, self.stdout_color));
+        write_out(crate::redact::Stream::Stdout, &line, Some(secret))
     }
 
     /// `⚠️ <message>` on stderr.
     pub fn warn(&self, message: &str) {
+        let message = crate::redact::content(message);
         let line = format!("{} {}", self.symbol("⚠️", "[WARN]"), message);
         write_stderr(&format!("{}\n", paint(&line, YELLOW, self.stderr_color)));
     }
 
     /// The error on stderr: `❌ <message>`, or the JSON error object.
     pub fn error(&self, err: &Error) {
-        write_stderr(&self.error_text(err));
+        if self.is_json() {
+            // Redacted value by value in `pretty`: the text step would not spare JSON keys.
+            let _ = write_raw(crate::redact::Stream::Stderr, &self.error_text(err));
+        } else {
+            write_stderr(&self.error_text(err));
+        }
     }
 
     pub fn error_text(&self, err: &Error) -> String {
@@ -140,18 +152,27 @@ impl Printer {
             }
             pretty(&v)
         } else {
-            let line = format!("{} {}", self.symbol("❌", "[ERROR]"), err.message);
+            let message = crate::redact::content(&err.message);
+            let line = format!("{} {}", self.symbol("❌", "[ERROR]"), message);
             format!("{}\n", paint(&line, RED, self.stderr_color))
         }
     }
 
     /// A verbose log line on stderr.
     pub fn log(&self, line: &str) {
-        write_stderr(&format!("{line}\n"));
+        write_stderr(&format!("{}\n", crate::redact::content(line)));
     }
 
     fn json(&self, value: &Value) -> io::Result<()> {
-        write_stdout(&pretty(value))
+        write_raw(crate::redact::Stream::Stdout, &pretty(value))
+    }
+
+    /// JSON holding a freshly created secret: every known secret is masked but that one.
+    fn json_with_secret(&self, value: &Value, secret: &str) -> io::Result<()> {
+        write_raw(
+            crate::redact::Stream::Stdout,
+            &pretty_except(value, Some(secret)),
+        )
     }
 
     /// A table on stdout (`empty` when there are no rows), fitted to the terminal, its header
@@ -179,7 +200,8 @@ impl Printer {
     /// says so. JSON: the server's object under the kind's key.
     pub fn created<K: TokenKind>(&self, created: &Created) -> io::Result<()> {
         if self.is_json() {
-            return self.json(&json!({ K::NOUNS.json_one: created.json }));
+            return self
+                .json_with_secret(&json!({ K::NOUNS.json_one: created.json }), &created.secret);
         }
         self.success_with_secret(K::NOUNS.created, &created.secret)?;
         if let Some(id) = created.id.as_ref().filter(|_| K::SAYS_NEW_ID) {
@@ -401,14 +423,14 @@ impl Printer {
         if self.is_json() {
             return self.json(&json!({"current-context": context_json(ctx), "name": name}));
         }
-        write_stdout(&format!("{name}\n"))
+        write_stdout(&format!("{}\n", clean(name)))
     }
 
     pub fn context_set(&self, name: &str) -> io::Result<()> {
         if self.is_json() {
             return self.json(&json!({ "current-context": name }));
         }
-        write_stdout(&format!("Current context set to {name}\n"))
+        write_stdout(&format!("Current context set to {}\n", clean(name)))
     }
 
     /// `✅ Deleted context '<name>'`, then `⚠️ no context is current now` when it was current.
@@ -506,7 +528,7 @@ impl Printer {
             if r.fate == OldTokenFate::Revoke {
                 v["old-revoked"] = json!(r.fate_done);
             }
-            return self.json(&v);
+            return self.json_with_secret(&v, &created.secret);
         }
         self.success_with_secret(K::NOUNS.created, &created.secret)?;
         let mut text = String::new();
@@ -635,9 +657,17 @@ fn context_json(ctx: &Context) -> Value {
     v
 }
 
-/// Two-space indented JSON and a newline.
+/// Two-space indented JSON and a newline, known secrets masked in its string values and
+/// terminal controls escaped (CONTRACT §6; see [`crate::redact`]).
 pub fn pretty(value: &Value) -> String {
-    let mut s = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into());
+    pretty_except(value, None)
+}
+
+fn pretty_except(value: &Value, allowed: Option<&str>) -> String {
+    let mut value = value.clone();
+    crate::redact::json_value_except(&mut value, allowed);
+    let s = serde_json::to_string_pretty(&value).unwrap_or_else(|_| "null".into());
+    let mut s = crate::redact::json_text(&s);
     s.push('\n');
     s
 }
@@ -674,25 +704,44 @@ fn expiration(v: Option<i64>, now: DateTime<Utc>) -> String {
     v.map_or_else(|| "-".into(), |ms| render_expiration(ms, now))
 }
 
-/// A server string made safe for one table cell: control characters (newlines, ESC) become spaces.
+/// A server or file string made safe for one table cell or message: known secrets masked,
+/// control characters (newlines, ESC, U+009B) and bidirectional overrides shown escaped
+/// (`\u001b`), never raw.
 pub fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    crate::redact::content(s)
 }
 
-/// Writes to stdout in one go. A closed pipe comes back as `BrokenPipe` for `main` to end quietly.
+/// Writes to stdout in one go, through the redaction step ([`crate::redact::text`]). A closed
+/// pipe comes back as `BrokenPipe` for `main` to end quietly.
 pub fn write_stdout(text: &str) -> io::Result<()> {
-    let mut out = io::stdout().lock();
-    out.write_all(text.as_bytes())?;
-    out.flush()
+    write_out(crate::redact::Stream::Stdout, text, None)
 }
 
-/// Writes to stderr; a failure to write an error message has nowhere to go, so it is dropped.
+/// Writes to stderr through the redaction step; a failure to write an error message has nowhere
+/// to go, so it is dropped.
 pub fn write_stderr(text: &str) {
-    let mut err = io::stderr().lock();
-    let _ = err.write_all(text.as_bytes());
-    let _ = err.flush();
+    let _ = write_out(crate::redact::Stream::Stderr, text, None);
+}
+
+/// The one sink of printed text: redacted (all known secrets but `allowed`), then written.
+fn write_out(stream: crate::redact::Stream, text: &str, allowed: Option<&str>) -> io::Result<()> {
+    write_raw(stream, &crate::redact::text_except(text, stream, allowed))
+}
+
+/// Writes text that is already redacted (JSON, masked value by value).
+fn write_raw(stream: crate::redact::Stream, text: &str) -> io::Result<()> {
+    match stream {
+        crate::redact::Stream::Stdout => {
+            let mut out = io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()
+        }
+        crate::redact::Stream::Stderr => {
+            let mut err = io::stderr().lock();
+            err.write_all(text.as_bytes())?;
+            err.flush()
+        }
+    }
 }
 
 /// `text` in an ANSI colour when `on`.
@@ -728,7 +777,7 @@ mod tests {
         let n = now().timestamp_millis();
         let text = |c: Cell| cell_text(&c, &token, now());
         assert_eq!(text(Cell::Id(Some("7".into()))), "7");
-        assert_eq!(text(Cell::Text(Some("n\x1b[31m".into()))), "n [31m");
+        assert_eq!(text(Cell::Text(Some("n\x1b[31m".into()))), "n\\u001b[31m");
         assert_eq!(text(Cell::Text(None)), "-");
         assert_eq!(text(Cell::List(vec!["a".into(), "b".into()])), "[a b]");
         assert_eq!(

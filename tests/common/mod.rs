@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+pub mod loopback;
 pub mod secret_service;
 
 /// How long a child process may take to say it is ready.

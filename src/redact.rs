@@ -1,0 +1,407 @@
+//! The one redaction step (CONTRACT §6): every line `sts` prints passes through here on its way
+//! to stdout or stderr, so no error, warning, JSON error or log line holds a known secret, even
+//! when a server echoes it back, and no control character or bidirectional override from a
+//! server or a file reaches the terminal raw.
+//!
+//! Known secrets live in one process-wide registry. Every [`crate::secret::Secret`] registers
+//! its value when it is made (a token from a flag, env var, stdin, file, keyring or the
+//! credentials file); [`register_json_secrets`] registers the secret fields of a create answer;
+//! [`register`] takes anything else (the password of a refused URL). A secret of
+//! [`SUBSTRING_MIN_CHARS`] characters or more is replaced by `***` wherever it occurs; a shorter
+//! one only where it is a whole value (a whole JSON string, or a whole word of a text line), so a
+//! one-character secret cannot destroy `"active": true`. JSON output is redacted value by value
+//! ([`json_value`]), so `sts`'s own JSON keys are never touched and JSON stays JSON.
+//!
+//! The one line that shows a freshly created secret passes that secret as an exception
+//! ([`text_except`], [`json_value_except`]); every other line redacts it.
+
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde_json::Value;
+
+/// Secrets at least this long (in characters) are redacted wherever they occur.
+pub const SUBSTRING_MIN_CHARS: usize = 8;
+/// What a secret is replaced by.
+pub const MASK: &str = "***";
+/// JSON fields whose string value is a secret, in the answers of every platform.
+pub const SECRET_FIELDS: [&str; 5] = ["token", "apiKey", "key", "bearer_token", "api_key"];
+
+#[cfg(not(test))]
+static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+// Unit tests run in parallel threads of one process and register secrets such as `a` or `x`:
+// each test thread gets a registry of its own, so one test's secrets cannot mask another's
+// output. The binaries (and the integration tests that run them) use the one global registry.
+#[cfg(test)]
+thread_local! {
+    static TEST_SECRETS: &'static RwLock<Vec<String>> =
+        Box::leak(Box::new(RwLock::new(Vec::new())));
+}
+
+fn registry() -> &'static RwLock<Vec<String>> {
+    #[cfg(not(test))]
+    return &SECRETS;
+    #[cfg(test)]
+    return TEST_SECRETS.with(|r| *r);
+}
+/// Whether the printer writes ANSI colour on stdout / stderr (a terminal with colour on); only
+/// then do the printer's own SGR sequences pass the sink unescaped.
+static STDOUT_ANSI: AtomicBool = AtomicBool::new(false);
+static STDERR_ANSI: AtomicBool = AtomicBool::new(false);
+
+/// Registers a secret value: from now on every printed line shows it as `***`. Empty and
+/// whitespace-only values are ignored.
+pub fn register(secret: &str) {
+    let secret = secret.trim();
+    if secret.is_empty() || secret == MASK {
+        return;
+    }
+    let mut secrets = registry().write().unwrap_or_else(|e| e.into_inner());
+    if !secrets.iter().any(|s| s == secret) {
+        secrets.push(secret.to_string());
+        // Longest first, so a secret that contains another is masked whole.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.chars().count()));
+    }
+}
+
+/// Registers the string values of the [`SECRET_FIELDS`] anywhere in a JSON body (the answer of
+/// a create, before it is logged or decoded). A body that does not parse registers nothing.
+pub fn register_json_secrets(body: &[u8]) {
+    fn walk(v: &Value) {
+        match v {
+            Value::Object(map) => {
+                for (k, val) in map {
+                    match val {
+                        Value::String(s) if SECRET_FIELDS.contains(&k.as_str()) => register(s),
+                        _ => walk(val),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(walk),
+            _ => {}
+        }
+    }
+    if let Ok(v) = serde_json::from_slice::<Value>(body) {
+        walk(&v);
+    }
+}
+
+/// Tells the sink whether stdout and stderr carry the printer's own ANSI colour.
+pub fn set_ansi(stdout: bool, stderr: bool) {
+    STDOUT_ANSI.store(stdout, Ordering::Relaxed);
+    STDERR_ANSI.store(stderr, Ordering::Relaxed);
+}
+
+/// Which stream a text goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl Stream {
+    fn ansi(self) -> bool {
+        match self {
+            Stream::Stdout => STDOUT_ANSI.load(Ordering::Relaxed),
+            Stream::Stderr => STDERR_ANSI.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The sink step for text about to be written to `stream`: known secrets masked, control
+/// characters and bidirectional overrides escaped (newlines and tabs kept; the printer's own
+/// colour sequences kept only when it writes colour to that stream).
+pub fn text(text: &str, stream: Stream) -> String {
+    text_except(text, stream, None)
+}
+
+/// [`text`], leaving `allowed` (a freshly created secret, on the one line that shows it) as is.
+pub fn text_except(text: &str, stream: Stream, allowed: Option<&str>) -> String {
+    escape(&mask(text, allowed), stream.ansi())
+}
+
+/// A message or a server string made safe to embed in a line: secrets masked, every control
+/// character (newlines included) and bidirectional override escaped. For content, before the
+/// printer adds its own colour.
+pub fn content(text: &str) -> String {
+    content_except(text, None)
+}
+
+/// [`content`], leaving `allowed` as is.
+pub fn content_except(text: &str, allowed: Option<&str>) -> String {
+    escape_all(&mask(text, allowed))
+}
+
+/// Masks the known secrets in the string values of a JSON value (never its keys).
+pub fn json_value(value: &mut Value) {
+    json_value_except(value, None)
+}
+
+/// [`json_value`], leaving `allowed` as is.
+pub fn json_value_except(value: &mut Value, allowed: Option<&str>) {
+    match value {
+        Value::String(s) => {
+            let masked = mask_value(s, allowed);
+            if masked != *s {
+                *s = masked;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| json_value_except(v, allowed)),
+        Value::Object(map) => map.values_mut().for_each(|v| json_value_except(v, allowed)),
+        _ => {}
+    }
+}
+
+/// Serialized JSON made safe for a terminal: the C1 controls, bidirectional overrides and line
+/// separators that serde_json writes raw become `\uXXXX` escapes (they only occur inside
+/// strings, so the text stays valid JSON and means the same).
+pub fn json_text(serialized: &str) -> String {
+    let mut out = String::with_capacity(serialized.len());
+    for c in serialized.chars() {
+        if needs_escape(c) && c != '\n' {
+            push_escaped(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A JSON string value with the known secrets masked: the long ones anywhere, a short one only
+/// when it is the whole value.
+fn mask_value(value: &str, allowed: Option<&str>) -> String {
+    let short_whole = {
+        let secrets = registry().read().unwrap_or_else(|e| e.into_inner());
+        secrets.iter().any(|s| {
+            s.chars().count() < SUBSTRING_MIN_CHARS
+                && s == value.trim()
+                && Some(s.as_str()) != allowed.map(str::trim)
+        })
+    };
+    if short_whole {
+        return MASK.to_string();
+    }
+    mask_long(value, allowed)
+}
+
+fn mask_long(text: &str, allowed: Option<&str>) -> String {
+    let secrets = registry().read().unwrap_or_else(|e| e.into_inner());
+    let allowed = allowed.map(str::trim);
+    let mut out = text.to_string();
+    for secret in secrets.iter() {
+        if Some(secret.as_str()) != allowed
+            && secret.chars().count() >= SUBSTRING_MIN_CHARS
+            && out.contains(secret.as_str())
+        {
+            out = out.replace(secret.as_str(), MASK);
+        }
+    }
+    out
+}
+
+/// The known secrets in a text replaced by `***`, except `allowed`: the long ones anywhere, a
+/// short one where it is the whole text or a whole word of it.
+pub fn mask(text: &str, allowed: Option<&str>) -> String {
+    let secrets = registry().read().unwrap_or_else(|e| e.into_inner());
+    let allowed = allowed.map(str::trim);
+    let mut out = text.to_string();
+    for secret in secrets.iter() {
+        if Some(secret.as_str()) == allowed {
+            continue;
+        }
+        if secret.chars().count() >= SUBSTRING_MIN_CHARS {
+            if out.contains(secret.as_str()) {
+                out = out.replace(secret.as_str(), MASK);
+            }
+        } else {
+            out = mask_whole_words(&out, secret);
+        }
+    }
+    out
+}
+
+/// Replaces `secret` where it is the whole text or a whole word of it (delimited by whitespace,
+/// quotes, brackets and the punctuation of headers and key/value pairs).
+fn mask_whole_words(text: &str, secret: &str) -> String {
+    if text.trim() == secret {
+        return text.replacen(secret, MASK, 1);
+    }
+    if !text.contains(secret) {
+        return text.to_string();
+    }
+    let is_delim = |c: char| {
+        c.is_whitespace()
+            || c.is_control()
+            || matches!(
+                c,
+                '"' | '\''
+                    | '`'
+                    | ','
+                    | ';'
+                    | ':'
+                    | '('
+                    | ')'
+                    | '['
+                    | ']'
+                    | '{'
+                    | '}'
+                    | '<'
+                    | '>'
+                    | '='
+            )
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    for c in text.chars() {
+        if is_delim(c) {
+            out.push_str(if word == secret { MASK } else { &word });
+            word.clear();
+            out.push(c);
+        } else {
+            word.push(c);
+        }
+    }
+    out.push_str(if word == secret { MASK } else { &word });
+    out
+}
+
+/// Whether a character is shown escaped: control characters (C0, DEL, C1 such as U+009B, the
+/// one-byte CSI), bidirectional overrides and isolates, marks and line separators.
+pub fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+        )
+}
+
+fn push_escaped(out: &mut String, c: char) {
+    out.push_str(&format!("\\u{:04x}", c as u32));
+}
+
+/// Every character of [`needs_escape`] escaped, newlines and tabs included.
+fn escape_all(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if needs_escape(c) {
+            push_escaped(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The sink's escaping: newlines and tabs kept; with `ansi`, the printer's own SGR colour
+/// sequences (`ESC [ digits;… m`), its erase-line (`ESC [ 2 K`) and carriage return kept too.
+/// Everything else of [`needs_escape`] escaped.
+fn escape(text: &str, ansi: bool) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\n' || c == '\t' || (ansi && c == '\r') {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        if ansi && c == '\u{1b}' && chars.get(i + 1) == Some(&'[') {
+            let mut j = i + 2;
+            while j < chars.len() && (chars[j].is_ascii_digit() || chars[j] == ';') {
+                j += 1;
+            }
+            if j < chars.len() && (chars[j] == 'm' || chars[j] == 'K') {
+                out.extend(&chars[i..=j]);
+                i = j + 1;
+                continue;
+            }
+        }
+        if needs_escape(c) {
+            push_escaped(&mut out, c);
+        } else {
+            out.push(c);
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_secrets_are_masked_anywhere_short_ones_only_as_whole_values() {
+        register("svctok-redact-unit-0123456789");
+        register("ab1");
+        let line = "401: unknown token svctok-redact-unit-0123456789 (Set-Cookie: s=svctok-redact-unit-0123456789x)";
+        let masked = text(line, Stream::Stderr);
+        assert_eq!(
+            masked, "401: unknown token *** (Set-Cookie: s=***x)",
+            "{masked}"
+        );
+        assert_eq!(mask("key: ab1", None), "key: ***");
+        assert_eq!(mask("tab1e ab12 xab1", None), "tab1e ab12 xab1");
+        let mut v = serde_json::json!({"ab1": "ab1", "active": true, "n": "cab1", "w": "x ab1",
+            "svctok-redact-unit-0123456789": ["svctok-redact-unit-0123456789"]});
+        json_value(&mut v);
+        assert_eq!(v["ab1"], "***");
+        assert_eq!(v["active"], true);
+        assert_eq!(v["n"], "cab1");
+        assert_eq!(v["w"], "x ab1", "a short secret only as a whole JSON value");
+        assert_eq!(v["svctok-redact-unit-0123456789"][0], "***");
+    }
+
+    #[test]
+    fn the_allowed_secret_stays_on_its_line() {
+        register("iapikey-allowed-unit-abcdef");
+        let line = "✅ Ingestion API Key generated: iapikey-allowed-unit-abcdef";
+        assert_eq!(
+            text_except(line, Stream::Stdout, Some("iapikey-allowed-unit-abcdef")),
+            line
+        );
+        assert!(!text(line, Stream::Stdout).contains("iapikey-allowed"));
+    }
+
+    #[test]
+    fn controls_and_bidi_are_escaped_and_own_colour_kept_only_with_ansi() {
+        let hostile = "a\u{1b}]8;;http://x\u{7}b\u{9b}31mc\u{202e}d\re";
+        let shown = escape(hostile, false);
+        assert_eq!(
+            shown,
+            "a\\u001b]8;;http://x\\u0007b\\u009b31mc\\u202ed\\u000de"
+        );
+        assert_eq!(escape("x\n\ty", false), "x\n\ty");
+        assert_eq!(
+            escape("\u{1b}[31mred\u{1b}[0m", true),
+            "\u{1b}[31mred\u{1b}[0m"
+        );
+        assert_eq!(escape("\u{1b}[31mred", false), "\\u001b[31mred");
+        assert_eq!(
+            escape("\u{1b}]0;title\u{7}", true),
+            "\\u001b]0;title\\u0007"
+        );
+        assert_eq!(content("two\nlines"), "two\\u000alines");
+        let json = json_text("{\n  \"n\": \"a\u{9b}b\u{202e}\"\n}");
+        assert_eq!(json, "{\n  \"n\": \"a\\u009bb\\u202e\"\n}");
+        let v: Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["n"], "a\u{9b}b\u{202e}");
+    }
+
+    #[test]
+    fn secret_fields_of_a_create_answer_are_registered() {
+        register_json_secrets(br#"{"name":"n","token":"svctok-from-body-unit-999","x":{"bearer_token":"qbt-unit-77777777"}}"#);
+        let shown = text(
+            "svctok-from-body-unit-999 qbt-unit-77777777",
+            Stream::Stdout,
+        );
+        assert_eq!(shown, "*** ***");
+    }
+}
