@@ -12,8 +12,8 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::error::{Error, Kind, Result};
-use crate::redact::content as clean;
 use crate::platform::AuthScheme;
+use crate::redact::content as clean;
 use crate::settings::{Credential, Settings};
 
 /// Largest response body `sts` reads.
