@@ -5,6 +5,8 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use clap_complete::engine::ArgValueCompleter;
 
+use crate::env_vars as ev;
+
 /// Manage service tokens and ingestion API keys of a SUSE Observability (StackState) server.
 #[derive(Debug, Parser)]
 #[command(
@@ -25,71 +27,185 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options that work on every command, before or after the sub-command.
+/// The help of an option that an environment variable can give too: `<text> [env: NAME]`. The
+/// name comes from [`crate::env_vars`], so the help and the code cannot drift.
+fn env_help(text: &str, var: &str) -> String {
+    format!("{text} [env: {var}]")
+}
+
+/// The help of a server, credential or TLS option: `context save` reads it from the command line
+/// only (flags, or `-` for stdin), never from the environment, so the help says so.
+fn save_cli_only_help(text: &str, var: &str) -> String {
+    format!("{text} [env: {var}] (`context save` takes it from the command line only)")
+}
+
+/// Options that work on every command, before or after the sub-command. Listed in each
+/// command's help under their own heading, after the command's own options.
 #[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
-    /// Server URL, http:// or https:// [env: STS_CLI_URL]
-    #[arg(long, global = true, value_name = "URL")]
+    // Server URL.
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        help = save_cli_only_help("Server URL, http:// or https://", ev::STS_CLI_URL)
+    )]
     pub url: Option<String>,
 
-    /// Personal API token, sent as X-API-Token; `-` reads it from stdin (a flag value shows in
-    /// shell history: prefer the env var or `-`) [env: STS_CLI_API_TOKEN]
-    #[arg(long, global = true, value_name = "TOKEN")]
+    // Personal API token.
+    #[arg(
+        long,
+        global = true,
+        value_name = "TOKEN",
+        help = save_cli_only_help(
+            "Personal API token, sent as X-API-Token; `-` reads it from stdin (a flag value \
+             shows in shell history: prefer the env var or `-`)",
+            ev::STS_CLI_API_TOKEN
+        )
+    )]
     pub api_token: Option<String>,
 
-    /// Service token, sent as X-API-Key; `-` reads it from stdin [env: STS_CLI_SERVICE_TOKEN]
-    #[arg(long, global = true, value_name = "TOKEN")]
+    // Service token.
+    #[arg(
+        long,
+        global = true,
+        value_name = "TOKEN",
+        help = save_cli_only_help(
+            "Service token, sent as X-API-Key; `-` reads it from stdin",
+            ev::STS_CLI_SERVICE_TOKEN
+        )
+    )]
     pub service_token: Option<String>,
 
-    /// Kubernetes service-account token, sent as X-API-ServiceBearer; `-` reads it from stdin
-    /// [env: STS_CLI_K8S_SA_TOKEN]
-    #[arg(long, global = true, value_name = "TOKEN")]
+    // Kubernetes service-account token.
+    #[arg(
+        long,
+        global = true,
+        value_name = "TOKEN",
+        help = env_help(
+            "Kubernetes service-account token, sent as X-API-ServiceBearer; `-` reads it from \
+             stdin (never saved in a context)",
+            ev::STS_CLI_K8S_SA_TOKEN
+        )
+    )]
     pub k8s_sa_token: Option<String>,
 
-    /// File holding the Kubernetes service-account token [env: STS_CLI_K8S_SA_TOKEN_PATH]
-    #[arg(long, global = true, value_name = "PATH")]
+    // A file with the Kubernetes service-account token.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        help = env_help(
+            "File holding the Kubernetes service-account token",
+            ev::STS_CLI_K8S_SA_TOKEN_PATH
+        )
+    )]
     pub k8s_sa_token_path: Option<String>,
 
-    /// API base path [default: /api] [env: STS_CLI_API_PATH]
-    #[arg(long, global = true, value_name = "PATH")]
+    // API base path.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        help = save_cli_only_help("API base path [default: /api]", ev::STS_CLI_API_PATH)
+    )]
     pub api_path: Option<String>,
 
-    /// Use this saved context instead of the current one [env: STS_CLI_CONTEXT]
+    // The saved context to use.
     #[arg(
         short = 'c',
         long,
         global = true,
         value_name = "NAME",
-        add = ArgValueCompleter::new(crate::completion::context_names)
+        add = ArgValueCompleter::new(crate::completion::context_names),
+        help = env_help(
+            "Use this saved context instead of the current one",
+            ev::STS_CLI_CONTEXT
+        )
     )]
     pub context: Option<String>,
 
-    /// Config file [env: STS_CLI_CONFIG]
-    #[arg(long, global = true, value_name = "PATH")]
+    // Platform.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "PLATFORM",
+        help = env_help(
+            "Platform: stackstate (default), posit-connect or qualytics; a saved context carries its own",
+            ev::STS_CLI_PLATFORM
+        )
+    )]
+    pub platform: Option<crate::platform::PlatformKind>,
+
+    // Config file.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        help = env_help("Config file", ev::STS_CLI_CONFIG)
+    )]
     pub config: Option<String>,
 
-    /// Do not verify TLS certificates [env: STS_SKIP_SSL]
-    #[arg(long, global = true)]
+    // No TLS verification.
+    #[arg(
+        long,
+        global = true,
+        help = save_cli_only_help("Do not verify TLS certificates", ev::STS_SKIP_SSL)
+    )]
     pub skip_ssl: bool,
 
-    /// Extra trusted CA certificate, a PEM file [env: STS_CA_CERT_PATH]
-    #[arg(long, global = true, value_name = "PATH")]
+    // Extra CA, a file.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        help = save_cli_only_help(
+            "Extra trusted CA certificate, a PEM file",
+            ev::STS_CA_CERT_PATH
+        )
+    )]
     pub ca_cert_path: Option<String>,
 
-    /// Extra trusted CA certificate, base64 of PEM [env: STS_CA_CERT_BASE64_DATA]
-    #[arg(long, global = true, value_name = "DATA")]
+    // Extra CA, base64.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DATA",
+        help = save_cli_only_help(
+            "Extra trusted CA certificate, base64 of PEM",
+            ev::STS_CA_CERT_BASE64_DATA
+        )
+    )]
     pub ca_cert_base64_data: Option<String>,
 
-    /// Whole-command network deadline, e.g. 30s, 2m [default: 30s] [env: STS_CLI_TIMEOUT]
-    #[arg(long, global = true, value_name = "DURATION")]
+    // Network deadline.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DURATION",
+        help = env_help(
+            "Whole-command network deadline, e.g. 30s, 2m [default: 30s]",
+            ev::STS_CLI_TIMEOUT
+        )
+    )]
     pub timeout: Option<String>,
 
     /// Output format
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 
-    /// No ANSI colour and no emoji symbols [env: NO_COLOR]
-    #[arg(long, global = true)]
+    // No colour.
+    #[arg(
+        long,
+        global = true,
+        help = format!(
+            "No ANSI colour and no emoji symbols [env: {}] (when non-empty; also {}=dumb)",
+            ev::NO_COLOR,
+            ev::TERM
+        )
+    )]
     pub no_color: bool,
 
     /// Log to stderr: -v requests and timings, -vv headers and bodies (secrets shown as ***)
@@ -112,6 +228,9 @@ pub enum Command {
     /// Manage ingestion API keys used by agents and OpenTelemetry pipelines
     #[command(subcommand)]
     IngestionApiKey(IngestionApiKeyCommand),
+    /// Manage the service users that Qualytics service tokens belong to (Qualytics)
+    #[command(subcommand)]
+    ServiceUser(ServiceUserCommand),
     /// Manage CLI connection contexts for SUSE Observability servers
     #[command(after_help = "Examples:\n  \
         sts context save --name prod --url https://observability.example.com --service-token -\n  \
@@ -161,20 +280,45 @@ pub enum ContextCommand {
     /// Show the context in effect
     Show,
     /// Make a saved context the current one
+    #[command(
+        visible_alias = "use",
+        after_help = "Examples:\n  \
+        sts context set prod\n  \
+        sts context use prod\n  \
+        sts context set --name prod"
+    )]
     Set(ContextNameArgs),
     /// Delete a saved context and its stored credential
+    #[command(
+        after_help = "The current context may be deleted too; then no context is \
+        current until `sts context set NAME` or the next `context save`.\n\n\
+        Examples:\n  \
+        sts context delete staging\n  \
+        sts context delete --name staging"
+    )]
     Delete(ContextNameArgs),
+    /// Rename a saved context; its credential stays, and the current context follows
+    #[command(after_help = "Examples:\n  \
+        sts context rename default prod")]
+    Rename(ContextRenameArgs),
     /// Check that a saved context reaches its server
+    #[command(after_help = "Examples:\n  \
+        sts context validate\n  \
+        sts context validate prod\n  \
+        sts context validate --name prod -o json")]
     Validate(ContextValidateArgs),
     /// Import the contexts of the Go CLI's config, their tokens into the keyring
     #[command(
-        after_help = "Reads $XDG_CONFIG_HOME/stackstate-cli/config.yaml, else \
-        ~/.config/stackstate-cli/config.yaml (both the `contexts:` format and the older \
-        single-context one), never changes it, and skips a context whose name already exists \
-        unless --overwrite.\n\n\
-        Examples:\n  \
-        sts context import\n  \
-        sts context import --from ./old-config.yaml --overwrite"
+        after_help = format!(
+            "Reads ${}/stackstate-cli/config.yaml, else \
+            ~/.config/stackstate-cli/config.yaml (both the `contexts:` format and the older \
+            single-context one), never changes it, and skips a context whose name already \
+            exists unless --overwrite.\n\n\
+            Examples:\n  \
+            sts context import\n  \
+            sts context import --from ./old-config.yaml --overwrite",
+            ev::XDG_CONFIG_HOME
+        )
     )]
     Import(ContextImportArgs),
 }
@@ -196,22 +340,64 @@ pub struct ContextSaveArgs {
     pub insecure_storage: bool,
 }
 
+/// The context a command acts on: `NAME` or `--name NAME` (the Go CLI's form), one of them.
 #[derive(Debug, Args)]
 pub struct ContextNameArgs {
     /// Name of the context
     #[arg(
+        value_name = "NAME",
+        required_unless_present = "name_flag",
+        conflicts_with = "name_flag",
+        add = ArgValueCompleter::new(crate::completion::context_names)
+    )]
+    pub name: Option<String>,
+
+    /// Name of the context (the same as NAME)
+    #[arg(
         short = 'n',
-        long,
+        long = "name",
         value_name = "NAME",
         add = ArgValueCompleter::new(crate::completion::context_names)
     )]
-    pub name: String,
+    pub name_flag: Option<String>,
+}
+
+impl ContextNameArgs {
+    /// The name, from whichever form was given (clap requires one).
+    pub fn name(&self) -> &str {
+        self.name
+            .as_deref()
+            .or(self.name_flag.as_deref())
+            .unwrap_or_default()
+    }
+}
+
+/// `context rename OLD NEW`.
+#[derive(Debug, Args)]
+pub struct ContextRenameArgs {
+    /// The context's name now
+    #[arg(
+        value_name = "OLD",
+        add = ArgValueCompleter::new(crate::completion::context_names)
+    )]
+    pub old: String,
+
+    /// Its new name (must not exist yet)
+    #[arg(value_name = "NEW")]
+    pub new: String,
 }
 
 #[derive(Debug, Default, Args)]
 pub struct ContextImportArgs {
-    /// The Go CLI's config file [default: $XDG_CONFIG_HOME/stackstate-cli/config.yaml]
-    #[arg(long = "from", value_name = "PATH")]
+    // The Go CLI's config file.
+    #[arg(
+        long = "from",
+        value_name = "PATH",
+        help = format!(
+            "The Go CLI's config file [default: ${}/stackstate-cli/config.yaml]",
+            ev::XDG_CONFIG_HOME
+        )
+    )]
     pub from: Option<String>,
 
     /// Replace contexts whose name already exists
@@ -227,12 +413,27 @@ pub struct ContextImportArgs {
 pub struct ContextValidateArgs {
     /// Name of the context [default: the context in effect]
     #[arg(
-        short = 'n',
-        long,
         value_name = "NAME",
+        conflicts_with = "name_flag",
         add = ArgValueCompleter::new(crate::completion::context_names)
     )]
     pub name: Option<String>,
+
+    /// Name of the context (the same as NAME)
+    #[arg(
+        short = 'n',
+        long = "name",
+        value_name = "NAME",
+        add = ArgValueCompleter::new(crate::completion::context_names)
+    )]
+    pub name_flag: Option<String>,
+}
+
+impl ContextValidateArgs {
+    /// The name given in either form, if any.
+    pub fn name(&self) -> Option<String> {
+        self.name.clone().or_else(|| self.name_flag.clone())
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -258,22 +459,45 @@ pub enum ServiceTokenCommand {
         then delete the old token (unless --keep-old). A failed step stops the rotation with the \
         old token still in place.\n\n\
         Examples:\n  \
-        sts service-token rotate --id 107484341630693\n  \
-        sts service-token rotate --id 107484341630693 --save-to-context ci --expiration 90d"
+        sts service-token rotate 107484341630693\n  \
+        sts service-token rotate 107484341630693 --save-to-context ci --expiration 90d\n  \
+        sts service-token rotate --id 107484341630693 --keep-old"
     )]
     Rotate(ServiceTokenRotateArgs),
+    /// Revoke service tokens by id: they stop working but can be restored (Qualytics)
+    #[command(after_help = "Examples:\n  \
+        sts service-token revoke 21\n  \
+        sts service-token revoke 21 22")]
+    Revoke(IdArgs),
+    /// Restore revoked service tokens by id (Qualytics; an expired one cannot be restored)
+    #[command(after_help = "Examples:\n  \
+        sts service-token restore 21")]
+    Restore(IdArgs),
+    /// List the scopes a service token may be given (Posit Connect)
+    #[command(after_help = "Examples:\n  \
+        sts service-token scopes\n  \
+        sts service-token scopes -o json")]
+    Scopes,
 }
 
 #[derive(Debug, Args)]
 pub struct ServiceTokenRotateArgs {
     /// Id of the service token to replace
     #[arg(
+        value_name = "ID",
+        required_unless_present = "id_flag",
+        conflicts_with = "id_flag"
+    )]
+    pub id: Option<String>,
+
+    /// Id of the service token to replace (the same as ID)
+    #[arg(
         short = 'i',
         long = "id",
         value_name = "ID",
         allow_hyphen_values = true
     )]
-    pub id: String,
+    pub id_flag: Option<String>,
 
     /// Expiration of the new token: a date (yyyy-MM-dd, UTC), an RFC 3339 time, or a duration
     /// from now [default: the old token's lifetime, from now]
@@ -284,9 +508,18 @@ pub struct ServiceTokenRotateArgs {
     #[arg(long, value_name = "NAME")]
     pub save_to_context: Option<String>,
 
-    /// Do not delete the old token
-    #[arg(long)]
+    /// Name of the new token [default: the old name; Qualytics: `<old name> (rotated <date>)`]
+    #[arg(short = 'n', long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Do not delete the old token (the default on Posit Connect)
+    #[arg(long, conflicts_with = "delete_old")]
     pub keep_old: bool,
+
+    /// Delete the old token at once (Posit Connect keeps it by default: install the new key in
+    /// its consumer first)
+    #[arg(long)]
+    pub delete_old: bool,
 }
 
 #[derive(Debug, Args)]
@@ -295,19 +528,26 @@ pub struct ServiceTokenCreateArgs {
     #[arg(short = 'n', long, value_name = "NAME")]
     pub name: String,
 
-    /// Roles of the token, comma-separated and repeatable
-    #[arg(
-        long,
-        value_name = "ROLES",
-        required = true,
-        value_delimiter = ',',
-        num_args = 1
-    )]
+    /// Roles of the token, comma-separated and repeatable (StackState; required there)
+    #[arg(long, value_name = "ROLES", value_delimiter = ',', num_args = 1)]
     pub roles: Vec<String>,
+
+    /// Scopes of the token, comma-separated and repeatable (Posit Connect; required there, see
+    /// `sts service-token scopes`)
+    #[arg(long, value_name = "SCOPES", value_delimiter = ',', num_args = 1)]
+    pub scopes: Vec<String>,
 
     /// Expiration: a date (yyyy-MM-dd, UTC), an RFC 3339 time, or a duration from now (30d, 1y)
     #[arg(long, value_name = "DATE")]
     pub expiration: Option<String>,
+
+    /// The service user the token belongs to: its id, login or name (Qualytics; required there)
+    #[arg(long, value_name = "USER")]
+    pub service_user: Option<String>,
+
+    /// The token may call the SCIM endpoints only (Qualytics)
+    #[arg(long)]
+    pub scim_only: bool,
 
     /// Subject the token acts as
     #[arg(
@@ -338,7 +578,7 @@ pub enum IngestionApiKeyCommand {
         from now, else none. The old key is deleted only after the new one was created (unless \
         --keep-old).\n\n\
         Examples:\n  \
-        sts ingestion-api-key rotate --id 250558013078953\n  \
+        sts ingestion-api-key rotate 250558013078953\n  \
         sts ingestion-api-key rotate --id 250558013078953 --expiration 1y --keep-old"
     )]
     Rotate(IngestionApiKeyRotateArgs),
@@ -353,12 +593,20 @@ pub enum IngestionApiKeyCommand {
 pub struct IngestionApiKeyRotateArgs {
     /// Id of the ingestion API key to replace
     #[arg(
+        value_name = "ID",
+        required_unless_present = "id_flag",
+        conflicts_with = "id_flag"
+    )]
+    pub id: Option<String>,
+
+    /// Id of the ingestion API key to replace (the same as ID)
+    #[arg(
         short = 'i',
         long = "id",
         value_name = "ID",
         allow_hyphen_values = true
     )]
-    pub id: String,
+    pub id_flag: Option<String>,
 
     /// Expiration of the new key: a date (yyyy-MM-dd, UTC), an RFC 3339 time, or a duration
     /// from now [default: the old key's lifetime, from now]
@@ -368,6 +616,26 @@ pub struct IngestionApiKeyRotateArgs {
     /// Do not delete the old key
     #[arg(long)]
     pub keep_old: bool,
+}
+
+impl ServiceTokenRotateArgs {
+    /// The id, from whichever form was given (clap requires one).
+    pub fn id(&self) -> &str {
+        self.id
+            .as_deref()
+            .or(self.id_flag.as_deref())
+            .unwrap_or_default()
+    }
+}
+
+impl IngestionApiKeyRotateArgs {
+    /// The id, from whichever form was given (clap requires one).
+    pub fn id(&self) -> &str {
+        self.id
+            .as_deref()
+            .or(self.id_flag.as_deref())
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Default, Args)]
@@ -403,9 +671,55 @@ pub struct ListArgs {
     #[arg(long)]
     pub expired: bool,
 
+    /// The caller's own tokens instead of every service user's (Qualytics)
+    #[arg(long)]
+    pub personal: bool,
+
     /// Print the rows without the header line (for awk and cut)
     #[arg(long)]
     pub no_headers: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceUserCommand {
+    /// List the service users (all pages)
+    List(ContextListArgs),
+    /// Create a service user
+    #[command(after_help = "Examples:\n  \
+        sts service-user create --name 'Nightly Loader' --role Member --team Ingestion")]
+    Create(ServiceUserCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServiceUserCreateArgs {
+    /// Name of the service user (its login is derived from it)
+    #[arg(short = 'n', long, value_name = "NAME")]
+    pub name: String,
+
+    /// Role: Admin may manage tokens and users, Member may not
+    #[arg(long, value_name = "ROLE")]
+    pub role: String,
+
+    /// Team to add it to (repeatable; Public is always added)
+    #[arg(long = "team", value_name = "TEAM")]
+    pub teams: Vec<String>,
+}
+
+/// Ids of `revoke` and `restore`: positional and/or `--id`.
+#[derive(Debug, Args)]
+pub struct IdArgs {
+    /// Ids
+    #[arg(value_name = "ID")]
+    pub ids: Vec<String>,
+
+    /// Id (repeatable)
+    #[arg(
+        short = 'i',
+        long = "id",
+        value_name = "ID",
+        allow_hyphen_values = true
+    )]
+    pub id_flags: Vec<String>,
 }
 
 /// Flags of `context list`.
@@ -449,6 +763,10 @@ pub struct DeleteArgs {
         allow_hyphen_values = true
     )]
     pub id_flags: Vec<String>,
+
+    /// Revoke each token first, then delete it (Qualytics deletes only revoked tokens)
+    #[arg(long)]
+    pub revoke: bool,
 }
 
 #[cfg(test)]
@@ -459,6 +777,84 @@ mod tests {
     #[test]
     fn clap_model_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_name_their_env_vars_from_the_constants() {
+        let cmd = Cli::command();
+        let help = |id: &str| {
+            cmd.get_arguments()
+                .find(|a| a.get_id() == id)
+                .and_then(|a| a.get_help())
+                .map(|h| h.to_string())
+                .unwrap_or_default()
+        };
+        for (id, var) in [
+            ("url", ev::STS_CLI_URL),
+            ("api_token", ev::STS_CLI_API_TOKEN),
+            ("service_token", ev::STS_CLI_SERVICE_TOKEN),
+            ("k8s_sa_token", ev::STS_CLI_K8S_SA_TOKEN),
+            ("k8s_sa_token_path", ev::STS_CLI_K8S_SA_TOKEN_PATH),
+            ("api_path", ev::STS_CLI_API_PATH),
+            ("context", ev::STS_CLI_CONTEXT),
+            ("config", ev::STS_CLI_CONFIG),
+            ("skip_ssl", ev::STS_SKIP_SSL),
+            ("ca_cert_path", ev::STS_CA_CERT_PATH),
+            ("ca_cert_base64_data", ev::STS_CA_CERT_BASE64_DATA),
+            ("timeout", ev::STS_CLI_TIMEOUT),
+            ("no_color", ev::NO_COLOR),
+        ] {
+            assert!(
+                help(id).contains(&format!("[env: {var}")),
+                "{id}: {}",
+                help(id)
+            );
+        }
+        for id in ["url", "api_token", "service_token", "api_path", "skip_ssl"] {
+            assert!(
+                help(id).contains("`context save` takes it from the command line only"),
+                "{id}: {}",
+                help(id)
+            );
+        }
+        let global = cmd
+            .get_arguments()
+            .filter(|a| a.is_global_set())
+            .all(|a| a.get_help_heading() == Some("Global options"));
+        assert!(
+            global,
+            "every global option is under the Global options heading"
+        );
+    }
+
+    #[test]
+    fn positional_and_flag_forms_give_the_same_name_and_id() {
+        let name = |args: &[&str]| {
+            let cli = Cli::try_parse_from(args).unwrap();
+            match cli.command {
+                Command::Context(ContextArgs {
+                    command: Some(ContextCommand::Set(a) | ContextCommand::Delete(a)),
+                    ..
+                }) => a.name().to_string(),
+                _ => panic!("wrong command"),
+            }
+        };
+        assert_eq!(name(&["sts", "context", "set", "prod"]), "prod");
+        assert_eq!(name(&["sts", "context", "use", "prod"]), "prod");
+        assert_eq!(name(&["sts", "context", "set", "-n", "prod"]), "prod");
+        assert_eq!(
+            name(&["sts", "context", "delete", "--name", "prod"]),
+            "prod"
+        );
+        assert!(Cli::try_parse_from(["sts", "context", "set"]).is_err());
+        assert!(Cli::try_parse_from(["sts", "context", "set", "a", "-n", "b"]).is_err());
+        let id = |args: &[&str]| match Cli::try_parse_from(args).unwrap().command {
+            Command::ServiceToken(ServiceTokenCommand::Rotate(a)) => a.id().to_string(),
+            _ => panic!("wrong command"),
+        };
+        assert_eq!(id(&["sts", "service-token", "rotate", "12"]), "12");
+        assert_eq!(id(&["sts", "service-token", "rotate", "--id", "12"]), "12");
+        assert!(Cli::try_parse_from(["sts", "service-token", "rotate"]).is_err());
     }
 
     #[test]

@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Kind, Result};
 use crate::fsutil;
+use crate::platform::PlatformKind;
 
 /// The file name under the user config folder's `sts` folder.
 pub const FILE_NAME: &str = "config.toml";
@@ -58,6 +59,9 @@ pub struct Config {
 #[serde(rename_all = "kebab-case")]
 pub struct Context {
     pub url: String,
+    /// Absent in files written before platforms: StackState, so they load unchanged.
+    #[serde(default, skip_serializing_if = "is_stackstate")]
+    pub platform: PlatformKind,
     #[serde(default = "default_api_path")]
     pub api_path: String,
     pub auth: Auth,
@@ -73,6 +77,10 @@ pub struct Context {
     /// Keys `sts` does not know, kept as they were.
     #[serde(flatten)]
     pub extra: toml::Table,
+}
+
+fn is_stackstate(p: &PlatformKind) -> bool {
+    *p == PlatformKind::Stackstate
 }
 
 fn default_api_path() -> String {
@@ -676,6 +684,7 @@ mod tests {
             "prod".into(),
             Context {
                 url: "https://observability.example.com".into(),
+                platform: Default::default(),
                 api_path: "/api".into(),
                 auth: Auth::ServiceToken,
                 storage: Storage::Keyring,
@@ -689,6 +698,7 @@ mod tests {
             "dev".into(),
             Context {
                 url: "http://localhost:7070".into(),
+                platform: Default::default(),
                 api_path: "/custom/api".into(),
                 auth: Auth::ApiToken,
                 storage: Storage::File,

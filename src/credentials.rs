@@ -42,6 +42,24 @@ pub trait SecretStore {
     fn set(&self, credential_id: &str, secret: &Secret) -> Result<()>;
     /// Removes the secret stored under `credential_id`; no secret there is not an error.
     fn delete(&self, credential_id: &str) -> Result<()>;
+    /// [`SecretStore::set`], giving a new item this label (see [`label`]) where the store
+    /// shows labels; stores without labels ignore it.
+    fn set_labelled(&self, credential_id: &str, secret: &Secret, label: &str) -> Result<()> {
+        let _ = label;
+        self.set(credential_id, secret)
+    }
+    /// Gives the item under `credential_id` a new label where the store allows it. A store
+    /// that takes no label, or no item there, is no error.
+    fn relabel(&self, credential_id: &str, label: &str) -> Result<()> {
+        let _ = (credential_id, label);
+        Ok(())
+    }
+}
+
+/// The label of a context's keyring item: `sts: context prod (https://…)`, so a person looking
+/// at their keyring can tell what each item is (CONTRACT §5).
+pub fn label(context_name: &str, url: &str) -> String {
+    format!("sts: context {context_name} ({url})")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -167,6 +185,44 @@ impl KeyringStore {
         })
     }
 
+    /// Whether the keyring store initialises (a session bus with a Secret Service on it), without
+    /// touching any item: `context save` asks before any request. A locked collection shows only
+    /// when an item is written.
+    pub fn check_available(&self) -> Result<(), KeyringError> {
+        self.call(|| match keyring::Entry::store_status() {
+            Ok(()) => Ok(()),
+            Err(e) => Err(KeyringError {
+                failure: KeyringFailure::Unavailable,
+                cause: config::one_line(&e.to_string()),
+            }),
+        })
+    }
+
+    /// Stores `secret` under `credential_id`, a new item labelled `label`.
+    pub fn try_set_labelled(
+        &self,
+        credential_id: &str,
+        secret: &Secret,
+        label: &str,
+    ) -> Result<(), KeyringError> {
+        let id = credential_id.to_string();
+        let secret = secret.clone();
+        let label = label.to_string();
+        self.call(move || {
+            labelled_entry(&id, &label)?
+                .set_password(secret.expose())
+                .map_err(|e| classify(&e))
+        })
+    }
+
+    /// Relabels the item under `credential_id`; a store that has no labels, or no such item,
+    /// is no error.
+    pub fn try_relabel(&self, credential_id: &str, label: &str) -> Result<(), KeyringError> {
+        let id = credential_id.to_string();
+        let label = label.to_string();
+        self.call(move || set_label(&entry(&id)?, &label))
+    }
+
     /// Removes the secret under `credential_id` (none there is fine), with the reason when the
     /// keyring fails.
     pub fn try_delete(&self, credential_id: &str) -> Result<(), KeyringError> {
@@ -227,6 +283,59 @@ impl SecretStore for KeyringStore {
         self.try_delete(credential_id)
             .map_err(KeyringError::into_delete_error)
     }
+
+    fn set_labelled(&self, credential_id: &str, secret: &Secret, label: &str) -> Result<()> {
+        self.try_set_labelled(credential_id, secret, label)
+            .map_err(KeyringError::into_write_error)
+    }
+
+    fn relabel(&self, credential_id: &str, label: &str) -> Result<()> {
+        self.try_relabel(credential_id, label)
+            .map_err(KeyringError::into_write_error)
+    }
+}
+
+/// The keyring entry for a credential id whose item, when it is created, gets `label`. A store
+/// that takes no `label` modifier gets a plain entry.
+fn labelled_entry(credential_id: &str, label: &str) -> Result<keyring::Entry, KeyringError> {
+    // Sets up the platform store, or gives its error.
+    let plain = entry(credential_id)?;
+    if label.is_empty() {
+        return Ok(plain);
+    }
+    let modifiers = HashMap::from([("label", label)]);
+    match keyring_core::Entry::new_with_modifiers(KEYRING_SERVICE, credential_id, &modifiers) {
+        Ok(inner) => Ok(keyring::Entry { inner }),
+        Err(keyring::Error::Invalid(..) | keyring::Error::NotSupportedByStore(_)) => Ok(plain),
+        Err(e) => Err(classify(&e)),
+    }
+}
+
+/// Sets the label of the item behind `entry` (the Secret Service); no item there is no error.
+#[cfg(all(
+    unix,
+    not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+))]
+fn set_label(entry: &keyring::Entry, label: &str) -> Result<(), KeyringError> {
+    use zbus_secret_service_keyring_store::cred::Wrapper;
+    let item = match entry.inner.get_credential() {
+        Ok(item) => item,
+        Err(keyring::Error::NoEntry) => return Ok(()),
+        Err(e) => return Err(classify(&e)),
+    };
+    match item.as_any().downcast_ref::<Wrapper>() {
+        Some(wrapper) => wrapper.set_label(label).map_err(|e| classify(&e)),
+        None => Ok(()),
+    }
+}
+
+/// Other platforms' stores keep no label `sts` can change: nothing to do.
+#[cfg(not(all(
+    unix,
+    not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+)))]
+fn set_label(_entry: &keyring::Entry, _label: &str) -> Result<(), KeyringError> {
+    Ok(())
 }
 
 /// The keyring entry for a credential id. The platform store is set up on the first call in
@@ -435,6 +544,8 @@ pub struct Saved {
     pub replaced: Option<Context>,
     /// Something to say on stderr (an old secret that could not be removed yet).
     pub warning: Option<String>,
+    /// The context that was current before the save (which makes `name` current).
+    pub previous_current: Option<String>,
 }
 
 /// Saves the context `name` (made current) and stores its secret so that a crash at any moment
@@ -447,25 +558,27 @@ pub fn save_context(
     secret: &Secret,
 ) -> Result<Saved> {
     let new = (context.storage, context.credential_id.clone());
-    let (replaced, warning) = store_secret_and_change(
+    let ((replaced, previous_current), warning) = store_secret_and_change(
         config_path,
         context.storage,
         &context.credential_id,
         secret,
+        &label(name, &context.url),
         |config| {
             let replaced = config.contexts.insert(name.to_string(), context.clone());
-            config.current_context = Some(name.to_string());
+            let previous_current = config.current_context.replace(name.to_string());
             let unused = replaced
                 .iter()
                 .map(|old| (old.storage, old.credential_id.clone()))
                 .filter(|old| *old != new)
                 .collect();
-            Ok((replaced, unused))
+            Ok(((replaced, previous_current), unused))
         },
     )?;
     Ok(Saved {
         replaced,
         warning: warning.map(|w| format!("the old credential of '{name}' {w}")),
+        previous_current,
     })
 }
 
@@ -475,7 +588,7 @@ pub fn save_context(
 ///
 /// 1. the orphans of earlier crashes are removed ([`reconcile`]);
 /// 2. `id` is noted as pending in the config (written);
-/// 3. the secret is stored under `id` in `storage`;
+/// 3. the secret is stored under `id` in `storage` (a keyring item labelled `label`);
 /// 4. `change` edits the config and returns a value and the credentials it no longer uses;
 ///    the note of `id` is cleared and those are noted instead, in one atomic write;
 /// 5. the secrets no longer used are removed and their notes cleared.
@@ -489,6 +602,7 @@ pub fn store_secret_and_change<T>(
     storage: Storage,
     id: &str,
     secret: &Secret,
+    label: &str,
     change: impl FnOnce(&mut Config) -> Result<(T, Vec<(Storage, String)>)>,
 ) -> Result<(T, Option<String>)> {
     let mut locked = config::Locked::acquire(config_path)?;
@@ -497,7 +611,7 @@ pub fn store_secret_and_change<T>(
     let store = store_for(storage, config_path)?;
     config.note_pending(storage, id);
     locked.write(&config)?;
-    if let Err((e, unreachable)) = set_secret(storage, &*store, id, secret) {
+    if let Err((e, unreachable)) = set_secret(storage, &*store, id, secret, label) {
         // Whatever may have reached the store goes; the note stays when that is not sure.
         if unreachable || store.delete(id).is_ok() {
             config.clear_pending(storage, id);
@@ -549,28 +663,32 @@ fn set_secret(
     store: &dyn SecretStore,
     id: &str,
     secret: &Secret,
+    label: &str,
 ) -> std::result::Result<(), (Error, bool)> {
     match storage {
         Storage::Keyring => KeyringStore::from_env()
             .map_err(|e| (e, true))?
-            .try_set(id, secret)
+            .try_set_labelled(id, secret, label)
             .map_err(|e| {
                 let unreachable = e.failure == KeyringFailure::Unavailable;
                 (e.into_write_error(), unreachable)
             }),
-        Storage::File => store.set(id, secret).map_err(|e| (e, false)),
+        Storage::File => store
+            .set_labelled(id, secret, label)
+            .map_err(|e| (e, false)),
     }
 }
 
 /// Deletes the context `name` and then its secret, under the config lock. `allow` may refuse
 /// (it sees the config before the change). The credential is noted as pending in the same write
-/// that removes the context, so a crash before the secret is gone is reconciled later. Returns
-/// the deleted context.
+/// that removes the context, so a crash before the secret is gone is reconciled later. The
+/// current context may be deleted: then none is current. Returns the deleted context and
+/// whether it was the current one.
 pub fn delete_context(
     config_path: &Path,
     name: &str,
     allow: impl FnOnce(&Config) -> Result<()>,
-) -> Result<Context> {
+) -> Result<(Context, bool)> {
     let mut locked = config::Locked::acquire(config_path)?;
     let mut config = locked.load()?;
     config.context(name)?;
@@ -579,7 +697,8 @@ pub fn delete_context(
     let Some(ctx) = config.contexts.remove(name) else {
         return Err(config::context_not_found(name));
     };
-    if config.current_context.as_deref() == Some(name) {
+    let was_current = config.current_context.as_deref() == Some(name);
+    if was_current {
         config.current_context = None;
     }
     config.note_pending(ctx.storage, &ctx.credential_id);
@@ -596,7 +715,7 @@ pub fn delete_context(
         })?;
     config.clear_pending(ctx.storage, &ctx.credential_id);
     locked.write(&config)?;
-    Ok(ctx)
+    Ok((ctx, was_current))
 }
 
 /// Removes the secrets of pending credentials that no context uses (a crash between the store
@@ -804,6 +923,7 @@ mod tests {
     fn file_context(id: &str) -> Context {
         Context {
             url: "http://127.0.0.1:9".into(),
+            platform: Default::default(),
             api_path: "/api".into(),
             auth: config::Auth::ServiceToken,
             storage: Storage::File,
@@ -842,8 +962,9 @@ mod tests {
         // Replacing a context removes its old secret; deleting one removes its secret.
         save_context(&path, "b", &file_context("newer"), &Secret::new("s2")).unwrap();
         assert_eq!(store.get("new").unwrap(), None);
-        let deleted = delete_context(&path, "a", |_| Ok(())).unwrap();
+        let (deleted, was_current) = delete_context(&path, "a", |_| Ok(())).unwrap();
         assert_eq!(deleted.credential_id, "used");
+        assert!(!was_current);
         assert_eq!(store.get("used").unwrap(), None);
         let config = config::load(&path).unwrap().unwrap();
         assert_eq!(config.pending_credential_ids, ["bogus"]);

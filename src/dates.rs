@@ -102,6 +102,68 @@ pub fn render_expiration(millis: i64, now: DateTime<Utc>) -> String {
     }
 }
 
+/// A date in epoch milliseconds as `yyyy-MM-dd` in UTC (`CREATED`); an integer that is no valid
+/// date as the plain number.
+pub fn render_date(millis: i64) -> String {
+    match DateTime::<Utc>::from_timestamp_millis(millis) {
+        Some(t) if (0..=9999).contains(&chrono::Datelike::year(&t)) => {
+            t.format("%Y-%m-%d").to_string()
+        }
+        _ => millis.to_string(),
+    }
+}
+
+/// How long ago a moment was, in its largest whole unit: `45s ago`, `3h ago`, `12d ago`.
+pub fn render_age(millis: i64, now: DateTime<Utc>) -> String {
+    let secs = (now.timestamp_millis().saturating_sub(millis) / 1000).max(0);
+    let (n, unit) = if secs < 60 {
+        (secs, "s")
+    } else if secs < 3600 {
+        (secs / 60, "m")
+    } else if secs < 86_400 {
+        (secs / 3600, "h")
+    } else {
+        (secs / 86_400, "d")
+    };
+    format!("{n}{unit} ago")
+}
+
+/// An RFC 3339 time as epoch milliseconds; a time without an offset is read as UTC.
+pub fn parse_rfc3339_millis(text: &str) -> Option<i64> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.timestamp_millis());
+    }
+    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+        .iter()
+        .find_map(|f| chrono::NaiveDateTime::parse_from_str(text, f).ok())
+        .map(|t| t.and_utc().timestamp_millis())
+}
+
+#[cfg(test)]
+mod age_tests {
+    use super::*;
+
+    #[test]
+    fn ages_and_times() {
+        let now = DateTime::parse_from_rfc3339("2026-03-10T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let n = now.timestamp_millis();
+        assert_eq!(render_age(n - 45_000, now), "45s ago");
+        assert_eq!(render_age(n - 3 * 3_600_000 - 5, now), "3h ago");
+        assert_eq!(render_age(n - 12 * 86_400_000, now), "12d ago");
+        assert_eq!(render_age(n + 5_000, now), "0s ago");
+        assert_eq!(
+            parse_rfc3339_millis("2026-03-10T12:00:00"),
+            parse_rfc3339_millis("2026-03-10T12:00:00Z")
+        );
+        assert_eq!(parse_rfc3339_millis("2026-03-10T13:00:00+01:00"), Some(n));
+        assert_eq!(parse_rfc3339_millis("soon"), None);
+        assert_eq!(render_date(n), "2026-03-10");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

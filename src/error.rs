@@ -46,6 +46,9 @@ pub struct Error {
     pub kind: Kind,
     pub message: String,
     pub status: Option<u16>,
+    /// The platform's own error number (Posit Connect's `APIError.code`), shown as `server-code`
+    /// in JSON.
+    pub server_code: Option<i64>,
 }
 
 impl Error {
@@ -54,12 +57,26 @@ impl Error {
             kind,
             message: message.into(),
             status: None,
+            server_code: None,
         }
     }
 
     pub fn with_status(mut self, status: u16) -> Self {
         self.status = Some(status);
         self
+    }
+
+    pub fn with_server_code(mut self, code: Option<i64>) -> Self {
+        self.server_code = code;
+        self
+    }
+
+    /// The same error (kind, status, code) with another message.
+    pub fn reworded(&self, message: impl Into<String>) -> Self {
+        Error {
+            message: message.into(),
+            ..self.clone()
+        }
     }
 
     pub fn usage(message: impl Into<String>) -> Self {

@@ -11,11 +11,13 @@ pub mod dates;
 pub mod env_vars;
 pub mod error;
 pub mod fsutil;
+#[cfg(feature = "docgen")]
 pub mod generated;
 pub mod guard;
 pub mod output;
 pub mod platform;
 pub mod redact;
+#[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod secret;
 pub mod settings;

@@ -10,20 +10,24 @@ use clap::error::ErrorKind;
 
 use clap::{CommandFactory, FromArgMatches};
 use sts_cli::api::client::Client;
-use sts_cli::api::models::ServerInfo;
 use sts_cli::cli::{
-    Cli, Command, ContextArgs, ContextCommand, ContextSaveArgs, IngestionApiKeyCommand,
-    ServiceTokenCommand,
+    Cli, Command, ContextArgs, ContextCommand, ContextSaveArgs, IngestionApiKeyCommand, ListArgs,
+    ServiceTokenCommand, ServiceUserCommand,
 };
 use sts_cli::commands::expiry_filter::{self, ExpiryFilter};
-use sts_cli::commands::rotate::{self, ContextTarget};
-use sts_cli::commands::{self, context, context_import, ingestion_api_key, service_token};
+use sts_cli::commands::token::{self, ContextTarget, RotateRequest};
+use sts_cli::commands::{context, context_import};
 use sts_cli::completion;
 use sts_cli::config;
 use sts_cli::env_vars;
 use sts_cli::error::{Error, Kind};
-use sts_cli::output::{self, Deleted, Printer};
+use sts_cli::output::{self, Done, Printer};
+use sts_cli::platform::stackstate::{self, IngestionApiKeys};
+use sts_cli::platform::{
+    self, CreateInput, Nouns, OldTokenFate, PlatformKind, TokenId, TokenKind, Validation, qualytics,
+};
 use sts_cli::settings::{self, OutputSettings, Settings, Sources};
+use sts_cli::with_service_tokens;
 
 /// Why a command did not succeed.
 enum Failure {
@@ -105,6 +109,7 @@ fn parse(argv: &[OsString]) -> Result<Cli, clap::Error> {
 /// `--no-headers` of the list commands.
 fn no_headers(command: &Command) -> bool {
     match command {
+        Command::ServiceUser(ServiceUserCommand::List(a)) => a.no_headers,
         Command::ServiceToken(ServiceTokenCommand::List(a))
         | Command::IngestionApiKey(IngestionApiKeyCommand::List(a)) => a.no_headers,
         Command::Context(ContextArgs {
@@ -113,28 +118,6 @@ fn no_headers(command: &Command) -> bool {
         }) => a.no_headers,
         _ => false,
     }
-}
-
-/// What to do, its input checked before any request.
-enum Job {
-    ServiceTokenCreate(sts_cli::api::models::NewServiceTokenRequest),
-    ServiceTokenList(Option<ExpiryFilter>),
-    ServiceTokenDelete(Vec<i64>),
-    ServiceTokenRotate {
-        id: i64,
-        expiration: Option<String>,
-        target: Option<ContextTarget>,
-        keep_old: bool,
-    },
-    IngestionApiKeyCreate(sts_cli::api::models::GenerateIngestionApiKeyRequest),
-    IngestionApiKeyList(Option<ExpiryFilter>),
-    IngestionApiKeyDelete(Vec<i64>),
-    IngestionApiKeyRotate {
-        id: i64,
-        expiration: Option<String>,
-        keep_old: bool,
-    },
-    IngestionApiKeyVerify(sts_cli::secret::Secret),
 }
 
 fn run(cli: &Cli, out: OutputSettings, printer: &Printer) -> Result<(), Failure> {
@@ -150,60 +133,210 @@ fn run(cli: &Cli, out: OutputSettings, printer: &Printer) -> Result<(), Failure>
     match &cli.command {
         Command::Context(args) => run_context(cli, args, out, printer, &mut src),
         Command::Completion(a) => Ok(output::write_stdout(&completion::script(a.shell))?),
-        _ => run_api(cli, out, printer, &mut src),
+        Command::ServiceToken(cmd) => {
+            let platform = settings::platform_hint(&cli.global, &src);
+            with_service_tokens!(platform, K => {
+                let job = service_token_job::<K>(cli, cmd, out, &src)?;
+                run_tokens::<K>(cli, job, out, printer, &mut src)
+            })
+        }
+        Command::ServiceUser(cmd) => run_service_users(cli, cmd, out, printer, &mut src),
+        Command::IngestionApiKey(cmd) => {
+            let platform = settings::platform_hint(&cli.global, &src);
+            if !platform.profile().ingestion_keys {
+                return Err(Error::usage(format!(
+                    "ingestion API keys exist only on StackState; this command is for {}{}",
+                    platform.display(),
+                    settings::saved_context(&cli.global, &src)
+                        .ok()
+                        .flatten()
+                        .map(|s| format!(" (context '{}' is {})", s.name, s.context.platform))
+                        .unwrap_or_default()
+                ))
+                .into());
+            }
+            let job = ingestion_api_key_job(cli, cmd, out, &mut src)?;
+            run_tokens::<IngestionApiKeys>(cli, job, out, printer, &mut src)
+        }
     }
 }
 
-fn run_api(
+/// A token or key command, its input checked before any request.
+enum Job<K: TokenKind> {
+    Create(K::Request),
+    List {
+        filter: Option<ExpiryFilter>,
+        personal: bool,
+    },
+    Delete {
+        ids: Vec<TokenId>,
+        revoke: bool,
+    },
+    Revoke(Vec<TokenId>),
+    Restore(Vec<TokenId>),
+    Rotate(Box<RotateRequest>),
+    Scopes,
+    Verify(sts_cli::secret::Secret),
+}
+
+fn list_filter(a: &ListArgs) -> Result<Option<ExpiryFilter>, Error> {
+    ExpiryFilter::new(a.expiring_within.as_deref(), a.expired)
+}
+
+fn rotate_request<K: TokenKind>(
     cli: &Cli,
+    id: &str,
+    expiration: Option<&str>,
+    save_to_context: Option<&str>,
+    fate: OldTokenFate,
     out: OutputSettings,
-    printer: &Printer,
-    src: &mut Sources,
-) -> Result<(), Failure> {
+    src: &Sources,
+) -> Result<RotateRequest, Failure> {
+    let old_id = K::parse_id(id, "-i, --id")?;
+    stackstate::expiration_millis(expiration, Utc::now())?;
+    let target = match save_to_context {
+        Some(name) => Some(ContextTarget::resolve::<K>(
+            &src.config_path(&cli.global)?.0,
+            name,
+            settings::resolve_timeout(&cli.global, src)?,
+            out,
+        )?),
+        None => None,
+    };
+    Ok(RotateRequest {
+        old_id,
+        expiration: expiration.map(str::to_string),
+        name: None,
+        target,
+        fate,
+    })
+}
+
+fn service_token_job<K: TokenKind>(
+    cli: &Cli,
+    cmd: &ServiceTokenCommand,
+    out: OutputSettings,
+    src: &Sources,
+) -> Result<Job<K>, Failure> {
     let now = Utc::now();
-    let job = match &cli.command {
-        Command::ServiceToken(ServiceTokenCommand::Create(a)) => {
-            Job::ServiceTokenCreate(service_token::create_request(a, now)?)
-        }
-        Command::ServiceToken(ServiceTokenCommand::List(a)) => {
-            Job::ServiceTokenList(ExpiryFilter::from_args(a)?)
-        }
-        Command::ServiceToken(ServiceTokenCommand::Rotate(a)) => {
-            commands::expiration_millis(a.expiration.as_deref(), now)?;
-            let target = match &a.save_to_context {
-                Some(name) => Some(ContextTarget::resolve(
-                    &src.config_path(&cli.global)?.0,
-                    name,
-                    settings::resolve_timeout(&cli.global, src)?,
-                    out,
-                )?),
-                None => None,
+    Ok(match cmd {
+        ServiceTokenCommand::Create(a) => {
+            let input = CreateInput {
+                name: a.name.clone(),
+                roles: a.roles.clone(),
+                scopes: a.scopes.clone(),
+                expiration: a.expiration.clone(),
+                dedicated_subject: a.dedicated_subject.clone(),
+                service_user: a.service_user.clone(),
+                scim_only: a.scim_only,
+                ..Default::default()
             };
-            Job::ServiceTokenRotate {
-                id: commands::parse_id(&a.id)?,
-                expiration: a.expiration.clone(),
-                target,
-                keep_old: a.keep_old,
+            Job::Create(K::create_request(&input, now)?)
+        }
+        ServiceTokenCommand::List(a) => {
+            if a.personal {
+                K::check_personal()?;
+            }
+            Job::List {
+                filter: list_filter(a)?,
+                personal: a.personal,
             }
         }
-        Command::ServiceToken(ServiceTokenCommand::Delete(a)) => {
-            Job::ServiceTokenDelete(commands::parse_ids(a)?)
-        }
-        Command::IngestionApiKey(IngestionApiKeyCommand::Create(a)) => {
-            Job::IngestionApiKeyCreate(ingestion_api_key::create_request(a, now)?)
-        }
-        Command::IngestionApiKey(IngestionApiKeyCommand::List(a)) => {
-            Job::IngestionApiKeyList(ExpiryFilter::from_args(a)?)
-        }
-        Command::IngestionApiKey(IngestionApiKeyCommand::Rotate(a)) => {
-            commands::expiration_millis(a.expiration.as_deref(), now)?;
-            Job::IngestionApiKeyRotate {
-                id: commands::parse_id(&a.id)?,
-                expiration: a.expiration.clone(),
-                keep_old: a.keep_old,
+        ServiceTokenCommand::Delete(a) => {
+            if a.revoke {
+                K::check_revoke()?;
+            }
+            Job::Delete {
+                ids: token::parse_ids::<K>(&a.ids, &a.id_flags)?,
+                revoke: a.revoke,
             }
         }
-        Command::IngestionApiKey(IngestionApiKeyCommand::Verify(a)) => {
+        ServiceTokenCommand::Revoke(a) => {
+            K::check_revoke()?;
+            Job::Revoke(token::parse_ids::<K>(&a.ids, &a.id_flags)?)
+        }
+        ServiceTokenCommand::Restore(a) => {
+            K::check_revoke()?;
+            Job::Restore(token::parse_ids::<K>(&a.ids, &a.id_flags)?)
+        }
+        ServiceTokenCommand::Rotate(a) => {
+            let fate = if a.keep_old {
+                OldTokenFate::Keep
+            } else if a.delete_old {
+                OldTokenFate::Delete
+            } else {
+                K::DEFAULT_FATE
+            };
+            let mut req = rotate_request::<K>(
+                cli,
+                a.id(),
+                a.expiration.as_deref(),
+                a.save_to_context.as_deref(),
+                fate,
+                out,
+                src,
+            )?;
+            req.name = a.name.clone();
+            Job::Rotate(Box::new(req))
+        }
+        ServiceTokenCommand::Scopes => {
+            K::check_scopes()?;
+            Job::Scopes
+        }
+    })
+}
+
+fn ingestion_api_key_job(
+    cli: &Cli,
+    cmd: &IngestionApiKeyCommand,
+    out: OutputSettings,
+    src: &mut Sources,
+) -> Result<Job<IngestionApiKeys>, Failure> {
+    let now = Utc::now();
+    Ok(match cmd {
+        IngestionApiKeyCommand::Create(a) => {
+            let input = CreateInput {
+                name: a.name.clone(),
+                description: a.description.clone(),
+                expiration: a.expiration.clone(),
+                ..Default::default()
+            };
+            Job::Create(IngestionApiKeys::create_request(&input, now)?)
+        }
+        IngestionApiKeyCommand::List(a) => {
+            if a.personal {
+                IngestionApiKeys::check_personal()?;
+            }
+            Job::List {
+                filter: list_filter(a)?,
+                personal: false,
+            }
+        }
+        IngestionApiKeyCommand::Delete(a) => {
+            if a.revoke {
+                IngestionApiKeys::check_revoke()?;
+            }
+            Job::Delete {
+                ids: token::parse_ids::<IngestionApiKeys>(&a.ids, &a.id_flags)?,
+                revoke: false,
+            }
+        }
+        IngestionApiKeyCommand::Rotate(a) => {
+            Job::Rotate(Box::new(rotate_request::<IngestionApiKeys>(
+                cli,
+                a.id(),
+                a.expiration.as_deref(),
+                None,
+                if a.keep_old {
+                    OldTokenFate::Keep
+                } else {
+                    OldTokenFate::Delete
+                },
+                out,
+                src,
+            )?))
+        }
+        IngestionApiKeyCommand::Verify(a) => {
             let g = &cli.global;
             if [&g.api_token, &g.service_token, &g.k8s_sa_token]
                 .iter()
@@ -215,95 +348,132 @@ fn run_api(
                 )
                 .into());
             }
-            Job::IngestionApiKeyVerify(ingestion_api_key::verify_key(
+            Job::Verify(stackstate::verify_key(
                 a.key.as_deref(),
                 src.read_stdin_line,
             )?)
         }
-        Command::IngestionApiKey(IngestionApiKeyCommand::Delete(a)) => {
-            Job::IngestionApiKeyDelete(commands::parse_ids(a)?)
-        }
-        Command::Context(_) | Command::Completion(_) => {
-            unreachable!("context and completion commands run in run")
-        }
-    };
+    })
+}
 
+/// `sts service-user …` (Qualytics).
+fn run_service_users(
+    cli: &Cli,
+    cmd: &ServiceUserCommand,
+    out: OutputSettings,
+    printer: &Printer,
+    src: &mut Sources,
+) -> Result<(), Failure> {
+    let platform = settings::platform_hint(&cli.global, src);
+    if platform != PlatformKind::Qualytics {
+        return Err(platform::unsupported(
+            platform,
+            "service users",
+            "they are Qualytics' only (service tokens of service users); use --platform qualytics",
+        )
+        .into());
+    }
+    if let ServiceUserCommand::Create(a) = cmd
+        && (a.name.trim().is_empty() || a.role.trim().is_empty())
+    {
+        return Err(Error::usage("--name and --role must not be empty").into());
+    }
     let settings = settings::resolve(&cli.global, out, src)?;
     for warning in &settings.warnings {
         printer.warn(warning);
     }
+    block_on(async {
+        let client = Client::new(&settings, printer)?;
+        match cmd {
+            ServiceUserCommand::List(_) => {
+                let users = qualytics::service_users(&client).await?;
+                printer.service_users(&users)?;
+            }
+            ServiceUserCommand::Create(a) => {
+                let user =
+                    qualytics::create_service_user(&client, &a.name, &a.role, &a.teams).await?;
+                printer.service_user_created(&user)?;
+            }
+        }
+        Ok(())
+    })
+}
 
+/// Runs a token or key command of kind `K` with the resolved settings.
+fn run_tokens<K: TokenKind>(
+    cli: &Cli,
+    job: Job<K>,
+    out: OutputSettings,
+    printer: &Printer,
+    src: &mut Sources,
+) -> Result<(), Failure> {
+    let settings = settings::resolve(&cli.global, out, src)?;
+    if settings.platform != K::PLATFORM {
+        return Err(Error::usage(format!(
+            "this command was checked for {} but the settings name {}: set --platform",
+            K::PLATFORM,
+            settings.platform
+        ))
+        .into());
+    }
+    for warning in &settings.warnings {
+        printer.warn(warning);
+    }
     block_on(async {
         let client = Client::new(&settings, printer)?;
         match job {
-            Job::ServiceTokenCreate(req) => {
-                let created = service_token::create(&client, &req).await?;
-                printer.service_token_created(&created)?;
+            Job::Create(req) => {
+                let created = K::create(&client, &req).await?;
+                printer.created::<K>(&created)?;
             }
-            Job::ServiceTokenList(filter) => {
-                let mut tokens = service_token::list(&client).await?;
+            Job::List { filter, personal } => {
+                let mut tokens = if personal {
+                    K::list_personal(&client).await?
+                } else {
+                    K::list(&client).await?
+                };
                 let now = Utc::now();
-                expiry_filter::retain(&mut tokens, filter, now, |t| t.expiration);
-                printer.service_tokens(&tokens, now)?;
+                expiry_filter::retain(&mut tokens, filter, now, |t| t.expires);
+                printer.tokens::<K>(&tokens, now)?;
             }
-            Job::ServiceTokenRotate {
-                id,
-                expiration,
-                target,
-                keep_old,
-            } => {
-                let (report, failure) = rotate::rotate_service_token(
-                    &client,
-                    printer,
-                    id,
-                    expiration.as_deref(),
-                    target.as_ref(),
-                    keep_old,
-                )
-                .await;
-                printer.service_token_rotated(&report)?;
+            Job::Rotate(req) => {
+                let (report, failure) = token::rotate::<K>(&client, printer, &req).await;
+                printer.rotated::<K>(&report)?;
                 if let Some(e) = failure {
                     return Err(e.into());
                 }
             }
-            Job::ServiceTokenDelete(ids) => {
-                delete_each(printer, Deleted::ServiceToken, &ids, |id| {
-                    service_token::delete(&client, id)
+            Job::Delete { ids, revoke } => {
+                let client = &client;
+                each_id(printer, Done::Deleted, &K::NOUNS, &ids, |id| async move {
+                    if revoke {
+                        K::revoke(client, &id).await?;
+                    }
+                    K::delete(client, &id).await
                 })
                 .await?;
             }
-            Job::IngestionApiKeyCreate(req) => {
-                let created = ingestion_api_key::create(&client, &req).await?;
-                printer.ingestion_api_key_created(&created)?;
+            Job::Revoke(ids) => {
+                let client = &client;
+                each_id(printer, Done::Revoked, &K::NOUNS, &ids, |id| async move {
+                    K::revoke(client, &id).await
+                })
+                .await?;
             }
-            Job::IngestionApiKeyList(filter) => {
-                let mut keys = ingestion_api_key::list(&client).await?;
-                let now = Utc::now();
-                expiry_filter::retain(&mut keys, filter, now, |k| k.expiration);
-                printer.ingestion_api_keys(&keys, now)?;
+            Job::Restore(ids) => {
+                let client = &client;
+                each_id(printer, Done::Restored, &K::NOUNS, &ids, |id| async move {
+                    K::restore(client, &id).await
+                })
+                .await?;
             }
-            Job::IngestionApiKeyRotate {
-                id,
-                expiration,
-                keep_old,
-            } => {
-                let (report, failure) =
-                    rotate::rotate_ingestion_api_key(&client, id, expiration.as_deref(), keep_old)
-                        .await;
-                printer.ingestion_api_key_rotated(&report)?;
-                if let Some(e) = failure {
-                    return Err(e.into());
-                }
+            Job::Scopes => {
+                let scopes = K::scopes(&client).await?;
+                printer.scopes(&scopes)?;
             }
-            Job::IngestionApiKeyVerify(key) => {
-                ingestion_api_key::verify(&client, &key).await?;
+            Job::Verify(key) => {
+                stackstate::verify_ingestion_key(&client, &key).await?;
                 printer.ingestion_api_key_valid()?;
-            }
-            Job::IngestionApiKeyDelete(ids) => {
-                delete_each(printer, Deleted::IngestionApiKey, &ids, |id| {
-                    ingestion_api_key::delete(&client, id)
-                })
-                .await?;
             }
         }
         Ok(())
@@ -319,11 +489,11 @@ fn block_on<T>(fut: impl std::future::Future<Output = Result<T, Failure>>) -> Re
     runtime.block_on(fut)
 }
 
-/// `GET /server/info` with these settings, version checked.
-fn server_info(settings: &Settings, printer: &Printer) -> Result<ServerInfo, Failure> {
+/// The platform's validation request with these settings.
+fn validation(settings: &Settings, printer: &Printer) -> Result<Validation, Failure> {
     block_on(async {
         let client = Client::new(settings, printer)?;
-        Ok(context::server_info(&client).await?)
+        Ok(platform::validate(settings.platform, &client).await?)
     })
 }
 
@@ -361,12 +531,16 @@ fn run_context(
             Ok(printer.context_shown(&name, &ctx)?)
         }
         Some(ContextCommand::Set(a)) => {
-            context::set_current(&config_path, &a.name)?;
-            Ok(printer.context_set(&a.name)?)
+            context::set_current(&config_path, a.name())?;
+            Ok(printer.context_set(a.name())?)
         }
         Some(ContextCommand::Delete(a)) => {
-            context::delete(&config_path, &a.name)?;
-            Ok(printer.context_deleted(&a.name)?)
+            let was_current = context::delete(&config_path, a.name())?;
+            Ok(printer.context_deleted(a.name(), was_current)?)
+        }
+        Some(ContextCommand::Rename(a)) => {
+            let renamed = context::rename(&config_path, &a.old, &a.new)?;
+            Ok(printer.context_renamed(&a.old, a.new.trim(), &renamed)?)
         }
         Some(ContextCommand::Import(a)) => {
             let source = match &a.from {
@@ -379,7 +553,7 @@ fn run_context(
         }
         Some(ContextCommand::Validate(a)) => {
             let config = context::load_existing(&config_path)?;
-            let name = a.name.clone().or_else(|| src.context_name(global));
+            let name = a.name().or_else(|| src.context_name(global));
             let (name, ctx) = context::context_in_effect(&config, name)?;
             let mut warnings = Vec::new();
             let credential = context::saved_credential(&config_path, &name, &ctx, &mut warnings)?;
@@ -388,7 +562,7 @@ fn run_context(
             }
             let timeout = settings::resolve_timeout(global, src)?;
             let settings = Settings::for_context(&ctx, credential, timeout, out)?;
-            let info = server_info(&settings, printer)?;
+            let info = validation(&settings, printer)?;
             Ok(printer.context_valid(&name, &ctx.url, &info)?)
         }
     }
@@ -405,45 +579,46 @@ fn context_save(
     config_path: &Path,
 ) -> Result<(), Failure> {
     let req = context::save_request(&cli.global, args, src)?;
-    // A config file that does not parse stops the save before anything happens.
+    // A config file that does not parse, or no keyring, stops the save before any request.
     config::load(config_path)?;
+    context::check_secret_store(&req)?;
     if !req.skip_validate {
         let timeout = settings::resolve_timeout(&cli.global, src)?;
         let settings = Settings::for_context(&req.context, req.credential.clone(), timeout, out)?;
-        let info = server_info(&settings, printer)?;
+        let info = validation(&settings, printer)?;
         printer.connection_verified(&req.context.url, &info)?;
     }
-    if let Some(warning) = context::save(config_path, &req)? {
-        printer.warn(&warning);
-    }
-    Ok(printer.context_saved(&req.name, &req.context)?)
+    let saved = context::save(config_path, &req)?;
+    Ok(printer.context_saved(&req.name, &req.context, &saved)?)
 }
 
-/// Deletes each id in turn. One id: its error is the command's. Several: every id is tried, each
-/// failure reported on stderr, and the exit code is that of the first failure.
-async fn delete_each<F, Fut>(
+/// Deletes (revokes, restores) each id in turn. One id: its error is the command's. Several:
+/// every id is tried, each failure reported on stderr, and the exit code is that of the first
+/// failure.
+async fn each_id<F, Fut>(
     printer: &Printer,
-    what: Deleted,
-    ids: &[i64],
+    done: Done,
+    nouns: &Nouns,
+    ids: &[TokenId],
     delete: F,
 ) -> Result<(), Failure>
 where
-    F: Fn(i64) -> Fut,
+    F: Fn(TokenId) -> Fut,
     Fut: std::future::Future<Output = Result<(), Error>>,
 {
     let several = ids.len() > 1;
     let mut deleted = Vec::new();
     let mut first_failure = None;
-    for &id in ids {
-        match delete(id).await {
+    for id in ids {
+        match delete(id.clone()).await {
             Ok(()) => {
-                deleted.push(id);
+                deleted.push(id.clone());
                 if !printer.is_json() {
-                    printer.deleted_line(what, id)?;
+                    printer.done_line(done, nouns, id)?;
                 }
             }
-            Err(mut e) => {
-                e.message = format!("cannot delete {id}: {}", e.message);
+            Err(e) => {
+                let e = e.reworded(format!("cannot {} {}: {}", done.verb(), id.text, e.message));
                 if !several {
                     return Err(e.into());
                 }
@@ -453,7 +628,7 @@ where
         }
     }
     if printer.is_json() {
-        printer.deleted_json(what, &deleted, several)?;
+        printer.done_json(done, nouns, &deleted, several)?;
     }
     match first_failure {
         Some(code) => Err(Failure::Reported(code)),

@@ -12,6 +12,7 @@ use crate::credentials::{FileStore, KeyringStore, SecretStore};
 use crate::dates::parse_duration;
 use crate::env_vars as ev;
 use crate::error::{Error, Kind, Result};
+use crate::platform::{CredentialKind, PlatformKind};
 use crate::secret::Secret;
 
 /// Where a Kubernetes pod finds its service-account token.
@@ -53,12 +54,12 @@ pub enum Credential {
 }
 
 impl Credential {
-    /// The header it travels in.
-    pub fn header(&self) -> &'static str {
+    /// What kind of credential it is, for the platform to say how it travels.
+    pub fn kind(&self) -> CredentialKind {
         match self {
-            Credential::ApiToken(_) => "X-API-Token",
-            Credential::ServiceToken(_) => "X-API-Key",
-            Credential::K8sSaToken(_) => "X-API-ServiceBearer",
+            Credential::ApiToken(_) => CredentialKind::ApiToken,
+            Credential::ServiceToken(_) => CredentialKind::ServiceToken,
+            Credential::K8sSaToken(_) => CredentialKind::K8sSaToken,
         }
     }
 
@@ -80,6 +81,7 @@ pub struct TlsSettings {
 /// Everything an API command needs, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
+    pub platform: PlatformKind,
     pub url: String,
     pub api_path: String,
     pub credential: Credential,
@@ -101,7 +103,9 @@ impl Settings {
     ) -> Result<Settings> {
         // A hand-edited context gets the checks of a URL from the command line (CONTRACT §7).
         crate::guard::check_url_parts(&ctx.url)?;
+        check_credential(ctx.platform, &credential)?;
         Ok(Settings {
+            platform: ctx.platform,
             url: ctx.url.clone(),
             api_path: ctx.api_path.clone(),
             credential,
@@ -112,9 +116,9 @@ impl Settings {
         })
     }
 
-    /// `url` and `api_path` joined with exactly one `/`.
+    /// The platform's API base under `url` (StackState: `api_path`), joined with exactly one `/`.
     pub fn api_base(&self) -> String {
-        join_url(&self.url, &self.api_path)
+        self.platform.api_base(&self.url, &self.api_path)
     }
 }
 
@@ -233,16 +237,53 @@ impl Sources<'_> {
     }
 }
 
-/// Resolves the settings of an API command.
+/// Resolves the settings of an API command (CONTRACT §1, §9): the platform first, then the URL
+/// (a saved context applies only to its own URL), then the credential as a group.
 pub fn resolve(global: &GlobalArgs, output: OutputSettings, src: &mut Sources) -> Result<Settings> {
     let saved = saved_context(global, src)?;
+    let explicit_platform = explicit_platform(global, src)?;
+    let explicit_url = global.url.clone().or_else(|| src.env(ev::STS_CLI_URL));
+
+    // A context applies only to the server it was saved for.
+    let saved = match (saved, &explicit_url) {
+        (Some(saved), Some(url)) if !same_server(url, &saved.context.url) => {
+            if !token_given(
+                global,
+                src,
+                explicit_platform.unwrap_or(saved.context.platform),
+            ) {
+                return Err(Error::config(format!(
+                    "the URL {} (from {}) is not the URL of context '{}' ({}), so its saved \
+                     credential is not sent there: give a token for that server (a token flag \
+                     or env var), or use the context's own server with --context {}",
+                    url,
+                    if global.url.is_some() {
+                        "--url"
+                    } else {
+                        ev::STS_CLI_URL
+                    },
+                    saved.name,
+                    saved.context.url,
+                    saved.name
+                )));
+            }
+            None
+        }
+        (saved, _) => saved,
+    };
     let saved_ctx = saved.as_ref().map(|s| &s.context);
 
-    let url = global
-        .url
-        .clone()
-        .or_else(|| src.env(ev::STS_CLI_URL))
+    let platform = choose_platform(
+        explicit_platform,
+        saved.as_ref(),
+        explicit_url.is_some(),
+        src,
+    )?;
+    let profile = platform.profile();
+
+    let url = explicit_url
         .or_else(|| saved_ctx.map(|c| c.url.clone()))
+        .or_else(|| profile.url_env.and_then(|name| src.env(name)))
         .ok_or_else(|| {
             Error::config(format!(
                 "no server URL: pass --url URL or set {}, or save a context with `sts context save`",
@@ -251,12 +292,23 @@ pub fn resolve(global: &GlobalArgs, output: OutputSettings, src: &mut Sources) -
         })?;
     check_url(&url)?;
 
-    let api_path = global
-        .api_path
-        .clone()
-        .or_else(|| src.env(ev::STS_CLI_API_PATH))
-        .or_else(|| saved_ctx.map(|c| c.api_path.clone()))
-        .unwrap_or_else(|| DEFAULT_API_PATH.to_string());
+    if platform != PlatformKind::Stackstate && global.api_path.is_some() {
+        return Err(Error::usage(format!(
+            "--api-path is StackState's only: {} has a fixed API base ({})",
+            profile.display,
+            profile.base_path.unwrap_or("/")
+        )));
+    }
+    let api_path = if platform == PlatformKind::Stackstate {
+        global
+            .api_path
+            .clone()
+            .or_else(|| src.env(ev::STS_CLI_API_PATH))
+            .or_else(|| saved_ctx.map(|c| c.api_path.clone()))
+            .unwrap_or_else(|| DEFAULT_API_PATH.to_string())
+    } else {
+        String::new()
+    };
 
     // Credentials resolve as a group; the saved one (and so the keyring) only when neither the
     // flags nor the env vars give a token.
@@ -265,12 +317,19 @@ pub fn resolve(global: &GlobalArgs, output: OutputSettings, src: &mut Sources) -
         Some(c) => c,
         None => match credential_from_env(src)? {
             Some(c) => c,
-            None => match &saved {
-                Some(saved) => saved.credential(&mut warnings)?,
-                None => default_k8s_token(src.default_k8s_token_path)?,
+            None => match ecosystem_token(platform, src)? {
+                Some(c) => c,
+                None => match &saved {
+                    Some(saved) => saved.credential(&mut warnings)?,
+                    None if profile.k8s_default_token => {
+                        default_k8s_token(src.default_k8s_token_path)?
+                    }
+                    None => return Err(no_token(platform)),
+                },
             },
         },
     };
+    check_credential(platform, &credential)?;
 
     let timeout = resolve_timeout(global, src)?;
 
@@ -297,6 +356,7 @@ pub fn resolve(global: &GlobalArgs, output: OutputSettings, src: &mut Sources) -
         .or_else(|| saved_ctx.and_then(|c| c.ca_cert_base64_data.clone()));
 
     Ok(Settings {
+        platform,
         url,
         api_path,
         credential,
@@ -305,6 +365,178 @@ pub fn resolve(global: &GlobalArgs, output: OutputSettings, src: &mut Sources) -
         output,
         warnings,
     })
+}
+
+/// The platform (CONTRACT §9): `--platform`, `STS_CLI_PLATFORM`, the context in use (one that
+/// applies to the URL), else implied by the ecosystem's URL env var, else StackState. A flag or
+/// env platform other than the context's, on the context's own URL, is exit 3.
+fn choose_platform(
+    explicit: Option<PlatformKind>,
+    saved: Option<&SavedContext>,
+    url_given: bool,
+    src: &Sources,
+) -> Result<PlatformKind> {
+    Ok(match (explicit, saved) {
+        (Some(p), Some(saved)) if p != saved.context.platform => {
+            return Err(Error::usage(format!(
+                "the platform {p} was asked for, but context '{}' at {} is {}: drop --platform \
+                 / {}, or use another context",
+                saved.name,
+                saved.context.url,
+                saved.context.platform,
+                ev::STS_CLI_PLATFORM
+            )));
+        }
+        (Some(p), _) => p,
+        (None, Some(saved)) => saved.context.platform,
+        (None, None) if !url_given => implied_platform(src)?,
+        (None, None) => PlatformKind::Stackstate,
+    })
+}
+
+/// The platform a command is for, as far as it can be told before anything is read that could
+/// fail: used to check a command's input before any request. [`resolve`] decides for real.
+pub fn platform_hint(global: &GlobalArgs, src: &Sources) -> PlatformKind {
+    let explicit = explicit_platform(global, src).ok().flatten();
+    let url = global.url.clone().or_else(|| src.env(ev::STS_CLI_URL));
+    let saved = saved_context(global, src).ok().flatten().filter(|s| {
+        url.as_deref()
+            .is_none_or(|u| same_server(u, &s.context.url))
+    });
+    choose_platform(explicit, saved.as_ref(), url.is_some(), src).unwrap_or_else(|_| {
+        explicit
+            .or(saved.map(|s| s.context.platform))
+            .unwrap_or_default()
+    })
+}
+
+/// `--platform` > `STS_CLI_PLATFORM`, when either names one.
+pub fn explicit_platform(global: &GlobalArgs, src: &Sources) -> Result<Option<PlatformKind>> {
+    if let Some(p) = global.platform {
+        return Ok(Some(p));
+    }
+    match src.env(ev::STS_CLI_PLATFORM) {
+        None => Ok(None),
+        Some(text) => PlatformKind::parse(&text).map(Some).ok_or_else(|| {
+            Error::usage(format!(
+                "invalid {}={text:?}: use {}",
+                ev::STS_CLI_PLATFORM,
+                PlatformKind::ALL.map(|p| p.as_str()).join(", ")
+            ))
+        }),
+    }
+}
+
+/// The platform an ecosystem's URL env var implies when nothing else names one or a URL:
+/// `CONNECT_SERVER` alone is Posit Connect (CONTRACT §9).
+fn implied_platform(src: &Sources) -> Result<PlatformKind> {
+    let implied: Vec<(PlatformKind, &str)> = PlatformKind::ALL
+        .into_iter()
+        .filter_map(|p| {
+            p.profile()
+                .url_env
+                .filter(|name| src.env(name).is_some())
+                .map(|name| (p, name))
+        })
+        .collect();
+    match implied.as_slice() {
+        [] => Ok(PlatformKind::Stackstate),
+        [(p, _)] => Ok(*p),
+        several => Err(Error::usage(format!(
+            "{} are all set: set --platform (or {}) to say which platform to use",
+            several
+                .iter()
+                .map(|(_, n)| *n)
+                .collect::<Vec<_>>()
+                .join(" and "),
+            ev::STS_CLI_PLATFORM
+        ))),
+    }
+}
+
+/// Whether a token comes from a flag, an `STS_CLI_*` env var or the platform's own env var.
+fn token_given(global: &GlobalArgs, src: &Sources, platform: PlatformKind) -> bool {
+    global.api_token.is_some()
+        || global.service_token.is_some()
+        || global.k8s_sa_token.is_some()
+        || global.k8s_sa_token_path.is_some()
+        || [
+            ev::STS_CLI_API_TOKEN,
+            ev::STS_CLI_SERVICE_TOKEN,
+            ev::STS_CLI_K8S_SA_TOKEN,
+            ev::STS_CLI_K8S_SA_TOKEN_PATH,
+        ]
+        .iter()
+        .any(|n| src.env(n).is_some())
+        || platform
+            .profile()
+            .token_env
+            .is_some_and(|n| src.env(n).is_some())
+}
+
+/// The platform's own token env var (`CONNECT_API_KEY`), read below the `STS_CLI_*` ones.
+fn ecosystem_token(platform: PlatformKind, src: &Sources) -> Result<Option<Credential>> {
+    let profile = platform.profile();
+    let Some(name) = profile.token_env else {
+        return Ok(None);
+    };
+    let Some(value) = src.env(name) else {
+        return Ok(None);
+    };
+    let secret = Secret::new(value.trim());
+    Ok(Some(match profile.token_env_kind {
+        CredentialKind::ApiToken => Credential::ApiToken(secret),
+        CredentialKind::ServiceToken => Credential::ServiceToken(secret),
+        CredentialKind::K8sSaToken => Credential::K8sSaToken(secret),
+    }))
+}
+
+/// A credential the platform cannot use is a usage error (exit 3) before any request.
+pub fn check_credential(platform: PlatformKind, credential: &Credential) -> Result<()> {
+    platform
+        .auth(credential.kind())
+        .map(|_| ())
+        .map_err(Error::usage)
+}
+
+fn no_token(platform: PlatformKind) -> Error {
+    let profile = platform.profile();
+    Error::config(format!(
+        "no token for {}: pass --api-token (`-` reads it from stdin), or set {}{}",
+        profile.display,
+        ev::STS_CLI_API_TOKEN,
+        profile
+            .token_env
+            .map(|n| format!(" or {n}"))
+            .unwrap_or_default()
+    ))
+}
+
+/// Whether two server URLs name the same server: scheme and host compared in lower case, the
+/// default port made explicit, trailing `/` dropped.
+pub fn same_server(a: &str, b: &str) -> bool {
+    normalise_url(a) == normalise_url(b)
+}
+
+fn normalise_url(url: &str) -> String {
+    let url = url.trim().trim_end_matches('/');
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
+        None => (rest, ""),
+    };
+    let mut authority = authority.to_ascii_lowercase();
+    let has_port = match authority.rfind(':') {
+        Some(i) => !authority[i..].contains(']'),
+        None => false,
+    };
+    if !has_port {
+        authority.push_str(if scheme == "https" { ":443" } else { ":80" });
+    }
+    format!("{scheme}://{authority}{path}")
 }
 
 /// `--timeout` > `STS_CLI_TIMEOUT` > 30 s.
@@ -813,6 +1045,7 @@ mod tests {
                 "saved".into(),
                 config::Context {
                     url: "http://saved".into(),
+                    platform: Default::default(),
                     api_path: "/saved-api".into(),
                     auth: Auth::ApiToken,
                     storage: Storage::File,
@@ -838,20 +1071,52 @@ mod tests {
             Credential::ApiToken(Secret::new("saved-secret"))
         );
 
-        // Field by field: the env var's URL, the context's path and credential.
+        // Field by field on the context's own URL (normalised): the context's path and credential.
         let s = run(
             &args(),
-            &[("STS_CLI_CONFIG", &config), ("STS_CLI_URL", "http://env")],
+            &[
+                ("STS_CLI_CONFIG", &config),
+                ("STS_CLI_URL", "HTTP://Saved:80/"),
+            ],
             "",
         )
         .unwrap();
         assert_eq!(
             (s.url.as_str(), s.api_path.as_str()),
-            ("http://env", "/saved-api")
+            ("HTTP://Saved:80/", "/saved-api")
         );
         assert_eq!(
             s.credential,
             Credential::ApiToken(Secret::new("saved-secret"))
+        );
+
+        // Another URL: the saved credential is never sent there (exit 1, both URLs named)…
+        let e = run(
+            &args(),
+            &[("STS_CLI_CONFIG", &config), ("STS_CLI_URL", "http://env")],
+            "",
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, Kind::Config);
+        assert!(
+            e.message.contains("http://env") && e.message.contains("http://saved"),
+            "{}",
+            e.message
+        );
+        // …and with a token for it, nothing of the context is used.
+        let s = run(
+            &args(),
+            &[
+                ("STS_CLI_CONFIG", &config),
+                ("STS_CLI_URL", "http://env"),
+                ("STS_CLI_SERVICE_TOKEN", "env-token"),
+            ],
+            "",
+        )
+        .unwrap();
+        assert_eq!(
+            (s.url.as_str(), s.api_path.as_str()),
+            ("http://env", "/api")
         );
 
         // A token env var replaces the saved credential.

@@ -93,7 +93,8 @@ fn save_keeps_the_secret_in_the_keyring_only_and_delete_removes_it() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
     assert_eq!(json_of(&out)["service-tokens"][0]["name"], "ctx");
 
-    // `context delete` refuses the current context, then removes another one and its secret.
+    // `context delete` removes another context and its secret (deleting the current one:
+    // tests/cli_ux.rs).
     let other = sandbox.create_service_token("other", &["stackstate-admin"]);
     save(&env, &keyring, "other", &sandbox.url, &other);
     sts_with(&env, &keyring)
@@ -101,11 +102,6 @@ fn save_keeps_the_secret_in_the_keyring_only_and_delete_removes_it() {
         .assert()
         .success()
         .stdout("Current context set to prod\n");
-    let out = sts_with(&env, &keyring)
-        .args(["context", "delete", "--name", "prod"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
     assert!(keyring.secret_tool_search("sts").contains(&other));
     sts_with(&env, &keyring)
         .args(["context", "delete", "--name", "other"])
@@ -353,15 +349,21 @@ fn context_flag_and_env_pick_a_context_and_flags_beat_env_beat_context() {
         "main",
         "the flag beats the env var"
     );
-    // Field by field: the URL from the env var, the credential from the saved context.
-    // `main`'s token is unknown to the other sandbox, so this reaches it with main's secret: 401.
+    // A context applies only to its own URL (CONTRACT §1): with the URL of another server from
+    // the env var and no token for it, main's saved secret is never sent there (exit 1, both URLs
+    // named, and the other sandbox sees no request).
     let out = sts_with(&env, &keyring)
         .env("STS_CLI_URL", &other_sandbox.url)
         .args(["service-token", "list"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
-    assert_eq!(other_sandbox.request_count("GET /api/security/tokens"), 3);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains(&other_sandbox.url) && err.contains(&sandbox.url),
+        "{err}"
+    );
+    assert_eq!(other_sandbox.request_count("GET /api/security/tokens"), 2);
     // And the --url flag beats the env var.
     assert_eq!(
         names(

@@ -73,6 +73,7 @@ fn child_adds_a_context() {
             name.clone(),
             Context {
                 url: format!("http://{name}.example.com"),
+                platform: Default::default(),
                 api_path: config::DEFAULT_API_PATH.into(),
                 auth: Auth::ServiceToken,
                 storage: Storage::Keyring,

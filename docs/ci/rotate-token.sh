@@ -1,28 +1,31 @@
 #!/usr/bin/env bash
-# Rotating a token: creates a new service token with the same name, checks it against the server,
-# writes it to NEW_TOKEN_FILE (mode 0600) for the next step to store as the CI secret, and only then
-# deletes the old tokens of that name. A failed step leaves the old token in place.
-# Needs STS_CLI_URL, an admin credential, TOKEN_NAME, TOKEN_ROLES (comma-separated) and
+# Rotating a token with `sts service-token rotate`: the new token gets the old one's name, roles
+# and subject, is checked against the server (GET /server/info) and written to NEW_TOKEN_FILE
+# (mode 0600) for the next step to store as the CI secret; only then is the old token deleted.
+# A failed step leaves the old token in place.
+# Needs STS_CLI_URL, an admin credential, TOKEN_NAME (exactly one token of that name) and
 # NEW_TOKEN_FILE; TOKEN_LIFETIME defaults to 90d.
 set -euo pipefail
 : "${STS_CLI_URL:?set STS_CLI_URL to the server URL}"
 : "${TOKEN_NAME:?set TOKEN_NAME to the name of the token to rotate}"
-: "${TOKEN_ROLES:?set TOKEN_ROLES to its roles, comma-separated}"
 : "${NEW_TOKEN_FILE:?set NEW_TOKEN_FILE to where the new token goes}"
 
-old_ids=$(sts service-token list -o json \
-    | jq -r --arg n "$TOKEN_NAME" '."service-tokens"[] | select(.name == $n) | .id')
-new=$(sts service-token create --name "$TOKEN_NAME" --roles "$TOKEN_ROLES" \
-    --expiration "${TOKEN_LIFETIME:-90d}" -o json | jq -r '."service-token".token')
-if [[ -n "${GITHUB_ACTIONS:-}" ]]; then echo "::add-mask::$new"; fi
+old_id=$(sts service-token list -o json | jq -r --arg n "$TOKEN_NAME" '
+    [."service-tokens"[] | select(.name == $n)]
+    | if length == 1 then .[0].id
+      else error("expected one token named \($n), found \(length)") end')
 
-# `context save` checks the new token with GET /server/info (in a throwaway config).
+# `rotate --save-to-context` stores the new token in a context only after checking it against the
+# server. A throwaway context (in a throwaway config; its placeholder token is never sent) takes it.
 check_dir=$(mktemp -d)
 trap 'rm -rf "$check_dir"' EXIT
-printf '%s\n' "$new" | STS_CLI_CONFIG="$check_dir/config.toml" sts context save --name check \
-    --url "$STS_CLI_URL" --service-token - --insecure-storage >/dev/null
+export STS_CLI_CONFIG="$check_dir/config.toml"
+sts context save --name check --url "$STS_CLI_URL" --service-token placeholder \
+    --skip-validate --insecure-storage >/dev/null
+
+new=$(sts service-token rotate "$old_id" --expiration "${TOKEN_LIFETIME:-90d}" \
+    --save-to-context check --keep-old -o json | jq -r '."service-token".token')
+if [[ -n "${GITHUB_ACTIONS:-}" ]]; then echo "::add-mask::$new"; fi
 
 (umask 077 && printf '%s\n' "$new" >"$NEW_TOKEN_FILE")
-for id in $old_ids; do
-    sts service-token delete "$id"
-done
+sts service-token delete "$old_id"

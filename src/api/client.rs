@@ -12,7 +12,8 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::error::{Error, Kind, Result};
-use crate::output::{Printer, clean};
+use crate::platform::AuthScheme;
+use crate::redact::content as clean;
 use crate::settings::{Credential, Settings};
 
 /// Largest response body `sts` reads.
@@ -28,10 +29,22 @@ pub struct Client {
     http: reqwest::Client,
     base: String,
     credential: Credential,
+    /// How the platform wants the credential sent.
+    scheme: AuthScheme,
     timeout: Duration,
     deadline: Instant,
     verbosity: u8,
-    printer: Printer,
+    printer: Box<dyn Observer>,
+}
+
+/// What the client reports as it works (a warning, a verbose log line, a request under way), so
+/// that it never prints itself: `output`'s printer implements it.
+pub trait Observer {
+    fn warn(&self, message: &str);
+    fn log(&self, line: &str);
+    /// A guard held while a request waits for its answer (a spinner, on a terminal).
+    fn waiting(&self) -> Option<Box<dyn std::any::Any>>;
+    fn boxed(&self) -> Box<dyn Observer>;
 }
 
 /// An HTTP answer, body read in full.
@@ -56,13 +69,14 @@ enum NoAnswer {
 
 impl Client {
     /// Builds the client; the deadline of the whole command starts now.
-    pub fn new(settings: &Settings, printer: &Printer) -> Result<Client> {
+    pub fn new(settings: &Settings, printer: &dyn Observer) -> Result<Client> {
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        crate::guard::check_header_safe(
-            settings.credential.secret(),
-            settings.credential.header(),
-        )?;
+        let scheme = settings
+            .platform
+            .auth(settings.credential.kind())
+            .map_err(Error::usage)?;
+        crate::guard::check_header_safe(settings.credential.secret(), scheme.header)?;
         // An API answers its own paths: a redirect is an error, so no credential header or body
         // ever travels to another host, or from https to http (CONTRACT §7).
         let mut builder = reqwest::Client::builder()
@@ -86,10 +100,11 @@ impl Client {
             http,
             base: settings.api_base(),
             credential: settings.credential.clone(),
+            scheme,
             timeout: settings.timeout,
             deadline: Instant::now() + settings.timeout,
             verbosity: settings.output.verbosity,
-            printer: printer.clone(),
+            printer: printer.boxed(),
         })
     }
 
@@ -114,6 +129,18 @@ impl Client {
         self.send(Method::POST, path, Some(body)).await.map(|_| ())
     }
 
+    /// `PUT <base>/<path>` with a JSON body; any 2xx is success (retried like `GET`).
+    pub async fn put<B: Serialize>(&self, path: &str, body: &B) -> Result<()> {
+        let body = serde_json::to_vec(body)
+            .map_err(|e| Error::usage(format!("cannot encode the request: {e}")))?;
+        self.send(Method::PUT, path, Some(body)).await.map(|_| ())
+    }
+
+    /// The secret the client sends (Qualytics reads its own expiry from it).
+    pub fn secret(&self) -> &crate::secret::Secret {
+        self.credential.secret()
+    }
+
     /// `DELETE <base>/<path>`; any 2xx is success.
     pub async fn delete(&self, path: &str) -> Result<()> {
         self.send(Method::DELETE, path, None).await.map(|_| ())
@@ -122,7 +149,7 @@ impl Client {
     /// Sends with retries (CONTRACT §7); returns a 2xx answer or the error of the last answer.
     async fn send(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> Result<Answer> {
         let url = format!("{}/{}", self.base, path.trim_start_matches('/'));
-        let idempotent = method == Method::GET || method == Method::DELETE;
+        let idempotent = method == Method::GET || method == Method::PUT || method == Method::DELETE;
         let mut last_answer: Option<Answer> = None;
         let mut attempt = 0;
         loop {
@@ -176,10 +203,14 @@ impl Client {
         url: &str,
         body: Option<&[u8]>,
     ) -> std::result::Result<Answer, NoAnswer> {
-        let mut req = self
-            .http
-            .request(method.clone(), url)
-            .header(self.credential.header(), self.credential.secret().expose());
+        let mut req = self.http.request(method.clone(), url).header(
+            self.scheme.header,
+            format!(
+                "{}{}",
+                self.scheme.prefix,
+                self.credential.secret().expose()
+            ),
+        );
         if let Some(body) = body {
             req = req
                 .header(CONTENT_TYPE, "application/json")
@@ -193,8 +224,9 @@ impl Client {
             self.printer.log(&format!("> User-Agent: {}", user_agent()));
             self.printer.log("> Accept: application/json");
             self.printer.log(&format!(
-                "> {}: {}",
-                self.credential.header(),
+                "> {}: {}{}",
+                self.scheme.header,
+                self.scheme.prefix,
                 self.credential.secret()
             ));
             if let Some(body) = body {
@@ -205,7 +237,7 @@ impl Client {
         }
         let exchange = async {
             // Shown on a terminal when the exchange takes more than about 200 ms.
-            let _spinner = self.printer.spinner();
+            let _spinner = self.printer.waiting();
             let mut resp = req.send().await.map_err(network)?;
             if resp
                 .content_length()
@@ -511,7 +543,16 @@ pub fn http_error(
     } else {
         Kind::Usage
     };
-    Error::new(kind, message).with_status(status.as_u16())
+    Error::new(kind, message)
+        .with_status(status.as_u16())
+        .with_server_code(server_code(body))
+}
+
+/// Posit Connect's application error number: `code` beside an `error` string.
+fn server_code(body: &[u8]) -> Option<i64> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    value.get("error").and_then(Value::as_str)?;
+    value.get("code").and_then(Value::as_i64)
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -545,7 +586,20 @@ fn error_detail(content_type: &str, body: &[u8]) -> Detail {
         if !messages.is_empty() {
             return Detail::Text(messages.join("; "));
         }
-        for key in ["message", "detail", "title"] {
+        // FastAPI (Qualytics): `detail` as a list of `{loc, msg, type}`: the first message.
+        if let Some(first) = value
+            .get("detail")
+            .and_then(Value::as_array)
+            .and_then(|a| a.first())
+        {
+            let msg = first
+                .get("msg")
+                .and_then(Value::as_str)
+                .map_or_else(|| one_line(&first.to_string()), one_line);
+            return Detail::Text(msg);
+        }
+        // `error` of Posit Connect's `APIError`.
+        for key in ["message", "detail", "error", "title"] {
             if let Some(m) = value
                 .get(key)
                 .and_then(Value::as_str)

@@ -1,4 +1,4 @@
-//! Serde types of the StackState API (`../shared/spec/stackstate-api.yaml`), shared by the
+//! Serde types of the StackState API (`spec/stackstate-api.yaml`), shared by the
 //! `sts` client and the `sts-sandbox` server so the two can never disagree on a field name.
 //!
 //! Decoding is lenient, as the schemas are open: unknown fields are kept in `extra` (and written

@@ -5,17 +5,14 @@ use std::path::Path;
 
 use base64::Engine as _;
 
-use crate::api::client::Client;
-use crate::api::models::ServerInfo;
 use crate::cli::{ContextSaveArgs, GlobalArgs};
 use crate::config::{self, Auth, Config, Context, Storage};
+use crate::credentials::{self, KeyringStore};
 use crate::error::{Error, Kind, Result};
-use crate::settings::{self, Credential, Sources};
+use crate::settings::{self, Credential, Sources, secret_store};
 
 /// The name `context save` uses when none is given.
 pub const DEFAULT_NAME: &str = "default";
-/// The oldest server version `sts` talks to.
-pub const MIN_VERSION: (i64, i64, i64) = (5, 0, 0);
 
 /// What `context save` will store, checked before any request or write.
 #[derive(Debug)]
@@ -93,6 +90,15 @@ pub fn save_request(
             .transpose()?;
         data
     };
+    // The platform, like the URL and the token, from the command line only.
+    let platform = global.platform.unwrap_or_default();
+    settings::check_credential(platform, &credential)?;
+    if platform != crate::platform::PlatformKind::Stackstate && global.api_path.is_some() {
+        return Err(Error::usage(format!(
+            "--api-path is StackState's only: {} has a fixed API base",
+            platform.display()
+        )));
+    }
     let auth = match credential {
         Credential::ApiToken(_) => Auth::ApiToken,
         _ => Auth::ServiceToken,
@@ -101,6 +107,7 @@ pub fn save_request(
         name: name.to_string(),
         context: Context {
             url,
+            platform,
             api_path: global
                 .api_path
                 .clone()
@@ -121,34 +128,44 @@ pub fn save_request(
     })
 }
 
-/// `GET /server/info`, and the version check of `context save` and `context validate`.
-pub async fn server_info(client: &Client) -> Result<ServerInfo> {
-    let info: ServerInfo = client.get("server/info").await?;
-    let v = &info.version;
-    if (v.major, v.minor, v.patch) < MIN_VERSION {
-        return Err(Error::new(
-            Kind::Version,
-            format!(
-                "the server's version {}.{}.{} is below {}.{}.{}, the oldest sts supports",
-                v.major, v.minor, v.patch, MIN_VERSION.0, MIN_VERSION.1, MIN_VERSION.2
-            ),
-        ));
+/// Checks, before any request, that the secret of `context save` can be stored: for the
+/// keyring, that its store initialises (exit 6 when there is no keyring, naming the ways out). A
+/// locked collection shows only when the secret is written, after validation.
+pub fn check_secret_store(req: &SaveRequest) -> Result<()> {
+    match req.context.storage {
+        Storage::Keyring => KeyringStore::from_env()?
+            .check_available()
+            .map_err(credentials::KeyringError::into_write_error),
+        Storage::File => Ok(()),
     }
-    Ok(info)
 }
 
-/// Stores the secret and the context (made current) under the config lock, crash-safe
-/// ([`crate::credentials::save_context`]); a context that replaced another of the same name has
-/// the old secret removed after the write (a warning is returned when that fails).
-pub fn save(config_path: &Path, req: &SaveRequest) -> Result<Option<String>> {
-    // Crash-safe: no orphaned secret and no leftover file whenever it is killed (CONTRACT §5).
-    let saved = crate::credentials::save_context(
+/// What `context save` did besides saving.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Saved {
+    /// A warning to print: the replaced context's old credential stayed behind.
+    pub warning: Option<String>,
+    /// The context that was current before, when it was another one: the save switched away
+    /// from it (`Current context set to <name>` on stderr).
+    pub switched_from: Option<String>,
+}
+
+/// Stores the secret (its keyring item labelled with the context and URL) and the context (made
+/// current) under the config lock, crash-safe ([`credentials::save_context`]: no orphaned
+/// secret and no leftover file whenever it is killed, CONTRACT §5); a context that replaced
+/// another of the same name has the old secret removed after the write (a warning is returned
+/// when that fails).
+pub fn save(config_path: &Path, req: &SaveRequest) -> Result<Saved> {
+    let saved = credentials::save_context(
         config_path,
         &req.name,
         &req.context,
         req.credential.secret(),
     )?;
-    Ok(saved.warning)
+    Ok(Saved {
+        warning: saved.warning,
+        switched_from: saved.previous_current.filter(|b| *b != req.name),
+    })
 }
 
 /// The config file, which must exist for `show` and `validate` (exit 1 otherwise).
@@ -165,7 +182,7 @@ pub fn context_in_effect(config: &Config, name: Option<String>) -> Result<(Strin
             Some((name, ctx)) => Ok((name.to_string(), ctx.clone())),
             None => Err(Error::new(
                 Kind::NotFound,
-                "no current context: pick one with `sts context set --name NAME`",
+                "no current context: pick one with `sts context set NAME`",
             )),
         },
     }
@@ -180,18 +197,71 @@ pub fn set_current(config_path: &Path, name: &str) -> Result<()> {
     })
 }
 
-/// `context delete`: removes the context (never the current one), then its secret.
-pub fn delete(config_path: &Path, name: &str) -> Result<()> {
-    crate::credentials::delete_context(config_path, name, |config| {
-        if config.current_context.as_deref() == Some(name) {
+/// `context delete`: removes the context, then its secret. The current context may be deleted
+/// too: then no context is current, and `true` is returned so the caller can say so.
+pub fn delete(config_path: &Path, name: &str) -> Result<bool> {
+    // Crash-safe: the credential is noted in the config before it is removed (CONTRACT §5).
+    credentials::delete_context(config_path, name, |_| Ok(())).map(|(_, was_current)| was_current)
+}
+
+/// What `context rename` did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Renamed {
+    /// Whether the renamed context was the current one (and still is, by its new name).
+    pub was_current: bool,
+    /// A warning to print: the keyring item kept its old label.
+    pub warning: Option<String>,
+}
+
+/// `context rename OLD NEW`: the context gets the new name and keeps its credential (the secret
+/// is keyed by `credential-id`, not by name); the current context follows. A NEW that exists is
+/// a usage error (exit 3), an OLD that does not is exit 8. The keyring item is relabelled where
+/// the store allows; when that fails the rename stands and a warning says so.
+pub fn rename(config_path: &Path, old: &str, new: &str) -> Result<Renamed> {
+    let new = new.trim();
+    if new.is_empty() {
+        return Err(Error::usage("the new name must not be empty"));
+    }
+    let (ctx, was_current) = config::update(config_path, |config| {
+        config.context(old)?;
+        if old == new {
             return Err(Error::usage(format!(
-                "cannot delete the current context ({name}); make another one current first \
-                 with `sts context set --name NAME`"
+                "context '{old}' already has that name"
             )));
         }
-        Ok(())
+        if config.contexts.contains_key(new) {
+            return Err(Error::usage(format!(
+                "context '{new}' already exists: delete it first, or pick another name"
+            )));
+        }
+        let ctx = config
+            .contexts
+            .remove(old)
+            .ok_or_else(|| config::context_not_found(old))?;
+        config.contexts.insert(new.to_string(), ctx.clone());
+        let was_current = config.current_context.as_deref() == Some(old);
+        if was_current {
+            config.current_context = Some(new.to_string());
+        }
+        Ok((ctx, was_current))
+    })?;
+    let warning = secret_store(ctx.storage, config_path)
+        .and_then(|store| {
+            store
+                .as_dyn()
+                .relabel(&ctx.credential_id, &credentials::label(new, &ctx.url))
+        })
+        .err()
+        .map(|e| {
+            format!(
+                "the keyring item of '{new}' keeps its old label: {}",
+                e.message
+            )
+        });
+    Ok(Renamed {
+        was_current,
+        warning,
     })
-    .map(|_| ())
 }
 
 /// The credential a saved context holds, for `context validate`.
@@ -295,7 +365,7 @@ mod tests {
             ..Default::default()
         };
         let a = request(&global(), &args, "").unwrap();
-        assert_eq!(save(&path, &a).unwrap(), None);
+        assert_eq!(save(&path, &a).unwrap(), Saved::default());
         let b = request(
             &global(),
             &ContextSaveArgs {
@@ -305,20 +375,74 @@ mod tests {
             "",
         )
         .unwrap();
-        save(&path, &b).unwrap();
+        assert_eq!(save(&path, &b).unwrap().switched_from.as_deref(), Some("a"));
+        assert_eq!(
+            save(&path, &b).unwrap().switched_from,
+            None,
+            "b was current already"
+        );
         let config = config::load(&path).unwrap().unwrap();
         assert_eq!(config.current_context.as_deref(), Some("b"));
         assert!(!std::fs::read_to_string(&path).unwrap().contains("svctok-x"));
 
-        let e = delete(&path, "b").unwrap_err();
-        assert_eq!(e.kind, Kind::Usage, "the current context is refused");
         assert_eq!(delete(&path, "zz").unwrap_err().kind, Kind::NotFound);
         set_current(&path, "a").unwrap();
-        delete(&path, "b").unwrap();
+        assert!(!delete(&path, "b").unwrap(), "b was not current");
         let store = crate::credentials::FileStore::beside(&path);
         use crate::credentials::SecretStore;
         assert!(store.get(&b.context.credential_id).unwrap().is_none());
         assert!(store.get(&a.context.credential_id).unwrap().is_some());
         assert_eq!(set_current(&path, "b").unwrap_err().kind, Kind::NotFound);
+
+        // The current context may go; then none is current.
+        assert!(delete(&path, "a").unwrap(), "a was current");
+        let config = config::load(&path).unwrap().unwrap();
+        assert_eq!(config.current_context, None);
+        assert!(config.contexts.is_empty());
+        assert!(store.get(&a.context.credential_id).unwrap().is_none());
+    }
+
+    #[test]
+    fn rename_keeps_the_secret_and_the_current_context_follows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let args = |name: &str| ContextSaveArgs {
+            name: Some(name.into()),
+            insecure_storage: true,
+            ..Default::default()
+        };
+        let a = request(&global(), &args("a"), "").unwrap();
+        save(&path, &a).unwrap();
+        let b = request(&global(), &args("b"), "").unwrap();
+        save(&path, &b).unwrap();
+
+        let renamed = rename(&path, "b", "prod").unwrap();
+        assert_eq!(
+            renamed,
+            Renamed {
+                was_current: true,
+                warning: None
+            }
+        );
+        let config = config::load(&path).unwrap().unwrap();
+        assert_eq!(config.current_context.as_deref(), Some("prod"));
+        assert!(!config.contexts.contains_key("b"));
+        assert_eq!(
+            config.contexts["prod"].credential_id, b.context.credential_id,
+            "the secret stays where it is"
+        );
+        assert!(!rename(&path, "a", "x").unwrap().was_current);
+        assert_eq!(rename(&path, "x", "prod").unwrap_err().kind, Kind::Usage);
+        assert_eq!(rename(&path, "x", " ").unwrap_err().kind, Kind::Usage);
+        assert_eq!(
+            rename(&path, "missing", "y").unwrap_err().kind,
+            Kind::NotFound
+        );
+        let config = config::load(&path).unwrap().unwrap();
+        assert_eq!(
+            config.contexts.keys().collect::<Vec<_>>(),
+            ["prod", "x"],
+            "a refused rename changes nothing"
+        );
     }
 }

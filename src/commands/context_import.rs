@@ -243,7 +243,11 @@ pub fn import(
             }
             store
                 .as_dyn()
-                .set(&c.context.credential_id, &c.secret)
+                .set_labelled(
+                    &c.context.credential_id,
+                    &c.secret,
+                    &crate::credentials::label(&c.name, &c.context.url),
+                )
                 .map_err(|e| {
                     Error::new(
                         e.kind,
@@ -312,6 +316,7 @@ fn candidate(go: GoContext, storage: Storage) -> std::result::Result<Candidate, 
         name: go.name,
         context: Context {
             url,
+            platform: Default::default(),
             api_path: go
                 .api_path
                 .unwrap_or_else(|| config::DEFAULT_API_PATH.to_string()),

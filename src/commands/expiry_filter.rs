@@ -3,11 +3,10 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::cli::ListArgs;
 use crate::dates::parse_duration;
 use crate::error::{Error, Result};
 
-/// The filter of a `list` command; `None` from [`ExpiryFilter::from_args`] shows everything.
+/// The filter of a `list` command; `None` from [`ExpiryFilter::new`] shows everything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExpiryFilter {
     /// Expiry between now and now + this many milliseconds (both ends included).
@@ -17,24 +16,19 @@ pub struct ExpiryFilter {
 }
 
 impl ExpiryFilter {
-    /// The filter the flags ask for, checked before any request.
-    pub fn from_args(args: &ListArgs) -> Result<Option<ExpiryFilter>> {
-        let within_ms = args
-            .expiring_within
-            .as_deref()
+    /// The filter `--expiring-within` and `--expired` ask for, checked before any request.
+    pub fn new(expiring_within: Option<&str>, expired: bool) -> Result<Option<ExpiryFilter>> {
+        let within_ms = expiring_within
             .map(|d| {
                 parse_duration(d)
                     .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
                     .map_err(|e| Error::usage(format!("--expiring-within: {e}")))
             })
             .transpose()?;
-        if within_ms.is_none() && !args.expired {
+        if within_ms.is_none() && !expired {
             return Ok(None);
         }
-        Ok(Some(ExpiryFilter {
-            within_ms,
-            expired: args.expired,
-        }))
+        Ok(Some(ExpiryFilter { within_ms, expired }))
     }
 
     /// Whether an item with this expiry (epoch milliseconds) is shown at `now`.
@@ -76,22 +70,13 @@ mod tests {
     }
 
     fn filter(within: Option<&str>, expired: bool) -> Option<ExpiryFilter> {
-        ExpiryFilter::from_args(&ListArgs {
-            expiring_within: within.map(str::to_string),
-            expired,
-            ..ListArgs::default()
-        })
-        .unwrap()
+        ExpiryFilter::new(within, expired).unwrap()
     }
 
     #[test]
     fn no_flag_means_no_filter_and_a_bad_duration_is_a_usage_error() {
         assert_eq!(filter(None, false), None);
-        let e = ExpiryFilter::from_args(&ListArgs {
-            expiring_within: Some("soon".into()),
-            ..ListArgs::default()
-        })
-        .unwrap_err();
+        let e = ExpiryFilter::new(Some("soon"), false).unwrap_err();
         assert_eq!(e.exit_code(), 3);
         assert!(e.message.starts_with("--expiring-within"), "{}", e.message);
     }

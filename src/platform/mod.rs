@@ -1,5 +1,341 @@
-//! The platforms `sts` speaks to (CONTRACT §9): each is one module with its wire types, requests,
-//! rows and capabilities.
+//! The platforms `sts` speaks to (CONTRACT §9). Each is one folder with its wire types, its
+//! requests, its rows and what it can and cannot do, behind [`TokenKind`] (one implementation per
+//! kind of credential a platform manages) and [`Validator`] (how a platform checks a credential).
+//! Commands, the rotation, the output and the `-A` fan-out are written once against these.
+//!
+//! A fourth platform: a variant and a [`Profile`] in `kind.rs`, a folder here implementing the
+//! two traits, and one line in [`with_service_tokens!`] and [`validate`].
 
+pub mod kind;
 pub mod posit_connect;
 pub mod qualytics;
+pub mod stackstate;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+pub use kind::{AuthScheme, CredentialKind, PlatformKind, Profile};
+
+use crate::api::client::Client;
+use crate::error::{Error, Result};
+
+/// An id as the user types it and as JSON shows it (a number on StackState and Qualytics, a
+/// string guid on Posit Connect).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenId {
+    pub text: String,
+    pub json: Value,
+}
+
+impl TokenId {
+    pub fn int(id: i64) -> TokenId {
+        TokenId {
+            text: id.to_string(),
+            json: Value::from(id),
+        }
+    }
+
+    pub fn string(id: impl Into<String>) -> TokenId {
+        let id = id.into();
+        TokenId {
+            json: Value::from(id.clone()),
+            text: id,
+        }
+    }
+}
+
+/// When a token was last used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LastUsed {
+    /// The platform keeps no such data (StackState).
+    Unknown,
+    Never,
+    /// Epoch milliseconds.
+    At(i64),
+}
+
+/// `STATUS` (CONTRACT §9): `expired` wins over `revoked`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Status {
+    Active,
+    Revoked,
+    Expired,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Revoked => "revoked",
+            Status::Expired => "expired",
+        }
+    }
+}
+
+/// One table cell, as the platform knows it; `output` decides how it reads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// An id or a guid: never wrapped.
+    Id(Option<String>),
+    Text(Option<String>),
+    /// `[a b]`.
+    List(Vec<String>),
+    /// An expiry in epoch milliseconds: `yyyy-MM-dd`, past ones `(expired)`.
+    Expiration(Option<i64>),
+    /// A moment in epoch milliseconds: `yyyy-MM-dd`.
+    Date(Option<i64>),
+    LastUsed(LastUsed),
+    Status,
+}
+
+/// A token or key as a list shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Token {
+    pub id: TokenId,
+    pub name: String,
+    /// Epoch milliseconds.
+    pub expires: Option<i64>,
+    pub last_used: LastUsed,
+    /// The platform says it is switched off (Qualytics `active: false`).
+    pub revoked: bool,
+    pub cells: Vec<Cell>,
+    /// The server's object, with any secret field taken out (`-o json`).
+    pub json: Value,
+}
+
+impl Token {
+    pub fn status(&self, now: DateTime<Utc>) -> Status {
+        match self.expires {
+            Some(e) if e <= now.timestamp_millis() => Status::Expired,
+            _ if self.revoked => Status::Revoked,
+            _ => Status::Active,
+        }
+    }
+}
+
+/// A column of a list: its header and whether its cells may wrap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Column {
+    pub header: &'static str,
+    pub wraps: bool,
+}
+
+pub const fn col(header: &'static str) -> Column {
+    Column {
+        header,
+        wraps: true,
+    }
+}
+
+pub const fn fixed(header: &'static str) -> Column {
+    Column {
+        header,
+        wraps: false,
+    }
+}
+
+/// A created token or key: its secret (printed once) and the server's answer.
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub secret: String,
+    /// The new id when the answer tells it (StackState's does not).
+    pub id: Option<TokenId>,
+    /// The server's object, secret included (`-o json` of a create).
+    pub json: Value,
+}
+
+/// What `create` was asked, from whichever flags the command line gave; each kind takes what it
+/// knows and refuses what it does not.
+#[derive(Debug, Clone, Default)]
+pub struct CreateInput {
+    pub name: String,
+    pub roles: Vec<String>,
+    pub scopes: Vec<String>,
+    pub expiration: Option<String>,
+    pub dedicated_subject: Option<String>,
+    pub description: Option<String>,
+    pub service_user: Option<String>,
+    pub scim_only: bool,
+}
+
+/// What a rotation does with the old token once the new one exists (and is stored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OldTokenFate {
+    Delete,
+    Keep,
+    Revoke,
+}
+
+/// What a rotation did.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    pub old_id: TokenId,
+    /// The new one, with its secret, once created.
+    pub created: Option<Created>,
+    pub new_id: Option<TokenId>,
+    /// The context that now holds the new secret.
+    pub saved_to_context: Option<String>,
+    /// What was asked for the old one, and whether it happened.
+    pub fate: OldTokenFate,
+    pub fate_done: bool,
+    /// Things that did not stop the rotation but should be said (stderr).
+    pub warnings: Vec<String>,
+}
+
+/// The names a kind goes by in messages and JSON.
+#[derive(Debug)]
+pub struct Nouns {
+    /// `service token`, `ingestion API key`.
+    pub one: &'static str,
+    /// `service-token`: the JSON key of a created one and of `rotate`.
+    pub json_one: &'static str,
+    /// `service-tokens`.
+    pub json_list: &'static str,
+    /// `deleted-service-token`.
+    pub json_deleted: &'static str,
+    /// `No service tokens found.`
+    pub empty: &'static str,
+    /// `Service token created: `.
+    pub created: &'static str,
+    /// `Service token deleted: `.
+    pub deleted: &'static str,
+    /// `sts service-token` / `sts ingestion-api-key`.
+    pub command: &'static str,
+}
+
+/// One kind of credential a platform manages (StackState's service tokens and its ingestion API
+/// keys; Posit Connect's and Qualytics' service tokens).
+#[allow(async_fn_in_trait)]
+pub trait TokenKind {
+    const PLATFORM: PlatformKind;
+    const NOUNS: Nouns;
+    /// The list's columns, after which `Token::cells` come in the same order.
+    const COLUMNS: &'static [Column];
+    /// What a rotation does with the old one unless told otherwise.
+    const DEFAULT_FATE: OldTokenFate;
+    /// Whether a rotated secret can be checked and stored in a context (`--save-to-context`).
+    const ROTATED_CAN_BE_SAVED: Option<&'static str> = None;
+    /// Whether a create says the new id on stderr (Posit Connect, Qualytics).
+    const SAYS_NEW_ID: bool = false;
+
+    /// The body of a create.
+    type Request;
+
+    /// An id as the user typed it, checked before any request.
+    fn parse_id(text: &str, flag: &str) -> Result<TokenId>;
+
+    /// The create request, its input checked before any request.
+    fn create_request(input: &CreateInput, now: DateTime<Utc>) -> Result<Self::Request>;
+
+    async fn create(client: &Client, request: &Self::Request) -> Result<Created>;
+
+    /// Every one there is, sorted by name.
+    async fn list(client: &Client) -> Result<Vec<Token>>;
+
+    async fn delete(client: &Client, id: &TokenId) -> Result<()>;
+
+    /// The create request of a rotation: the old one's attributes, and its lifetime again from
+    /// now unless `expiration` is given.
+    fn rotation_request(
+        old: &Token,
+        expiration: Option<&str>,
+        name: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Self::Request>;
+
+    /// Whether the kind has `scopes` (Posit Connect), checked before any request.
+    fn check_scopes() -> Result<()> {
+        Err(unsupported(
+            Self::PLATFORM,
+            "service-token scopes",
+            "scopes are Posit Connect's only",
+        ))
+    }
+
+    /// The scopes a token may be given: `(name, description, the server's object)`.
+    async fn scopes(_client: &Client) -> Result<Vec<(String, String, Value)>> {
+        Err(Self::check_scopes()
+            .err()
+            .unwrap_or_else(|| Error::usage("no scopes")))
+    }
+
+    /// Whether the kind can be revoked and restored (Qualytics), checked before any request.
+    fn check_revoke() -> Result<()> {
+        Err(unsupported(
+            Self::PLATFORM,
+            "revoke and restore",
+            "there is no revoke: delete instead",
+        ))
+    }
+
+    /// Switches one off without deleting it.
+    async fn revoke(_client: &Client, _id: &TokenId) -> Result<()> {
+        Self::check_revoke()
+    }
+
+    /// Switches a revoked one on again.
+    async fn restore(_client: &Client, _id: &TokenId) -> Result<()> {
+        Self::check_revoke()
+    }
+
+    /// Whether the kind has a list of the caller's own tokens (`list --personal`).
+    fn check_personal() -> Result<()> {
+        Err(unsupported(
+            Self::PLATFORM,
+            "list --personal",
+            "personal tokens are Qualytics' only",
+        ))
+    }
+
+    /// The caller's own tokens.
+    async fn list_personal(_client: &Client) -> Result<Vec<Token>> {
+        Self::check_personal().map(|_| Vec::new())
+    }
+}
+
+/// What a platform's validation request answered (CONTRACT §9: `context save`, `validate`).
+#[derive(Debug, Clone)]
+pub struct Validation {
+    /// `Platform version: 6.0.0`, `Posit Connect, user alice`, `Qualytics, token expires …`.
+    pub summary: String,
+    /// The answer, for `server-info` in JSON.
+    pub json: Value,
+    /// Said on stderr, not an error (a Posit user that is no administrator).
+    pub warnings: Vec<String>,
+}
+
+/// The platform's validation request with the client's credential.
+pub async fn validate(kind: PlatformKind, client: &Client) -> Result<Validation> {
+    match kind {
+        PlatformKind::Stackstate => stackstate::validate(client).await,
+        PlatformKind::PositConnect => posit_connect::validate(client).await,
+        PlatformKind::Qualytics => qualytics::validate(client).await,
+    }
+}
+
+/// Runs `$body` with `$K` bound to the service-token kind of `$platform`: the one place that
+/// turns a platform into its implementation.
+#[macro_export]
+macro_rules! with_service_tokens {
+    ($platform:expr, $K:ident => $body:expr) => {
+        match $platform {
+            $crate::platform::PlatformKind::Stackstate => {
+                type $K = $crate::platform::stackstate::ServiceTokens;
+                $body
+            }
+            $crate::platform::PlatformKind::PositConnect => {
+                type $K = $crate::platform::posit_connect::ServiceTokens;
+                $body
+            }
+            $crate::platform::PlatformKind::Qualytics => {
+                type $K = $crate::platform::qualytics::ServiceTokens;
+                $body
+            }
+        }
+    };
+}
+
+/// The usage error for a command a platform does not have.
+pub fn unsupported(platform: PlatformKind, what: &str, instead: &str) -> Error {
+    Error::usage(format!("{what} on {}: {instead}", platform.display()))
+}

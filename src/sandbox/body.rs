@@ -20,15 +20,32 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge
-            } else {
-                ApiError::BadRequest(format!("cannot read the request body: {}", e.body_text()))
-            }
+        let bytes = read(req, state).await.map_err(|e| match e {
+            Unreadable::TooLarge => ApiError::PayloadTooLarge,
+            Unreadable::Other(m) => ApiError::BadRequest(m),
         })?;
         decode(&bytes).map(JsonBody)
     }
+}
+
+/// Why a request body could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unreadable {
+    /// Larger than the sandbox accepts (413).
+    TooLarge,
+    /// Anything else, with a message.
+    Other(String),
+}
+
+/// Reads a whole request body, within the size limit; every platform's body extractor uses it.
+pub async fn read<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Unreadable> {
+    Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Unreadable::TooLarge
+        } else {
+            Unreadable::Other(format!("cannot read the request body: {}", e.body_text()))
+        }
+    })
 }
 
 /// Decodes a JSON body, naming what is wrong with it.

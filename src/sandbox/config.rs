@@ -22,6 +22,88 @@ pub struct Config {
     pub receiver_api_key: Option<String>,
     /// Serve HTTPS with this certificate and key; plain HTTP when `None`.
     pub tls: Option<TlsFiles>,
+    /// Which platform's API to serve.
+    pub platform: Platform,
+    /// Posit Connect: API keys of a non-administrator (publisher) user.
+    pub publisher_keys: Vec<String>,
+    /// Qualytics: service users to create at start (name and role), unless one with the same
+    /// login exists already.
+    pub service_users: Vec<ServiceUserSeed>,
+}
+
+/// The platform a sandbox emulates (CONTRACT §9.3); one per process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Platform {
+    #[default]
+    StackState,
+    PositConnect,
+    Qualytics,
+}
+
+impl Platform {
+    /// The name on the command line: `stackstate`, `posit-connect`, `qualytics`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Platform::StackState => "stackstate",
+            Platform::PositConnect => "posit-connect",
+            Platform::Qualytics => "qualytics",
+        }
+    }
+
+    /// The version reported when `--server-version` is not given.
+    pub fn default_server_version(self) -> ServerVersion {
+        let text = match self {
+            Platform::PositConnect => "2026.01.0",
+            Platform::StackState | Platform::Qualytics => "6.0.0",
+        };
+        text.parse().unwrap_or_default()
+    }
+}
+
+impl FromStr for Platform {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "stackstate" => Ok(Platform::StackState),
+            "posit-connect" => Ok(Platform::PositConnect),
+            "qualytics" => Ok(Platform::Qualytics),
+            _ => Err(format!(
+                "unknown platform {s:?}: expected stackstate, posit-connect or qualytics"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `--service-user NAME:ROLE` (Qualytics): a service user to seed at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceUserSeed {
+    pub name: String,
+    pub role: String,
+}
+
+impl FromStr for ServiceUserSeed {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (name, role) = s
+            .rsplit_once(':')
+            .ok_or_else(|| format!("invalid service user {s:?}: expected NAME:ROLE"))?;
+        let (name, role) = (name.trim(), role.trim());
+        if name.is_empty() || role.is_empty() {
+            return Err(format!("invalid service user {s:?}: expected NAME:ROLE"));
+        }
+        Ok(ServiceUserSeed {
+            name: name.to_string(),
+            role: role.to_string(),
+        })
+    }
 }
 
 /// PEM files for HTTPS: the certificate chain (server certificate first) and its private key.
@@ -94,6 +176,24 @@ mod tests {
         let v: ServerVersion = "7.0.10-rc.1+build5".parse().unwrap();
         assert_eq!((v.major, v.minor, v.patch), (7, 0, 10));
         assert_eq!(v.text, "7.0.10-rc.1+build5");
+    }
+
+    #[test]
+    fn parses_platforms_and_service_users() {
+        assert_eq!("posit-connect".parse(), Ok(Platform::PositConnect));
+        assert_eq!("qualytics".parse(), Ok(Platform::Qualytics));
+        assert!("posit".parse::<Platform>().is_err());
+        let seed: ServiceUserSeed = "Nightly Loader:Admin".parse().unwrap();
+        assert_eq!(
+            (seed.name.as_str(), seed.role.as_str()),
+            ("Nightly Loader", "Admin")
+        );
+        assert!("nobody".parse::<ServiceUserSeed>().is_err());
+        assert!(":Admin".parse::<ServiceUserSeed>().is_err());
+        assert_eq!(
+            Platform::PositConnect.default_server_version().text,
+            "2026.01.0"
+        );
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The control API outside `/api`, admin token only: request counts, faults and seeding.
+//! The control API under `/_sandbox`, outside every platform's API, admin token (`X-API-Token`)
+//! only: request counts, faults, the clock, and seeding (StackState).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,6 +18,8 @@ use super::errors::ApiError;
 use super::faults::FaultSpec;
 use super::now_ms;
 
+/// At most this far (100 years) per clock step.
+const MAX_ADVANCE_S: i64 = 100 * 365 * 24 * 3600;
 /// At most this many rows per seeding request.
 const MAX_SEED: usize = 1_000_000;
 
@@ -26,6 +29,34 @@ pub fn router() -> Router<Arc<App>> {
         .route("/requests", get(requests))
         .route("/faults", post(add_fault).delete(clear_faults))
         .route("/seed", post(seed))
+        .route("/clock", post(clock))
+}
+
+/// The body of `POST /_sandbox/clock`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockRequest {
+    advance_s: i64,
+}
+
+/// Ages everything the sandbox keeps by `advance_s` seconds; answers the total offset.
+async fn clock(
+    State(app): State<Arc<App>>,
+    _: SandboxAdmin,
+    JsonBody(req): JsonBody<ClockRequest>,
+) -> Result<Json<Value>, ApiError> {
+    if !(0..=MAX_ADVANCE_S).contains(&req.advance_s) {
+        return Err(ApiError::BadRequest(format!(
+            "advance_s must be between 0 and {MAX_ADVANCE_S}"
+        )));
+    }
+    let offset = app
+        .change(|s| {
+            s.advance_clock(req.advance_s * 1000);
+            s.clock_offset_ms()
+        })
+        .await?;
+    Ok(Json(json!({"offset_s": offset / 1000})))
 }
 
 async fn requests(State(app): State<Arc<App>>, _: SandboxAdmin) -> Json<BTreeMap<String, u64>> {

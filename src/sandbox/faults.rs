@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::config::Platform;
 use super::errors::generic;
 use super::requests::is_api_path;
 
@@ -77,12 +78,14 @@ struct Fault {
 }
 
 impl Fault {
-    fn from_spec(spec: FaultSpec) -> Result<Fault, String> {
+    fn from_spec(spec: FaultSpec, platform: Platform) -> Result<Fault, String> {
         if spec.count == 0 {
             return Err("count must be at least 1".to_string());
         }
-        if let Some(path) = spec.path.as_deref().filter(|p| !is_api_path(p)) {
-            return Err(format!("faults apply only to /api paths, not {path:?}"));
+        if let Some(path) = spec.path.as_deref().filter(|p| !is_api_path(platform, p)) {
+            return Err(format!(
+                "faults apply only to the API paths of {platform}, not {path:?}"
+            ));
         }
         let bad_method = |m: &&str| m.is_empty() || !m.bytes().all(|b| b.is_ascii_alphabetic());
         if let Some(method) = spec.method.as_deref().filter(bad_method) {
@@ -112,9 +115,7 @@ impl Fault {
             (None, None) => None,
             (status, body) => {
                 let status = status.unwrap_or(StatusCode::OK);
-                let body = body.unwrap_or_else(|| {
-                    serde_json::to_string(&generic("injected fault")).unwrap_or_default()
-                });
+                let body = body.unwrap_or_else(|| default_body(platform));
                 Some(CannedResponse {
                     status,
                     retry_after: retry_after.clone(),
@@ -152,6 +153,17 @@ impl Fault {
     }
 }
 
+/// The error body of a fault that gives a status but no body, in the platform's error shape.
+fn default_body(platform: Platform) -> String {
+    let message = "injected fault";
+    let body = match platform {
+        Platform::StackState => serde_json::to_value(generic(message)).unwrap_or_default(),
+        Platform::PositConnect => serde_json::json!({"code": 1, "error": message, "payload": null}),
+        Platform::Qualytics => serde_json::json!({"detail": message}),
+    };
+    body.to_string()
+}
+
 fn retry_after_header(value: Value) -> Result<HeaderValue, String> {
     let text = match &value {
         Value::String(s) => s.clone(),
@@ -167,8 +179,8 @@ pub struct FaultQueue(VecDeque<Fault>);
 
 impl FaultQueue {
     /// Validates a fault and queues it; returns how many faults are queued.
-    pub fn push(&mut self, spec: FaultSpec) -> Result<usize, String> {
-        self.0.push_back(Fault::from_spec(spec)?);
+    pub fn push(&mut self, spec: FaultSpec, platform: Platform) -> Result<usize, String> {
+        self.0.push_back(Fault::from_spec(spec, platform)?);
         Ok(self.0.len())
     }
 
@@ -201,17 +213,23 @@ mod tests {
         serde_json::from_value(v).unwrap()
     }
 
+    const STS: Platform = Platform::StackState;
+
     const TOKENS: &str = "/api/security/tokens";
 
     #[test]
     fn catches_the_next_n_matching_requests_in_order() {
         let mut q = FaultQueue::default();
-        q.push(spec(
-            json!({"method": "get", "path": TOKENS, "count": 2, "status": 503}),
-        ))
+        q.push(
+            spec(json!({"method": "get", "path": TOKENS, "count": 2, "status": 503})),
+            STS,
+        )
         .unwrap();
-        q.push(spec(json!({"count": 1, "status": 429, "retry_after": 3})))
-            .unwrap();
+        q.push(
+            spec(json!({"count": 1, "status": 429, "retry_after": 3})),
+            STS,
+        )
+        .unwrap();
         // Not matching the first: falls to the catch-all second.
         let a = q.take("POST", TOKENS, TOKENS).unwrap();
         let r = a.response.unwrap();
@@ -228,11 +246,14 @@ mod tests {
     fn matches_the_real_or_the_templated_path() {
         let mut q = FaultQueue::default();
         let templ = "/api/security/tokens/{id}";
-        q.push(spec(json!({"path": templ, "count": 1, "status": 500})))
+        q.push(spec(json!({"path": templ, "count": 1, "status": 500})), STS)
             .unwrap();
-        q.push(spec(
-            json!({"path": "/api/security/tokens/123456789012345", "count": 1, "status": 502}),
-        ))
+        q.push(
+            spec(
+                json!({"path": "/api/security/tokens/123456789012345", "count": 1, "status": 502}),
+            ),
+            STS,
+        )
         .unwrap();
         assert_eq!(q.take("DELETE", TOKENS, TOKENS), None);
         let first = q.take("DELETE", "/api/security/tokens/123456789012345", templ);
@@ -245,13 +266,17 @@ mod tests {
     #[test]
     fn builds_bodies_raw_serialized_or_generic() {
         let mut q = FaultQueue::default();
-        q.push(spec(
-            json!({"count": 1, "status": 200, "body": "<html>", "content_type": "text/html"}),
-        ))
+        q.push(
+            spec(json!({"count": 1, "status": 200, "body": "<html>", "content_type": "text/html"})),
+            STS,
+        )
         .unwrap();
-        q.push(spec(json!({"count": 1, "body": {"a": 1}}))).unwrap();
-        q.push(spec(json!({"count": 1, "status": 500}))).unwrap();
-        q.push(spec(json!({"count": 1, "delay_ms": 5}))).unwrap();
+        q.push(spec(json!({"count": 1, "body": {"a": 1}})), STS)
+            .unwrap();
+        q.push(spec(json!({"count": 1, "status": 500})), STS)
+            .unwrap();
+        q.push(spec(json!({"count": 1, "delay_ms": 5})), STS)
+            .unwrap();
         let raw = q.take("GET", "/api/x", "/api/x").unwrap().response.unwrap();
         assert_eq!(
             (raw.body.as_str(), raw.content_type.to_str().unwrap()),
@@ -285,10 +310,11 @@ mod tests {
             json!({"count": 1, "status": 503, "retry_after": -1}),
             json!({"count": 1, "status": 503, "content_type": "a\nb"}),
         ] {
-            assert!(q.push(spec(bad.clone())).is_err(), "{bad} accepted");
+            assert!(q.push(spec(bad.clone()), STS).is_err(), "{bad} accepted");
         }
         assert!(serde_json::from_value::<FaultSpec>(json!({"count": 1, "delay": 5})).is_err());
-        q.push(spec(json!({"count": 1, "hang": true}))).unwrap();
+        q.push(spec(json!({"count": 1, "hang": true})), STS)
+            .unwrap();
         q.clear();
         assert_eq!(q.take("GET", "/api/x", "/api/x"), None);
     }

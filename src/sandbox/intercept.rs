@@ -1,4 +1,4 @@
-//! Middleware in front of everything under `/api`: counts each request, then applies the first
+//! Middleware in front of everything under the platform's API paths: counts each request, then applies the first
 //! queued fault that catches it.
 
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use super::requests::{is_api_path, request_key, template_path};
 
 pub async fn intercept(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
-    if !is_api_path(&path) {
+    if !is_api_path(app.platform, &path) {
         return next.run(req).await;
     }
     let method = req.method().as_str().to_string();

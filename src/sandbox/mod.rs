@@ -1,9 +1,12 @@
-//! `sts-sandbox`: a local server that behaves like the StackState API (CONTRACT §8).
+//! `sts-sandbox`: a local server that behaves like the StackState, Posit Connect or Qualytics API
+//! (CONTRACT §8, §9.3), one platform per process.
 //!
 //! - `config`: what it is started with;
-//! - `state`: tokens and keys (hashes of secrets only), `persist`: the `--state` file;
-//! - `auth`: who is calling; `routes`: the API; `body`, `errors`: requests in, errors out;
-//! - `requests`, `faults`, `intercept`, `control`: counting, fault injection, the control API.
+//! - `state`: what it keeps (hashes of secrets only) and the clock, `persist`: the `--state` file;
+//! - StackState: `auth`, who is calling, and `routes`, the API; `posit_connect`: Posit Connect;
+//! - `body`, `errors`, `times`: requests in, errors out, RFC 3339 times;
+//! - `requests`, `faults`, `intercept`, `control`: counting, fault injection, the control API
+//!   (requests, faults, clock), the same on every platform.
 
 mod auth;
 mod body;
@@ -13,9 +16,12 @@ mod errors;
 mod faults;
 mod intercept;
 mod persist;
+mod posit_connect;
+mod qualytics;
 mod requests;
 mod routes;
 mod state;
+mod times;
 mod tls;
 
 use std::collections::BTreeMap;
@@ -32,7 +38,7 @@ use axum::response::IntoResponse;
 use rand::distr::{Alphanumeric, SampleString};
 use tokio::net::TcpListener;
 
-pub use config::{Config, ServerVersion, TlsFiles};
+pub use config::{Config, Platform, ServerVersion, ServiceUserSeed, TlsFiles};
 
 use errors::ApiError;
 use faults::{FaultAction, FaultQueue, FaultSpec};
@@ -48,7 +54,12 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// Everything the handlers share.
 #[derive(Debug)]
 pub(crate) struct App {
+    platform: Platform,
     admin_token: String,
+    /// Posit Connect: keys of publishers (non-administrators).
+    publisher_keys: Vec<String>,
+    /// When the sandbox started (real clock, epoch milliseconds).
+    started_ms: i64,
     k8s_sa_tokens: Vec<String>,
     receiver_api_key: Option<String>,
     server_version: ServerVersion,
@@ -109,7 +120,7 @@ impl App {
     }
 
     fn add_fault(&self, spec: FaultSpec) -> Result<usize, String> {
-        lock(&self.faults).push(spec)
+        lock(&self.faults).push(spec, self.platform)
     }
 
     fn clear_faults(&self) {
@@ -136,7 +147,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         Some(t) => t,
         None => Alphanumeric.sample_string(&mut rand::rng(), 32),
     };
-    let (store, persister) = match &cfg.state_file {
+    let (mut store, persister) = match &cfg.state_file {
         Some(path) => {
             let store = load_store(path)?;
             let persister = Persister::new(path.clone(), store.generation());
@@ -144,8 +155,24 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         }
         None => (Store::default(), None),
     };
+    let loaded = store.generation();
+    if cfg.platform == Platform::Qualytics {
+        qualytics::init(&mut store, &cfg.service_users, now_ms())?;
+    }
+    // What start-up added (a signing key, seeded users) is on disk before the first answer.
+    if let Some(p) = persister.as_ref().filter(|_| store.generation() != loaded) {
+        p.write(store.generation(), &store.to_json())
+            .with_context(|| format!("cannot write {}", p.path().display()))?;
+    }
     let app = Arc::new(App {
+        platform: cfg.platform,
         admin_token,
+        publisher_keys: cfg
+            .publisher_keys
+            .into_iter()
+            .filter(|k| !k.trim().is_empty())
+            .collect(),
+        started_ms: now_ms(),
         k8s_sa_tokens: cfg
             .k8s_sa_tokens
             .into_iter()
@@ -214,20 +241,25 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The whole application: `/api`, `/_sandbox`, 404 and 405 as `GenericErrorsResponse`.
+/// The whole application: the platform's API, `/_sandbox`, and 404 and 405 in the platform's
+/// error shape (the control API's own errors are StackState's `GenericErrorsResponse`).
 fn router(app: Arc<App>) -> Router {
     let not_found = || async { ApiError::NotFound("no such path".to_string()).into_response() };
     let not_allowed = || async { ApiError::MethodNotAllowed.into_response() };
-    let api = routes::router()
-        .fallback(not_found)
-        .method_not_allowed_fallback(not_allowed);
     let control = control::router()
         .fallback(not_found)
         .method_not_allowed_fallback(not_allowed);
-    Router::new()
-        .nest("/api", api)
-        .nest("/_sandbox", control)
-        .fallback(not_found)
+    let api = match app.platform {
+        Platform::StackState => {
+            let api = routes::router()
+                .fallback(not_found)
+                .method_not_allowed_fallback(not_allowed);
+            Router::new().nest("/api", api).fallback(not_found)
+        }
+        Platform::PositConnect => posit_connect::router().fallback(posit_connect::not_found),
+        Platform::Qualytics => qualytics::router().fallback(qualytics::not_found),
+    };
+    api.nest("/_sandbox", control)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&app),
             intercept::intercept,

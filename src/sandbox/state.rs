@@ -1,5 +1,10 @@
-//! The sandbox's data: service tokens and ingestion API keys, with only a hash of each secret.
-//! Serializes to (and loads from) the `--state` file.
+//! The sandbox's data: StackState's service tokens and ingestion API keys, with only a hash of each
+//! secret, the other platforms' data, and the clock's offset. Serializes to (and loads from) the
+//! `--state` file.
+//!
+//! The clock (`POST /_sandbox/clock`): every stored time is kept on the sandbox's own clock, the
+//! real one plus `clock_offset_ms`; answers show stored times minus the offset. Advancing the
+//! clock grows the offset, so everything kept moves into the past while the real clock runs on.
 
 use std::collections::HashSet;
 
@@ -8,6 +13,8 @@ use rand::distr::{Alphanumeric, SampleString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::posit_connect::PositState;
+use super::qualytics::QualyticsState;
 use crate::api::models::{
     GenerateIngestionApiKeyRequest, GeneratedIngestionApiKeyResponse, IngestionApiKey,
     NewServiceTokenRequest, ServiceToken, ServiceTokenCreatedResponse,
@@ -51,16 +58,17 @@ pub struct StoredServiceToken {
 }
 
 impl StoredServiceToken {
+    /// `now` on the sandbox's clock.
     fn is_live(&self, now: i64) -> bool {
         self.expiration.is_none_or(|e| e > now)
     }
 
-    fn to_model(&self) -> ServiceToken {
+    fn to_model(&self, offset: i64) -> ServiceToken {
         ServiceToken {
             id: Some(self.id),
-            last_update_timestamp: Some(self.last_update_timestamp),
+            last_update_timestamp: Some(self.last_update_timestamp - offset),
             name: self.name.clone(),
-            expiration: self.expiration,
+            expiration: self.expiration.map(|e| e - offset),
             roles: self.roles.clone(),
             dedicated_subject: self.dedicated_subject.clone(),
             ..ServiceToken::default()
@@ -84,17 +92,18 @@ pub struct StoredIngestionApiKey {
 }
 
 impl StoredIngestionApiKey {
+    /// `now` on the sandbox's clock.
     fn is_live(&self, now: i64) -> bool {
         self.expiration.is_none_or(|e| e > now)
     }
 
-    fn to_model(&self) -> IngestionApiKey {
+    fn to_model(&self, offset: i64) -> IngestionApiKey {
         IngestionApiKey {
             id: Some(self.id),
-            last_update_timestamp: Some(self.last_update_timestamp),
+            last_update_timestamp: Some(self.last_update_timestamp - offset),
             name: self.name.clone(),
             description: self.description.clone(),
-            expiration: self.expiration,
+            expiration: self.expiration.map(|e| e - offset),
             ..IngestionApiKey::default()
         }
     }
@@ -108,6 +117,15 @@ pub struct Store {
     service_tokens: Vec<StoredServiceToken>,
     #[serde(default)]
     ingestion_api_keys: Vec<StoredIngestionApiKey>,
+    /// How far the sandbox's clock is ahead of the real one (milliseconds).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    clock_offset_ms: i64,
+    /// Posit Connect's service tokens.
+    #[serde(default, skip_serializing_if = "PositState::is_empty")]
+    pub(super) posit_connect: PositState,
+    /// Qualytics' users, tokens and JWT signing key.
+    #[serde(default, skip_serializing_if = "QualyticsState::is_empty")]
+    pub(super) qualytics: QualyticsState,
     /// Every id in use, of either kind.
     #[serde(skip)]
     ids: HashSet<i64>,
@@ -137,14 +155,40 @@ impl Store {
         self.generation
     }
 
+    /// Marks the store as changed, so the state file is written.
+    pub fn bump(&mut self) {
+        self.generation += 1;
+    }
+
+    /// How far the sandbox's clock is ahead of the real one (milliseconds).
+    pub fn clock_offset_ms(&self) -> i64 {
+        self.clock_offset_ms
+    }
+
+    /// `real_now` (milliseconds since the epoch) on the sandbox's clock.
+    pub fn clock(&self, real_now: i64) -> i64 {
+        real_now.saturating_add(self.clock_offset_ms)
+    }
+
+    /// Ages everything kept by `ms` milliseconds.
+    pub fn advance_clock(&mut self, ms: i64) {
+        self.clock_offset_ms = self.clock_offset_ms.saturating_add(ms);
+        self.generation += 1;
+    }
+
     pub fn service_tokens(&self) -> Vec<ServiceToken> {
-        self.service_tokens.iter().map(|t| t.to_model()).collect()
+        let offset = self.clock_offset_ms;
+        self.service_tokens
+            .iter()
+            .map(|t| t.to_model(offset))
+            .collect()
     }
 
     pub fn ingestion_api_keys(&self) -> Vec<IngestionApiKey> {
+        let offset = self.clock_offset_ms;
         self.ingestion_api_keys
             .iter()
-            .map(|k| k.to_model())
+            .map(|k| k.to_model(offset))
             .collect()
     }
 
@@ -157,19 +201,20 @@ impl Store {
         check_name(&req.name)?;
         check_expiry(req.expiry_date, now)?;
         let secret = new_secret(SERVICE_TOKEN_PREFIX);
+        let offset = self.clock_offset_ms;
         let token = StoredServiceToken {
             id: self.new_id(),
-            last_update_timestamp: now,
+            last_update_timestamp: now + offset,
             name: req.name,
             roles: req.roles,
-            expiration: req.expiry_date,
+            expiration: req.expiry_date.map(|e| e + offset),
             dedicated_subject: req.dedicated_subject,
             token_hash: hash_secret(&secret),
         };
         let answer = ServiceTokenCreatedResponse {
             name: token.name.clone(),
             token: secret,
-            expiration: token.expiration,
+            expiration: req.expiry_date,
             ..ServiceTokenCreatedResponse::default()
         };
         self.service_tokens.push(token);
@@ -186,20 +231,21 @@ impl Store {
         check_name(&req.name)?;
         check_expiry(req.expiration, now)?;
         let secret = new_secret(INGESTION_KEY_PREFIX);
+        let offset = self.clock_offset_ms;
         let key = StoredIngestionApiKey {
             id: self.new_id(),
-            last_update_timestamp: now,
+            last_update_timestamp: now + offset,
             name: req.name,
             description: req.description,
-            expiration: req.expiration,
+            expiration: req.expiration.map(|e| e + offset),
             api_key_hash: hash_secret(&secret),
         };
         let answer = GeneratedIngestionApiKeyResponse {
             id: Some(key.id),
-            last_update_timestamp: Some(key.last_update_timestamp),
+            last_update_timestamp: Some(now),
             name: key.name.clone(),
             description: key.description.clone(),
-            expiration: key.expiration,
+            expiration: req.expiration,
             api_key: secret,
             ..GeneratedIngestionApiKeyResponse::default()
         };
@@ -230,8 +276,9 @@ impl Store {
         true
     }
 
-    /// The roles of the live service token with this secret, if there is one.
+    /// The roles of the live service token with this secret, if there is one (`now` real).
     pub fn service_token_roles(&self, secret: &str, now: i64) -> Option<Vec<String>> {
+        let now = self.clock(now);
         let hash = hash_secret(secret);
         self.service_tokens
             .iter()
@@ -239,8 +286,9 @@ impl Store {
             .map(|t| t.roles.clone())
     }
 
-    /// Whether this is the key of a live ingestion API key.
+    /// Whether this is the key of a live ingestion API key (`now` real).
     pub fn ingestion_api_key_is_live(&self, secret: &str, now: i64) -> bool {
+        let now = self.clock(now);
         let hash = hash_secret(secret);
         self.ingestion_api_keys
             .iter()
@@ -250,6 +298,7 @@ impl Store {
     /// Adds `tokens` service tokens and `keys` ingestion keys named `seed-00001`…, with role
     /// `stackstate-admin`; every third one expires in 30 days. Their secrets are thrown away.
     pub fn seed(&mut self, tokens: usize, keys: usize, now: i64) {
+        let now = self.clock(now);
         let expiry = |i: usize| i.is_multiple_of(3).then_some(now + SEED_EXPIRY_MS);
         self.service_tokens.reserve(tokens);
         for i in 1..=tokens {
@@ -289,6 +338,10 @@ impl Store {
             }
         }
     }
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 fn check_name(name: &str) -> Result<(), CreateError> {
@@ -377,6 +430,23 @@ mod tests {
         assert!(key.api_key.starts_with(INGESTION_KEY_PREFIX));
         assert!(store.ingestion_api_key_is_live(&key.api_key, NOW));
         assert!(!store.ingestion_api_key_is_live(&key.api_key, NOW + 10));
+    }
+
+    #[test]
+    fn the_clock_ages_what_is_kept() {
+        let mut store = Store::default();
+        let token = store
+            .create_service_token(token_request("t", Some(NOW + 3_600_000)), NOW)
+            .unwrap();
+        assert_eq!(token.expiration, Some(NOW + 3_600_000));
+        store.advance_clock(7_200_000);
+        let listed = &store.service_tokens()[0];
+        assert_eq!(listed.expiration, Some(NOW - 3_600_000));
+        assert_eq!(listed.last_update_timestamp, Some(NOW - 7_200_000));
+        assert!(store.service_token_roles(&token.token, NOW).is_none());
+        let loaded = Store::from_json(&store.to_json()).unwrap();
+        assert_eq!(loaded.clock_offset_ms(), 7_200_000);
+        assert!(!Store::default().to_json().contains("clock"));
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! Test harness shared by the integration tests: a real `sts-sandbox` process on a free loopback
-//! port, the built `sts` binary run with an isolated home and config, and Prism in proxy mode
-//! checking the traffic between them against the official OpenAPI document.
+//! port (any platform), the built `sts` binary run with an isolated home and config, and Prism in
+//! proxy mode checking the traffic between them against the platform's OpenAPI document (the
+//! repository's copies in `spec/`).
+//!
+//! Platforms are named as on the command line: `stackstate`, `posit-connect`, `qualytics`.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read};
@@ -18,11 +21,22 @@ pub mod secret_service;
 /// How long a child process may take to say it is ready.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The API base path of a platform: `/api` (StackState, Qualytics) or `/__api__` (Posit Connect).
+pub fn api_prefix(platform: &str) -> &'static str {
+    match platform {
+        "stackstate" | "qualytics" => "/api",
+        "posit-connect" => "/__api__",
+        other => panic!("unknown platform {other:?}"),
+    }
+}
+
 /// A running `sts-sandbox` on `127.0.0.1:<free port>`; killed when dropped.
 pub struct Sandbox {
     /// `http://127.0.0.1:<port>` (no `/api`).
     pub url: String,
     pub admin_token: String,
+    /// `stackstate`, `posit-connect` or `qualytics`.
+    pub platform: String,
     child: Option<Child>,
     /// What the sandbox printed on stdout after its start line.
     stdout: Arc<Mutex<String>>,
@@ -38,6 +52,14 @@ impl Sandbox {
         Sandbox::start_with(&[])
     }
 
+    /// A sandbox of `platform` (`stackstate`, `posit-connect`, `qualytics`) started with these
+    /// extra arguments.
+    pub fn start_platform(platform: &str, extra_args: &[&str]) -> Sandbox {
+        let mut args = vec!["--platform", platform];
+        args.extend_from_slice(extra_args);
+        Sandbox::start_with(&args)
+    }
+
     /// A sandbox started with these extra arguments (after `--listen 127.0.0.1:0`).
     pub fn start_with(args: &[&str]) -> Sandbox {
         Sandbox::try_start(args).unwrap_or_else(|e| panic!("sts-sandbox did not start: {e}"))
@@ -45,6 +67,14 @@ impl Sandbox {
 
     /// Starts a sandbox, or returns what it printed when it exited instead of starting.
     pub fn try_start(args: &[&str]) -> Result<Sandbox, String> {
+        let platform = args
+            .iter()
+            .position(|a| *a == "--platform")
+            .and_then(|i| args.get(i + 1))
+            .copied()
+            .or_else(|| args.iter().find_map(|a| a.strip_prefix("--platform=")))
+            .unwrap_or("stackstate")
+            .to_string();
         let mut child = Command::new(env!("CARGO_BIN_EXE_sts-sandbox"))
             .arg("--listen")
             .arg("127.0.0.1:0")
@@ -69,6 +99,7 @@ impl Sandbox {
         Ok(Sandbox {
             url,
             admin_token,
+            platform,
             child: Some(child),
             stdout,
             stderr,
@@ -79,9 +110,19 @@ impl Sandbox {
         })
     }
 
-    /// The API base, `<url>/api`.
+    /// The API base: `<url>/api`, or `<url>/__api__` for Posit Connect.
     pub fn api(&self) -> String {
-        format!("{}/api", self.url)
+        format!("{}{}", self.url, api_prefix(&self.platform))
+    }
+
+    /// The admin token as the platform's API takes it: `X-API-Token: T` (StackState),
+    /// `Authorization: Key T` (Posit Connect), `Authorization: Bearer T` (Qualytics).
+    pub fn admin_header(&self) -> (&'static str, String) {
+        match self.platform.as_str() {
+            "posit-connect" => ("Authorization", format!("Key {}", self.admin_token)),
+            "qualytics" => ("Authorization", format!("Bearer {}", self.admin_token)),
+            _ => ("X-API-Token", self.admin_token.clone()),
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -105,13 +146,44 @@ impl Sandbox {
         self.client.clone()
     }
 
-    /// `GET` or `DELETE` (`method`) on an API path with the admin token; returns status and body.
+    /// A request (`method`) on an API path with the admin token (the platform's admin header);
+    /// returns status and body.
     pub fn admin(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let (name, value) = self.admin_header();
         let req = self
             .http()
             .request(method.parse().unwrap(), format!("{}{}", self.api(), path))
-            .header("X-API-Token", &self.admin_token);
+            .header(name, value);
         send_json(req, body)
+    }
+
+    /// A request on an API path with `Authorization: <authorization>` (or none); returns status
+    /// and body.
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        authorization: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http()
+            .request(method.parse().unwrap(), format!("{}{}", self.api(), path));
+        if let Some(a) = authorization {
+            req = req.header("Authorization", a);
+        }
+        send_json(req, body)
+    }
+
+    /// `POST /_sandbox/clock {"advance_s": N}`: ages everything the sandbox keeps by N seconds.
+    pub fn clock(&self, advance_s: i64) {
+        let (status, body) = send_json(
+            self.http()
+                .post(format!("{}/_sandbox/clock", self.url))
+                .header("X-API-Token", &self.admin_token),
+            Some(json!({"advance_s": advance_s})),
+        );
+        assert_eq!(status, 200, "clock: {body}");
     }
 
     /// Creates a service token through the API with the admin token; returns its secret.
@@ -148,12 +220,13 @@ impl Sandbox {
             .unwrap_or(0)
     }
 
-    /// Total number of requests under `/api` served so far.
+    /// Total number of requests under the API base (`/api`, `/__api__`) served so far.
     pub fn api_request_total(&self) -> u64 {
+        let base = format!(" {}/", api_prefix(&self.platform));
         match self.requests() {
             Value::Object(map) => map
                 .iter()
-                .filter(|(k, _)| k.contains(" /api/"))
+                .filter(|(k, _)| k.contains(&base))
                 .filter_map(|(_, v)| v.as_u64())
                 .sum(),
             other => panic!("requests is not an object: {other}"),
@@ -284,45 +357,61 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The official OpenAPI document, in `../shared/spec/` beside the repository.
+/// The StackState OpenAPI document, the repository's copy in `spec/`.
 pub fn spec_path() -> PathBuf {
-    let path = repo_root().join("../shared/spec/stackstate-api.yaml");
+    spec_path_for("stackstate")
+}
+
+/// A platform's OpenAPI document, the repository's copy in `spec/` (`<platform>-api.yaml`).
+pub fn spec_path_for(platform: &str) -> PathBuf {
+    let path = repo_root().join(format!("spec/{platform}-api.yaml"));
     assert!(
         path.is_file(),
-        "the OpenAPI document is missing at {}: check out ../shared beside the repository",
+        "the OpenAPI document is missing at {}",
         path.display()
     );
     path
 }
 
-/// A copy of the spec whose path keys carry the `/api` prefix (Prism ignores `servers:`).
+/// A copy of the StackState spec whose path keys carry the `/api` prefix (Prism ignores
+/// `servers:`).
 pub fn prism_spec() -> PathBuf {
-    static SPEC: OnceLock<PathBuf> = OnceLock::new();
-    SPEC.get_or_init(|| {
-        let text = std::fs::read_to_string(spec_path()).unwrap();
-        let mut out = String::new();
-        let mut in_paths = false;
-        for line in text.lines() {
-            if line.starts_with("paths:") {
-                in_paths = true;
-            } else if line.starts_with("components:") {
-                in_paths = false;
-            }
-            if in_paths && line.starts_with("  /") {
-                out.push_str("  /api/");
-                out.push_str(&line[3..]);
-            } else {
-                out.push_str(line);
-            }
-            out.push('\n');
+    prism_spec_for("stackstate")
+}
+
+/// A copy of a platform's spec whose path keys carry its API prefix (`/api`, `/__api__`), as
+/// spec/README.md's awk line makes it.
+pub fn prism_spec_for(platform: &str) -> PathBuf {
+    static SPECS: OnceLock<Mutex<std::collections::HashMap<String, PathBuf>>> = OnceLock::new();
+    let mut specs = SPECS.get_or_init(Mutex::default).lock().unwrap();
+    if let Some(path) = specs.get(platform) {
+        return path.clone();
+    }
+    let prefix = api_prefix(platform);
+    let text = std::fs::read_to_string(spec_path_for(platform)).unwrap();
+    let mut out = String::new();
+    let mut in_paths = false;
+    for line in text.lines() {
+        if line.starts_with("paths:") {
+            in_paths = true;
+        } else if line.starts_with("components:") {
+            in_paths = false;
         }
-        let dir = std::env::temp_dir().join(format!("sts-prism-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("stackstate-api.prism.yaml");
-        std::fs::write(&path, out).unwrap();
-        path
-    })
-    .clone()
+        if in_paths && line.starts_with("  /") {
+            out.push_str("  ");
+            out.push_str(prefix);
+            out.push_str(&line[2..]);
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    let dir = std::env::temp_dir().join(format!("sts-prism-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{platform}-api.prism.yaml"));
+    std::fs::write(&path, out).unwrap();
+    specs.insert(platform.to_string(), path.clone());
+    path
 }
 
 /// The pinned Prism that `npm ci` installs in `node_modules/` (see package.json), or `PRISM`.
@@ -342,24 +431,37 @@ pub fn prism_bin() -> PathBuf {
 
 /// A running Prism (`mock` or `proxy --errors`) on a free loopback port; killed when dropped.
 pub struct Prism {
-    /// `http://127.0.0.1:<port>`; the API is under `/api`.
+    /// `http://127.0.0.1:<port>`; the API is under `/api` (`/__api__` for Posit Connect).
     pub url: String,
+    /// The platform whose document Prism checks against.
+    pub platform: String,
     child: Option<Child>,
     log: Arc<Mutex<String>>,
 }
 
 impl Prism {
-    /// `prism proxy --errors` in front of `upstream` (a sandbox's URL, no `/api`).
+    /// `prism proxy --errors` in front of `upstream` (a sandbox's URL, no `/api`), checking
+    /// against the StackState document.
     pub fn proxy(upstream: &str) -> Prism {
-        Prism::start(&["proxy", "--errors"], Some(upstream))
+        Prism::proxy_for("stackstate", upstream)
     }
 
-    /// `prism mock -d --seed N`: random answers that fit the schemas.
+    /// `prism proxy --errors` in front of `upstream`, checking against `platform`'s document.
+    pub fn proxy_for(platform: &str, upstream: &str) -> Prism {
+        Prism::start(platform, &["proxy", "--errors"], Some(upstream))
+    }
+
+    /// `prism mock -d --seed N` of the StackState document: random answers that fit the schemas.
     pub fn mock_dynamic(seed: u64) -> Prism {
-        Prism::start(&["mock", "-d", "--seed", &seed.to_string()], None)
+        Prism::mock_dynamic_for("stackstate", seed)
     }
 
-    fn start(mode: &[&str], upstream: Option<&str>) -> Prism {
+    /// `prism mock -d --seed N` of `platform`'s document.
+    pub fn mock_dynamic_for(platform: &str, seed: u64) -> Prism {
+        Prism::start(platform, &["mock", "-d", "--seed", &seed.to_string()], None)
+    }
+
+    fn start(platform: &str, mode: &[&str], upstream: Option<&str>) -> Prism {
         let port = free_port();
         let mut cmd = Command::new(prism_bin());
         cmd.args(mode)
@@ -367,7 +469,7 @@ impl Prism {
             .arg("127.0.0.1")
             .arg("-p")
             .arg(port.to_string())
-            .arg(prism_spec());
+            .arg(prism_spec_for(platform));
         if let Some(up) = upstream {
             cmd.arg(up);
         }
@@ -416,14 +518,15 @@ impl Prism {
         });
         Prism {
             url: format!("http://127.0.0.1:{port}"),
+            platform: platform.to_string(),
             child: Some(child),
             log,
         }
     }
 
-    /// The API base through Prism, `<url>/api`.
+    /// The API base through Prism, `<url>/api` (`<url>/__api__` for Posit Connect).
     pub fn api(&self) -> String {
-        format!("{}/api", self.url)
+        format!("{}{}", self.url, api_prefix(&self.platform))
     }
 
     /// Prism's log so far.

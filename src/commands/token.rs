@@ -1,0 +1,364 @@
+//! The token and key commands, written once for every [`TokenKind`]: create, list, delete and
+//! rotate (CONTRACT §2, §3, §9). Returns data; never prints.
+//!
+//! A rotation's order is what keeps a pipeline working: read the old one, create the new one,
+//! find its id, check the new secret against the context it is for and store it there, and only
+//! then delete or revoke the old one. A failed step stops the rotation; the old one is never
+//! touched before the new one exists, is checked and is stored.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::api::client::{Client, Observer};
+use crate::config::{self, Auth, Context};
+use crate::error::{Error, Kind, Result};
+use crate::platform::{self, OldTokenFate, Rotation, Token, TokenId, TokenKind};
+use crate::secret::Secret;
+use crate::settings::{Credential, OutputSettings, Settings};
+
+/// The ids of a delete, positional ones first, each checked by the kind before any request.
+pub fn parse_ids<K: TokenKind>(positional: &[String], flagged: &[String]) -> Result<Vec<TokenId>> {
+    let ids = positional
+        .iter()
+        .map(|v| K::parse_id(v, "ID"))
+        .chain(flagged.iter().map(|v| K::parse_id(v, "-i, --id")))
+        .collect::<Result<Vec<TokenId>>>()?;
+    if ids.is_empty() {
+        return Err(Error::usage(
+            "no id given: `delete ID…` or `delete --id ID` (ids are shown by `list`)",
+        ));
+    }
+    Ok(ids)
+}
+
+/// The saved context a rotated token is stored in (`--save-to-context`), checked before any
+/// request.
+#[derive(Debug, Clone)]
+pub struct ContextTarget {
+    pub name: String,
+    pub config_path: PathBuf,
+    pub context: Context,
+    pub timeout: Duration,
+    pub output: OutputSettings,
+}
+
+impl ContextTarget {
+    /// The context `name` of the config file: it must exist (exit 8; exit 1 for a file that
+    /// does not parse) and be of the kind's platform.
+    pub fn resolve<K: TokenKind>(
+        config_path: &Path,
+        name: &str,
+        timeout: Duration,
+        output: OutputSettings,
+    ) -> Result<ContextTarget> {
+        if let Some(why) = K::ROTATED_CAN_BE_SAVED {
+            return Err(Error::usage(format!("--save-to-context: {why}")));
+        }
+        let config = config::load(config_path)?.ok_or_else(|| config::context_not_found(name))?;
+        let context = config.context(name)?.clone();
+        if context.platform != K::PLATFORM {
+            return Err(Error::usage(format!(
+                "--save-to-context: context '{name}' is {}, but the token is a {} one",
+                context.platform,
+                K::PLATFORM
+            )));
+        }
+        Ok(ContextTarget {
+            name: name.to_string(),
+            config_path: config_path.to_path_buf(),
+            context,
+            timeout,
+            output,
+        })
+    }
+}
+
+/// What a rotation was asked to do.
+#[derive(Debug, Clone)]
+pub struct RotateRequest {
+    pub old_id: TokenId,
+    pub expiration: Option<String>,
+    pub name: Option<String>,
+    pub target: Option<ContextTarget>,
+    pub fate: OldTokenFate,
+}
+
+/// Rotates `req.old_id` of kind `K`.
+pub async fn rotate<K: TokenKind>(
+    client: &Client,
+    observer: &dyn Observer,
+    req: &RotateRequest,
+) -> (Rotation, Option<Error>) {
+    let what = K::NOUNS.one;
+    let old_id = &req.old_id.text;
+    let mut r = Rotation {
+        old_id: req.old_id.clone(),
+        created: None,
+        new_id: None,
+        saved_to_context: None,
+        fate: req.fate,
+        fate_done: false,
+        warnings: Vec::new(),
+    };
+    let nothing_changed = |e: Error, step: &str| {
+        e.reworded(format!(
+            "{step}: {}; nothing was changed, the old {what} {old_id} still works",
+            e.message
+        ))
+    };
+
+    // 1. The old one, as the list shows it.
+    let before = match K::list(client).await {
+        Ok(list) => list,
+        Err(e) => {
+            return (
+                r,
+                Some(nothing_changed(e, &format!("cannot list the {what}s"))),
+            );
+        }
+    };
+    let Some(old) = before.iter().find(|t| t.id == req.old_id) else {
+        let e = Error::usage(format!(
+            "no {what} with id {old_id} (see `{} list`)",
+            K::NOUNS.command
+        ));
+        return (r, Some(e));
+    };
+    let request = match K::rotation_request(
+        old,
+        req.expiration.as_deref(),
+        req.name.as_deref(),
+        Utc::now(),
+    ) {
+        Ok(request) => request,
+        Err(e) => return (r, Some(e)),
+    };
+
+    // 2. The new one.
+    let created = match K::create(client, &request).await {
+        Ok(created) => created,
+        Err(e) => {
+            return (
+                r,
+                Some(nothing_changed(e, &format!("cannot create the new {what}"))),
+            );
+        }
+    };
+    let secret = Secret::new(created.secret.clone());
+    let new_name = created
+        .json
+        .get("name")
+        .and_then(|n| n.as_str())
+        .unwrap_or(&old.name)
+        .to_string();
+    r.new_id = created.id.clone();
+    r.created = Some(created);
+
+    // 3. Its id, when the answer has none: list again and take the one that is new.
+    if r.new_id.is_none() {
+        let known: HashSet<String> = before.iter().map(|t| t.id.text.clone()).collect();
+        match K::list(client).await {
+            Ok(after) => match new_id(&known, &after, &new_name) {
+                Ok(id) => r.new_id = Some(id),
+                Err(w) => r.warnings.push(w),
+            },
+            Err(e) => r.warnings.push(format!(
+                "cannot tell the new {what}'s id (listing failed: {}); see `{} list`",
+                e.message,
+                K::NOUNS.command
+            )),
+        }
+    }
+    let created_text = match &r.new_id {
+        Some(id) => format!("the new {what} (id {}) was created and printed", id.text),
+        None => format!("the new {what} was created and printed"),
+    };
+
+    // 4. The context: the new secret checked against its server, then stored.
+    if let Some(target) = &req.target {
+        if let Err(e) = check_against::<K>(target, &secret, observer).await {
+            let message = format!(
+                "{created_text}, but it does not work with context '{}': {}; the context was \
+                 not changed and the old {what} {old_id} was kept",
+                target.name, e.message
+            );
+            return (r, Some(e.reworded(message)));
+        }
+        match store_in_context(target, &secret) {
+            Ok(warning) => {
+                r.saved_to_context = Some(target.name.clone());
+                r.warnings.extend(warning);
+            }
+            Err(e) => {
+                let message = format!(
+                    "{created_text}, but it could not be stored in context '{}': {}; the context \
+                     still has its old credential and the old {what} {old_id} was kept",
+                    target.name, e.message
+                );
+                return (r, Some(e.reworded(message)));
+            }
+        }
+    }
+
+    // 5. Only now the old one.
+    let outcome = match req.fate {
+        OldTokenFate::Keep => return (r, None),
+        OldTokenFate::Delete => K::delete(client, &req.old_id).await,
+        OldTokenFate::Revoke => K::revoke(client, &req.old_id).await,
+    };
+    match outcome {
+        Ok(()) => {
+            r.fate_done = true;
+            (r, None)
+        }
+        Err(e) => {
+            let saved = r
+                .saved_to_context
+                .as_ref()
+                .map(|c| format!(" and stored in context '{c}'"))
+                .unwrap_or_default();
+            let (verb, command) = match req.fate {
+                OldTokenFate::Revoke => ("revoked", "revoke"),
+                _ => ("deleted", "delete"),
+            };
+            let message = format!(
+                "{created_text}{saved}, but the old {what} {old_id} could not be {verb}: {}; \
+                 {command} it with `{} {command} {old_id}`",
+                e.message,
+                K::NOUNS.command
+            );
+            (r, Some(e.reworded(message)))
+        }
+    }
+}
+
+/// The id in `after` that is not in `known` and has this name; a warning when there is not
+/// exactly one.
+fn new_id(
+    known: &HashSet<String>,
+    after: &[Token],
+    name: &str,
+) -> std::result::Result<TokenId, String> {
+    let fresh: Vec<&TokenId> = after
+        .iter()
+        .filter(|t| t.name == name && !t.id.text.is_empty() && !known.contains(&t.id.text))
+        .map(|t| &t.id)
+        .collect();
+    match fresh.as_slice() {
+        [id] => Ok((*id).clone()),
+        [] => Err(format!(
+            "cannot tell the new id: no new entry named '{name}' in the list"
+        )),
+        several => Err(format!(
+            "cannot tell the new id: {} new entries are named '{name}' (another rotation at the \
+             same time?)",
+            several.len()
+        )),
+    }
+}
+
+/// The platform's validation request on the context's server with the new secret.
+async fn check_against<K: TokenKind>(
+    target: &ContextTarget,
+    secret: &Secret,
+    observer: &dyn Observer,
+) -> Result<()> {
+    let settings = Settings::for_context(
+        &target.context,
+        Credential::ServiceToken(secret.clone()),
+        target.timeout,
+        target.output,
+    )?;
+    let client = Client::new(&settings, observer)?;
+    platform::validate(K::PLATFORM, &client).await.map(|_| ())
+}
+
+/// Stores the secret under a fresh credential id, points the context at it (as a service
+/// token), then forgets the old credential. Until the config is written the context keeps its
+/// old credential, so a failure leaves it as it was. Returns a warning when the old credential
+/// could not be removed.
+fn store_in_context(target: &ContextTarget, secret: &Secret) -> Result<Option<String>> {
+    // Crash-safe: no orphaned secret whenever it is killed (CONTRACT §5).
+    let storage = target.context.storage;
+    let credential_id = config::new_credential_id();
+    let label = crate::credentials::label(&target.name, &target.context.url);
+    let ((), warning) = crate::credentials::store_secret_and_change(
+        &target.config_path,
+        storage,
+        &credential_id,
+        secret,
+        &label,
+        |config| {
+            let ctx = config.context_mut(&target.name)?;
+            if ctx.storage != storage {
+                return Err(Error::new(
+                    Kind::Write,
+                    format!("context '{}' changed while rotating", target.name),
+                ));
+            }
+            ctx.auth = Auth::ServiceToken;
+            let old = std::mem::replace(&mut ctx.credential_id, credential_id.clone());
+            Ok(((), vec![(storage, old)]))
+        },
+    )?;
+    Ok(warning.map(|w| format!("the old credential of context '{}' {w}", target.name)))
+}
+
+/// A `now` for a whole command (CONTRACT §9: one `now` per command).
+pub fn now() -> DateTime<Utc> {
+    Utc::now()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::stackstate::ServiceTokens;
+    use crate::platform::{LastUsed, posit_connect};
+    use serde_json::Value;
+
+    fn token(id: &str, name: &str) -> Token {
+        Token {
+            id: TokenId::string(id),
+            name: name.into(),
+            expires: None,
+            last_used: LastUsed::Unknown,
+            revoked: false,
+            cells: vec![],
+            json: Value::Null,
+        }
+    }
+
+    #[test]
+    fn the_new_id_is_the_one_new_entry_of_that_name() {
+        let known: HashSet<String> = ["1", "2"].iter().map(|s| s.to_string()).collect();
+        let after = [
+            token("1", "a"),
+            token("2", "b"),
+            token("3", "a"),
+            token("4", "c"),
+        ];
+        assert_eq!(new_id(&known, &after, "a"), Ok(TokenId::string("3")));
+        assert!(new_id(&known, &after, "b").is_err());
+        let twice = [token("3", "a"), token("5", "a")];
+        let e = new_id(&known, &twice, "a").unwrap_err();
+        assert!(e.contains("2 new entries"), "{e}");
+    }
+
+    #[test]
+    fn ids_are_checked_by_their_kind_from_both_forms() {
+        let ids = parse_ids::<ServiceTokens>(&["1".into(), "2".into()], &["3".into()]).unwrap();
+        assert_eq!(ids, vec![TokenId::int(1), TokenId::int(2), TokenId::int(3)]);
+        let e = parse_ids::<ServiceTokens>(&[], &["foo".into()]).unwrap_err();
+        assert!(
+            e.message
+                .starts_with("invalid argument \"foo\" for \"-i, --id\"")
+        );
+        assert!(parse_ids::<ServiceTokens>(&[], &[]).is_err());
+        assert!(
+            parse_ids::<posit_connect::ServiceTokens>(&["107484341630693".into()], &[]).is_err()
+        );
+    }
+}
