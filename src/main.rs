@@ -508,7 +508,7 @@ fn run_context(
     let global = &cli.global;
     let (config_path, _) = src.config_path(global)?;
     match &args.command {
-        None if context::docs_form_given(global, &args.save) => {
+        None if settings::save::docs_form_given(global, &args.save) => {
             context_save(cli, &args.save, out, printer, src, &config_path)
         }
         None => {
@@ -578,7 +578,7 @@ fn context_save(
     src: &mut Sources,
     config_path: &Path,
 ) -> Result<(), Failure> {
-    let req = context::save_request(&cli.global, args, src)?;
+    let req = settings::save::save_request(&cli.global, args, src)?;
     // A config file that does not parse, or no keyring, stops the save before any request.
     config::load(config_path)?;
     context::check_secret_store(&req)?;
