@@ -11,11 +11,17 @@ mod cli_util;
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
+
+use base64::Engine;
 use std::path::{Path, PathBuf};
 
 use cli_util::{Run, run};
 use common::secret_service::SecretService;
 use common::{Sandbox, TestEnv, read_bytes};
+use rcgen::{
+    BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
 use serde_json::{Value, json};
 
 fn sts_with(env: &TestEnv, keyring: &SecretService) -> assert_cmd::Command {
@@ -353,6 +359,93 @@ fn rsconnect_servers_become_posit_contexts_and_a_shinyapps_account_is_skipped() 
     );
     assert_eq!(config_text(&env), config);
     assert_eq!(keyring_users(&keyring), 2);
+
+    // --overwrite replaces both, their old keyring entries with them.
+    let r = import(&env, &keyring, &["rsconnect", "--overwrite", "-o", "json"]).ok();
+    assert_eq!(r.json()["imported"].as_array().unwrap().len(), 2);
+    assert_eq!(keyring_users(&keyring), 2);
+    assert_usable(&env, &keyring, "lab");
+}
+
+/// A CA (its PEM) and, in `dir`, `server.pem` and `server.key` for 127.0.0.1 signed by it.
+fn make_pki(dir: &Path) -> String {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let mut server = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let server_pem = server.signed_by(&key, &issuer).unwrap().pem();
+    std::fs::write(dir.join("server.pem"), server_pem).unwrap();
+    std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
+    ca_pem
+}
+
+#[test]
+fn rsconnects_ca_cert_and_insecure_are_honoured_over_https() {
+    let pki = tempfile::tempdir().unwrap();
+    let ca_pem = make_pki(pki.path());
+    let cert = pki.path().join("server.pem");
+    let key = pki.path().join("server.key");
+    let sb = Sandbox::start_platform(
+        "posit-connect",
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(sb.url.starts_with("https://"), "{}", sb.url);
+    let keyring = SecretService::start();
+    let env = TestEnv::new();
+    // `rsconnect add --cacert ca.pem` keeps the PEM text itself in `ca_cert`.
+    let servers = json!({
+        "trusted": {"name": "trusted", "url": sb.url, "api_key": sb.admin_token,
+                    "insecure": false, "ca_cert": ca_pem},
+        "insecure": {"name": "insecure", "url": sb.url, "api_key": sb.admin_token,
+                     "insecure": true, "ca_cert": null},
+        "plain": {"name": "plain", "url": sb.url, "api_key": sb.admin_token,
+                  "insecure": false, "ca_cert": null}
+    });
+    let source = env.dir.path().join("servers.json");
+    write(
+        &source,
+        &serde_json::to_string_pretty(&servers).unwrap(),
+        0o600,
+    );
+    let r = import(
+        &env,
+        &keyring,
+        &["rsconnect", "--from", source.to_str().unwrap()],
+    )
+    .ok();
+    assert_eq!(
+        r.stdout.matches("✅ Imported context").count(),
+        3,
+        "{}",
+        r.stdout
+    );
+
+    let saved = contexts(&env, &keyring);
+    let ca = saved["trusted"]["ca-cert-base64-data"]
+        .as_str()
+        .expect("CA data");
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(ca)
+        .unwrap();
+    assert_eq!(String::from_utf8(decoded).unwrap(), ca_pem);
+    assert_eq!(saved["insecure"]["skip-ssl"], json!(true));
+    assert_usable(&env, &keyring, "trusted");
+    assert_usable(&env, &keyring, "insecure");
+    // Without either, the sandbox's certificate is not trusted: the CA above did the work.
+    run(sts_with(&env, &keyring).args(["--context", "plain", "service-token", "list"])).fails(4);
 }
 
 #[test]
