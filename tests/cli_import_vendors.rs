@@ -5,7 +5,9 @@
 //! The source files are built here from what the vendors' CLIs write (qualytics-cli's `auth
 //! init`: PyYAML `safe_dump` of `{url, token, ssl_verify}`, the url ending in `/api/`, mode 0644
 //! by the umask; rsconnect-python's `add`: `json.dumps(indent=4)` of the servers keyed by
-//! nickname, mode 0600), not by those CLIs themselves: CI has no network to install them.
+//! nickname, mode 0600), not by those CLIs themselves, which CI would have to install over the
+//! network. The same shapes were checked by hand against files written by qualytics-cli 1.2.2
+//! (`auth init`) and rsconnect-python 1.32.0 (`add`, `add --insecure`, `add --cacert`).
 
 mod cli_util;
 mod common;

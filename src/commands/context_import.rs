@@ -284,10 +284,9 @@ pub fn import(req: &ImportRequest, source: &Path, config_path: &Path) -> Result<
         }
         ImportSource::Rsconnect => rsconnect::parse(&text, source, storage)?,
     };
-    let (mut report, holds_tokens) =
-        import_parsed(parsed, source, config_path, req.overwrite, storage)?;
-    if holds_tokens {
-        report.source_warnings = plain_text_warnings(source, mode);
+    let (mut report, tokens) = import_parsed(parsed, source, config_path, req.overwrite, storage)?;
+    if tokens > 0 {
+        report.source_warnings = plain_text_warnings(source, mode, tokens);
     }
     Ok(report)
 }
@@ -335,11 +334,16 @@ fn read_source(path: &Path, what: &str) -> Result<(String, Option<u32>)> {
 
 /// The ⚠️ lines after an import: the source still holds the tokens in plain text (`sts` never
 /// changes it), and, when its mode lets its group or others read it, that too.
-fn plain_text_warnings(source: &Path, mode: Option<u32>) -> Vec<String> {
+fn plain_text_warnings(source: &Path, mode: Option<u32>, tokens: usize) -> Vec<String> {
     let path = source.display();
+    let (what, them) = if tokens == 1 {
+        ("the token", "it")
+    } else {
+        ("the tokens", "them")
+    };
     let mut warnings = vec![format!(
-        "{path} still holds the tokens in plain text (sts never changes it): remove them there \
-         once nothing else needs them"
+        "{path} still holds {what} in plain text (sts never changes it): remove {them} there \
+         once nothing else needs {them}"
     )];
     if let Some(mode) = mode.filter(|m| m & 0o044 != 0) {
         warnings.push(format!(
@@ -368,15 +372,15 @@ fn go_parsed(go: GoConfig, storage: Storage) -> Parsed {
     }
 }
 
-/// Imports the entries of a source. Returns the report and whether the source held any token we
-/// could import (imported now, or before under a name that exists).
+/// Imports the entries of a source. Returns the report and how many tokens of the source we could
+/// import (imported now, or before under a name that exists).
 fn import_parsed(
     parsed: Parsed,
     source: &Path,
     config_path: &Path,
     overwrite: bool,
     storage: Storage,
-) -> Result<(ImportReport, bool)> {
+) -> Result<(ImportReport, usize)> {
     let mut report = ImportReport {
         source: source.to_path_buf(),
         ..Default::default()
@@ -397,7 +401,7 @@ fn import_parsed(
             Ok(c) => candidates.push(c),
         }
     }
-    let holds_tokens = !candidates.is_empty();
+    let tokens = candidates.len();
 
     // The config file must parse before anything is written; a name that exists is skipped
     // unless --overwrite. Nothing to do means no write at all, so a second run changes nothing.
@@ -413,7 +417,7 @@ fn import_parsed(
         candidates.retain(|c| !exists(&c.name));
     }
     if candidates.is_empty() {
-        return Ok((report, holds_tokens));
+        return Ok((report, tokens));
     }
     let store = secret_store(storage, config_path)?;
     let mut written: Vec<String> = Vec::new();
@@ -470,7 +474,7 @@ fn import_parsed(
                         .push(format!("the old credential of '{name}' stayed behind: {e}"));
                 }
             }
-            Ok((report, holds_tokens))
+            Ok((report, tokens))
         }
         Err(e) => {
             for id in &written {
