@@ -8,6 +8,7 @@ use crate::credentials::{self, KeyringStore};
 use crate::error::{Error, Kind, Result};
 use crate::settings::{self, Credential, secret_store};
 
+pub use crate::outcome::{Renamed, Saved};
 pub use crate::settings::save::{DEFAULT_NAME, SaveRequest};
 
 /// Checks, before any request, that the secret of `context save` can be stored: for the
@@ -20,16 +21,6 @@ pub fn check_secret_store(req: &SaveRequest) -> Result<()> {
             .map_err(credentials::KeyringError::into_write_error),
         Storage::File => Ok(()),
     }
-}
-
-/// What `context save` did besides saving.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Saved {
-    /// A warning to print: the replaced context's old credential stayed behind.
-    pub warning: Option<String>,
-    /// The context that was current before, when it was another one: the save switched away
-    /// from it (`Current context set to <name>` on stderr).
-    pub switched_from: Option<String>,
 }
 
 /// Stores the secret (its keyring item labelled with the context and URL), then the context
@@ -116,15 +107,6 @@ pub fn delete(config_path: &Path, name: &str) -> Result<bool> {
         })?;
     }
     Ok(was_current)
-}
-
-/// What `context rename` did.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Renamed {
-    /// Whether the renamed context was the current one (and still is, by its new name).
-    pub was_current: bool,
-    /// A warning to print: the keyring item kept its old label.
-    pub warning: Option<String>,
 }
 
 /// `context rename OLD NEW`: the context gets the new name and keeps its credential (the secret

@@ -9,6 +9,7 @@
 mod qualytics;
 mod rsconnect;
 
+pub use crate::outcome::ImportReport;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -209,23 +210,6 @@ fn string(v: &Value, key: &str) -> Option<String> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(str::to_string)
-}
-
-/// What an import did.
-#[derive(Debug, Clone, Default)]
-pub struct ImportReport {
-    pub source: PathBuf,
-    /// Imported contexts, in the source's order.
-    pub imported: Vec<(String, Context)>,
-    /// Contexts left out, with the reason.
-    pub skipped: Vec<(String, String)>,
-    /// The context this run made current (the source's current one, when it was imported).
-    pub current_context: Option<String>,
-    /// Things to say on stderr before the report (an old credential that stayed behind).
-    pub warnings: Vec<String>,
-    /// Things to say on stderr after the report: the source still holds the tokens in plain
-    /// text, and who else may read it.
-    pub source_warnings: Vec<String>,
 }
 
 /// A context ready to import, its secret beside it.
