@@ -307,19 +307,29 @@ pub enum ContextCommand {
         sts context validate prod\n  \
         sts context validate --name prod -o json")]
     Validate(ContextValidateArgs),
-    /// Import the contexts of the Go CLI's config, their tokens into the keyring
-    #[command(
-        after_help = format!(
-            "Reads ${}/stackstate-cli/config.yaml, else \
-            ~/.config/stackstate-cli/config.yaml (both the `contexts:` format and the older \
-            single-context one), never changes it, and skips a context whose name already \
-            exists unless --overwrite.\n\n\
-            Examples:\n  \
-            sts context import\n  \
-            sts context import --from ./old-config.yaml --overwrite",
-            ev::XDG_CONFIG_HOME
-        )
-    )]
+    /// Import another CLI's saved credentials as contexts, their tokens into the keyring
+    #[command(after_help = format!(
+        "Sources and where they are read by default:\n  \
+        - stackstate-cli (the Go CLI): ${xdg}/stackstate-cli/config.yaml, else \
+        ~/.config/stackstate-cli/config.yaml (both the `contexts:` format and the older \
+        single-context one)\n  \
+        - qualytics (qualytics-cli): ${qch}/config.yaml, else \
+        ~/.qualytics/config.yaml; one context, named qualytics unless --name\n  \
+        - rsconnect (rsconnect-python): servers.json in ${xdg}/rsconnect-python/, else \
+        ~/.rsconnect-python/ (macOS: ~/Library/Application Support/rsconnect-python/, Windows: \
+        %{appdata}%\\rsconnect-python\\); one Posit Connect context per server with an API key\n\n\
+        The source file is never changed; a context whose name already exists is skipped unless \
+        --overwrite, so a second run changes nothing. The source still holds the tokens in plain \
+        text afterwards: a warning says so, and names the file's mode when others may read it.\n\n\
+        Examples:\n  \
+        sts context import\n  \
+        sts context import --from ./old-config.yaml --overwrite\n  \
+        sts context import qualytics\n  \
+        sts context import rsconnect -o json",
+        xdg = ev::XDG_CONFIG_HOME,
+        qch = ev::QUALYTICS_CONFIG_HOME,
+        appdata = ev::APPDATA,
+    ))]
     Import(ContextImportArgs),
 }
 
@@ -389,16 +399,18 @@ pub struct ContextRenameArgs {
 
 #[derive(Debug, Default, Args)]
 pub struct ContextImportArgs {
-    // The Go CLI's config file.
-    #[arg(
-        long = "from",
-        value_name = "PATH",
-        help = format!(
-            "The Go CLI's config file [default: ${}/stackstate-cli/config.yaml]",
-            ev::XDG_CONFIG_HOME
-        )
-    )]
+    /// Whose saved credentials to import
+    #[arg(value_enum, default_value_t = ImportSource::StackstateCli)]
+    pub source: ImportSource,
+
+    /// The source's file [default: where that CLI keeps it, see below]
+    #[arg(long = "from", value_name = "PATH")]
     pub from: Option<String>,
+
+    /// Name of the imported context (qualytics only: the other sources name each context after
+    /// its entry) [default: qualytics]
+    #[arg(short = 'n', long, value_name = "NAME")]
+    pub name: Option<String>,
 
     /// Replace contexts whose name already exists
     #[arg(long)]
@@ -407,6 +419,18 @@ pub struct ContextImportArgs {
     /// Keep the tokens in a 0600 credentials.toml instead of the OS keyring
     #[arg(long)]
     pub insecure_storage: bool,
+}
+
+/// The CLIs whose saved credentials `context import` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum ImportSource {
+    /// The official Go `sts` CLI's config.yaml
+    #[default]
+    StackstateCli,
+    /// qualytics-cli's config.yaml (a Qualytics URL and token)
+    Qualytics,
+    /// rsconnect-python's servers.json (Posit Connect servers and API keys)
+    Rsconnect,
 }
 
 #[derive(Debug, Args)]

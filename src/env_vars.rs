@@ -47,8 +47,14 @@ pub const TERM: &str = "TERM";
 
 /// The user's config folder (XDG); `context import` finds the Go CLI's config under it.
 pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
-/// The user's home folder; `context import` falls back to `~/.config/stackstate-cli`.
+/// The user's home folder; `context import` falls back to `~/.config/stackstate-cli`,
+/// `~/.qualytics` and `~/.rsconnect-python` under it.
 pub const HOME: &str = "HOME";
+/// qualytics-cli's config folder, read by `context import qualytics` (default `~/.qualytics`).
+pub const QUALYTICS_CONFIG_HOME: &str = "QUALYTICS_CONFIG_HOME";
+/// The Windows roaming application-data folder; `context import rsconnect` finds
+/// `rsconnect-python\servers.json` under it there.
+pub const APPDATA: &str = "APPDATA";
 
 /// Reads an environment variable; an unset, empty or non-UTF-8 value is `None`.
 pub fn get(name: &str) -> Option<String> {

@@ -14,6 +14,7 @@ pub mod fsutil;
 #[cfg(feature = "docgen")]
 pub mod generated;
 pub mod guard;
+pub mod outcome;
 pub mod output;
 pub mod platform;
 pub mod redact;

@@ -508,7 +508,7 @@ fn run_context(
     let global = &cli.global;
     let (config_path, _) = src.config_path(global)?;
     match &args.command {
-        None if context::docs_form_given(global, &args.save) => {
+        None if settings::save::docs_form_given(global, &args.save) => {
             context_save(cli, &args.save, out, printer, src, &config_path)
         }
         None => {
@@ -543,13 +543,19 @@ fn run_context(
             Ok(printer.context_renamed(&a.old, a.new.trim(), &renamed)?)
         }
         Some(ContextCommand::Import(a)) => {
-            let source = match &a.from {
-                Some(path) => std::path::PathBuf::from(path),
-                None => context_import::default_source(src.env)?,
+            let req = context_import::ImportRequest {
+                source: a.source,
+                from: a.from.as_ref().map(std::path::PathBuf::from),
+                name: a.name.clone(),
+                overwrite: a.overwrite,
+                insecure_storage: a.insecure_storage,
             };
-            let report =
-                context_import::import(&source, &config_path, a.overwrite, a.insecure_storage)?;
-            Ok(printer.contexts_imported(&report)?)
+            let report = context_import::run(&req, &config_path, src.env)?;
+            printer.contexts_imported(&report)?;
+            for warning in &report.source_warnings {
+                printer.warn(&output::clean(warning));
+            }
+            Ok(())
         }
         Some(ContextCommand::Validate(a)) => {
             let config = context::load_existing(&config_path)?;
@@ -578,7 +584,7 @@ fn context_save(
     src: &mut Sources,
     config_path: &Path,
 ) -> Result<(), Failure> {
-    let req = context::save_request(&cli.global, args, src)?;
+    let req = settings::save::save_request(&cli.global, args, src)?;
     // A config file that does not parse, or no keyring, stops the save before any request.
     config::load(config_path)?;
     context::check_secret_store(&req)?;

@@ -15,6 +15,8 @@ use crate::error::{Error, Kind, Result};
 use crate::platform::{CredentialKind, PlatformKind};
 use crate::secret::Secret;
 
+pub mod save;
+
 /// Where a Kubernetes pod finds its service-account token.
 pub const DEFAULT_K8S_SA_TOKEN_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 /// The API base path when nothing else names one.

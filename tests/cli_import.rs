@@ -93,6 +93,11 @@ fn import_of_a_go_config_with_three_contexts_is_usable_keeps_the_source_and_is_i
          ✅ Imported context 'staging' (service-token, keyring)\n\
          Current context set to admin\n"
     );
+    assert!(
+        r.stderr.contains("still holds the tokens in plain text"),
+        "{}",
+        r.stderr
+    );
     assert_usable(&env, &keyring, &["prod", "admin", "staging"]);
     let r = run(sts_with(&env, &keyring).args(["context", "show"])).ok();
     assert_eq!(r.stdout, "admin\n");

@@ -1,16 +1,94 @@
-//! `sts context import`: the contexts of the Go CLI's `config.yaml` become contexts of ours, their
-//! tokens going to the OS keyring (or, when asked, the 0600 `credentials.toml`). The source file is
-//! only read. A name that already exists is skipped unless `--overwrite`, so a second run changes
-//! nothing. Returns a report; never prints, and no message built here contains a token.
+//! `sts context import`: another CLI's saved credentials become contexts of ours, their tokens
+//! going to the OS keyring (or, when asked, the 0600 `credentials.toml`). Three sources: the Go
+//! CLI's `config.yaml` (this file), qualytics-cli's `config.yaml` ([`qualytics`]) and
+//! rsconnect-python's `servers.json` ([`rsconnect`]); each is read into [`Parsed`] entries and
+//! imported the same way. The source file is only read. A name that already exists is skipped
+//! unless `--overwrite`, so a second run changes nothing. Returns a report; never prints, and no
+//! message built here contains a token.
 
+mod qualytics;
+mod rsconnect;
+
+pub use crate::outcome::ImportReport;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde_norway::Value;
 
+use crate::cli::ImportSource;
 use crate::config::{self, Auth, Context, Storage};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 use crate::settings::{self, Credential, parse_bool, secret_store};
+
+/// A source file larger than this is refused (CONTRACT §5: reads are bounded).
+const MAX_SOURCE_BYTES: u64 = 1024 * 1024;
+
+/// What to import and how: the command's flags, resolved.
+#[derive(Debug, Clone, Default)]
+pub struct ImportRequest {
+    pub source: ImportSource,
+    /// `--from`; `None`: where the source's CLI keeps its file.
+    pub from: Option<PathBuf>,
+    /// `--name`: the name of the one context of a qualytics import.
+    pub name: Option<String>,
+    pub overwrite: bool,
+    pub insecure_storage: bool,
+}
+
+/// `context import`: checks the flags, finds the source file (`--from`, else the source's default
+/// path on this OS, from `env`), and imports it into the config file at `config_path`.
+pub fn run(
+    req: &ImportRequest,
+    config_path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<ImportReport> {
+    if let Some(name) = &req.name {
+        if req.source != ImportSource::Qualytics {
+            return Err(Error::usage(
+                "--name names the one context of `context import qualytics`; the stackstate-cli \
+                 and rsconnect sources name each context after its entry",
+            ));
+        }
+        if name.trim().is_empty() {
+            return Err(Error::usage("--name must not be empty"));
+        }
+    }
+    let source = match &req.from {
+        Some(path) => path.clone(),
+        None => default_source_for(req.source, std::env::consts::OS, env)?,
+    };
+    import(req, &source, config_path)
+}
+
+/// Where each source's CLI keeps its file on `os` (as `std::env::consts::OS` names it).
+pub fn default_source_for(
+    source: ImportSource,
+    os: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<PathBuf> {
+    match source {
+        ImportSource::StackstateCli => default_source(env),
+        ImportSource::Qualytics => qualytics::default_source(env),
+        ImportSource::Rsconnect => rsconnect::default_source(os, env),
+    }
+}
+
+/// An environment variable, empty as unset.
+fn var(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    env(name).filter(|v| !v.is_empty())
+}
+
+/// The home folder (`HOME`), or an error that names `what` and `--from`.
+fn home(env: &dyn Fn(&str) -> Option<String>, what: &str) -> Result<PathBuf> {
+    var(env, crate::env_vars::HOME)
+        .map(PathBuf::from)
+        .ok_or_else(|| {
+            Error::config(format!(
+                "cannot find the {what} (HOME is not set); name it with --from PATH"
+            ))
+        })
+}
 
 /// Where the Go CLI keeps its config: `$XDG_CONFIG_HOME/stackstate-cli/config.yaml`, else
 /// `~/.config/stackstate-cli/config.yaml` (on every OS). `env` gives a variable, empty as unset.
@@ -52,17 +130,7 @@ pub struct GoConfig {
 /// Parses the Go CLI's YAML: the `contexts:` format, or the older one where the file is one bare
 /// context (named `default`, and current).
 pub fn parse_go_config(text: &str, path: &Path) -> Result<GoConfig> {
-    let value: Value = serde_norway::from_str(text).map_err(|e| {
-        // Only the place: the parser's words could quote a token.
-        let place = e
-            .location()
-            .map(|l| format!(" at line {} column {}", l.line(), l.column()))
-            .unwrap_or_default();
-        Error::config(format!(
-            "the Go CLI config {} is not valid YAML{place}",
-            path.display()
-        ))
-    })?;
+    let value = parse_yaml(text, path, GO_WHAT)?;
     if value.is_null() {
         return Ok(GoConfig::default());
     }
@@ -104,6 +172,21 @@ pub fn parse_go_config(text: &str, path: &Path) -> Result<GoConfig> {
     }
 }
 
+/// YAML, or an error naming the file and the place; only the place, since the parser's words
+/// could quote a token.
+fn parse_yaml(text: &str, path: &Path, what: &str) -> Result<Value> {
+    serde_norway::from_str(text).map_err(|e| {
+        let place = e
+            .location()
+            .map(|l| format!(" at line {} column {}", l.line(), l.column()))
+            .unwrap_or_default();
+        Error::config(format!(
+            "the {what} {} is not valid YAML{place}",
+            path.display()
+        ))
+    })
+}
+
 fn go_context(name: String, v: &Value) -> GoContext {
     GoContext {
         name,
@@ -129,89 +212,180 @@ fn string(v: &Value, key: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// What an import did.
-#[derive(Debug, Clone, Default)]
-pub struct ImportReport {
-    pub source: PathBuf,
-    /// Imported contexts, in the source's order.
-    pub imported: Vec<(String, Context)>,
-    /// Contexts left out, with the reason.
-    pub skipped: Vec<(String, String)>,
-    /// The context this run made current (the source's current one, when it was imported).
-    pub current_context: Option<String>,
-    /// Things to say on stderr (an old credential that stayed behind).
-    pub warnings: Vec<String>,
-}
-
 /// A context ready to import, its secret beside it.
+#[derive(Debug)]
 struct Candidate {
     name: String,
     context: Context,
     secret: Secret,
 }
 
-/// Imports the Go config at `source` into the config file at `config_path`.
-pub fn import(
-    source: &Path,
-    config_path: &Path,
-    overwrite: bool,
-    insecure_storage: bool,
-) -> Result<ImportReport> {
-    // Bounded (CONTRACT §5): `--from /dev/zero` is an error, not an out-of-memory abort.
-    let read = crate::fsutil::read_bounded(source, crate::fsutil::MAX_FILE_BYTES)
-        .map_err(|e| match e {
-            crate::fsutil::ReadError::Io(io) => io,
-            other => std::io::Error::other(other.to_string()),
-        })
-        .and_then(|bytes| {
-            String::from_utf8(bytes).map_err(|_| {
-                std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not valid UTF-8")
-            })
-        });
-    let text = match read {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::config(format!(
-                "no Go CLI config at {}: name it with --from PATH",
-                source.display()
-            )));
-        }
-        Err(e) => {
-            return Err(Error::config(format!(
-                "cannot read the Go CLI config {}: {e}",
-                source.display()
-            )));
-        }
+/// A source file read into contexts of ours: each entry as a candidate, or its name and why it
+/// cannot be imported, in the source's order; and the one that should become current.
+#[derive(Debug, Default)]
+struct Parsed {
+    entries: Vec<std::result::Result<Candidate, (String, String)>>,
+    current: Option<Current>,
+}
+
+/// Which imported context becomes current.
+#[derive(Debug)]
+enum Current {
+    /// The source's current context: made current whatever was current before (the Go CLI's
+    /// own notion of current, as the import always did).
+    Always(String),
+    /// The source's only or default entry: made current only when no context is current yet,
+    /// so importing another platform's credentials never moves a user off their context.
+    IfNone(String),
+}
+
+/// The name the Go CLI's file goes by in messages.
+const GO_WHAT: &str = "Go CLI config";
+
+/// Imports `req.source`'s file at `source` into the config file at `config_path`.
+pub fn import(req: &ImportRequest, source: &Path, config_path: &Path) -> Result<ImportReport> {
+    let what = match req.source {
+        ImportSource::StackstateCli => GO_WHAT,
+        ImportSource::Qualytics => qualytics::WHAT,
+        ImportSource::Rsconnect => rsconnect::WHAT,
     };
-    let go = parse_go_config(&text, source)?;
-    let storage = if insecure_storage {
+    let (text, mode) = read_source(source, what)?;
+    let storage = if req.insecure_storage {
         Storage::File
     } else {
         Storage::Keyring
     };
+    let parsed = match req.source {
+        ImportSource::StackstateCli => go_parsed(parse_go_config(&text, source)?, storage),
+        ImportSource::Qualytics => {
+            let name = req.name.as_deref().map(str::trim);
+            qualytics::parse(
+                &text,
+                source,
+                name.unwrap_or(qualytics::DEFAULT_NAME),
+                storage,
+            )?
+        }
+        ImportSource::Rsconnect => rsconnect::parse(&text, source, storage)?,
+    };
+    let (mut report, tokens) = import_parsed(parsed, source, config_path, req.overwrite, storage)?;
+    if tokens > 0 {
+        report.source_warnings = plain_text_warnings(source, mode, tokens);
+    }
+    Ok(report)
+}
+
+/// The source's text and its permission bits. A missing file is exit 1 naming the path looked
+/// at; so is one that cannot be read, is larger than 1 MiB or is not UTF-8.
+fn read_source(path: &Path, what: &str) -> Result<(String, Option<u32>)> {
+    let cannot = |reason: String| {
+        Error::config(format!(
+            "cannot read the {what} {}: {reason}",
+            path.display()
+        ))
+    };
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::config(format!(
+                "no {what} at {}: name it with --from PATH",
+                path.display()
+            )));
+        }
+        Err(e) => return Err(cannot(e.to_string())),
+    };
+    let meta = file.metadata().map_err(|e| cannot(e.to_string()))?;
+    if meta.is_dir() {
+        return Err(cannot("it is a folder".into()));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_SOURCE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| cannot(e.to_string()))?;
+    if bytes.len() as u64 > MAX_SOURCE_BYTES {
+        return Err(cannot("it is larger than 1 MiB".into()));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| cannot("it is not valid UTF-8".into()))?;
+    #[cfg(unix)]
+    let mode = {
+        use std::os::unix::fs::PermissionsExt;
+        Some(meta.permissions().mode() & 0o7777)
+    };
+    #[cfg(not(unix))]
+    let mode = None;
+    Ok((text, mode))
+}
+
+/// The ⚠️ lines after an import: the source still holds the tokens in plain text (`sts` never
+/// changes it), and, when its mode lets its group or others read it, that too.
+fn plain_text_warnings(source: &Path, mode: Option<u32>, tokens: usize) -> Vec<String> {
+    let path = source.display();
+    let (what, them) = if tokens == 1 {
+        ("the token", "it")
+    } else {
+        ("the tokens", "them")
+    };
+    let mut warnings = vec![format!(
+        "{path} still holds {what} in plain text (sts never changes it): remove {them} there \
+         once nothing else needs {them}"
+    )];
+    if let Some(mode) = mode.filter(|m| m & 0o044 != 0) {
+        warnings.push(format!(
+            "{path} is readable by other users (mode {mode:04o}): chmod 600 it, or delete it"
+        ));
+    }
+    warnings
+}
+
+/// The Go CLI's contexts as entries; its current context stays current.
+fn go_parsed(go: GoConfig, storage: Storage) -> Parsed {
+    let entries = go
+        .contexts
+        .into_iter()
+        .map(|ctx| {
+            let name = ctx.name.clone();
+            if name.is_empty() {
+                return Err(("(no name)".to_string(), "it has no name".to_string()));
+            }
+            candidate(ctx, storage).map_err(|reason| (name, reason))
+        })
+        .collect();
+    Parsed {
+        entries,
+        current: go.current_context.map(Current::Always),
+    }
+}
+
+/// Imports the entries of a source. Returns the report and how many tokens of the source we could
+/// import (imported now, or before under a name that exists).
+fn import_parsed(
+    parsed: Parsed,
+    source: &Path,
+    config_path: &Path,
+    overwrite: bool,
+    storage: Storage,
+) -> Result<(ImportReport, usize)> {
     let mut report = ImportReport {
         source: source.to_path_buf(),
         ..Default::default()
     };
 
-    // Check each context on its own first; what is left can be imported.
+    // Check each entry on its own first; what is left can be imported.
     let mut candidates: Vec<Candidate> = Vec::new();
-    for ctx in go.contexts {
-        let name = ctx.name.clone();
-        if name.is_empty() {
-            report
+    for entry in parsed.entries {
+        match entry {
+            Err(skipped) => report.skipped.push(skipped),
+            Ok(c) if c.secret.expose().chars().any(char::is_control) => report.skipped.push((
+                c.name,
+                "its token holds a control character, which no HTTP header may carry".to_string(),
+            )),
+            Ok(c) if candidates.iter().any(|k| k.name == c.name) => report
                 .skipped
-                .push(("(no name)".to_string(), "it has no name".to_string()));
-            continue;
-        }
-        match candidate(ctx, storage) {
-            Ok(_) if candidates.iter().any(|c| c.name == name) => report
-                .skipped
-                .push((name, "the name appears twice in the source".to_string())),
+                .push((c.name, "the name appears twice in the source".to_string())),
             Ok(c) => candidates.push(c),
-            Err(reason) => report.skipped.push((name, reason)),
         }
     }
+    let tokens = candidates.len();
 
     // The config file must parse before anything is written; a name that exists is skipped
     // unless --overwrite. Nothing to do means no write at all, so a second run changes nothing.
@@ -227,13 +401,16 @@ pub fn import(
         candidates.retain(|c| !exists(&c.name));
     }
     if candidates.is_empty() {
-        return Ok(report);
+        return Ok((report, tokens));
     }
-
     let store = secret_store(storage, config_path)?;
     let mut written: Vec<String> = Vec::new();
-    let source_current = go.current_context;
+    let source_current = parsed.current;
     let result = config::update(config_path, |config| {
+        let none_current = config
+            .current_context
+            .as_ref()
+            .is_none_or(|c| !config.contexts.contains_key(c));
         let mut replaced = Vec::new();
         let mut imported = Vec::new();
         for c in &candidates {
@@ -263,9 +440,13 @@ pub fn import(
             }
             imported.push((c.name.clone(), c.context.clone()));
         }
-        let current = source_current
-            .filter(|name| imported.iter().any(|(n, _)| n == name))
-            .inspect(|name| config.current_context = Some(name.clone()));
+        let current = match source_current {
+            Some(Current::Always(name)) => Some(name),
+            Some(Current::IfNone(name)) if none_current => Some(name),
+            _ => None,
+        }
+        .filter(|name| imported.iter().any(|(n, _)| n == name))
+        .inspect(|name| config.current_context = Some(name.clone()));
         Ok((imported, replaced, current))
     });
     match result {
@@ -281,7 +462,7 @@ pub fn import(
                         .push(format!("the old credential of '{name}' stayed behind: {e}"));
                 }
             }
-            Ok(report)
+            Ok((report, tokens))
         }
         Err(e) => {
             for id in &written {
@@ -289,6 +470,34 @@ pub fn import(
             }
             Err(e)
         }
+    }
+}
+
+/// A context of ours for another platform's server: the server's URL, an API token, no
+/// `api-path` of its own (StackState's only). `None` CA data with `skip_ssl`.
+fn vendor_candidate(
+    name: &str,
+    url: String,
+    platform: crate::platform::PlatformKind,
+    token: &str,
+    skip_ssl: bool,
+    ca_cert_base64_data: Option<String>,
+    storage: Storage,
+) -> Candidate {
+    Candidate {
+        name: name.to_string(),
+        context: Context {
+            url,
+            platform,
+            api_path: config::DEFAULT_API_PATH.to_string(),
+            auth: Auth::ApiToken,
+            storage,
+            skip_ssl,
+            ca_cert_base64_data: if skip_ssl { None } else { ca_cert_base64_data },
+            credential_id: config::new_credential_id(),
+            extra: Default::default(),
+        },
+        secret: Secret::new(token),
     }
 }
 
@@ -339,6 +548,16 @@ fn candidate(go: GoContext, storage: Storage) -> std::result::Result<Candidate, 
 mod tests {
     use super::*;
     use crate::credentials::{FileStore, SecretStore};
+
+    /// A Go CLI import, `--insecure-storage` (tests have no keyring), maybe `--overwrite`.
+    fn go_import(source: &Path, config: &Path, overwrite: bool) -> Result<ImportReport> {
+        let req = ImportRequest {
+            overwrite,
+            insecure_storage: true,
+            ..Default::default()
+        };
+        import(&req, source, config)
+    }
 
     const NEW: &str = "\
 contexts:
@@ -398,7 +617,7 @@ api-path: /api
         let source = dir.path().join("config.yaml");
         std::fs::write(&source, NEW).unwrap();
         let path = dir.path().join("sts/config.toml");
-        let r = import(&source, &path, false, true).unwrap();
+        let r = go_import(&source, &path, false).unwrap();
         let names: Vec<&str> = r.imported.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["prod", "dev"]);
         let skipped: Vec<&str> = r.skipped.iter().map(|(n, _)| n.as_str()).collect();
@@ -419,13 +638,13 @@ api-path: /api
             "api-dev"
         );
 
-        let again = import(&source, &path, false, true).unwrap();
+        let again = go_import(&source, &path, false).unwrap();
         assert!(again.imported.is_empty());
         assert_eq!(again.current_context, None);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
         assert_eq!(std::fs::read_to_string(&source).unwrap(), NEW);
 
-        let over = import(&source, &path, true, true).unwrap();
+        let over = go_import(&source, &path, true).unwrap();
         assert_eq!(over.imported.len(), 2);
         let config = config::load(&path).unwrap().unwrap();
         assert!(
@@ -445,11 +664,10 @@ api-path: /api
     #[test]
     fn a_missing_source_is_exit_1_and_the_default_source_follows_xdg() {
         let dir = tempfile::tempdir().unwrap();
-        let e = import(
+        let e = go_import(
             &dir.path().join("nope.yaml"),
             &dir.path().join("c.toml"),
             false,
-            true,
         )
         .unwrap_err();
         assert_eq!(e.exit_code(), 1);

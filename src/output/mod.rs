@@ -357,7 +357,7 @@ impl Printer {
         &self,
         name: &str,
         ctx: &Context,
-        saved: &crate::commands::context::Saved,
+        saved: &crate::outcome::Saved,
     ) -> io::Result<()> {
         if let Some(warning) = &saved.warning {
             self.warn(warning);
@@ -451,7 +451,7 @@ impl Printer {
         &self,
         old: &str,
         new: &str,
-        renamed: &crate::commands::context::Renamed,
+        renamed: &crate::outcome::Renamed,
     ) -> io::Result<()> {
         if let Some(warning) = &renamed.warning {
             self.warn(warning);
@@ -575,10 +575,7 @@ impl Printer {
 
     /// `context import`: each imported context, each skipped one (a warning), the new current
     /// context.
-    pub fn contexts_imported(
-        &self,
-        r: &crate::commands::context_import::ImportReport,
-    ) -> io::Result<()> {
+    pub fn contexts_imported(&self, r: &crate::outcome::ImportReport) -> io::Result<()> {
         for w in &r.warnings {
             self.warn(w);
         }
