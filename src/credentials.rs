@@ -583,20 +583,8 @@ pub fn save_context(
 }
 
 /// The crash-safe way to store a secret for a config change (CONTRACT §5), for every command
-/// that writes a secret with its context (`context save`, a rotation's `--save-to-context`).
-/// Under the config lock, held throughout:
-///
-/// 1. the orphans of earlier crashes are removed ([`reconcile`]);
-/// 2. `id` is noted as pending in the config (written);
-/// 3. the secret is stored under `id` in `storage` (a keyring item labelled `label`);
-/// 4. `change` edits the config and returns a value and the credentials it no longer uses;
-///    the note of `id` is cleared and those are noted instead, in one atomic write;
-/// 5. the secrets no longer used are removed and their notes cleared.
-///
-/// A crash between any two steps leaves at most notes, which the next `context save` or
-/// `context delete` reconciles. When step 3 or 4 fails, the new secret is removed again.
-/// Returns `change`'s value and, when an unused secret could not be removed, a warning that
-/// reads after "the old credential of …".
+/// that writes a secret with its context (`context save`, a rotation's `--save-to-context`):
+/// [`store_secrets_and_change`] with one secret.
 pub fn store_secret_and_change<T>(
     config_path: &Path,
     storage: Storage,
@@ -605,33 +593,76 @@ pub fn store_secret_and_change<T>(
     label: &str,
     change: impl FnOnce(&mut Config) -> Result<(T, Vec<(Storage, String)>)>,
 ) -> Result<(T, Option<String>)> {
+    let new = [NewSecret { id, secret, label }];
+    store_secrets_and_change(config_path, storage, &new, change)
+}
+
+/// A secret to store under a new credential id, its keyring item labelled `label` ([`label`]).
+#[derive(Debug, Clone, Copy)]
+pub struct NewSecret<'a> {
+    pub id: &'a str,
+    pub secret: &'a Secret,
+    pub label: &'a str,
+}
+
+/// The crash-safe way to store secrets for a config change (CONTRACT §5), for every command that
+/// writes secrets with their contexts (`context save`, a rotation's `--save-to-context`, and the
+/// way for `context import`). Under the config lock, held throughout:
+///
+/// 1. the orphans of earlier crashes are removed ([`reconcile`]);
+/// 2. every new id is noted as pending in the config (written);
+/// 3. the secrets are stored in `storage`;
+/// 4. `change` edits the config and returns a value and the credentials it does not use (the
+///    old ones of replaced contexts; new ones it decided not to use after all); the notes of the
+///    new ids are cleared and those are noted instead, in one atomic write;
+/// 5. the secrets not used are removed and their notes cleared.
+///
+/// A crash between any two steps leaves at most notes, which the next `context save` or
+/// `context delete` reconciles. When step 3 or 4 fails, the new secrets are removed again.
+/// Returns `change`'s value and, when an unused secret could not be removed, a warning that
+/// reads after "the old credential of …".
+pub fn store_secrets_and_change<T>(
+    config_path: &Path,
+    storage: Storage,
+    new: &[NewSecret<'_>],
+    change: impl FnOnce(&mut Config) -> Result<(T, Vec<(Storage, String)>)>,
+) -> Result<(T, Option<String>)> {
     let mut locked = config::Locked::acquire(config_path)?;
     let mut config = locked.load()?;
     reconcile(&mut config, config_path);
     let store = store_for(storage, config_path)?;
-    config.note_pending(storage, id);
+    for n in new {
+        config.note_pending(storage, n.id);
+    }
     locked.write(&config)?;
-    if let Err((e, unreachable)) = set_secret(storage, &*store, id, secret, label) {
-        // Whatever may have reached the store goes; the note stays when that is not sure.
-        if unreachable || store.delete(id).is_ok() {
-            config.clear_pending(storage, id);
-            let _ = locked.undo(&config);
+    // Takes the new secrets out again after a failure: each one that is surely gone loses its
+    // note; the others keep theirs for the next reconcile.
+    let take_back = |config: &mut Config, locked: &mut config::Locked, sure_empty: Option<&str>| {
+        for n in new {
+            if Some(n.id) == sure_empty || store.delete(n.id).is_ok() {
+                config.clear_pending(storage, n.id);
+            }
         }
-        return Err(e);
+        let _ = locked.undo(config);
+    };
+    for n in new {
+        if let Err((e, unreachable)) = set_secret(storage, &*store, n.id, n.secret, n.label) {
+            take_back(&mut config, &mut locked, unreachable.then_some(n.id));
+            return Err(e);
+        }
     }
     let before = config.clone();
     let (value, unused) = match change(&mut config) {
         Ok(changed) => changed,
         Err(e) => {
             let mut config = before;
-            if store.delete(id).is_ok() {
-                config.clear_pending(storage, id);
-                let _ = locked.undo(&config);
-            }
+            take_back(&mut config, &mut locked, None);
             return Err(e);
         }
     };
-    config.clear_pending(storage, id);
+    for n in new {
+        config.clear_pending(storage, n.id);
+    }
     for (storage, old) in &unused {
         config.note_pending(*storage, old);
     }
@@ -972,6 +1003,57 @@ mod tests {
             delete_context(&path, "zz", |_| Ok(())).unwrap_err().kind,
             Kind::NotFound
         );
+    }
+
+    #[test]
+    fn several_secrets_are_stored_with_one_change_and_the_unused_ones_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let store = FileStore::beside(&path);
+        let (a, b) = (Secret::new("secret-a"), Secret::new("secret-b"));
+        let new = [
+            NewSecret {
+                id: "ida",
+                secret: &a,
+                label: "a",
+            },
+            NewSecret {
+                id: "idb",
+                secret: &b,
+                label: "b",
+            },
+        ];
+        // The change takes `a` and decides against `b`: `b`'s secret goes again.
+        let (n, warning) = store_secrets_and_change(&path, Storage::File, &new, |c| {
+            c.contexts.insert("a".into(), file_context("ida"));
+            Ok((1, vec![(Storage::File, "idb".to_string())]))
+        })
+        .unwrap();
+        assert_eq!((n, warning), (1, None));
+        assert!(store.get("ida").unwrap().is_some());
+        assert_eq!(store.get("idb").unwrap(), None);
+        assert!(
+            config::load(&path)
+                .unwrap()
+                .unwrap()
+                .pending_credential_ids
+                .is_empty()
+        );
+        // A change that fails takes every new secret back and leaves the config as it was.
+        let before = fs::read_to_string(&path).unwrap();
+        let c = Secret::new("secret-c");
+        let new = [NewSecret {
+            id: "idc",
+            secret: &c,
+            label: "c",
+        }];
+        let e = store_secrets_and_change(&path, Storage::File, &new, |_| {
+            Err::<((), _), _>(Error::usage("no"))
+        })
+        .unwrap_err();
+        assert_eq!(e.kind, Kind::Usage);
+        assert_eq!(store.get("idc").unwrap(), None);
+        assert_eq!(fs::read_to_string(&path).unwrap(), before);
     }
 
     #[test]
