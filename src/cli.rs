@@ -132,7 +132,7 @@ pub struct GlobalArgs {
         global = true,
         value_enum,
         value_name = "PLATFORM",
-        help = env_help(
+        help = save_cli_only_help(
             "Platform: stackstate (default), posit-connect or qualytics; a saved context carries its own",
             ev::STS_CLI_PLATFORM
         )

@@ -603,3 +603,33 @@ fn random_answers_never_panic() {
         r.no_panic();
     }
 }
+
+#[test]
+fn put_and_delete_are_retried_and_a_retried_delete_answered_404_counts_as_deleted() {
+    let sb = qualytics();
+    let env = TestEnv::new();
+    let (_, id) = created(
+        &run(sts(&env, &sb).args([
+            "service-token",
+            "create",
+            "--name",
+            "flaky",
+            "--service-user",
+            "2",
+        ]))
+        .ok(),
+    );
+    let path = format!("/api/user-tokens/{id}");
+    // A revoke whose first answer is a 503 is retried.
+    sb.fault(json!({"method": "PUT", "path": path, "count": 1, "status": 503}));
+    run(sts(&env, &sb).args(["service-token", "revoke", &id])).ok();
+    assert_eq!(sb.request_count("PUT /api/user-tokens/{id}"), 2);
+    // Deleted behind sts's back, then a lost first answer: the retry's 404 means it is gone.
+    let (status, _) = sb.admin("DELETE", &format!("/user-tokens/{id}"), None);
+    assert_eq!(status, 204);
+    sb.fault(json!({"method": "DELETE", "path": path, "count": 1, "status": 503}));
+    run(sts(&env, &sb).args(["service-token", "delete", &id])).ok();
+    // Without a retry, a 404 is an error.
+    let r = run(sts(&env, &sb).args(["service-token", "delete", &id])).fails(3);
+    assert!(r.stderr.contains("404"), "{}", r.stderr);
+}

@@ -146,8 +146,33 @@ impl Client {
         self.send(Method::DELETE, path, None).await.map(|_| ())
     }
 
+    /// `DELETE <base>/<path>`, where a 404 to a retry counts as deleted: the first attempt may
+    /// have deleted it before its answer was lost (Qualytics, CONTRACT §9.2).
+    pub async fn delete_retried_404_ok(&self, path: &str) -> Result<()> {
+        let retried = std::cell::Cell::new(false);
+        match self
+            .send_noting_retries(Method::DELETE, path, None, &retried)
+            .await
+        {
+            Err(e) if e.status == Some(404) && retried.get() => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
     /// Sends with retries (CONTRACT §7); returns a 2xx answer or the error of the last answer.
     async fn send(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> Result<Answer> {
+        self.send_noting_retries(method, path, body, &std::cell::Cell::new(false))
+            .await
+    }
+
+    /// [`Client::send`], setting `retried` once a second attempt is made.
+    async fn send_noting_retries(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        retried: &std::cell::Cell<bool>,
+    ) -> Result<Answer> {
         let url = format!("{}/{}", self.base, path.trim_start_matches('/'));
         let idempotent = method == Method::GET || method == Method::PUT || method == Method::DELETE;
         let mut last_answer: Option<Answer> = None;
@@ -191,6 +216,7 @@ impl Client {
                         ));
                     }
                     tokio::time::sleep(wait).await;
+                    retried.set(true);
                 }
             }
         }

@@ -223,7 +223,10 @@ impl TokenKind for ServiceTokens {
     }
 
     async fn delete(client: &Client, id: &TokenId) -> Result<()> {
-        match client.delete(&format!("{TOKENS}/{}", id.text)).await {
+        match client
+            .delete_retried_404_ok(&format!("{TOKENS}/{}", id.text))
+            .await
+        {
             Err(e) if e.status == Some(409) => Err(e.reworded(format!(
                 "service token {0} is active: revoke it first (sts service-token revoke {0}), \
                  or delete --revoke",
