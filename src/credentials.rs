@@ -635,19 +635,22 @@ pub fn store_secrets_and_change<T>(
         config.note_pending(storage, n.id);
     }
     locked.write(&config)?;
-    // Takes the new secrets out again after a failure: each one that is surely gone loses its
-    // note; the others keep theirs for the next reconcile.
-    let take_back = |config: &mut Config, locked: &mut config::Locked, sure_empty: Option<&str>| {
-        for n in new {
-            if Some(n.id) == sure_empty || store.delete(n.id).is_ok() {
+    // Takes the new secrets out again after a failure. The first `empty_from` of them were
+    // tried (the others surely hold nothing): each that is surely gone loses its note, the others
+    // keep theirs for the next reconcile.
+    let take_back = |config: &mut Config, locked: &mut config::Locked, empty_from: usize| {
+        for (i, n) in new.iter().enumerate() {
+            if i >= empty_from || store.delete(n.id).is_ok() {
                 config.clear_pending(storage, n.id);
             }
         }
         let _ = locked.undo(config);
     };
-    for n in new {
+    for (i, n) in new.iter().enumerate() {
         if let Err((e, unreachable)) = set_secret(storage, &*store, n.id, n.secret, n.label) {
-            take_back(&mut config, &mut locked, unreachable.then_some(n.id));
+            // A keyring that is not there holds none of them; else this one may be stored.
+            let empty_from = if unreachable { i } else { i + 1 };
+            take_back(&mut config, &mut locked, empty_from);
             return Err(e);
         }
     }
@@ -656,7 +659,7 @@ pub fn store_secrets_and_change<T>(
         Ok(changed) => changed,
         Err(e) => {
             let mut config = before;
-            take_back(&mut config, &mut locked, None);
+            take_back(&mut config, &mut locked, new.len());
             return Err(e);
         }
     };

@@ -1,6 +1,7 @@
 //! No orphans and no leftovers after SIGKILL (CONTRACT §5): `context save` killed at random
 //! moments, 30 times, against the real Secret Service (and again with `--insecure-storage`),
-//! and `context delete` 5 times, then one save that runs to its end. After it there are as many secrets as contexts (each
+//! `context delete` 5 times and `context import --overwrite` 10 times, then one save that runs to
+//! its end. After it there are as many secrets as contexts (each
 //! context's own) and no temporary file in the config folder.
 //!
 //! The kill moments are random on purpose, spread over the whole length of a save as measured
@@ -134,6 +135,30 @@ fn kill_saves(env: &TestEnv, extra_env: &[(String, String)], insecure: bool) -> 
             &["context", "delete", "--name", &name],
         );
         let mut child = delete.stderr(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(Duration::from_micros(rand::random::<u64>() % span));
+        child.kill().unwrap(); // SIGKILL, by the pid of the process this test started
+        child.wait().unwrap();
+    }
+    // Imports (with --overwrite, so each replaces contexts and their secrets) killed too.
+    let source = env.dir.path().join("go-config.yaml");
+    fs::write(
+        &source,
+        "contexts:\n    - name: imp1\n      context:\n        url: http://127.0.0.1:9\n\
+         \x20       service-token: svctok-import-one-0123456789\n    - name: imp2\n      \
+         context:\n        url: http://127.0.0.1:9\n        api-token: \
+         api-import-two-0123456789\ncurrent-context: imp1\n",
+    )
+    .unwrap();
+    let source = source.to_str().unwrap().to_string();
+    for _ in 0..10 {
+        let mut args = vec!["context", "import", "--from", &source, "--overwrite"];
+        if insecure {
+            args.push("--insecure-storage");
+        }
+        let mut child = sts(env, &config, extra_env, &args)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         std::thread::sleep(Duration::from_micros(rand::random::<u64>() % span));
         child.kill().unwrap(); // SIGKILL, by the pid of the process this test started
         child.wait().unwrap();

@@ -19,7 +19,7 @@ use crate::cli::ImportSource;
 use crate::config::{self, Auth, Context, Storage};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
-use crate::settings::{self, Credential, parse_bool, secret_store};
+use crate::settings::{self, Credential, parse_bool};
 
 /// A source file larger than this is refused (CONTRACT §5: reads are bounded).
 const MAX_SOURCE_BYTES: u64 = 1024 * 1024;
@@ -403,74 +403,67 @@ fn import_parsed(
     if candidates.is_empty() {
         return Ok((report, tokens));
     }
-    let store = secret_store(storage, config_path)?;
-    let mut written: Vec<String> = Vec::new();
+    // Crash-safe (CONTRACT §5): every new credential id is noted in the config before the store
+    // is touched, so a kill at any moment leaves no orphan ([`credentials::store_secrets_and_change`]).
     let source_current = parsed.current;
-    let result = config::update(config_path, |config| {
-        let none_current = config
-            .current_context
-            .as_ref()
-            .is_none_or(|c| !config.contexts.contains_key(c));
-        let mut replaced = Vec::new();
-        let mut imported = Vec::new();
-        for c in &candidates {
-            if config.contexts.contains_key(&c.name) && !overwrite {
-                // Saved by someone else since we looked.
-                continue;
-            }
-            store
-                .as_dyn()
-                .set_labelled(
-                    &c.context.credential_id,
-                    &c.secret,
-                    &crate::credentials::label(&c.name, &c.context.url),
-                )
-                .map_err(|e| {
-                    Error::new(
-                        e.kind,
-                        format!(
-                            "cannot store the token of context '{}': {}; nothing was imported",
-                            c.name, e.message
-                        ),
-                    )
-                })?;
-            written.push(c.context.credential_id.clone());
-            if let Some(old) = config.contexts.insert(c.name.clone(), c.context.clone()) {
-                replaced.push((c.name.clone(), old));
-            }
-            imported.push((c.name.clone(), c.context.clone()));
-        }
-        let current = match source_current {
-            Some(Current::Always(name)) => Some(name),
-            Some(Current::IfNone(name)) if none_current => Some(name),
-            _ => None,
-        }
-        .filter(|name| imported.iter().any(|(n, _)| n == name))
-        .inspect(|name| config.current_context = Some(name.clone()));
-        Ok((imported, replaced, current))
-    });
-    match result {
-        Ok((imported, replaced, current)) => {
-            report.imported = imported;
-            report.current_context = current;
-            for (name, old) in replaced {
-                let forgotten = secret_store(old.storage, config_path)
-                    .and_then(|s| s.as_dyn().delete(&old.credential_id));
-                if let Err(e) = forgotten {
-                    report
-                        .warnings
-                        .push(format!("the old credential of '{name}' stayed behind: {e}"));
+    let labels: Vec<String> = candidates
+        .iter()
+        .map(|c| crate::credentials::label(&c.name, &c.context.url))
+        .collect();
+    let new: Vec<crate::credentials::NewSecret> = candidates
+        .iter()
+        .zip(&labels)
+        .map(|(c, label)| crate::credentials::NewSecret {
+            id: &c.context.credential_id,
+            secret: &c.secret,
+            label,
+        })
+        .collect();
+    let ((imported, current), warning) =
+        crate::credentials::store_secrets_and_change(config_path, storage, &new, |config| {
+            let none_current = config
+                .current_context
+                .as_ref()
+                .is_none_or(|c| !config.contexts.contains_key(c));
+            let mut unused = Vec::new();
+            let mut imported = Vec::new();
+            for c in &candidates {
+                if config.contexts.contains_key(&c.name) && !overwrite {
+                    // Saved by someone else since we looked: its new secret goes again.
+                    unused.push((storage, c.context.credential_id.clone()));
+                    continue;
                 }
+                if let Some(old) = config.contexts.insert(c.name.clone(), c.context.clone()) {
+                    unused.push((old.storage, old.credential_id));
+                }
+                imported.push((c.name.clone(), c.context.clone()));
             }
-            Ok((report, tokens))
-        }
-        Err(e) => {
-            for id in &written {
-                let _ = store.as_dyn().delete(id);
+            let current = match source_current {
+                Some(Current::Always(name)) => Some(name),
+                Some(Current::IfNone(name)) if none_current => Some(name),
+                _ => None,
             }
-            Err(e)
-        }
+            .filter(|name| imported.iter().any(|(n, _)| n == name))
+            .inspect(|name| config.current_context = Some(name.clone()));
+            Ok(((imported, current), unused))
+        })
+        .map_err(|e| {
+            Error::new(
+                e.kind,
+                format!(
+                    "cannot store the tokens: {}; nothing was imported",
+                    e.message
+                ),
+            )
+        })?;
+    report.imported = imported;
+    report.current_context = current;
+    if let Some(w) = warning {
+        report
+            .warnings
+            .push(format!("the old credential of a replaced context {w}"));
     }
+    Ok((report, tokens))
 }
 
 /// A context of ours for another platform's server: the server's URL, an API token, no
