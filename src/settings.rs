@@ -642,7 +642,13 @@ fn url_and_token_given(global: &GlobalArgs, src: &Sources) -> bool {
     ]
     .iter()
     .any(|name| src.env(name).is_some());
-    url && (flag || env)
+    // An ecosystem's own pair (`CONNECT_SERVER` + `CONNECT_API_KEY`, …) needs no context either.
+    let ecosystem = PlatformKind::ALL.iter().any(|p| {
+        let profile = p.profile();
+        profile.url_env.is_some_and(|n| src.env(n).is_some())
+            && profile.token_env.is_some_and(|n| src.env(n).is_some())
+    });
+    (url && (flag || env)) || ecosystem
 }
 
 /// A config file that should be there and is not (exit 1).
