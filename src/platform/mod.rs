@@ -203,6 +203,18 @@ pub struct Nouns {
     pub command: &'static str,
 }
 
+/// The names of service tokens, the same on every platform (the Go CLI's).
+pub const SERVICE_TOKENS: Nouns = Nouns {
+    one: "service token",
+    json_one: "service-token",
+    json_list: "service-tokens",
+    json_deleted: "deleted-service-token",
+    empty: "No service tokens found.",
+    created: "Service token created: ",
+    deleted: "Service token deleted: ",
+    command: "sts service-token",
+};
+
 /// One kind of credential a platform manages (StackState's service tokens and its ingestion API
 /// keys; Posit Connect's and Qualytics' service tokens).
 #[allow(async_fn_in_trait)]

@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 
 use super::stackstate::{check_name, expiration_millis, new_expiry};
 use super::{
-    Cell, Column, CreateInput, Created, LastUsed, Nouns, OldTokenFate, PlatformKind, Token,
-    TokenId, TokenKind, Validation, col, fixed,
+    Cell, Column, CreateInput, Created, LastUsed, OldTokenFate, PlatformKind, Token, TokenId,
+    TokenKind, Validation, col, fixed,
 };
 use crate::api::client::Client;
 use crate::dates::parse_rfc3339_millis;
@@ -71,16 +71,7 @@ pub struct NewToken {
 
 impl TokenKind for ServiceTokens {
     const PLATFORM: PlatformKind = PlatformKind::PositConnect;
-    const NOUNS: Nouns = Nouns {
-        one: "service token",
-        json_one: "service-token",
-        json_list: "service-tokens",
-        json_deleted: "deleted-service-token",
-        empty: "No service tokens found.",
-        created: "Service token created: ",
-        deleted: "Service token deleted: ",
-        command: "sts service-token",
-    };
+    const NOUNS: super::Nouns = super::SERVICE_TOKENS;
     const COLUMNS: &'static [Column] = &[
         fixed("ID"),
         col("NAME"),

@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 
 use super::stackstate::{expiration_millis, new_expiry, parse_int_id};
 use super::{
-    Cell, Column, CreateInput, Created, LastUsed, Nouns, OldTokenFate, PlatformKind, Token,
-    TokenId, TokenKind, Validation, col, fixed,
+    Cell, Column, CreateInput, Created, LastUsed, OldTokenFate, PlatformKind, Token, TokenId,
+    TokenKind, Validation, col, fixed,
 };
 use crate::api::client::Client;
 use crate::dates::parse_rfc3339_millis;
@@ -102,16 +102,7 @@ pub fn rotated_name(old: &str, now: DateTime<Utc>) -> String {
 
 impl TokenKind for ServiceTokens {
     const PLATFORM: PlatformKind = PlatformKind::Qualytics;
-    const NOUNS: Nouns = Nouns {
-        one: "service token",
-        json_one: "service-token",
-        json_list: "service-tokens",
-        json_deleted: "deleted-service-token",
-        empty: "No service tokens found.",
-        created: "Service token created: ",
-        deleted: "Service token deleted: ",
-        command: "sts service-token",
-    };
+    const NOUNS: super::Nouns = super::SERVICE_TOKENS;
     const COLUMNS: &'static [Column] = &[
         fixed("ID"),
         col("NAME"),

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{
-    Cell, Column, CreateInput, Created, LastUsed, Nouns, OldTokenFate, PlatformKind, Token,
-    TokenId, TokenKind, Validation, col, fixed,
+    Cell, Column, CreateInput, Created, LastUsed, OldTokenFate, PlatformKind, Token, TokenId,
+    TokenKind, Validation, col, fixed,
 };
 use crate::api::client::Client;
 use crate::api::models::{
@@ -103,16 +103,7 @@ fn id_of(id: Option<i64>) -> TokenId {
 
 impl TokenKind for ServiceTokens {
     const PLATFORM: PlatformKind = PlatformKind::Stackstate;
-    const NOUNS: Nouns = Nouns {
-        one: "service token",
-        json_one: "service-token",
-        json_list: "service-tokens",
-        json_deleted: "deleted-service-token",
-        empty: "No service tokens found.",
-        created: "Service token created: ",
-        deleted: "Service token deleted: ",
-        command: "sts service-token",
-    };
+    const NOUNS: super::Nouns = super::SERVICE_TOKENS;
     const COLUMNS: &'static [Column] = &[
         fixed("ID"),
         col("NAME"),
@@ -220,7 +211,7 @@ impl TokenKind for ServiceTokens {
 
 impl TokenKind for IngestionApiKeys {
     const PLATFORM: PlatformKind = PlatformKind::Stackstate;
-    const NOUNS: Nouns = Nouns {
+    const NOUNS: super::Nouns = super::Nouns {
         one: "ingestion API key",
         json_one: "ingestion-api-key",
         json_list: "ingestion-api-keys",
