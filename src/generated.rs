@@ -1,6 +1,6 @@
 //! The files generated from the clap model and checked in: the completion scripts in
 //! `completions/`, the man pages in `docs/man/` and the command reference `docs/reference.md`.
-//! Nothing in them depends on the commit or the machine. `tests/generated_docs.rs` fails when one
+//! Nothing in them depends on the commit or the machine. `tests/it/generated_docs.rs` fails when one
 //! is stale; [`REGENERATE`] rewrites them.
 
 use std::fmt::Write as _;
@@ -10,7 +10,7 @@ use crate::cli::CompletionShell;
 use crate::completion;
 
 /// The command that rewrites every generated file.
-pub const REGENERATE: &str = "UPDATE_GENERATED=1 cargo test --test generated_docs";
+pub const REGENERATE: &str = "UPDATE_GENERATED=1 cargo test --test it generated_docs";
 
 /// The folders whose every file is generated (a file no longer generated there is stale too).
 pub const GENERATED_DIRS: [&str; 2] = ["completions", "docs/man"];
