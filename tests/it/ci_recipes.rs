@@ -45,15 +45,17 @@ fn run_script(env: &TestEnv, script: &str, vars: &[(&str, &str)], args: &[&str])
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().expect("bash runs");
-    let stdout = crate::common::drain(child.stdout.take().unwrap());
-    let stderr = crate::common::drain(child.stderr.take().unwrap());
+    let (stdout, out_drain) = crate::common::drain_joinable(child.stdout.take().unwrap());
+    let (stderr, err_drain) = crate::common::drain_joinable(child.stderr.take().unwrap());
     let status =
         crate::common::wait_within(&mut child, Duration::from_secs(60)).unwrap_or_else(|| {
             let _ = child.kill();
             let _ = child.wait();
             panic!("{script} did not finish within 60 s")
         });
-    std::thread::sleep(Duration::from_millis(50));
+    // The pipes are read to their end.
+    out_drain.join().unwrap();
+    err_drain.join().unwrap();
     Ran {
         code: status.code(),
         stdout: stdout.lock().unwrap().clone(),

@@ -61,16 +61,17 @@ fn run(mut cmd: Command) -> String {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("the shell is installed (scripts/install-test-tools)");
-    let stdout = crate::common::drain(child.stdout.take().unwrap());
-    let stderr = crate::common::drain(child.stderr.take().unwrap());
+    let (stdout, out_drain) = crate::common::drain_joinable(child.stdout.take().unwrap());
+    let (stderr, err_drain) = crate::common::drain_joinable(child.stderr.take().unwrap());
     let status =
         crate::common::wait_within(&mut child, Duration::from_secs(60)).unwrap_or_else(|| {
             let _ = child.kill();
             let _ = child.wait();
             panic!("the shell did not finish within 60 s")
         });
-    // Let the drain threads see the end of the pipes.
-    std::thread::sleep(Duration::from_millis(50));
+    // The pipes are read to their end.
+    out_drain.join().unwrap();
+    err_drain.join().unwrap();
     let out = stdout.lock().unwrap().clone();
     let err = stderr.lock().unwrap().clone();
     assert!(status.success(), "shell failed: {err}\n{out}");

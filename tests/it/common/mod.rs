@@ -436,8 +436,12 @@ pub struct Prism {
     pub url: String,
     /// The platform whose document Prism checks against.
     pub platform: String,
-    child: Option<Child>,
+    /// Running until its log is read to the end (or it is dropped).
+    child: Mutex<Option<Child>>,
+    /// The threads that read its stdout and stderr; joined once it has ended.
+    drains: Mutex<Vec<std::thread::JoinHandle<()>>>,
     log: Arc<Mutex<String>>,
+    err: Arc<Mutex<String>>,
 }
 
 impl Prism {
@@ -482,8 +486,8 @@ impl Prism {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn prism");
-        let log = drain(child.stdout.take().unwrap());
-        let err = drain(child.stderr.take().unwrap());
+        let (log, log_drain) = drain_joinable(child.stdout.take().unwrap());
+        let (err, err_drain) = drain_joinable(child.stderr.take().unwrap());
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if TcpStream::connect(("127.0.0.1", port)).is_ok()
@@ -505,23 +509,13 @@ impl Prism {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        // Merge stderr into the log view.
-        let merged = Arc::clone(&log);
-        std::thread::spawn(move || {
-            loop {
-                std::thread::sleep(Duration::from_millis(100));
-                let mut e = err.lock().unwrap();
-                if !e.is_empty() {
-                    merged.lock().unwrap().push_str(&e);
-                    e.clear();
-                }
-            }
-        });
         Prism {
             url: format!("http://127.0.0.1:{port}"),
             platform: platform.to_string(),
-            child: Some(child),
+            child: Mutex::new(Some(child)),
+            drains: Mutex::new(vec![log_drain, err_drain]),
             log,
+            err,
         }
     }
 
@@ -530,11 +524,44 @@ impl Prism {
         format!("{}{}", self.url, api_prefix(&self.platform))
     }
 
-    /// Prism's log so far.
+    /// Prism's whole log so far, stdout then stderr, once it has logged everything about the
+    /// requests made before this call: Prism logs asynchronously, so a last request of our own
+    /// (a path no document has) goes through it and the log is read until that request's last
+    /// line is in. Its lines are left out of the log returned.
     pub fn log(&self) -> String {
-        // Give the log pipe a moment to catch up with the last exchange.
-        std::thread::sleep(Duration::from_millis(200));
-        self.log.lock().unwrap().clone()
+        static SENTINELS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = SENTINELS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let marker = format!("__sts_log_sentinel_{}_{n}", std::process::id());
+        let all = || format!("{}{}", self.log.lock().unwrap(), self.err.lock().unwrap());
+        if self.child.lock().unwrap().is_some() {
+            let _ = reqwest::blocking::Client::new()
+                .get(format!("{}/{marker}", self.url))
+                .send();
+            let deadline = Instant::now() + START_TIMEOUT;
+            while !all()
+                .lines()
+                .any(|l| l.contains(&marker) && l.contains("terminated"))
+                && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        all()
+            .lines()
+            .filter(|l| !l.contains("__sts_log_sentinel_"))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    }
+
+    /// Ends Prism and waits until its output has been read to the end of the pipes.
+    fn stop(&self) {
+        if let Some(mut child) = self.child.lock().unwrap().take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for handle in self.drains.lock().unwrap().drain(..) {
+            let _ = handle.join();
+        }
     }
 
     /// The log lines that report an error-level violation (a request or response that breaks the
@@ -565,10 +592,7 @@ impl Prism {
 
 impl Drop for Prism {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.stop();
     }
 }
 
@@ -583,17 +607,25 @@ pub fn free_port() -> u16 {
 
 /// Reads a stream to its end on a thread, collecting it into a shared string.
 pub fn drain(stream: impl Read + Send + 'static) -> Arc<Mutex<String>> {
+    drain_joinable(stream).0
+}
+
+/// [`drain`], and the reading thread, which ends at the end of the stream: join it to know that
+/// everything was read (after the writer has exited).
+pub fn drain_joinable(
+    stream: impl Read + Send + 'static,
+) -> (Arc<Mutex<String>>, std::thread::JoinHandle<()>) {
     let mut reader = BufReader::new(stream);
     let buf = Arc::new(Mutex::new(String::new()));
     let sink = Arc::clone(&buf);
-    std::thread::spawn(move || {
+    let handle = std::thread::spawn(move || {
         let mut line = String::new();
         while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
             sink.lock().unwrap().push_str(&line);
             line.clear();
         }
     });
-    buf
+    (buf, handle)
 }
 
 /// The first line of `out` (or `None` when the stream ends or `timeout` passes first), and a
