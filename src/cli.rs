@@ -441,6 +441,19 @@ pub struct ListArgs {
     #[arg(long)]
     pub expired: bool,
 
+    /// Only those last used before now - DURATION, or never (e.g. 30d); StackState keeps no
+    /// last-use data, so none of its tokens match
+    #[arg(long, value_name = "DURATION")]
+    pub unused_for: Option<String>,
+
+    /// Only those with this status (repeatable)
+    #[arg(long, value_enum, value_name = "STATUS")]
+    pub status: Vec<crate::platform::Status>,
+
+    /// Exit 7 when the filtered list is not empty (and nothing failed), for alerting
+    #[arg(long)]
+    pub fail_if_any: bool,
+
     /// The caller's own tokens instead of every service user's (Qualytics)
     #[arg(long)]
     pub personal: bool,

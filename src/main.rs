@@ -14,7 +14,7 @@ use sts_cli::cli::{
     Cli, Command, ContextArgs, ContextCommand, ContextSaveArgs, IngestionApiKeyCommand, ListArgs,
     ServiceTokenCommand, ServiceUserCommand,
 };
-use sts_cli::commands::expiry_filter::{self, ExpiryFilter};
+use sts_cli::commands::list_filter::ListFilter;
 use sts_cli::commands::token::{self, ContextTarget, RotateRequest};
 use sts_cli::commands::{context, context_import};
 use sts_cli::completion;
@@ -166,14 +166,8 @@ fn run(cli: &Cli, out: OutputSettings, printer: &Printer) -> Result<(), Failure>
 /// A token or key command, its input checked before any request.
 enum Job<K: TokenKind> {
     Create(K::Request),
-    List {
-        filter: Option<ExpiryFilter>,
-        personal: bool,
-    },
-    Delete {
-        ids: Vec<TokenId>,
-        revoke: bool,
-    },
+    List { filter: ListFilter, personal: bool },
+    Delete { ids: Vec<TokenId>, revoke: bool },
     Revoke(Vec<TokenId>),
     Restore(Vec<TokenId>),
     Rotate(Box<RotateRequest>),
@@ -181,8 +175,14 @@ enum Job<K: TokenKind> {
     Verify(sts_cli::secret::Secret),
 }
 
-fn list_filter(a: &ListArgs) -> Result<Option<ExpiryFilter>, Error> {
-    ExpiryFilter::new(a.expiring_within.as_deref(), a.expired)
+fn list_filter(a: &ListArgs) -> Result<ListFilter, Error> {
+    ListFilter::new(
+        a.expiring_within.as_deref(),
+        a.expired,
+        a.unused_for.as_deref(),
+        &a.status,
+        a.fail_if_any,
+    )
 }
 
 fn rotate_request<K: TokenKind>(
@@ -435,8 +435,12 @@ fn run_tokens<K: TokenKind>(
                     K::list(&client).await?
                 };
                 let now = Utc::now();
-                expiry_filter::retain(&mut tokens, filter, now, |t| t.expires);
+                if let Some(w) = filter.last_use_warning([K::PLATFORM]) {
+                    printer.warn(&w);
+                }
+                filter.apply(&mut tokens, now);
                 printer.tokens::<K>(&tokens, now)?;
+                filter.check(tokens.len(), &K::NOUNS)?;
             }
             Job::Rotate(req) => {
                 let (report, failure) = token::rotate::<K>(&client, printer, &req).await;

@@ -3,4 +3,5 @@
 pub mod context;
 pub mod context_import;
 pub mod expiry_filter;
+pub mod list_filter;
 pub mod token;
