@@ -155,6 +155,70 @@ impl KeyringStore {
         })
     }
 
+    /// The secrets under several credential ids, in order, read one after the other on ONE
+    /// thread through the keyring's one store (its connection is opened once per process), with
+    /// ONE deadline for all of them: an id not answered by then (one that prompts, a keyring
+    /// that hangs) is a timeout, and so is every id after it.
+    pub fn try_get_many(
+        &self,
+        credential_ids: &[String],
+    ) -> Vec<Result<Option<Secret>, KeyringError>> {
+        let n = credential_ids.len();
+        let mut results: Vec<Option<Result<Option<Secret>, KeyringError>>> = vec![None; n];
+        if n == 0 {
+            return Vec::new();
+        }
+        let ids = credential_ids.to_vec();
+        let (tx, rx) = mpsc::sync_channel(n);
+        let spawned = std::thread::Builder::new()
+            .name("sts-keyring".into())
+            .spawn(move || {
+                for (i, id) in ids.iter().enumerate() {
+                    let got = entry(id).and_then(|entry| match entry.get_password() {
+                        Ok(value) => Ok(Some(Secret::new(value))),
+                        Err(keyring::Error::NoEntry) => Ok(None),
+                        Err(e) => Err(classify(&e)),
+                    });
+                    if tx.send((i, got)).is_err() {
+                        return;
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            let failure = KeyringError {
+                failure: KeyringFailure::Other,
+                cause: format!("cannot start a thread for the keyring call: {e}"),
+            };
+            return vec![Err(failure); n];
+        }
+        let deadline = std::time::Instant::now() + self.timeout;
+        let mut pending = n;
+        while pending > 0 {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok((i, got)) => {
+                    results[i] = Some(got);
+                    pending -= 1;
+                }
+                Err(_) => break,
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(KeyringError {
+                        failure: KeyringFailure::Timeout,
+                        cause: format!(
+                            "no answer within {}; {STS_CLI_KEYRING_TIMEOUT} sets the limit",
+                            format_duration(self.timeout)
+                        ),
+                    })
+                })
+            })
+            .collect()
+    }
+
     /// Stores `secret` under `credential_id`, with the reason when the keyring fails.
     pub fn try_set(&self, credential_id: &str, secret: &Secret) -> Result<(), KeyringError> {
         let id = credential_id.to_string();
@@ -345,6 +409,15 @@ impl FileStore {
                 self.path.display()
             )
         })
+    }
+
+    /// The secrets under several credential ids, in order, from one read of the file.
+    pub fn get_many(&self, credential_ids: &[String]) -> Result<Vec<Option<Secret>>> {
+        let mut secrets = self.read()?;
+        Ok(credential_ids
+            .iter()
+            .map(|id| secrets.remove(id).map(Secret::new))
+            .collect())
     }
 
     fn read(&self) -> Result<BTreeMap<String, String>> {

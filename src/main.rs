@@ -29,6 +29,8 @@ use sts_cli::platform::{
 use sts_cli::settings::{self, OutputSettings, Settings, Sources};
 use sts_cli::with_service_tokens;
 
+mod fleet;
+
 /// Why a command did not succeed.
 enum Failure {
     /// Not reported yet: `main` prints it and exits with its code.
@@ -135,6 +137,13 @@ fn run(cli: &Cli, out: OutputSettings, printer: &Printer) -> Result<(), Failure>
     match &cli.command {
         Command::Context(args) => run_context(cli, args, out, printer, &mut src),
         Command::Completion(a) => Ok(output::write_stdout(&completion::script(a.shell))?),
+        Command::Auth(cmd) => fleet::run_auth(cli, cmd, out, printer, &mut src),
+        Command::ServiceToken(ServiceTokenCommand::List(a)) if a.all_contexts => {
+            fleet::list_all(cli, false, &list_filter(a)?, out, printer, &src)
+        }
+        Command::IngestionApiKey(IngestionApiKeyCommand::List(a)) if a.all_contexts => {
+            fleet::list_all(cli, true, &list_filter(a)?, out, printer, &src)
+        }
         Command::ServiceToken(cmd) => {
             let platform = settings::platform_hint(&cli.global, &src);
             with_service_tokens!(platform, K => {
@@ -552,6 +561,9 @@ fn run_context(
             let report =
                 context_import::import(&source, &config_path, a.overwrite, a.insecure_storage)?;
             Ok(printer.contexts_imported(&report)?)
+        }
+        Some(ContextCommand::Validate(a)) if a.all_contexts => {
+            fleet::validate_all(cli, out, printer, src)
         }
         Some(ContextCommand::Validate(a)) => {
             let config = context::load_existing(&config_path)?;

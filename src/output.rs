@@ -17,6 +17,9 @@ use crate::platform::{
 };
 use crate::settings::OutputSettings;
 
+mod fleet;
+pub use fleet::FleetProgress;
+
 const CYAN: &str = "\x1b[36m";
 const GREEN: &str = "\x1b[32m";
 const YELLOW: &str = "\x1b[33m";
