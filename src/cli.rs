@@ -236,6 +236,10 @@ pub struct ContextImportArgs {
 
 #[derive(Debug, Args)]
 pub struct ContextValidateArgs {
+    /// Every saved context at once (--platform narrows)
+    #[arg(short = 'A', long, conflicts_with = "name")]
+    pub all_contexts: bool,
+
     /// Name of the context [default: the context in effect]
     #[arg(
         short = 'n',
@@ -244,10 +248,6 @@ pub struct ContextValidateArgs {
         add = ArgValueCompleter::new(crate::completion::context_names)
     )]
     pub name: Option<String>,
-
-    /// Every saved context at once (--platform narrows)
-    #[arg(short = 'A', long, conflicts_with = "name")]
-    pub all_contexts: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,6 +1,9 @@
 //! The one place that prints: tables, JSON, success, warning and error lines, and verbose logs
 //! (CONTRACT §1–§3, §6). Data goes to stdout; messages and logs go to stderr.
 
+mod fleet;
+pub use fleet::FleetProgress;
+
 use std::io::{self, IsTerminal, Write};
 
 use chrono::{DateTime, Utc};
@@ -16,9 +19,6 @@ use crate::platform::{
     Cell, Created, LastUsed, Nouns, OldTokenFate, Rotation, Token, TokenId, TokenKind, Validation,
 };
 use crate::settings::OutputSettings;
-
-mod fleet;
-pub use fleet::FleetProgress;
 
 const CYAN: &str = "\x1b[36m";
 const GREEN: &str = "\x1b[32m";
