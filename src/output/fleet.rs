@@ -156,9 +156,10 @@ impl Printer {
         };
         text += &line("URL:", &s.url, &s.url_source);
         text += &line("Platform:", s.platform.as_str(), &s.platform_source);
-        text += &match &s.context {
-            Some(name) => format!("{:<12}{}\n", "Context:", clean(name)),
-            None => format!("{:<12}none\n", "Context:"),
+        text += &match (&s.context, &s.context_source) {
+            (Some(name), Some(source)) => line("Context:", name, source),
+            (Some(name), None) => format!("{:<12}{}\n", "Context:", clean(name)),
+            (None, _) => format!("{:<12}none\n", "Context:"),
         };
         text += &line("Credential:", s.credential_kind, &s.credential_source);
         write_stdout(&text)?;
