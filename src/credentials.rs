@@ -164,12 +164,39 @@ impl KeyringStore {
         credential_ids: &[String],
     ) -> Vec<Result<Option<Secret>, KeyringError>> {
         let n = credential_ids.len();
-        let mut results: Vec<Option<Result<Option<Secret>, KeyringError>>> = vec![None; n];
         if n == 0 {
             return Vec::new();
         }
+        let mut batch = self.start_get_many(credential_ids);
+        let mut results: Vec<Option<Result<Option<Secret>, KeyringError>>> = vec![None; n];
+        match tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+        {
+            Ok(runtime) => runtime.block_on(async {
+                while let Some((i, got)) = batch.next().await {
+                    results[i] = Some(got);
+                }
+            }),
+            Err(e) => {
+                batch.failed = Some(KeyringError {
+                    failure: KeyringFailure::Other,
+                    cause: format!("cannot wait for the keyring: {e}"),
+                })
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(batch.unanswered())))
+            .collect()
+    }
+
+    /// Starts reading the secrets under several credential ids, in order, on ONE thread through
+    /// the keyring's one store, with ONE deadline for all of them; the answers come from
+    /// [`KeyringBatch::next`] as they are read, so that a caller can go on with the first ones.
+    pub fn start_get_many(&self, credential_ids: &[String]) -> KeyringBatch {
         let ids = credential_ids.to_vec();
-        let (tx, rx) = mpsc::sync_channel(n);
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let spawned = std::thread::Builder::new()
             .name("sts-keyring".into())
             .spawn(move || {
@@ -184,39 +211,21 @@ impl KeyringStore {
                     }
                 }
             });
-        if let Err(e) = spawned {
-            let failure = KeyringError {
-                failure: KeyringFailure::Other,
-                cause: format!("cannot start a thread for the keyring call: {e}"),
-            };
-            return vec![Err(failure); n];
+        let failed = spawned.err().map(|e| KeyringError {
+            failure: KeyringFailure::Other,
+            cause: format!("cannot start a thread for the keyring call: {e}"),
+        });
+        KeyringBatch {
+            rx,
+            deadline: std::time::Instant::now() + self.timeout,
+            timeout: self.timeout,
+            left: if failed.is_some() {
+                0
+            } else {
+                credential_ids.len()
+            },
+            failed,
         }
-        let deadline = std::time::Instant::now() + self.timeout;
-        let mut pending = n;
-        while pending > 0 {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match rx.recv_timeout(left) {
-                Ok((i, got)) => {
-                    results[i] = Some(got);
-                    pending -= 1;
-                }
-                Err(_) => break,
-            }
-        }
-        results
-            .into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| {
-                    Err(KeyringError {
-                        failure: KeyringFailure::Timeout,
-                        cause: format!(
-                            "no answer within {}; {STS_CLI_KEYRING_TIMEOUT} sets the limit",
-                            format_duration(self.timeout)
-                        ),
-                    })
-                })
-            })
-            .collect()
     }
 
     /// Stores `secret` under `credential_id`, with the reason when the keyring fails.
@@ -272,6 +281,57 @@ impl KeyringStore {
                 cause: "the keyring call failed unexpectedly".into(),
             }),
         }
+    }
+}
+
+/// Secrets being read by [`KeyringStore::start_get_many`].
+pub struct KeyringBatch {
+    rx: tokio::sync::mpsc::UnboundedReceiver<(usize, Result<Option<Secret>, KeyringError>)>,
+    deadline: std::time::Instant,
+    timeout: Duration,
+    /// How many answers are still to come.
+    left: usize,
+    /// Why none will come.
+    failed: Option<KeyringError>,
+}
+
+impl KeyringBatch {
+    /// The next answer: the id's index and its secret (`None`: no such entry); `None` once
+    /// every answer came or the deadline passed.
+    pub async fn next(&mut self) -> Option<(usize, Result<Option<Secret>, KeyringError>)> {
+        if self.left == 0 {
+            return None;
+        }
+        let deadline = tokio::time::Instant::from_std(self.deadline);
+        match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+            Ok(Some(answer)) => {
+                self.left -= 1;
+                Some(answer)
+            }
+            Ok(None) => {
+                self.left = 0;
+                self.failed.get_or_insert(KeyringError {
+                    failure: KeyringFailure::Other,
+                    cause: "the keyring call failed unexpectedly".into(),
+                });
+                None
+            }
+            Err(_) => {
+                self.left = 0;
+                None
+            }
+        }
+    }
+
+    /// The error of an id that got no answer (after [`KeyringBatch::next`] gave `None`).
+    pub fn unanswered(&self) -> KeyringError {
+        self.failed.clone().unwrap_or_else(|| KeyringError {
+            failure: KeyringFailure::Timeout,
+            cause: format!(
+                "no answer within {}; {STS_CLI_KEYRING_TIMEOUT} sets the limit",
+                format_duration(self.timeout)
+            ),
+        })
     }
 }
 

@@ -8,7 +8,7 @@ use chrono::Utc;
 use sts_cli::api::client::Client;
 use sts_cli::cli::{AuthCommand, Cli};
 use sts_cli::commands::auth::{self, AuthStatus};
-use sts_cli::commands::fanout::{self, ContextResult, Job};
+use sts_cli::commands::fanout::{self, ContextResult, Job, KeyringReader};
 use sts_cli::commands::list_filter::ListFilter;
 use sts_cli::config;
 use sts_cli::error::{Error, Result};
@@ -28,7 +28,7 @@ fn prepare(
     printer: &Printer,
     src: &Sources,
     wanted: impl Fn(PlatformKind) -> bool,
-) -> Result<(Vec<Job>, Duration), Failure> {
+) -> Result<(Vec<Job>, KeyringReader, Duration), Failure> {
     let global = &cli.global;
     if let Some(w) = fanout::ignored_warning(&fanout::ignored_inputs(global, src.env)) {
         printer.warn(&w);
@@ -48,16 +48,21 @@ fn prepare(
         ));
     }
     let mut warnings = Vec::new();
-    let credentials = fanout::credentials(&config_path, &targets, &mut warnings);
+    let (credentials, reader) = fanout::credentials(&config_path, &targets, &mut warnings);
     for w in &warnings {
         printer.warn(w);
     }
-    Ok((targets.into_iter().zip(credentials).collect(), timeout))
+    Ok((
+        targets.into_iter().zip(credentials).collect(),
+        reader,
+        timeout,
+    ))
 }
 
 /// Runs `task` for every context, with the progress line on a terminal.
 fn run_all<T, F, Fut>(
     jobs: Vec<Job>,
+    reader: KeyringReader,
     timeout: Duration,
     out: OutputSettings,
     printer: &Printer,
@@ -70,7 +75,9 @@ where
     let observer = printer.without_spinner();
     let progress = printer.fleet_progress(jobs.len());
     let on_done = || progress.done();
-    block_on(async { Ok(fanout::run_all(jobs, timeout, out, &observer, &on_done, task).await) })
+    block_on(async {
+        Ok(fanout::run_all(jobs, reader, timeout, out, &observer, &on_done, task).await)
+    })
 }
 
 /// The exit code of the first failing context, else `--fail-if-any`'s.
@@ -97,18 +104,31 @@ pub fn list_all(
     printer: &Printer,
     src: &Sources,
 ) -> Result<(), Failure> {
-    let (jobs, timeout) = prepare(cli, printer, src, |p| !keys || p.profile().ingestion_keys)?;
+    let (jobs, reader, timeout) =
+        prepare(cli, printer, src, |p| !keys || p.profile().ingestion_keys)?;
     if let Some(w) = filter.last_use_warning(jobs.iter().map(|(t, _)| t.context.platform)) {
         printer.warn(&w);
     }
     let mut results = if keys {
-        run_all(jobs, timeout, out, printer, |client, _| async move {
-            IngestionApiKeys::list(&client).await
-        })?
+        run_all(
+            jobs,
+            reader,
+            timeout,
+            out,
+            printer,
+            |client, _| async move { IngestionApiKeys::list(&client).await },
+        )?
     } else {
-        run_all(jobs, timeout, out, printer, |client, platform| async move {
-            with_service_tokens!(platform, K => K::list(&client).await)
-        })?
+        run_all(
+            jobs,
+            reader,
+            timeout,
+            out,
+            printer,
+            |client, platform| async move {
+                with_service_tokens!(platform, K => K::list(&client).await)
+            },
+        )?
     };
     let now = Utc::now();
     let mut rows = 0;
@@ -134,10 +154,15 @@ pub fn validate_all(
     printer: &Printer,
     src: &Sources,
 ) -> Result<(), Failure> {
-    let (jobs, timeout) = prepare(cli, printer, src, |_| true)?;
-    let results = run_all(jobs, timeout, out, printer, |client, platform| async move {
-        platform::validate(platform, &client).await
-    })?;
+    let (jobs, reader, timeout) = prepare(cli, printer, src, |_| true)?;
+    let results = run_all(
+        jobs,
+        reader,
+        timeout,
+        out,
+        printer,
+        |client, platform| async move { platform::validate(platform, &client).await },
+    )?;
     printer.fleet_validations(&results)?;
     verdict(&results, 0, None)
 }
@@ -152,14 +177,19 @@ pub fn run_auth(
 ) -> Result<(), Failure> {
     match cmd {
         AuthCommand::Status(a) if a.all_contexts => {
-            let (jobs, timeout) = prepare(cli, printer, src, |_| true)?;
+            let (jobs, reader, timeout) = prepare(cli, printer, src, |_| true)?;
             let statuses: Vec<AuthStatus> = jobs
                 .iter()
                 .map(|(t, _)| AuthStatus::of_context(t))
                 .collect();
-            let results = run_all(jobs, timeout, out, printer, |client, platform| async move {
-                platform::validate(platform, &client).await
-            })?;
+            let results = run_all(
+                jobs,
+                reader,
+                timeout,
+                out,
+                printer,
+                |client, platform| async move { platform::validate(platform, &client).await },
+            )?;
             let code = ContextResult::first_failure(&results);
             let pairs: Vec<(AuthStatus, Result<platform::Validation>)> = statuses
                 .into_iter()

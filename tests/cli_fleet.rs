@@ -472,3 +472,40 @@ fn a_progress_line_shows_on_a_terminal_while_contexts_answer_and_never_when_pipe
     let r = run(env.sts().args(["service-token", "list", "-A"])).ok();
     assert_eq!(r.stderr, "", "{}", r.stderr);
 }
+
+#[test]
+fn a_keyring_that_does_not_answer_fails_its_contexts_only_within_one_deadline() {
+    let env = TestEnv::new();
+    let keyring = SecretService::start();
+    let (a, b, c) = (Sandbox::start(), Sandbox::start(), Sandbox::start());
+    for sb in [&a, &b, &c] {
+        sb.create_service_token("t", &["stackstate-admin"]);
+    }
+    for (name, sb, file) in [("a", &a, false), ("b", &b, false), ("c", &c, true)] {
+        let mut cmd = env.sts();
+        cmd.envs(keyring.env())
+            .args(["context", "save", "--name", name, "--url", &sb.url])
+            .args(["--api-token", &sb.admin_token]);
+        if file {
+            cmd.arg("--insecure-storage");
+        }
+        run(&mut cmd).ok();
+    }
+    let _frozen = keyring.freeze_daemon();
+    let r = run(env
+        .sts()
+        .envs(keyring.env())
+        .env("STS_CLI_KEYRING_TIMEOUT", "1s")
+        .args(["service-token", "list", "-A", "-o", "json"]))
+    .fails(1);
+    let doc = r.json();
+    let contexts = doc["contexts"].as_array().unwrap();
+    for c in &contexts[..2] {
+        let message = c["error"]["error-message"].as_str().unwrap_or_default();
+        assert!(message.contains("did not answer"), "{c}");
+        assert_eq!(c["error"]["exit-code"], 1);
+    }
+    assert_eq!(contexts[2]["context"], "c");
+    assert_eq!(names(&doc, "service-tokens"), ["t"]);
+    assert_eq!(r.stderr.matches("⚠️ context ").count(), 2, "{}", r.stderr);
+}

@@ -3,9 +3,9 @@
 //! each with its own deadline. Written once against the platform interface: the caller gives
 //! the task (list the tokens, validate) and gets one result per context, sorted by name.
 //!
-//! The secrets are read before any request: every keyring-stored one in one keyring session on
-//! one thread with one deadline ([`KeyringStore::try_get_many`]), every file-stored one from one
-//! read of `credentials.toml`.
+//! The secrets: every keyring-stored one in one keyring session on one thread with one deadline
+//! ([`KeyringStore::start_get_many`]), each context's request starting as soon as its secret is
+//! read; every file-stored one from one read of `credentials.toml`.
 
 use std::future::Future;
 use std::path::Path;
@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::api::client::{Client, Observer};
 use crate::config::{self, Auth, Config, Storage};
-use crate::credentials::{FileStore, KeyringError, KeyringStore};
+use crate::credentials::{FileStore, KeyringBatch, KeyringError, KeyringStore};
 use crate::env_vars as ev;
 use crate::error::{Error, Result};
 use crate::platform::PlatformKind;
@@ -33,7 +33,71 @@ pub struct Target {
 }
 
 /// A context to run for, with its saved credential (or why it could not be read).
-pub type Job = (Target, Result<Credential>);
+pub type Job = (Target, Pending);
+
+/// A context's saved credential: read already, or still coming from the keyring.
+#[derive(Debug)]
+pub enum Pending {
+    Ready(Result<Credential>),
+    Keyring(tokio::sync::oneshot::Receiver<Result<Credential>>),
+}
+
+impl Pending {
+    async fn get(self) -> Result<Credential> {
+        match self {
+            Pending::Ready(r) => r,
+            Pending::Keyring(rx) => rx.await.unwrap_or_else(|_| {
+                Err(KeyringError {
+                    failure: crate::credentials::KeyringFailure::Other,
+                    cause: "the keyring reader stopped".into(),
+                }
+                .into_read_error())
+            }),
+        }
+    }
+}
+
+/// Hands each keyring-stored context its secret as the keyring answers; run it beside the
+/// contexts' tasks ([`run_all`] does).
+pub struct KeyringReader {
+    batch: Option<KeyringBatch>,
+    /// Per id of the batch, in its order: where the credential goes, and how to make it.
+    waiting: Vec<Option<(tokio::sync::oneshot::Sender<Result<Credential>>, Target)>>,
+}
+
+impl KeyringReader {
+    fn none() -> KeyringReader {
+        KeyringReader {
+            batch: None,
+            waiting: Vec::new(),
+        }
+    }
+
+    async fn run(mut self) {
+        let Some(mut batch) = self.batch.take() else {
+            return;
+        };
+        while let Some((i, got)) = batch.next().await {
+            if let Some((tx, target)) = self.waiting.get_mut(i).and_then(Option::take) {
+                let credential = got
+                    .map_err(KeyringError::into_read_error)
+                    .and_then(|s| to_credential(&target, s));
+                let _ = tx.send(credential);
+            }
+        }
+        for (tx, _) in self.waiting.into_iter().flatten() {
+            let _ = tx.send(Err(batch.unanswered().into_read_error()));
+        }
+    }
+}
+
+fn to_credential(t: &Target, secret: Option<Secret>) -> Result<Credential> {
+    let secret = secret.ok_or_else(|| missing_secret(t))?;
+    Ok(match t.context.auth {
+        Auth::ApiToken => Credential::ApiToken(secret),
+        Auth::ServiceToken => Credential::ServiceToken(secret),
+    })
+}
 
 /// What one context answered: the task's value, or why it failed.
 #[derive(Debug)]
@@ -117,16 +181,16 @@ pub fn ignored_warning(names: &[&str]) -> Option<String> {
     })
 }
 
-/// The saved credential of each target, in order. Keyring-stored ones are read in one keyring
-/// session on one thread with one deadline; file-stored ones from one read of the file; the
-/// keyring is not touched when no target keeps its secret there. Warnings (a credentials file
-/// others can read) are added to `warnings`.
+/// The saved credential of each target, in order, and the reader that brings the keyring-stored
+/// ones. Those are read in one keyring session on one thread with one deadline; file-stored ones
+/// from one read of the file; the keyring is not touched when no target keeps its secret there.
+/// Warnings (a credentials file others can read) are added to `warnings`.
 pub fn credentials(
     config_path: &Path,
     targets: &[Target],
     warnings: &mut Vec<String>,
-) -> Vec<Result<Credential>> {
-    let mut secrets: Vec<Option<Result<Option<Secret>>>> = targets.iter().map(|_| None).collect();
+) -> (Vec<Pending>, KeyringReader) {
+    let mut pending: Vec<Option<Pending>> = targets.iter().map(|_| None).collect();
     let indices = |storage: Storage| -> Vec<usize> {
         (0..targets.len())
             .filter(|i| targets[*i].context.storage == storage)
@@ -138,18 +202,21 @@ pub fn credentials(
             .collect()
     };
 
+    let mut reader = KeyringReader::none();
     let in_keyring = indices(Storage::Keyring);
     if !in_keyring.is_empty() {
         match KeyringStore::from_env() {
             Ok(store) => {
-                let got = store.try_get_many(&ids(&in_keyring));
-                for (i, r) in in_keyring.iter().zip(got) {
-                    secrets[*i] = Some(r.map_err(KeyringError::into_read_error));
+                reader.batch = Some(store.start_get_many(&ids(&in_keyring)));
+                for i in &in_keyring {
+                    let (tx, rx) = tokio::sync::oneshot::channel();
+                    reader.waiting.push(Some((tx, targets[*i].clone())));
+                    pending[*i] = Some(Pending::Keyring(rx));
                 }
             }
             Err(e) => {
                 for i in &in_keyring {
-                    secrets[*i] = Some(Err(e.clone()));
+                    pending[*i] = Some(Pending::Ready(Err(e.clone())));
                 }
             }
         }
@@ -161,30 +228,21 @@ pub fn credentials(
         match store.get_many(&ids(&in_file)) {
             Ok(got) => {
                 for (i, s) in in_file.iter().zip(got) {
-                    secrets[*i] = Some(Ok(s));
+                    pending[*i] = Some(Pending::Ready(to_credential(&targets[*i], s)));
                 }
             }
             Err(e) => {
                 for i in &in_file {
-                    secrets[*i] = Some(Err(e.clone()));
+                    pending[*i] = Some(Pending::Ready(Err(e.clone())));
                 }
             }
         }
     }
-
-    targets
-        .iter()
-        .zip(secrets)
-        .map(|(t, secret)| {
-            let secret = secret
-                .unwrap_or(Ok(None))?
-                .ok_or_else(|| missing_secret(t))?;
-            Ok(match t.context.auth {
-                Auth::ApiToken => Credential::ApiToken(secret),
-                Auth::ServiceToken => Credential::ServiceToken(secret),
-            })
-        })
-        .collect()
+    let pending = pending
+        .into_iter()
+        .map(|p| p.unwrap_or_else(|| Pending::Ready(Err(Error::config("no credential")))))
+        .collect();
+    (pending, reader)
 }
 
 fn missing_secret(t: &Target) -> Error {
@@ -201,6 +259,7 @@ fn missing_secret(t: &Target) -> Error {
 /// order.
 pub async fn run_all<'a, T, F, Fut>(
     jobs: Vec<Job>,
+    reader: KeyringReader,
     timeout: Duration,
     output: OutputSettings,
     observer: &'a dyn Observer,
@@ -221,7 +280,7 @@ where
             let task = task.clone();
             let fut = async move {
                 let platform = target.context.platform;
-                let result = match credential {
+                let result = match credential.get().await {
                     Err(e) => Err(e),
                     Ok(credential) => {
                         let _permit = permits.acquire().await.ok();
@@ -244,7 +303,8 @@ where
             Box::pin(fut) as Pin<Box<dyn Future<Output = ContextResult<T>> + 'a>>
         })
         .collect();
-    join_all(futures).await
+    let (_, results) = tokio::join!(reader.run(), join_all(futures));
+    results
 }
 
 /// Polls every future until all are done; the results in their order.
@@ -335,7 +395,14 @@ mod tests {
             target("b", PlatformKind::Qualytics, Storage::File),
         ];
         let mut warnings = Vec::new();
-        let got = credentials(&config_path, &ts, &mut warnings);
+        let (got, _) = credentials(&config_path, &ts, &mut warnings);
+        let got: Vec<Result<Credential>> = got
+            .into_iter()
+            .map(|p| match p {
+                Pending::Ready(r) => r,
+                Pending::Keyring(_) => panic!("file-stored"),
+            })
+            .collect();
         assert_eq!(
             got[0].as_ref().unwrap(),
             &Credential::ApiToken(Secret::new("secret-a"))
