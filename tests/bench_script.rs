@@ -81,6 +81,7 @@ fn bench_script_writes_a_report_with_every_figure() {
         "| 1 | ",
         "| 5 | ",
         "| 20 | ",
+        "| 20 (file) | ",
     ] {
         assert!(
             text.contains(needle),
