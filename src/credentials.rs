@@ -335,6 +335,17 @@ impl KeyringBatch {
     }
 }
 
+impl FileStore {
+    /// The secrets under several credential ids, in order, from one read of the file (`-A`).
+    pub fn get_many(&self, credential_ids: &[String]) -> Result<Vec<Option<Secret>>> {
+        let secrets = self.read()?;
+        Ok(credential_ids
+            .iter()
+            .map(|id| secrets.get(id).map(Secret::new))
+            .collect())
+    }
+}
+
 impl SecretStore for KeyringStore {
     fn get(&self, credential_id: &str) -> Result<Option<Secret>> {
         self.try_get(credential_id)
@@ -469,15 +480,6 @@ impl FileStore {
                 self.path.display()
             )
         })
-    }
-
-    /// The secrets under several credential ids, in order, from one read of the file.
-    pub fn get_many(&self, credential_ids: &[String]) -> Result<Vec<Option<Secret>>> {
-        let mut secrets = self.read()?;
-        Ok(credential_ids
-            .iter()
-            .map(|id| secrets.remove(id).map(Secret::new))
-            .collect())
     }
 
     fn read(&self) -> Result<BTreeMap<String, String>> {
