@@ -237,6 +237,9 @@ pub enum Command {
         sts context --name prod --service-token TOKEN --url https://observability.example.com\n  \
         sts context list")]
     Context(ContextArgs),
+    /// Show which credential a command would use, and print it for other tools
+    #[command(subcommand)]
+    Auth(AuthCommand),
     /// Print the shell completion script of bash, zsh, fish, powershell or elvish
     #[command(
         after_help = "The script asks `sts` for the words to offer, so saved context names \
@@ -435,6 +438,10 @@ pub enum ImportSource {
 
 #[derive(Debug, Args)]
 pub struct ContextValidateArgs {
+    /// Every saved context at once (--platform narrows)
+    #[arg(short = 'A', long, conflicts_with_all = ["name", "name_flag"])]
+    pub all_contexts: bool,
+
     /// Name of the context [default: the context in effect]
     #[arg(
         value_name = "NAME",
@@ -695,6 +702,24 @@ pub struct ListArgs {
     #[arg(long)]
     pub expired: bool,
 
+    /// Only those last used before now - DURATION, or never (e.g. 30d); StackState keeps no
+    /// last-use data, so none of its tokens match
+    #[arg(long, value_name = "DURATION")]
+    pub unused_for: Option<String>,
+
+    /// Only those with this status (repeatable)
+    #[arg(long, value_enum, value_name = "STATUS")]
+    pub status: Vec<crate::platform::Status>,
+
+    /// Exit 7 when the filtered list is not empty (and nothing failed), for alerting
+    #[arg(long)]
+    pub fail_if_any: bool,
+
+    /// Every saved context at once, each with its own URL and saved credential (URL and token
+    /// flags and env vars are ignored; --platform narrows)
+    #[arg(short = 'A', long, conflicts_with = "personal")]
+    pub all_contexts: bool,
+
     /// The caller's own tokens instead of every service user's (Qualytics)
     #[arg(long)]
     pub personal: bool,
@@ -744,6 +769,31 @@ pub struct IdArgs {
         allow_hyphen_values = true
     )]
     pub id_flags: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// The URL, platform, context and credential a command would use, where each came from, and
+    /// whether the server accepts it (never the secret)
+    #[command(
+        after_help = "Exit 0 when the credential authenticates, else the exit code of the \
+        validation request.\n\n\
+        Examples:\n  \
+        sts auth status\n  \
+        sts auth status -A -o json"
+    )]
+    Status(AuthStatusArgs),
+    /// Print the secret a command would send, and nothing else (no request is made)
+    #[command(after_help = "Examples:\n  \
+        curl -H \"X-API-Key: $(sts auth token)\" \"$STS_CLI_URL/api/server/info\"")]
+    Token,
+}
+
+#[derive(Debug, Args)]
+pub struct AuthStatusArgs {
+    /// Every saved context at once (--platform narrows)
+    #[arg(short = 'A', long)]
+    pub all_contexts: bool,
 }
 
 /// Flags of `context list`.

@@ -174,6 +174,79 @@ impl KeyringStore {
         })
     }
 
+    /// The secrets under several credential ids, in order, read one after the other on ONE
+    /// thread through the keyring's one store (its connection is opened once per process), with
+    /// ONE deadline for all of them: an id not answered by then (one that prompts, a keyring
+    /// that hangs) is a timeout, and so is every id after it.
+    pub fn try_get_many(
+        &self,
+        credential_ids: &[String],
+    ) -> Vec<Result<Option<Secret>, KeyringError>> {
+        let n = credential_ids.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        let mut batch = self.start_get_many(credential_ids);
+        let mut results: Vec<Option<Result<Option<Secret>, KeyringError>>> = vec![None; n];
+        match tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+        {
+            Ok(runtime) => runtime.block_on(async {
+                while let Some((i, got)) = batch.next().await {
+                    results[i] = Some(got);
+                }
+            }),
+            Err(e) => {
+                batch.failed = Some(KeyringError {
+                    failure: KeyringFailure::Other,
+                    cause: format!("cannot wait for the keyring: {e}"),
+                })
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(batch.unanswered())))
+            .collect()
+    }
+
+    /// Starts reading the secrets under several credential ids, in order, on ONE thread through
+    /// the keyring's one store, with ONE deadline for all of them; the answers come from
+    /// [`KeyringBatch::next`] as they are read, so that a caller can go on with the first ones.
+    pub fn start_get_many(&self, credential_ids: &[String]) -> KeyringBatch {
+        let ids = credential_ids.to_vec();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let spawned = std::thread::Builder::new()
+            .name("sts-keyring".into())
+            .spawn(move || {
+                for (i, id) in ids.iter().enumerate() {
+                    let got = entry(id).and_then(|entry| match entry.get_password() {
+                        Ok(value) => Ok(Some(Secret::new(value))),
+                        Err(keyring::Error::NoEntry) => Ok(None),
+                        Err(e) => Err(classify(&e)),
+                    });
+                    if tx.send((i, got)).is_err() {
+                        return;
+                    }
+                }
+            });
+        let failed = spawned.err().map(|e| KeyringError {
+            failure: KeyringFailure::Other,
+            cause: format!("cannot start a thread for the keyring call: {e}"),
+        });
+        KeyringBatch {
+            rx,
+            deadline: std::time::Instant::now() + self.timeout,
+            timeout: self.timeout,
+            left: if failed.is_some() {
+                0
+            } else {
+                credential_ids.len()
+            },
+            failed,
+        }
+    }
+
     /// Stores `secret` under `credential_id`, with the reason when the keyring fails.
     pub fn try_set(&self, credential_id: &str, secret: &Secret) -> Result<(), KeyringError> {
         let id = credential_id.to_string();
@@ -265,6 +338,68 @@ impl KeyringStore {
                 cause: "the keyring call failed unexpectedly".into(),
             }),
         }
+    }
+}
+
+/// Secrets being read by [`KeyringStore::start_get_many`].
+pub struct KeyringBatch {
+    rx: tokio::sync::mpsc::UnboundedReceiver<(usize, Result<Option<Secret>, KeyringError>)>,
+    deadline: std::time::Instant,
+    timeout: Duration,
+    /// How many answers are still to come.
+    left: usize,
+    /// Why none will come.
+    failed: Option<KeyringError>,
+}
+
+impl KeyringBatch {
+    /// The next answer: the id's index and its secret (`None`: no such entry); `None` once
+    /// every answer came or the deadline passed.
+    pub async fn next(&mut self) -> Option<(usize, Result<Option<Secret>, KeyringError>)> {
+        if self.left == 0 {
+            return None;
+        }
+        let deadline = tokio::time::Instant::from_std(self.deadline);
+        match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+            Ok(Some(answer)) => {
+                self.left -= 1;
+                Some(answer)
+            }
+            Ok(None) => {
+                self.left = 0;
+                self.failed.get_or_insert(KeyringError {
+                    failure: KeyringFailure::Other,
+                    cause: "the keyring call failed unexpectedly".into(),
+                });
+                None
+            }
+            Err(_) => {
+                self.left = 0;
+                None
+            }
+        }
+    }
+
+    /// The error of an id that got no answer (after [`KeyringBatch::next`] gave `None`).
+    pub fn unanswered(&self) -> KeyringError {
+        self.failed.clone().unwrap_or_else(|| KeyringError {
+            failure: KeyringFailure::Timeout,
+            cause: format!(
+                "no answer within {}; {STS_CLI_KEYRING_TIMEOUT} sets the limit",
+                format_duration(self.timeout)
+            ),
+        })
+    }
+}
+
+impl FileStore {
+    /// The secrets under several credential ids, in order, from one read of the file (`-A`).
+    pub fn get_many(&self, credential_ids: &[String]) -> Result<Vec<Option<Secret>>> {
+        let secrets = self.read()?;
+        Ok(credential_ids
+            .iter()
+            .map(|id| secrets.0.get(id).map(Secret::new))
+            .collect())
     }
 }
 

@@ -16,6 +16,8 @@ pub enum Kind {
     ReadFile,
     /// 6: the config file or the keyring cannot be written.
     Write,
+    /// 7: `--fail-if-any` was given and the filtered list is not empty.
+    Matched,
     /// 8: the named context does not exist.
     NotFound,
     /// 10: the server's version is below 5.0.0.
@@ -32,6 +34,7 @@ impl Kind {
             Kind::Connect => 4,
             Kind::ReadFile => 5,
             Kind::Write => 6,
+            Kind::Matched => 7,
             Kind::NotFound => 8,
             Kind::Version => 10,
             Kind::Certificate => 11,
@@ -118,6 +121,7 @@ mod tests {
             Kind::Connect,
             Kind::ReadFile,
             Kind::Write,
+            Kind::Matched,
             Kind::NotFound,
             Kind::Version,
             Kind::Certificate,
@@ -125,6 +129,6 @@ mod tests {
         .iter()
         .map(|k| k.exit_code())
         .collect();
-        assert_eq!(codes, vec![1, 3, 4, 5, 6, 8, 10, 11]);
+        assert_eq!(codes, vec![1, 3, 4, 5, 6, 7, 8, 10, 11]);
     }
 }

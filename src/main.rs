@@ -14,7 +14,7 @@ use sts_cli::cli::{
     Cli, Command, ContextArgs, ContextCommand, ContextSaveArgs, IngestionApiKeyCommand, ListArgs,
     ServiceTokenCommand, ServiceUserCommand,
 };
-use sts_cli::commands::expiry_filter::{self, ExpiryFilter};
+use sts_cli::commands::list_filter::ListFilter;
 use sts_cli::commands::token::{self, ContextTarget, RotateRequest};
 use sts_cli::commands::{context, context_import};
 use sts_cli::completion;
@@ -28,6 +28,8 @@ use sts_cli::platform::{
 };
 use sts_cli::settings::{self, OutputSettings, Settings, Sources};
 use sts_cli::with_service_tokens;
+
+mod fleet;
 
 /// Why a command did not succeed.
 enum Failure {
@@ -133,6 +135,13 @@ fn run(cli: &Cli, out: OutputSettings, printer: &Printer) -> Result<(), Failure>
     match &cli.command {
         Command::Context(args) => run_context(cli, args, out, printer, &mut src),
         Command::Completion(a) => Ok(output::write_stdout(&completion::script(a.shell))?),
+        Command::Auth(cmd) => fleet::run_auth(cli, cmd, out, printer, &mut src),
+        Command::ServiceToken(ServiceTokenCommand::List(a)) if a.all_contexts => {
+            fleet::list_all(cli, false, &list_filter(a)?, out, printer, &src)
+        }
+        Command::IngestionApiKey(IngestionApiKeyCommand::List(a)) if a.all_contexts => {
+            fleet::list_all(cli, true, &list_filter(a)?, out, printer, &src)
+        }
         Command::ServiceToken(cmd) => {
             let platform = settings::platform_hint(&cli.global, &src);
             with_service_tokens!(platform, K => {
@@ -164,14 +173,8 @@ fn run(cli: &Cli, out: OutputSettings, printer: &Printer) -> Result<(), Failure>
 /// A token or key command, its input checked before any request.
 enum Job<K: TokenKind> {
     Create(K::Request),
-    List {
-        filter: Option<ExpiryFilter>,
-        personal: bool,
-    },
-    Delete {
-        ids: Vec<TokenId>,
-        revoke: bool,
-    },
+    List { filter: ListFilter, personal: bool },
+    Delete { ids: Vec<TokenId>, revoke: bool },
     Revoke(Vec<TokenId>),
     Restore(Vec<TokenId>),
     Rotate(Box<RotateRequest>),
@@ -179,8 +182,14 @@ enum Job<K: TokenKind> {
     Verify(sts_cli::secret::Secret),
 }
 
-fn list_filter(a: &ListArgs) -> Result<Option<ExpiryFilter>, Error> {
-    ExpiryFilter::new(a.expiring_within.as_deref(), a.expired)
+fn list_filter(a: &ListArgs) -> Result<ListFilter, Error> {
+    ListFilter::new(
+        a.expiring_within.as_deref(),
+        a.expired,
+        a.unused_for.as_deref(),
+        &a.status,
+        a.fail_if_any,
+    )
 }
 
 fn rotate_request<K: TokenKind>(
@@ -433,8 +442,12 @@ fn run_tokens<K: TokenKind>(
                     K::list(&client).await?
                 };
                 let now = Utc::now();
-                expiry_filter::retain(&mut tokens, filter, now, |t| t.expires);
+                if let Some(w) = filter.last_use_warning([K::PLATFORM]) {
+                    printer.warn(&w);
+                }
+                filter.apply(&mut tokens, now);
                 printer.tokens::<K>(&tokens, now)?;
+                filter.check(tokens.len(), &K::NOUNS)?;
             }
             Job::Rotate(req) => {
                 let (report, failure) = token::rotate::<K>(&client, printer, &req).await;
@@ -556,6 +569,9 @@ fn run_context(
                 printer.warn(&output::clean(warning));
             }
             Ok(())
+        }
+        Some(ContextCommand::Validate(a)) if a.all_contexts => {
+            fleet::validate_all(cli, out, printer, src)
         }
         Some(ContextCommand::Validate(a)) => {
             let config = context::load_existing(&config_path)?;

@@ -239,9 +239,31 @@ impl Sources<'_> {
     }
 }
 
+/// Where each part of resolved [`Settings`] came from (`sts auth status`, CONTRACT §11): `--url
+/// flag`, `STS_CLI_URL`, `context prod`, `keyring`, `credentials.toml`, `stdin`, `CONNECT_API_KEY`…
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Provenance {
+    pub url: String,
+    pub platform: String,
+    /// The saved context in use, when one applies.
+    pub context: Option<String>,
+    /// How that context was chosen: `--context flag`, `STS_CLI_CONTEXT`, `current-context`.
+    pub context_source: Option<String>,
+    pub credential: String,
+}
+
 /// Resolves the settings of an API command (CONTRACT §1, §9): the platform first, then the URL
 /// (a saved context applies only to its own URL), then the credential as a group.
 pub fn resolve(global: &GlobalArgs, output: OutputSettings, src: &mut Sources) -> Result<Settings> {
+    resolve_with_sources(global, output, src).map(|(settings, _)| settings)
+}
+
+/// [`resolve`], and where each part came from.
+pub fn resolve_with_sources(
+    global: &GlobalArgs,
+    output: OutputSettings,
+    src: &mut Sources,
+) -> Result<(Settings, Provenance)> {
     let saved = saved_context(global, src)?;
     let explicit_platform = explicit_platform(global, src)?;
     let explicit_url = global.url.clone().or_else(|| src.env(ev::STS_CLI_URL));
@@ -282,6 +304,40 @@ pub fn resolve(global: &GlobalArgs, output: OutputSettings, src: &mut Sources) -
         src,
     )?;
     let profile = platform.profile();
+    let context_label = |s: &SavedContext| format!("context {}", s.name);
+    let mut trace = Provenance {
+        platform: if global.platform.is_some() {
+            "--platform flag".into()
+        } else if explicit_platform.is_some() {
+            ev::STS_CLI_PLATFORM.into()
+        } else if let Some(s) = &saved {
+            context_label(s)
+        } else if platform != PlatformKind::Stackstate {
+            profile.url_env.unwrap_or("default").into()
+        } else {
+            "default".into()
+        },
+        url: if global.url.is_some() {
+            "--url flag".into()
+        } else if explicit_url.is_some() {
+            ev::STS_CLI_URL.into()
+        } else if let Some(s) = &saved {
+            context_label(s)
+        } else {
+            profile.url_env.unwrap_or("default").into()
+        },
+        context: saved.as_ref().map(|s| s.name.clone()),
+        context_source: saved.as_ref().map(|_| {
+            if global.context.is_some() {
+                "--context flag".into()
+            } else if src.env(ev::STS_CLI_CONTEXT).is_some() {
+                ev::STS_CLI_CONTEXT.into()
+            } else {
+                "current-context".into()
+            }
+        }),
+        credential: String::new(),
+    };
 
     let url = explicit_url
         .or_else(|| saved_ctx.map(|c| c.url.clone()))
@@ -315,22 +371,30 @@ pub fn resolve(global: &GlobalArgs, output: OutputSettings, src: &mut Sources) -
     // Credentials resolve as a group; the saved one (and so the keyring) only when neither the
     // flags nor the env vars give a token.
     let mut warnings = Vec::new();
-    let credential = match credential_from_flags(global, src)? {
+    let (credential, credential_source) = match credential_from_flags(global, src)? {
         Some(c) => c,
         None => match credential_from_env(src)? {
             Some(c) => c,
             None => match ecosystem_token(platform, src)? {
-                Some(c) => c,
+                Some(c) => (c, profile.token_env.unwrap_or_default().to_string()),
                 None => match &saved {
-                    Some(saved) => saved.credential(&mut warnings)?,
-                    None if profile.k8s_default_token => {
-                        default_k8s_token(src.default_k8s_token_path)?
-                    }
+                    Some(saved) => (
+                        saved.credential(&mut warnings)?,
+                        match saved.context.storage {
+                            Storage::Keyring => "keyring".to_string(),
+                            Storage::File => crate::credentials::CREDENTIALS_FILE_NAME.to_string(),
+                        },
+                    ),
+                    None if profile.k8s_default_token => (
+                        default_k8s_token(src.default_k8s_token_path)?,
+                        src.default_k8s_token_path.display().to_string(),
+                    ),
                     None => return Err(no_token(platform)),
                 },
             },
         },
     };
+    trace.credential = credential_source;
     check_credential(platform, &credential)?;
 
     let timeout = resolve_timeout(global, src)?;
@@ -357,7 +421,7 @@ pub fn resolve(global: &GlobalArgs, output: OutputSettings, src: &mut Sources) -
         .or_else(|| src.env(ev::STS_CA_CERT_BASE64_DATA))
         .or_else(|| saved_ctx.and_then(|c| c.ca_cert_base64_data.clone()));
 
-    Ok(Settings {
+    let settings = Settings {
         platform,
         url,
         api_path,
@@ -366,7 +430,8 @@ pub fn resolve(global: &GlobalArgs, output: OutputSettings, src: &mut Sources) -
         tls: resolve_tls(skip_ssl, ca_path, ca_data)?,
         output,
         warnings,
-    })
+    };
+    Ok((settings, trace))
 }
 
 /// The platform (CONTRACT §9): `--platform`, `STS_CLI_PLATFORM`, the context in use (one that
@@ -702,9 +767,14 @@ struct Group<'a> {
     k8s_sa_token: Option<String>,
     k8s_sa_token_path: Option<String>,
     names: [&'a str; 4],
+    /// The names are flags (`--api-token flag` as a source), not env vars.
+    flags: bool,
 }
 
-fn credential_from_flags(global: &GlobalArgs, src: &mut Sources) -> Result<Option<Credential>> {
+fn credential_from_flags(
+    global: &GlobalArgs,
+    src: &mut Sources,
+) -> Result<Option<(Credential, String)>> {
     Group {
         api_token: global.api_token.clone(),
         service_token: global.service_token.clone(),
@@ -716,11 +786,12 @@ fn credential_from_flags(global: &GlobalArgs, src: &mut Sources) -> Result<Optio
             "--k8s-sa-token",
             "--k8s-sa-token-path",
         ],
+        flags: true,
     }
     .resolve(src)
 }
 
-fn credential_from_env(src: &mut Sources) -> Result<Option<Credential>> {
+fn credential_from_env(src: &mut Sources) -> Result<Option<(Credential, String)>> {
     Group {
         api_token: src.env(ev::STS_CLI_API_TOKEN),
         service_token: src.env(ev::STS_CLI_SERVICE_TOKEN),
@@ -732,14 +803,16 @@ fn credential_from_env(src: &mut Sources) -> Result<Option<Credential>> {
             ev::STS_CLI_K8S_SA_TOKEN,
             ev::STS_CLI_K8S_SA_TOKEN_PATH,
         ],
+        flags: false,
     }
     .resolve(src)
 }
 
 impl Group<'_> {
-    /// The one credential of this group, `None` when it gives none, a usage error when it gives
-    /// two kinds. A k8s token given directly wins over a k8s token file of the same group.
-    fn resolve(self, src: &mut Sources) -> Result<Option<Credential>> {
+    /// The one credential of this group and where it came from, `None` when it gives none, a
+    /// usage error when it gives two kinds. A k8s token given directly wins over a k8s token
+    /// file of the same group.
+    fn resolve(self, src: &mut Sources) -> Result<Option<(Credential, String)>> {
         let [api_name, service_name, k8s_name, k8s_path_name] = self.names;
         let mut given: Vec<&str> = Vec::new();
         if self.api_token.is_some() {
@@ -760,14 +833,27 @@ impl Group<'_> {
             )));
         }
         let value = |v: String, name: &str, src: &mut Sources| token_value(v, name, src);
+        let flags = self.flags;
+        let source = |v: &str, name: &str| match (v, flags) {
+            ("-", _) => "stdin".to_string(),
+            (_, true) => format!("{name} flag"),
+            (_, false) => name.to_string(),
+        };
         Ok(if let Some(v) = self.api_token {
-            Some(Credential::ApiToken(value(v, api_name, src)?))
+            let from = source(&v, api_name);
+            Some((Credential::ApiToken(value(v, api_name, src)?), from))
         } else if let Some(v) = self.service_token {
-            Some(Credential::ServiceToken(value(v, service_name, src)?))
+            let from = source(&v, service_name);
+            Some((Credential::ServiceToken(value(v, service_name, src)?), from))
         } else if let Some(v) = self.k8s_sa_token {
-            Some(Credential::K8sSaToken(value(v, k8s_name, src)?))
+            let from = source(&v, k8s_name);
+            Some((Credential::K8sSaToken(value(v, k8s_name, src)?), from))
         } else if let Some(path) = self.k8s_sa_token_path {
-            Some(Credential::K8sSaToken(read_token_file(Path::new(&path))?))
+            let from = source(&path, k8s_path_name);
+            Some((
+                Credential::K8sSaToken(read_token_file(Path::new(&path))?),
+                from,
+            ))
         } else {
             None
         })
@@ -1141,6 +1227,41 @@ mod tests {
             s.credential,
             Credential::ServiceToken(Secret::new("env-token"))
         );
+
+        // Where each part came from (`sts auth status`).
+        let sources = |env: &[(&str, &str)]| {
+            let map: std::collections::HashMap<String, String> = env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            let env_fn = move |k: &str| map.get(k).cloned();
+            let mut read = || Ok("from-stdin\n".to_string());
+            let mut src = Sources {
+                env: &env_fn,
+                read_stdin_line: &mut read,
+                default_k8s_token_path: Path::new("/nonexistent/sts-test/token"),
+                default_config_path: None,
+            };
+            resolve_with_sources(&args(), out(), &mut src).unwrap().1
+        };
+        let p = sources(&[("STS_CLI_CONFIG", &config)]);
+        assert_eq!(
+            (p.url.as_str(), p.platform.as_str(), p.credential.as_str()),
+            ("context saved", "context saved", "credentials.toml")
+        );
+        assert_eq!(p.context.as_deref(), Some("saved"));
+        assert_eq!(p.context_source.as_deref(), Some("current-context"));
+        let p = sources(&[
+            ("STS_CLI_CONFIG", &config),
+            ("STS_CLI_URL", "http://env"),
+            ("STS_CLI_SERVICE_TOKEN", "-"),
+            ("STS_CLI_PLATFORM", "stackstate"),
+        ]);
+        assert_eq!(
+            (p.url.as_str(), p.platform.as_str(), p.credential.as_str()),
+            ("STS_CLI_URL", "STS_CLI_PLATFORM", "stdin")
+        );
+        assert_eq!(p.context, None);
 
         // A named config file that does not exist is exit 1; an unknown context is exit 8.
         let missing = dir.path().join("missing.toml").display().to_string();

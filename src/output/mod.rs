@@ -1,6 +1,9 @@
 //! The one place that prints: tables, JSON, success, warning and error lines, and verbose logs
 //! (CONTRACT §1–§3, §6). Data goes to stdout; messages and logs go to stderr.
 
+mod fleet;
+pub use fleet::FleetProgress;
+
 use std::io::{self, IsTerminal, Write};
 
 use chrono::{DateTime, Utc};

@@ -63,6 +63,8 @@ pub struct Profile {
     pub token_env_kind: CredentialKind,
     /// Whether the platform has ingestion API keys.
     pub ingestion_keys: bool,
+    /// Whether the platform says when a token was last used (`--unused-for`).
+    pub last_use: bool,
     /// Whether the pod's Kubernetes service-account token is used when nothing else gives one.
     pub k8s_default_token: bool,
     /// Credential kind → how it travels, or why the platform refuses it.
@@ -78,6 +80,7 @@ const STACKSTATE: Profile = Profile {
     token_env: None,
     token_env_kind: CredentialKind::ServiceToken,
     ingestion_keys: true,
+    last_use: false,
     k8s_default_token: true,
     auth: |kind| {
         Ok(match kind {
@@ -106,6 +109,7 @@ const POSIT_CONNECT: Profile = Profile {
     token_env: Some(ev::CONNECT_API_KEY),
     token_env_kind: CredentialKind::ApiToken,
     ingestion_keys: false,
+    last_use: true,
     k8s_default_token: false,
     auth: |kind| match kind {
         CredentialKind::ApiToken => Ok(AuthScheme {
@@ -131,6 +135,7 @@ const QUALYTICS: Profile = Profile {
     token_env: Some(ev::QUALYTICS_TOKEN),
     token_env_kind: CredentialKind::ApiToken,
     ingestion_keys: false,
+    last_use: true,
     k8s_default_token: false,
     auth: |kind| match kind {
         CredentialKind::ApiToken | CredentialKind::ServiceToken => Ok(AuthScheme {

@@ -1,4 +1,4 @@
-//! `scripts/bench` runs on a small seed and writes its report with every figure (issue 7). The
+//! `scripts/bench` runs on a small seed and writes its report with every figure (issues 7, 15). The
 //! figures' values are not checked here: a timing belongs in the report, not in a test.
 //!
 //! The script measures the debug binaries of this test build (`BENCH_BIN_DIR`), so the test
@@ -29,6 +29,7 @@ fn bench_script_writes_a_report_with_every_figure() {
         .env("BENCH_RUNS", "3")
         .env("BENCH_LARGE_RUNS", "2")
         .env("BENCH_MEM_RUNS", "2")
+        .env("BENCH_FLEET_RUNS", "2")
         .env("BENCH_OUT", &report)
         .env("HOME", dir.path())
         .output()
@@ -51,6 +52,7 @@ fn bench_script_writes_a_report_with_every_figure() {
         "| 4. `service-token list -o json`, 100 tokens | < 150 ms, < 40 MB | ",
         "| 5. requests per command | exactly 1 (Go CLI: 2) | ",
         "| 6. stripped `sts` binary | < 8 MB | ",
+        "| 7. `service-token list -A`, 20 contexts | ≤ 2 × 1 context | ",
     ] {
         let line = text
             .lines()
@@ -75,6 +77,11 @@ fn bench_script_writes_a_report_with_every_figure() {
         "| `sts … service-token list -o json` | ",
         "| `service-token list (keyring context)` | ",
         "`sts` as built: ",
+        "## 7. Every context at once",
+        "| 1 | ",
+        "| 5 | ",
+        "| 20 | ",
+        "| 20 (file) | ",
     ] {
         assert!(
             text.contains(needle),

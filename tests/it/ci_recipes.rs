@@ -9,7 +9,12 @@ use serde_json::{Value, json};
 
 use crate::common::{Sandbox, TestEnv, repo_root};
 
-const SCRIPTS: [&str; 3] = ["env-auth.sh", "short-lived-token.sh", "rotate-token.sh"];
+const SCRIPTS: [&str; 4] = [
+    "env-auth.sh",
+    "short-lived-token.sh",
+    "rotate-token.sh",
+    "nightly-expiry.sh",
+];
 
 struct Ran {
     code: Option<i32>,
@@ -234,4 +239,77 @@ fn rotate_token_runs_green_and_replaces_the_old_token() {
     assert_ne!(ran.code, Some(0));
     assert_eq!(server_info_status(&sb, new), 200);
     assert_eq!(named(&tokens(&sb), "ci").len(), 1);
+}
+
+#[test]
+fn nightly_expiry_lists_what_expires_in_14_days_across_every_context_and_alerts() {
+    let ss = Sandbox::start();
+    let qualytics = Sandbox::start_platform("qualytics", &["--service-user", "Loader:Admin"]);
+    let env = TestEnv::new();
+    let now = chrono::Utc::now().timestamp_millis();
+    let day = 86_400_000;
+    let (status, _) = ss.admin(
+        "POST",
+        "/security/tokens",
+        Some(json!({"name": "soon", "roles": ["stackstate-admin"], "expiryDate": now + 5 * day})),
+    );
+    assert_eq!(status, 200);
+    let (status, _) = ss.admin(
+        "POST",
+        "/security/ingestion/api_keys",
+        Some(json!({"name": "later-key", "expiration": now + 30 * day})),
+    );
+    assert_eq!(status, 200);
+    let (_, users) = qualytics.admin("GET", "/users?type=Service", None);
+    let (status, _) = qualytics.admin(
+        "POST",
+        "/user-tokens",
+        Some(json!({"name": "loader", "user_id": users["items"][0]["id"], "expires_in_days": 60})),
+    );
+    assert_eq!(status, 200);
+    let save = |name: &str, sb: &Sandbox| {
+        let out = env
+            .sts()
+            .args(["context", "save", "--name", name, "--url", &sb.url])
+            .args(["--platform", &sb.platform, "--api-token", &sb.admin_token])
+            .arg("--insecure-storage")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    };
+    save("prod", &ss);
+    save("dq", &qualytics);
+
+    // Something expires: listed, and exit 7 for the alert.
+    let ran = run_script(&env, "nightly-expiry.sh", &[], &[]);
+    assert_eq!(ran.code, Some(7), "{}\n{}", ran.stdout, ran.stderr);
+    assert!(ran.stdout.contains(" soon "), "{}", ran.stdout);
+    assert!(!ran.stdout.contains("loader") && !ran.stdout.contains("later-key"));
+
+    // A wider window catches the key and the Qualytics token too.
+    let ran = run_script(&env, "nightly-expiry.sh", &[("EXPIRY_WINDOW", "90d")], &[]);
+    assert_eq!(ran.code, Some(7));
+    for name in [" soon ", " later-key ", " loader "] {
+        assert!(ran.stdout.contains(name), "{name}: {}", ran.stdout);
+    }
+
+    // Nothing expires: exit 0.
+    let id = tokens(&ss)[0]["id"].clone();
+    assert!(
+        ss.admin("DELETE", &format!("/security/tokens/{id}"), None)
+            .0
+            < 300
+    );
+    let ran = run_script(&env, "nightly-expiry.sh", &[], &[]).ok();
+    assert!(
+        ran.stdout.ends_with("Nothing expires within 14d.\n"),
+        "{}",
+        ran.stdout
+    );
+
+    // A context that cannot be asked fails the job with its code, and says which.
+    drop(qualytics);
+    let ran = run_script(&env, "nightly-expiry.sh", &[], &[]);
+    assert_eq!(ran.code, Some(4), "{}\n{}", ran.stdout, ran.stderr);
+    assert!(ran.stderr.contains("context dq: "), "{}", ran.stderr);
 }

@@ -161,3 +161,78 @@ fn expired_shows_the_past_ones_and_with_expiring_within_either_matches() {
     .ok();
     assert_eq!(names(&r.json()["service-tokens"]), ["old", "soon"]);
 }
+
+#[test]
+fn unused_for_status_and_fail_if_any_on_one_context() {
+    // Qualytics: last use is known; a revoked token has status `revoked`.
+    let sb = Sandbox::start_platform("qualytics", &["--service-user", "Loader:Admin"]);
+    let env = TestEnv::new();
+    let (status, page) = sb.admin("GET", "/users?type=Service", None);
+    assert_eq!(status, 200, "{page}");
+    let user = page["items"][0]["id"].as_i64().unwrap();
+    let mut ids = Vec::new();
+    for name in ["used", "idle", "off"] {
+        let (status, created) = sb.admin(
+            "POST",
+            "/user-tokens",
+            Some(json!({"name": name, "user_id": user})),
+        );
+        assert_eq!(status, 200, "{created}");
+        ids.push(created["id"].clone());
+        if name == "used" {
+            let bearer = format!("Bearer {}", created["bearer_token"].as_str().unwrap());
+            assert_eq!(sb.call("GET", "/user-tokens", Some(&bearer), None).0, 200);
+        }
+    }
+    let off = format!("/user-tokens/{}", ids[2]);
+    assert_eq!(sb.admin("PUT", &off, Some(json!({"revoke": true}))).0, 200);
+    let list = |extra: &[&str]| {
+        let mut args = vec![
+            "service-token",
+            "list",
+            "--platform",
+            "qualytics",
+            "-o",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        admin(&env, &sb, &args)
+    };
+
+    let r = list(&["--unused-for", "1d"]).ok();
+    assert_eq!(names(&r.json()["service-tokens"]), ["idle", "off"]);
+    assert!(!r.stderr.contains("last-use"), "{}", r.stderr);
+    let r = list(&["--status", "revoked"]).ok();
+    assert_eq!(names(&r.json()["service-tokens"]), ["off"]);
+    let r = list(&["--status", "active", "--status", "revoked"]).ok();
+    assert_eq!(names(&r.json()["service-tokens"]).len(), 3);
+    let r = list(&["--status", "expired", "--fail-if-any"]).ok();
+    assert_eq!(names(&r.json()["service-tokens"]), Vec::<String>::new());
+    // Rows left: they are printed, then exit 7.
+    let r = list(&["--unused-for", "1d", "--status", "active", "--fail-if-any"]).fails(7);
+    assert_eq!(names(&r.json()["service-tokens"]), ["idle"]);
+    // Two days later the used one is idle too.
+    sb.clock(2 * 86_400);
+    let r = list(&["--unused-for", "1d", "--status", "active"]).ok();
+    assert_eq!(names(&r.json()["service-tokens"]), ["idle", "used"]);
+    let r = list(&["--status", "sleeping"]).fails(3);
+    assert!(r.stderr.contains("sleeping"), "{}", r.stderr);
+}
+
+#[test]
+fn unused_for_on_stackstate_matches_nothing_and_says_so_once() {
+    let sb = Sandbox::start();
+    let env = TestEnv::new();
+    sb.create_service_token("t", &["stackstate-admin"]);
+    let r = admin(&env, &sb, &["service-token", "list", "--unused-for", "30d"]).ok();
+    assert_eq!(r.stdout, "No service tokens found.\n");
+    assert_eq!(
+        r.stderr.matches("no last-use data").count(),
+        1,
+        "{}",
+        r.stderr
+    );
+    let r = admin(&env, &sb, &["service-token", "list", "--fail-if-any"]).fails(7);
+    assert!(r.stdout.contains(" t "), "{}", r.stdout);
+    assert!(r.stderr.contains("--fail-if-any"), "{}", r.stderr);
+}

@@ -7,9 +7,11 @@ mod cli_util;
 
 mod bench_script;
 mod ci_recipes;
+mod cli_auth;
 mod cli_context;
 mod cli_errors;
 mod cli_filters;
+mod cli_fleet;
 mod cli_import;
 mod cli_import_vendors;
 mod cli_ingestion_api_key;

@@ -286,3 +286,49 @@ fn child_test_name(test: &str) -> String {
     let module = module.split_once("::").map_or(module, |(_, rest)| rest);
     format!("{module}::{test}")
 }
+
+#[test]
+fn get_many_reads_several_secrets_on_one_thread_with_one_deadline() {
+    const TEST: &str = "get_many_reads_several_secrets_on_one_thread_with_one_deadline";
+    if in_child() {
+        let store = KeyringStore::new(Duration::from_secs(10));
+        let ids: Vec<String> = ["many-a", "many-missing", "many-b"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        match child_var(CHILD_STEP).as_str() {
+            "read" => {
+                let got: Vec<Option<Secret>> = store
+                    .try_get_many(&ids)
+                    .into_iter()
+                    .map(|r| r.unwrap())
+                    .collect();
+                assert_eq!(
+                    got,
+                    [
+                        Some(Secret::new("value-a")),
+                        None,
+                        Some(Secret::new("value-b"))
+                    ]
+                );
+                assert!(store.try_get_many(&[]).is_empty());
+            }
+            "frozen" => {
+                let store = KeyringStore::new(Duration::from_secs(1));
+                let got = store.try_get_many(&ids);
+                assert_eq!(got.len(), 3);
+                for r in got {
+                    assert_eq!(r.unwrap_err().failure, KeyringFailure::Timeout);
+                }
+            }
+            step => panic!("unknown step {step}"),
+        }
+        return;
+    }
+    let ss = SecretService::start();
+    ss.secret_tool_store("sts", "many-a", "value-a");
+    ss.secret_tool_store("sts", "many-b", "value-b");
+    run_child(TEST, &with(&ss.env(), &[(CHILD_STEP, "read")]), &[]);
+    let _frozen = ss.freeze_daemon();
+    run_child(TEST, &with(&ss.env(), &[(CHILD_STEP, "frozen")]), &[]);
+}
