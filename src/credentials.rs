@@ -218,18 +218,7 @@ impl KeyringStore {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let spawned = std::thread::Builder::new()
             .name("sts-keyring".into())
-            .spawn(move || {
-                for (i, id) in ids.iter().enumerate() {
-                    let got = entry(id).and_then(|entry| match entry.get_password() {
-                        Ok(value) => Ok(Some(Secret::new(value))),
-                        Err(keyring::Error::NoEntry) => Ok(None),
-                        Err(e) => Err(classify(&e)),
-                    });
-                    if tx.send((i, got)).is_err() {
-                        return;
-                    }
-                }
-            });
+            .spawn(move || read_many(&ids, &tx));
         let failed = spawned.err().map(|e| KeyringError {
             failure: KeyringFailure::Other,
             cause: format!("cannot start a thread for the keyring call: {e}"),
@@ -485,6 +474,112 @@ fn entry(credential_id: &str) -> Result<keyring::Entry, KeyringError> {
             _ => classify(&e),
         }
     })
+}
+
+/// The channel a batch read answers on: the index of the id, and what was read for it.
+type BatchSender =
+    tokio::sync::mpsc::UnboundedSender<(usize, Result<Option<Secret>, KeyringError>)>;
+
+/// Reads the secrets of `ids` for [`KeyringStore::start_get_many`], on the calling thread.
+///
+/// On the Secret Service: one connection and one session (one key exchange) for all of them,
+/// and every id's search and `GetSecret` in flight together on that one connection, so twenty
+/// contexts cost about as many round trips as one. Each answer is sent as soon as it is read.
+#[cfg(all(
+    unix,
+    not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+))]
+fn read_many(ids: &[String], tx: &BatchSender) {
+    use futures_util::stream::{FuturesUnordered, StreamExt};
+    use secret_service::{EncryptionType, SecretService};
+
+    fn failure(e: &secret_service::Error) -> KeyringError {
+        let cause = config::one_line(&e.to_string());
+        let failure = match e {
+            secret_service::Error::Unavailable => KeyringFailure::Unavailable,
+            _ if looks_unavailable(&cause) => KeyringFailure::Unavailable,
+            _ => KeyringFailure::Other,
+        };
+        KeyringError { failure, cause }
+    }
+
+    async fn read_one(ss: &SecretService<'_>, id: &str) -> Result<Option<Secret>, KeyringError> {
+        let attributes =
+            std::collections::HashMap::from([("service", KEYRING_SERVICE), ("username", id)]);
+        let found = ss.search_items(attributes).await.map_err(|e| failure(&e))?;
+        if !found.locked.is_empty() {
+            let locked: Vec<&secret_service::Item<'_>> = found.locked.iter().collect();
+            ss.unlock_all(&locked).await.map_err(|e| failure(&e))?;
+        }
+        let Some(item) = found.unlocked.first().or(found.locked.first()) else {
+            return Ok(None);
+        };
+        let bytes = item.get_secret().await.map_err(|e| failure(&e))?;
+        String::from_utf8(bytes)
+            .map(|value| Some(Secret::new(value)))
+            .map_err(|_| KeyringError {
+                failure: KeyringFailure::Other,
+                cause: "the keyring item does not hold UTF-8 text".into(),
+            })
+    }
+
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            let err = KeyringError {
+                failure: KeyringFailure::Other,
+                cause: format!("cannot start the keyring's runtime: {e}"),
+            };
+            for i in 0..ids.len() {
+                let _ = tx.send((i, Err(err.clone())));
+            }
+            return;
+        }
+    };
+    runtime.block_on(async {
+        let ss = match SecretService::connect(EncryptionType::Dh).await {
+            Ok(ss) => ss,
+            Err(e) => {
+                let err = failure(&e);
+                for i in 0..ids.len() {
+                    let _ = tx.send((i, Err(err.clone())));
+                }
+                return;
+            }
+        };
+        let ss = &ss;
+        let mut reads: FuturesUnordered<_> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| async move { (i, read_one(ss, id).await) })
+            .collect();
+        while let Some(answer) = reads.next().await {
+            if tx.send(answer).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+/// Reads the secrets of `ids` one at a time through the keyring crate (other systems' stores).
+#[cfg(not(all(
+    unix,
+    not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+)))]
+fn read_many(ids: &[String], tx: &BatchSender) {
+    for (i, id) in ids.iter().enumerate() {
+        let got = entry(id).and_then(|entry| match entry.get_password() {
+            Ok(value) => Ok(Some(Secret::new(value))),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(classify(&e)),
+        });
+        if tx.send((i, got)).is_err() {
+            return;
+        }
+    }
 }
 
 /// Sorts a keyring error into the three failures a caller tells apart.
