@@ -80,6 +80,24 @@ where
     })
 }
 
+/// The platform's validation request for every context.
+fn validate_each(
+    jobs: Vec<Job>,
+    reader: KeyringReader,
+    timeout: Duration,
+    out: OutputSettings,
+    printer: &Printer,
+) -> Result<Vec<ContextResult<platform::Validation>>, Failure> {
+    run_all(
+        jobs,
+        reader,
+        timeout,
+        out,
+        printer,
+        |client, platform| async move { platform::validate(platform, &client).await },
+    )
+}
+
 /// The exit code of the first failing context, else `--fail-if-any`'s.
 fn verdict<T>(
     results: &[ContextResult<T>],
@@ -155,14 +173,7 @@ pub fn validate_all(
     src: &Sources,
 ) -> Result<(), Failure> {
     let (jobs, reader, timeout) = prepare(cli, printer, src, |_| true)?;
-    let results = run_all(
-        jobs,
-        reader,
-        timeout,
-        out,
-        printer,
-        |client, platform| async move { platform::validate(platform, &client).await },
-    )?;
+    let results = validate_each(jobs, reader, timeout, out, printer)?;
     printer.fleet_validations(&results)?;
     verdict(&results, 0, None)
 }
@@ -182,14 +193,7 @@ pub fn run_auth(
                 .iter()
                 .map(|(t, _)| AuthStatus::of_context(t))
                 .collect();
-            let results = run_all(
-                jobs,
-                reader,
-                timeout,
-                out,
-                printer,
-                |client, platform| async move { platform::validate(platform, &client).await },
-            )?;
+            let results = validate_each(jobs, reader, timeout, out, printer)?;
             let code = ContextResult::first_failure(&results);
             let pairs: Vec<(AuthStatus, Result<platform::Validation>)> = statuses
                 .into_iter()

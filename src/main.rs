@@ -446,8 +446,9 @@ fn run_tokens<K: TokenKind>(
                     printer.warn(&w);
                 }
                 filter.apply(&mut tokens, now);
-                printer.tokens::<K>(&tokens, now)?;
-                filter.check(tokens.len(), &K::NOUNS)?;
+                let rows = tokens.len();
+                printer.tokens::<K>(tokens, now)?;
+                filter.check(rows, &K::NOUNS)?;
             }
             Job::Rotate(req) => {
                 let (report, failure) = token::rotate::<K>(&client, printer, &req).await;

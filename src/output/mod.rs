@@ -217,11 +217,16 @@ impl Printer {
         Ok(())
     }
 
-    /// A list: the kind's columns, each token's cells as the platform gave them.
-    pub fn tokens<K: TokenKind>(&self, tokens: &[Token], now: DateTime<Utc>) -> io::Result<()> {
+    /// A list: the kind's columns, each token's cells as the platform gave them. Takes the
+    /// tokens, so that a large list is not held twice (the server's objects move into the JSON;
+    /// in text they are dropped once the rows are made).
+    pub fn tokens<K: TokenKind>(&self, tokens: Vec<Token>, now: DateTime<Utc>) -> io::Result<()> {
         if self.is_json() {
-            let list: Vec<&Value> = tokens.iter().map(|t| &t.json).collect();
-            return self.json(&json!({ K::NOUNS.json_list: list }));
+            let list = Value::Array(tokens.into_iter().map(|t| t.json).collect());
+            return write_raw(
+                crate::redact::Stream::Stdout,
+                &pretty_owned(json!({ K::NOUNS.json_list: list }), None),
+            );
         }
         let headers: Vec<&str> = K::COLUMNS.iter().map(|c| c.header).collect();
         let kinds: Vec<ColumnKind> = K::COLUMNS
@@ -232,6 +237,7 @@ impl Printer {
             .iter()
             .map(|t| t.cells.iter().map(|c| cell_text(c, t, now)).collect())
             .collect();
+        drop(tokens);
         self.table(&headers, &rows, &kinds, K::NOUNS.empty)
     }
 
@@ -664,7 +670,11 @@ pub fn pretty(value: &Value) -> String {
 }
 
 fn pretty_except(value: &Value, allowed: Option<&str>) -> String {
-    let mut value = value.clone();
+    pretty_owned(value.clone(), allowed)
+}
+
+/// [`pretty_except`] of a value the caller gives up, masked in place (no copy of a large list).
+fn pretty_owned(mut value: Value, allowed: Option<&str>) -> String {
     crate::redact::json_value_except(&mut value, allowed);
     let s = serde_json::to_string_pretty(&value).unwrap_or_else(|_| "null".into());
     let mut s = crate::redact::json_text(&s);
