@@ -140,15 +140,21 @@ pub fn parse_rfc3339_millis(text: &str) -> Option<i64> {
         .map(|t| t.and_utc().timestamp_millis())
 }
 
+/// The moment unit tests take as now.
+#[cfg(test)]
+pub fn test_now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-03-10T12:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
 #[cfg(test)]
 mod age_tests {
     use super::*;
 
     #[test]
     fn ages_and_times() {
-        let now = DateTime::parse_from_rfc3339("2026-03-10T12:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
+        let now = test_now();
         let n = now.timestamp_millis();
         assert_eq!(render_age(n - 45_000, now), "45s ago");
         assert_eq!(render_age(n - 3 * 3_600_000 - 5, now), "3h ago");
@@ -168,11 +174,7 @@ mod age_tests {
 mod tests {
     use super::*;
 
-    fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-03-10T12:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc)
-    }
+    use super::test_now as now;
 
     #[test]
     fn durations_follow_the_one_grammar() {

@@ -63,11 +63,7 @@ mod tests {
 
     const DAY: i64 = 86_400_000;
 
-    fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-03-10T12:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc)
-    }
+    use crate::dates::test_now as now;
 
     fn filter(within: Option<&str>, expired: bool) -> Option<ExpiryFilter> {
         ExpiryFilter::new(within, expired).unwrap()

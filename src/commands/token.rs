@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 
 use crate::api::client::{Client, Observer};
 use crate::config::{self, Auth, Context};
@@ -305,11 +305,6 @@ fn store_in_context(target: &ContextTarget, secret: &Secret) -> Result<Option<St
         },
     )?;
     Ok(warning.map(|w| format!("the old credential of context '{}' {w}", target.name)))
-}
-
-/// A `now` for a whole command (CONTRACT §9: one `now` per command).
-pub fn now() -> DateTime<Utc> {
-    Utc::now()
 }
 
 #[cfg(test)]

@@ -767,11 +767,7 @@ fn paint(text: &str, color: &str, on: bool) -> String {
 mod tests {
     use super::*;
 
-    fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-03-10T12:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc)
-    }
+    use crate::dates::test_now as now;
 
     #[test]
     fn cells_use_dashes_brackets_utc_dates_and_ages() {

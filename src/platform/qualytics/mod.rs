@@ -452,11 +452,7 @@ pub async fn validate(client: &Client) -> Result<Validation> {
 mod tests {
     use super::*;
 
-    fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-03-10T12:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc)
-    }
+    use crate::dates::test_now as now;
 
     fn input(expiration: Option<&str>) -> CreateInput {
         CreateInput {
