@@ -754,10 +754,12 @@ pub struct ServiceUserCreateArgs {
     pub teams: Vec<String>,
 }
 
-/// Ids of `revoke` and `restore`: positional and/or `--id`.
+/// Ids of `delete`, `revoke` and `restore`: positional and/or `--id`. Checked by the platform
+/// before any request (an int64, or a Posit Connect guid), so the message can name the flag the
+/// way the Go CLI does.
 #[derive(Debug, Args)]
 pub struct IdArgs {
-    /// Ids
+    /// Ids (see `list`)
     #[arg(value_name = "ID")]
     pub ids: Vec<String>,
 
@@ -821,22 +823,11 @@ pub enum CompletionShell {
     Elvish,
 }
 
-/// Ids to delete: positional and/or `--id`. Checked as int64 by the command, before any request,
-/// so the message can name the flag the way the Go CLI does.
+/// Flags of `delete`: the ids, and whether to revoke first.
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
-    /// Ids to delete
-    #[arg(value_name = "ID")]
-    pub ids: Vec<String>,
-
-    /// Id to delete (repeatable)
-    #[arg(
-        short = 'i',
-        long = "id",
-        value_name = "ID",
-        allow_hyphen_values = true
-    )]
-    pub id_flags: Vec<String>,
+    #[command(flatten)]
+    pub ids: IdArgs,
 
     /// Revoke each token first, then delete it (Qualytics deletes only revoked tokens)
     #[arg(long)]

@@ -256,7 +256,7 @@ fn service_token_job<K: TokenKind>(
                 K::check_revoke()?;
             }
             Job::Delete {
-                ids: token::parse_ids::<K>(&a.ids, &a.id_flags)?,
+                ids: token::parse_ids::<K>(&a.ids.ids, &a.ids.id_flags)?,
                 revoke: a.revoke,
             }
         }
@@ -326,7 +326,7 @@ fn ingestion_api_key_job(
                 IngestionApiKeys::check_revoke()?;
             }
             Job::Delete {
-                ids: token::parse_ids::<IngestionApiKeys>(&a.ids, &a.id_flags)?,
+                ids: token::parse_ids::<IngestionApiKeys>(&a.ids.ids, &a.ids.id_flags)?,
                 revoke: false,
             }
         }
