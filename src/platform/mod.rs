@@ -35,6 +35,14 @@ impl TokenId {
         }
     }
 
+    /// The id of an object the server sent without one (`-` in a table, `null` in JSON).
+    pub fn missing() -> TokenId {
+        TokenId {
+            text: String::new(),
+            json: Value::Null,
+        }
+    }
+
     pub fn string(id: impl Into<String>) -> TokenId {
         let id = id.into();
         TokenId {
@@ -42,6 +50,14 @@ impl TokenId {
             text: id,
         }
     }
+}
+
+/// The RFC 3339 time at `key` of a server's object, as epoch milliseconds (Posit Connect and
+/// Qualytics send times so).
+pub fn time_field(v: &Value, key: &str) -> Option<i64> {
+    v.get(key)
+        .and_then(Value::as_str)
+        .and_then(crate::dates::parse_rfc3339_millis)
 }
 
 /// When a token was last used.

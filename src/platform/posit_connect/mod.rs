@@ -12,10 +12,9 @@ use serde_json::{Value, json};
 use super::stackstate::{check_name, expiration_millis, new_expiry};
 use super::{
     Cell, Column, CreateInput, Created, LastUsed, OldTokenFate, PlatformKind, Token, TokenId,
-    TokenKind, Validation, col, fixed,
+    TokenKind, Validation, col, fixed, time_field,
 };
 use crate::api::client::Client;
-use crate::dates::parse_rfc3339_millis;
 use crate::error::{Error, Result};
 
 const TOKENS: &str = "v1/system/service-tokens";
@@ -35,12 +34,6 @@ pub fn is_guid(text: &str) -> bool {
 
 fn str_field(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).map(str::to_string)
-}
-
-fn time_field(v: &Value, key: &str) -> Option<i64> {
-    v.get(key)
-        .and_then(Value::as_str)
-        .and_then(parse_rfc3339_millis)
 }
 
 fn strings(v: &Value, key: &str) -> Vec<String> {
@@ -227,10 +220,7 @@ fn row(mut v: Value) -> Token {
         id: guid
             .clone()
             .map(TokenId::string)
-            .unwrap_or_else(|| TokenId {
-                text: String::new(),
-                json: Value::Null,
-            }),
+            .unwrap_or_else(TokenId::missing),
         name: name.clone(),
         expires,
         last_used,

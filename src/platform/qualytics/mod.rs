@@ -10,13 +10,12 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::stackstate::{expiration_millis, new_expiry, parse_int_id};
+use super::stackstate::{check_name, expiration_millis, new_expiry, parse_int_id};
 use super::{
     Cell, Column, CreateInput, Created, LastUsed, OldTokenFate, PlatformKind, Token, TokenId,
-    TokenKind, Validation, col, fixed,
+    TokenKind, Validation, col, fixed, time_field,
 };
 use crate::api::client::Client;
-use crate::dates::parse_rfc3339_millis;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 
@@ -57,22 +56,15 @@ fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
     v.as_str()
 }
 
-fn time_field(v: &Value, key: &str) -> Option<i64> {
-    str_at(v, &[key]).and_then(parse_rfc3339_millis)
-}
-
 fn check_token_name(name: &str) -> Result<String> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(Error::usage("--name must not be empty"));
-    }
+    let name = check_name(name)?;
     let n = name.chars().count();
     if n > MAX_NAME {
         return Err(Error::usage(format!(
             "--name is {n} characters long; Qualytics takes at most {MAX_NAME}"
         )));
     }
-    Ok(name.to_string())
+    Ok(name)
 }
 
 /// An expiry in epoch milliseconds as whole days from `now`, rounded up, 1 to 365.
@@ -315,10 +307,7 @@ fn row(mut v: Value) -> Token {
         None => LastUsed::Never,
     };
     Token {
-        id: id.map(TokenId::int).unwrap_or_else(|| TokenId {
-            text: String::new(),
-            json: Value::Null,
-        }),
+        id: id.map(TokenId::int).unwrap_or_else(TokenId::missing),
         name: name.clone(),
         expires,
         last_used,

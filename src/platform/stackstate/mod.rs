@@ -94,10 +94,7 @@ fn to_value<T: serde::Serialize>(v: &T) -> Value {
 fn id_of(id: Option<i64>) -> TokenId {
     match id {
         Some(id) => TokenId::int(id),
-        None => TokenId {
-            text: String::new(),
-            json: Value::Null,
-        },
+        None => TokenId::missing(),
     }
 }
 
