@@ -3,7 +3,6 @@
 //! an empty variable counts as unset.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use clap_complete::engine::ArgValueCompleter;
 
 use crate::env_vars as ev;
 
@@ -118,7 +117,6 @@ pub struct GlobalArgs {
         long,
         global = true,
         value_name = "NAME",
-        add = ArgValueCompleter::new(crate::completion::context_names),
         help = env_help(
             "Use this saved context instead of the current one",
             ev::STS_CLI_CONTEXT
@@ -137,7 +135,7 @@ pub struct GlobalArgs {
             ev::STS_CLI_PLATFORM
         )
     )]
-    pub platform: Option<crate::platform::PlatformKind>,
+    pub platform: Option<crate::platform::kind::PlatformKind>,
 
     // Config file.
     #[arg(
@@ -360,18 +358,12 @@ pub struct ContextNameArgs {
     #[arg(
         value_name = "NAME",
         required_unless_present = "name_flag",
-        conflicts_with = "name_flag",
-        add = ArgValueCompleter::new(crate::completion::context_names)
+        conflicts_with = "name_flag"
     )]
     pub name: Option<String>,
 
     /// Name of the context (the same as NAME)
-    #[arg(
-        short = 'n',
-        long = "name",
-        value_name = "NAME",
-        add = ArgValueCompleter::new(crate::completion::context_names)
-    )]
+    #[arg(short = 'n', long = "name", value_name = "NAME")]
     pub name_flag: Option<String>,
 }
 
@@ -389,10 +381,7 @@ impl ContextNameArgs {
 #[derive(Debug, Args)]
 pub struct ContextRenameArgs {
     /// The context's name now
-    #[arg(
-        value_name = "OLD",
-        add = ArgValueCompleter::new(crate::completion::context_names)
-    )]
+    #[arg(value_name = "OLD")]
     pub old: String,
 
     /// Its new name (must not exist yet)
@@ -443,20 +432,11 @@ pub struct ContextValidateArgs {
     pub all_contexts: bool,
 
     /// Name of the context [default: the context in effect]
-    #[arg(
-        value_name = "NAME",
-        conflicts_with = "name_flag",
-        add = ArgValueCompleter::new(crate::completion::context_names)
-    )]
+    #[arg(value_name = "NAME", conflicts_with = "name_flag")]
     pub name: Option<String>,
 
     /// Name of the context (the same as NAME)
-    #[arg(
-        short = 'n',
-        long = "name",
-        value_name = "NAME",
-        add = ArgValueCompleter::new(crate::completion::context_names)
-    )]
+    #[arg(short = 'n', long = "name", value_name = "NAME")]
     pub name_flag: Option<String>,
 }
 
@@ -709,7 +689,7 @@ pub struct ListArgs {
 
     /// Only those with this status (repeatable)
     #[arg(long, value_enum, value_name = "STATUS")]
-    pub status: Vec<crate::platform::Status>,
+    pub status: Vec<crate::platform::interface::Status>,
 
     /// Exit 7 when the filtered list is not empty (and nothing failed), for alerting
     #[arg(long)]

@@ -6,7 +6,7 @@ use std::ffi::OsStr;
 use std::path::PathBuf;
 
 use clap::CommandFactory;
-use clap_complete::engine::CompletionCandidate;
+use clap_complete::engine::{ArgValueCompleter, CompletionCandidate};
 use clap_complete::env::{CompleteEnv, Shells};
 
 use crate::cli::{Cli, CompletionShell};
@@ -19,11 +19,35 @@ pub const COMPLETE_VAR: &str = "COMPLETE";
 /// Answers a completion request and exits when `COMPLETE` is set; returns otherwise. Must run
 /// before anything is printed.
 pub fn complete_if_asked() {
-    CompleteEnv::with_factory(Cli::command)
+    CompleteEnv::with_factory(command)
         .var(COMPLETE_VAR)
         .bin("sts")
         .completer("sts")
         .complete();
+}
+
+/// The command line's model with the completers of context names attached: `--context`, and the
+/// names that `context set`, `delete`, `rename` and `validate` take. The clap definitions do not
+/// know this module; it adds to them.
+pub fn command() -> clap::Command {
+    let names = || ArgValueCompleter::new(context_names);
+    Cli::command()
+        .mut_arg("context", |a| a.add(names()))
+        .mut_subcommand("context", |c| {
+            ["set", "delete", "rename", "validate"]
+                .into_iter()
+                .fold(c, |c, sub| {
+                    c.mut_subcommand(sub, |s| {
+                        let ids: Vec<String> = s
+                            .get_arguments()
+                            .map(|a| a.get_id().to_string())
+                            .filter(|id| ["name", "name_flag", "old"].contains(&id.as_str()))
+                            .collect();
+                        ids.into_iter()
+                            .fold(s, |s, id| s.mut_arg(id, |a| a.add(names())))
+                    })
+                })
+        })
 }
 
 impl CompletionShell {

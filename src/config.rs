@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Kind, Result};
 use crate::fsutil;
-use crate::platform::PlatformKind;
+use crate::platform::kind::PlatformKind;
 
 /// The file name under the user config folder's `sts` folder.
 pub const FILE_NAME: &str = "config.toml";
@@ -60,7 +60,7 @@ pub struct Config {
 pub struct Context {
     pub url: String,
     /// Absent in files written before platforms: StackState, so they load unchanged.
-    #[serde(default, skip_serializing_if = "is_stackstate")]
+    #[serde(default, skip_serializing_if = "is_default_platform")]
     pub platform: PlatformKind,
     #[serde(default = "default_api_path")]
     pub api_path: String,
@@ -79,8 +79,8 @@ pub struct Context {
     pub extra: toml::Table,
 }
 
-fn is_stackstate(p: &PlatformKind) -> bool {
-    *p == PlatformKind::Stackstate
+fn is_default_platform(p: &PlatformKind) -> bool {
+    *p == PlatformKind::default()
 }
 
 fn default_api_path() -> String {

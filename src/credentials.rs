@@ -1,7 +1,7 @@
 //! Where a saved context's secret is kept (CONTRACT §5): the OS keyring ([`KeyringStore`]), or
 //! with `--insecure-storage` a 0600 `credentials.toml` beside the config file ([`FileStore`]).
 //! Both sit behind [`SecretStore`], keyed by the context's `credential-id`, so unit tests can use
-//! [`MemoryStore`].
+//! `memory::MemoryStore`.
 //!
 //! Keyring calls are synchronous and cannot be cancelled, so each runs on its own plain thread
 //! and the caller waits with a timeout; a stuck call is abandoned with its thread (the process
@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, mpsc};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::config::{self, Config, Context, Storage};
@@ -1019,51 +1019,12 @@ pub fn reconcile(config: &mut Config, config_path: &Path) -> bool {
     changed
 }
 
-// ---------------------------------------------------------------------------------------------
-// Memory
-
-/// Secrets in memory, for tests of code that takes a [`SecretStore`].
-#[derive(Debug, Default)]
-pub struct MemoryStore {
-    secrets: Mutex<HashMap<String, Secret>>,
-}
-
-impl MemoryStore {
-    pub fn new() -> Self {
-        MemoryStore::default()
-    }
-
-    /// How many secrets are stored.
-    pub fn len(&self) -> usize {
-        self.secrets.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-impl SecretStore for MemoryStore {
-    fn get(&self, credential_id: &str) -> Result<Option<Secret>> {
-        let secrets = self.secrets.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(secrets.get(credential_id).cloned())
-    }
-
-    fn set(&self, credential_id: &str, secret: &Secret) -> Result<()> {
-        let mut secrets = self.secrets.lock().unwrap_or_else(|e| e.into_inner());
-        secrets.insert(credential_id.to_string(), secret.clone());
-        Ok(())
-    }
-
-    fn delete(&self, credential_id: &str) -> Result<()> {
-        let mut secrets = self.secrets.lock().unwrap_or_else(|e| e.into_inner());
-        secrets.remove(credential_id);
-        Ok(())
-    }
-}
+#[cfg(test)]
+mod memory;
 
 #[cfg(test)]
 mod tests {
+    use super::memory::MemoryStore;
     use super::*;
 
     fn round_trip(store: &dyn SecretStore) {

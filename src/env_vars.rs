@@ -17,17 +17,9 @@ pub const STS_CLI_K8S_SA_TOKEN_PATH: &str = "STS_CLI_K8S_SA_TOKEN_PATH";
 pub const STS_CLI_API_PATH: &str = "STS_CLI_API_PATH";
 /// Name of the saved context to use instead of the current one.
 pub const STS_CLI_CONTEXT: &str = "STS_CLI_CONTEXT";
-/// Platform: `stackstate`, `posit-connect` or `qualytics`.
+/// Platform, one of the registry's names (`sts --help` lists them). A platform's own URL and
+/// token variables are in its profile (`src/platform/<name>/profile.rs`).
 pub const STS_CLI_PLATFORM: &str = "STS_CLI_PLATFORM";
-/// Posit Connect's server URL, as rsconnect and posit-sdk read it (Posit only, below `STS_CLI_URL`).
-pub const CONNECT_SERVER: &str = "CONNECT_SERVER";
-/// Posit Connect's API key, as rsconnect and posit-sdk read it (Posit only, below the `STS_CLI_*`
-/// tokens).
-pub const CONNECT_API_KEY: &str = "CONNECT_API_KEY";
-/// Qualytics' instance URL, as qualytics-cli reads it (Qualytics only, below `STS_CLI_URL`).
-pub const QUALYTICS_URL: &str = "QUALYTICS_URL";
-/// Qualytics' token, as qualytics-cli reads it (Qualytics only, below the `STS_CLI_*` tokens).
-pub const QUALYTICS_TOKEN: &str = "QUALYTICS_TOKEN";
 /// Config file path.
 pub const STS_CLI_CONFIG: &str = "STS_CLI_CONFIG";
 /// Do not verify TLS certificates (`1/0`, `true/false`, `yes/no`).

@@ -1,7 +1,6 @@
 //! `sts`: a command-line client for the StackState (SUSE Observability) API, and
 //! `sts-sandbox`, a local server that behaves like that API.
 
-pub mod api;
 pub mod cli;
 pub mod commands;
 pub mod completion;
@@ -14,6 +13,7 @@ pub mod fsutil;
 #[cfg(feature = "docgen")]
 pub mod generated;
 pub mod guard;
+pub mod http;
 pub mod outcome;
 pub mod output;
 pub mod platform;

@@ -12,10 +12,14 @@ use crate::credentials::{FileStore, KeyringStore, SecretStore};
 use crate::dates::parse_duration;
 use crate::env_vars as ev;
 use crate::error::{Error, Kind, Result};
+use crate::http::client::{Client, ClientConfig, Observer};
 use crate::platform::{CredentialKind, PlatformKind};
 use crate::secret::Secret;
 
 pub mod save;
+mod url;
+
+pub use url::{check_url, join_url, same_server};
 
 /// Where a Kubernetes pod finds its service-account token.
 pub const DEFAULT_K8S_SA_TOKEN_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
@@ -121,6 +125,31 @@ impl Settings {
     /// The platform's API base under `url` (StackState: `api_path`), joined with exactly one `/`.
     pub fn api_base(&self) -> String {
         self.platform.api_base(&self.url, &self.api_path)
+    }
+
+    /// What the HTTP client is built from: the API base, the credential and how the platform
+    /// wants it sent (or why it refuses it), the deadline, TLS and the log level.
+    pub fn client_config(&self) -> Result<ClientConfig> {
+        let profile = self.platform.profile();
+        Ok(ClientConfig {
+            base: self.api_base(),
+            secret: self.credential.secret().clone(),
+            scheme: self
+                .platform
+                .auth(self.credential.kind())
+                .map_err(Error::usage)?,
+            timeout: self.timeout,
+            verbosity: self.output.verbosity,
+            skip_ssl: self.tls.skip_ssl,
+            ca_pem: self.tls.ca_pem.clone(),
+            error_message: profile.error_message,
+        })
+    }
+
+    /// The HTTP client of these settings, reporting through `observer`; the command's deadline
+    /// starts now.
+    pub fn client(&self, observer: &dyn Observer) -> Result<Client> {
+        Client::new(&self.client_config()?, observer)
     }
 }
 
@@ -312,7 +341,7 @@ pub fn resolve_with_sources(
             ev::STS_CLI_PLATFORM.into()
         } else if let Some(s) = &saved {
             context_label(s)
-        } else if platform != PlatformKind::Stackstate {
+        } else if platform != PlatformKind::default() {
             profile.url_env.unwrap_or("default").into()
         } else {
             "default".into()
@@ -350,14 +379,12 @@ pub fn resolve_with_sources(
         })?;
     check_url(&url)?;
 
-    if platform != PlatformKind::Stackstate && global.api_path.is_some() {
-        return Err(Error::usage(format!(
-            "--api-path is StackState's only: {} has a fixed API base ({})",
-            profile.display,
-            profile.base_path.unwrap_or("/")
-        )));
+    if let Some(base) = profile.base_path
+        && global.api_path.is_some()
+    {
+        return Err(api_path_refused(platform, Some(base)));
     }
-    let api_path = if platform == PlatformKind::Stackstate {
+    let api_path = if profile.base_path.is_none() {
         global
             .api_path
             .clone()
@@ -457,7 +484,7 @@ fn choose_platform(
         (Some(p), _) => p,
         (None, Some(saved)) => saved.context.platform,
         (None, None) if !url_given => implied_platform(src)?,
-        (None, None) => PlatformKind::Stackstate,
+        (None, None) => PlatformKind::default(),
     })
 }
 
@@ -475,6 +502,21 @@ pub fn platform_hint(global: &GlobalArgs, src: &Sources) -> PlatformKind {
             .or(saved.map(|s| s.context.platform))
             .unwrap_or_default()
     })
+}
+
+/// The refusal of `--api-path` on a platform whose API base is fixed.
+pub fn api_path_refused(platform: PlatformKind, base: Option<&str>) -> Error {
+    let having: Vec<&str> = PlatformKind::ALL
+        .iter()
+        .filter(|k| k.profile().base_path.is_none())
+        .map(|k| k.display())
+        .collect();
+    Error::usage(format!(
+        "--api-path is {}'s only: {} has a fixed API base{}",
+        having.join("'s and "),
+        platform.display(),
+        base.map(|b| format!(" ({b})")).unwrap_or_default()
+    ))
 }
 
 /// `--platform` > `STS_CLI_PLATFORM`, when either names one.
@@ -507,7 +549,7 @@ fn implied_platform(src: &Sources) -> Result<PlatformKind> {
         })
         .collect();
     match implied.as_slice() {
-        [] => Ok(PlatformKind::Stackstate),
+        [] => Ok(PlatformKind::default()),
         [(p, _)] => Ok(*p),
         several => Err(Error::usage(format!(
             "{} are all set: set --platform (or {}) to say which platform to use",
@@ -577,33 +619,6 @@ fn no_token(platform: PlatformKind) -> Error {
             .map(|n| format!(" or {n}"))
             .unwrap_or_default()
     ))
-}
-
-/// Whether two server URLs name the same server: scheme and host compared in lower case, the
-/// default port made explicit, trailing `/` dropped.
-pub fn same_server(a: &str, b: &str) -> bool {
-    normalise_url(a) == normalise_url(b)
-}
-
-fn normalise_url(url: &str) -> String {
-    let url = url.trim().trim_end_matches('/');
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let scheme = scheme.to_ascii_lowercase();
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
-        None => (rest, ""),
-    };
-    let mut authority = authority.to_ascii_lowercase();
-    let has_port = match authority.rfind(':') {
-        Some(i) => !authority[i..].contains(']'),
-        None => false,
-    };
-    if !has_port {
-        authority.push_str(if scheme == "https" { ":443" } else { ":80" });
-    }
-    format!("{scheme}://{authority}{path}")
 }
 
 /// `--timeout` > `STS_CLI_TIMEOUT` > 30 s.
@@ -722,33 +737,6 @@ pub fn missing_config(path: &Path) -> Error {
         "no config file at {}: save a context with `sts context save --url URL --service-token -`",
         path.display()
     ))
-}
-
-/// Checks a server URL: `http://` or `https://` and a host; no user info, query or fragment
-/// (exit 3, [`crate::guard::check_url_parts`]).
-pub fn check_url(url: &str) -> Result<()> {
-    crate::guard::check_url_parts(url)?;
-    let lower = url.to_ascii_lowercase();
-    let rest = lower
-        .strip_prefix("https://")
-        .or_else(|| lower.strip_prefix("http://"));
-    match rest {
-        Some(rest) if !rest.is_empty() && !rest.starts_with('/') => Ok(()),
-        _ => Err(Error::config(format!(
-            "invalid server URL {url:?}: it must start with http:// or https:// and name a host"
-        ))),
-    }
-}
-
-/// Joins a URL and a path with exactly one `/` (outer slashes stripped, as the Go CLI does).
-pub fn join_url(url: &str, path: &str) -> String {
-    let url = url.trim_end_matches('/');
-    let path = path.trim_matches('/');
-    if path.is_empty() {
-        url.to_string()
-    } else {
-        format!("{url}/{path}")
-    }
 }
 
 /// `1/0`, `true/false`, `yes/no`, any case.

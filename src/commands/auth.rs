@@ -1,70 +1,66 @@
 //! `sts auth` (CONTRACT §11): which credential an API command would use right now, where each
 //! part of it came from, and (`auth token`) the secret itself for another tool.
 
-use crate::commands::fanout::Target;
-use crate::config::Storage;
-use crate::credentials::CREDENTIALS_FILE_NAME;
-use crate::platform::{CredentialKind, PlatformKind};
-use crate::settings::{Provenance, Settings};
+use super::all_contexts::{prepare, validate_each};
+use super::{Failure, block_on};
+use crate::cli::{AuthCommand, Cli};
+use crate::error::{Error, Result};
+use crate::outcome::{AuthStatus, ContextResult, kind_name};
+use crate::output::Printer;
+use crate::platform;
+use crate::settings::{self, OutputSettings, Sources};
 
-/// What `auth status` reports: never the secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthStatus {
-    pub url: String,
-    pub url_source: String,
-    pub platform: PlatformKind,
-    pub platform_source: String,
-    pub context: Option<String>,
-    pub context_source: Option<String>,
-    /// `api-token`, `service-token`, `k8s-sa-token`.
-    pub credential_kind: &'static str,
-    pub credential_source: String,
-}
-
-impl AuthStatus {
-    /// The status of settings resolved with [`crate::settings::resolve_with_sources`].
-    pub fn of(settings: &Settings, sources: &Provenance) -> AuthStatus {
-        AuthStatus {
-            url: settings.url.clone(),
-            url_source: sources.url.clone(),
-            platform: settings.platform,
-            platform_source: sources.platform.clone(),
-            context: sources.context.clone(),
-            context_source: sources.context_source.clone(),
-            credential_kind: kind_name(settings.credential.kind()),
-            credential_source: sources.credential.clone(),
+/// `sts auth status [-A]`, `sts auth token`.
+pub fn run(
+    cli: &Cli,
+    cmd: &AuthCommand,
+    out: OutputSettings,
+    printer: &Printer,
+    src: &mut Sources,
+) -> Result<(), Failure> {
+    match cmd {
+        AuthCommand::Status(a) if a.all_contexts => {
+            let (jobs, reader, timeout) = prepare(cli, printer, src, |_| true)?;
+            let statuses: Vec<AuthStatus> = jobs
+                .iter()
+                .map(|(t, _)| AuthStatus::of_context(t))
+                .collect();
+            let results = validate_each(jobs, reader, timeout, out, printer)?;
+            let code = ContextResult::first_failure(&results);
+            let pairs: Vec<(AuthStatus, Result<platform::Validation>)> = statuses
+                .into_iter()
+                .zip(results.into_iter().map(|r| r.result))
+                .collect();
+            printer.fleet_auth_status(&pairs)?;
+            code.map_or(Ok(()), |c| Err(Failure::Reported(c)))
         }
-    }
-
-    /// The status of a saved context on its own (`auth status -A`).
-    pub fn of_context(target: &Target) -> AuthStatus {
-        let label = format!("context {}", target.name);
-        AuthStatus {
-            url: target.context.url.clone(),
-            url_source: label.clone(),
-            platform: target.context.platform,
-            platform_source: label,
-            context: Some(target.name.clone()),
-            context_source: Some("-A".into()),
-            credential_kind: target.context.auth.as_str(),
-            credential_source: match target.context.storage {
-                Storage::Keyring => "keyring".into(),
-                Storage::File => CREDENTIALS_FILE_NAME.into(),
-            },
+        AuthCommand::Status(_) => {
+            let (settings, sources) = settings::resolve_with_sources(&cli.global, out, src)?;
+            for w in &settings.warnings {
+                printer.warn(w);
+            }
+            let status = AuthStatus::of(&settings, &sources);
+            let answer: Result<platform::Validation, Error> = block_on(async {
+                Ok(match settings.client(printer) {
+                    Ok(client) => platform::validate(settings.platform, &client).await,
+                    Err(e) => Err(e),
+                })
+            })?;
+            printer.auth_status(&status, &answer)?;
+            match answer {
+                Ok(_) => Ok(()),
+                // The JSON document already holds the error.
+                Err(e) if printer.is_json() => Err(Failure::Reported(e.exit_code())),
+                Err(e) => Err(e.into()),
+            }
         }
-    }
-
-    /// The context's name, or `-` when none is in use.
-    pub fn context_name(&self) -> &str {
-        self.context.as_deref().unwrap_or("-")
-    }
-}
-
-/// A credential kind as `auth` names it.
-pub fn kind_name(kind: CredentialKind) -> &'static str {
-    match kind {
-        CredentialKind::ApiToken => "api-token",
-        CredentialKind::ServiceToken => "service-token",
-        CredentialKind::K8sSaToken => "k8s-sa-token",
+        AuthCommand::Token => {
+            let settings = settings::resolve(&cli.global, out, src)?;
+            for w in &settings.warnings {
+                printer.warn(w);
+            }
+            let kind = kind_name(settings.credential.kind());
+            Ok(printer.auth_token(settings.credential.secret().expose(), kind)?)
+        }
     }
 }

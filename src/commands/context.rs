@@ -3,10 +3,17 @@
 
 use std::path::Path;
 
+use clap::CommandFactory;
+
+use super::{Failure, block_on};
+use crate::cli::{Cli, ContextArgs, ContextCommand, ContextSaveArgs};
+use crate::commands::context_import;
 use crate::config::{self, Config, Context, Storage};
 use crate::credentials::{self, KeyringStore};
 use crate::error::{Error, Kind, Result};
-use crate::settings::{self, Credential, secret_store};
+use crate::output::{self, Printer};
+use crate::platform::{self, Validation};
+use crate::settings::{self, Credential, OutputSettings, Settings, Sources, secret_store};
 
 pub use crate::outcome::{Renamed, Saved};
 pub use crate::settings::save::{DEFAULT_NAME, SaveRequest};
@@ -141,6 +148,118 @@ pub fn saved_credential(
         config_path: config_path.to_path_buf(),
     }
     .credential(warnings)
+}
+
+/// The platform's validation request with these settings.
+fn validation(settings: &Settings, printer: &Printer) -> Result<Validation, Failure> {
+    block_on(async {
+        let client = settings.client(printer)?;
+        Ok(platform::validate(settings.platform, &client).await?)
+    })
+}
+
+/// `sts context …` (CONTRACT §4).
+pub fn run(
+    cli: &Cli,
+    args: &ContextArgs,
+    out: OutputSettings,
+    printer: &Printer,
+    src: &mut Sources,
+) -> Result<(), Failure> {
+    let global = &cli.global;
+    let (config_path, _) = src.config_path(global)?;
+    match &args.command {
+        None if settings::save::docs_form_given(global, &args.save) => {
+            context_save(cli, &args.save, out, printer, src, &config_path)
+        }
+        None => {
+            // A bare `sts context` prints its help, as the Go CLI.
+            let help = Cli::command()
+                .try_get_matches_from(["sts", "context", "--help"])
+                .map_or_else(|e| e.render().to_string(), |_| String::new());
+            output::write_stdout(&help)?;
+            Ok(())
+        }
+        Some(ContextCommand::Save(save)) => {
+            context_save(cli, save, out, printer, src, &config_path)
+        }
+        Some(ContextCommand::List(_)) => {
+            Ok(printer.contexts(config::load(&config_path)?.as_ref())?)
+        }
+        Some(ContextCommand::Show) => {
+            let config = load_existing(&config_path)?;
+            let (name, ctx) = context_in_effect(&config, src.context_name(global))?;
+            Ok(printer.context_shown(&name, &ctx)?)
+        }
+        Some(ContextCommand::Set(a)) => {
+            set_current(&config_path, a.name())?;
+            Ok(printer.context_set(a.name())?)
+        }
+        Some(ContextCommand::Delete(a)) => {
+            let was_current = delete(&config_path, a.name())?;
+            Ok(printer.context_deleted(a.name(), was_current)?)
+        }
+        Some(ContextCommand::Rename(a)) => {
+            let renamed = rename(&config_path, &a.old, &a.new)?;
+            Ok(printer.context_renamed(&a.old, a.new.trim(), &renamed)?)
+        }
+        Some(ContextCommand::Import(a)) => {
+            let req = context_import::ImportRequest {
+                source: a.source,
+                from: a.from.as_ref().map(std::path::PathBuf::from),
+                name: a.name.clone(),
+                overwrite: a.overwrite,
+                insecure_storage: a.insecure_storage,
+            };
+            let report = context_import::run(&req, &config_path, src.env)?;
+            printer.contexts_imported(&report)?;
+            for warning in &report.source_warnings {
+                printer.warn(&output::clean(warning));
+            }
+            Ok(())
+        }
+        Some(ContextCommand::Validate(a)) if a.all_contexts => {
+            super::all_contexts::validate_all(cli, out, printer, src)
+        }
+        Some(ContextCommand::Validate(a)) => {
+            let config = load_existing(&config_path)?;
+            let name = a.name().or_else(|| src.context_name(global));
+            let (name, ctx) = context_in_effect(&config, name)?;
+            let mut warnings = Vec::new();
+            let credential = saved_credential(&config_path, &name, &ctx, &mut warnings)?;
+            for warning in &warnings {
+                printer.warn(warning);
+            }
+            let timeout = settings::resolve_timeout(global, src)?;
+            let settings = Settings::for_context(&ctx, credential, timeout, out)?;
+            let info = validation(&settings, printer)?;
+            Ok(printer.context_valid(&name, &ctx.url, &info)?)
+        }
+    }
+}
+
+/// `context save`: check the flags and the config file, validate the credential against the
+/// server (unless `--skip-validate`), then store the secret and the context.
+fn context_save(
+    cli: &Cli,
+    args: &ContextSaveArgs,
+    out: OutputSettings,
+    printer: &Printer,
+    src: &mut Sources,
+    config_path: &Path,
+) -> Result<(), Failure> {
+    let req = settings::save::save_request(&cli.global, args, src)?;
+    // A config file that does not parse, or no keyring, stops the save before any request.
+    config::load(config_path)?;
+    check_secret_store(&req)?;
+    if !req.skip_validate {
+        let timeout = settings::resolve_timeout(&cli.global, src)?;
+        let settings = Settings::for_context(&req.context, req.credential.clone(), timeout, out)?;
+        let info = validation(&settings, printer)?;
+        printer.connection_verified(&req.context.url, &info)?;
+    }
+    let saved = save(config_path, &req)?;
+    Ok(printer.context_saved(&req.name, &req.context, &saved)?)
 }
 
 #[cfg(test)]

@@ -11,10 +11,9 @@ use serde_json::{Value, json};
 
 use super::ColumnKind::{Date, Id, Text};
 use super::{Printer, cell_text, clean, write_stdout};
-use crate::commands::auth::AuthStatus;
-use crate::commands::fanout::ContextResult;
 use crate::config;
 use crate::error::Error;
+use crate::outcome::{AuthStatus, ContextResult};
 use crate::platform::{Cell, Nouns, Token, Validation};
 
 impl Printer {

@@ -2,18 +2,20 @@
 //! (CONTRACT §1–§3, §6). Data goes to stdout; messages and logs go to stderr.
 
 mod fleet;
+mod usage_error;
 pub use fleet::FleetProgress;
+pub use usage_error::clap_error;
 
 use std::io::{self, IsTerminal, Write};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::api::client::Observer;
 use crate::cli::OutputFormat;
 use crate::config::{Config, Context};
 use crate::dates::{render_age, render_date, render_expiration};
 use crate::error::Error;
+use crate::http::client::Observer;
 use crate::platform::{
     Cell, Created, LastUsed, Nouns, OldTokenFate, Rotation, Token, TokenId, TokenKind, Validation,
 };
@@ -820,7 +822,7 @@ mod tests {
 
     #[test]
     fn json_keys_are_sorted_and_unknown_fields_kept() {
-        let t: crate::api::models::ServiceToken = serde_json::from_str(
+        let t: crate::platform::stackstate::wire::ServiceToken = serde_json::from_str(
             r#"{"zeta":1,"roles":["r"],"name":"n","id":3,"alpha":{"b":1,"a":2}}"#,
         )
         .unwrap();

@@ -1,369 +1,223 @@
-//! The platforms `sts` speaks to (CONTRACT §9). Each is one folder with its wire types, its
-//! requests, its rows and what it can and cannot do, behind [`TokenKind`] (one implementation per
-//! kind of credential a platform manages) and [`Validator`] (how a platform checks a credential).
-//! Commands, the rotation, the output and the `-A` fan-out are written once against these.
+//! The platforms `sts` speaks to (CONTRACT §9), and the registry: the one place that names each
+//! of them. Each platform is one folder implementing [`Platform`] (`interface.rs`): its profile,
+//! its validation, how its errors read, its kinds of credential and their verbs. Outside
+//! `src/platform/` (and the sandbox) no code names a particular platform.
 //!
-//! A fourth platform: a variant and a [`Profile`] in `kind.rs`, a folder here implementing the
-//! two traits, and one line in [`with_service_tokens!`] and [`validate`].
+//! A fourth platform: a variant of [`PlatformKind`] (`kind.rs`), its folder, and one line in each
+//! of [`with_platform!`] and [`PlatformKind::profile`].
 
+pub mod common;
+pub mod interface;
 pub mod kind;
 pub mod posit_connect;
 pub mod qualytics;
 pub mod stackstate;
 
-use chrono::{DateTime, Utc};
-use serde_json::Value;
+use std::fmt;
 
+pub use interface::*;
 pub use kind::{AuthScheme, CredentialKind, PlatformKind, Profile};
 
-use crate::api::client::Client;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::http::client::Client;
 
-/// An id as the user types it and as JSON shows it (a number on StackState and Qualytics, a
-/// string guid on Posit Connect).
-#[derive(Debug, Clone, PartialEq)]
-pub struct TokenId {
-    pub text: String,
-    pub json: Value,
-}
-
-impl TokenId {
-    pub fn int(id: i64) -> TokenId {
-        TokenId {
-            text: id.to_string(),
-            json: Value::from(id),
-        }
-    }
-
-    /// The id of an object the server sent without one (`-` in a table, `null` in JSON).
-    pub fn missing() -> TokenId {
-        TokenId {
-            text: String::new(),
-            json: Value::Null,
-        }
-    }
-
-    pub fn string(id: impl Into<String>) -> TokenId {
-        let id = id.into();
-        TokenId {
-            json: Value::from(id.clone()),
-            text: id,
-        }
-    }
-}
-
-/// The RFC 3339 time at `key` of a server's object, as epoch milliseconds (Posit Connect and
-/// Qualytics send times so).
-pub fn time_field(v: &Value, key: &str) -> Option<i64> {
-    v.get(key)
-        .and_then(Value::as_str)
-        .and_then(crate::dates::parse_rfc3339_millis)
-}
-
-/// When a token was last used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LastUsed {
-    /// The platform keeps no such data (StackState).
-    Unknown,
-    Never,
-    /// Epoch milliseconds.
-    At(i64),
-}
-
-/// `STATUS` (CONTRACT §9): `expired` wins over `revoked`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
-pub enum Status {
-    Active,
-    Revoked,
-    Expired,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Active => "active",
-            Status::Revoked => "revoked",
-            Status::Expired => "expired",
-        }
-    }
-}
-
-/// One table cell, as the platform knows it; `output` decides how it reads.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Cell {
-    /// An id or a guid: never wrapped.
-    Id(Option<String>),
-    Text(Option<String>),
-    /// `[a b]`.
-    List(Vec<String>),
-    /// An expiry in epoch milliseconds: `yyyy-MM-dd`, past ones `(expired)`.
-    Expiration(Option<i64>),
-    /// A moment in epoch milliseconds: `yyyy-MM-dd`.
-    Date(Option<i64>),
-    LastUsed(LastUsed),
-    Status,
-}
-
-/// A token or key as a list shows it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Token {
-    pub id: TokenId,
-    pub name: String,
-    /// Epoch milliseconds.
-    pub expires: Option<i64>,
-    pub last_used: LastUsed,
-    /// The platform says it is switched off (Qualytics `active: false`).
-    pub revoked: bool,
-    pub cells: Vec<Cell>,
-    /// The server's object, with any secret field taken out (`-o json`).
-    pub json: Value,
-}
-
-impl Token {
-    pub fn status(&self, now: DateTime<Utc>) -> Status {
-        match self.expires {
-            Some(e) if e <= now.timestamp_millis() => Status::Expired,
-            _ if self.revoked => Status::Revoked,
-            _ => Status::Active,
-        }
-    }
-}
-
-/// A column of a list: its header and whether its cells may wrap.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Column {
-    pub header: &'static str,
-    pub wraps: bool,
-}
-
-pub const fn col(header: &'static str) -> Column {
-    Column {
-        header,
-        wraps: true,
-    }
-}
-
-pub const fn fixed(header: &'static str) -> Column {
-    Column {
-        header,
-        wraps: false,
-    }
-}
-
-/// A created token or key: its secret (printed once) and the server's answer.
-#[derive(Debug, Clone)]
-pub struct Created {
-    pub secret: String,
-    /// The new id when the answer tells it (StackState's does not).
-    pub id: Option<TokenId>,
-    /// The server's object, secret included (`-o json` of a create).
-    pub json: Value,
-}
-
-/// What `create` was asked, from whichever flags the command line gave; each kind takes what it
-/// knows and refuses what it does not.
-#[derive(Debug, Clone, Default)]
-pub struct CreateInput {
-    pub name: String,
-    pub roles: Vec<String>,
-    pub scopes: Vec<String>,
-    pub expiration: Option<String>,
-    pub dedicated_subject: Option<String>,
-    pub description: Option<String>,
-    pub service_user: Option<String>,
-    pub scim_only: bool,
-}
-
-/// What a rotation does with the old token once the new one exists (and is stored).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OldTokenFate {
-    Delete,
-    Keep,
-    Revoke,
-}
-
-/// What a rotation did.
-#[derive(Debug, Clone)]
-pub struct Rotation {
-    pub old_id: TokenId,
-    /// The new one, with its secret, once created.
-    pub created: Option<Created>,
-    pub new_id: Option<TokenId>,
-    /// The context that now holds the new secret.
-    pub saved_to_context: Option<String>,
-    /// What was asked for the old one, and whether it happened.
-    pub fate: OldTokenFate,
-    pub fate_done: bool,
-    /// Things that did not stop the rotation but should be said (stderr).
-    pub warnings: Vec<String>,
-}
-
-/// The names a kind goes by in messages and JSON.
-#[derive(Debug)]
-pub struct Nouns {
-    /// `service token`, `ingestion API key`.
-    pub one: &'static str,
-    /// `service-token`: the JSON key of a created one and of `rotate`.
-    pub json_one: &'static str,
-    /// `service-tokens`.
-    pub json_list: &'static str,
-    /// `deleted-service-token`.
-    pub json_deleted: &'static str,
-    /// `No service tokens found.`
-    pub empty: &'static str,
-    /// `Service token created: `.
-    pub created: &'static str,
-    /// `Service token deleted: `.
-    pub deleted: &'static str,
-    /// `sts service-token` / `sts ingestion-api-key`.
-    pub command: &'static str,
-}
-
-/// The names of service tokens, the same on every platform (the Go CLI's).
-pub const SERVICE_TOKENS: Nouns = Nouns {
-    one: "service token",
-    json_one: "service-token",
-    json_list: "service-tokens",
-    json_deleted: "deleted-service-token",
-    empty: "No service tokens found.",
-    created: "Service token created: ",
-    deleted: "Service token deleted: ",
-    command: "sts service-token",
-};
-
-/// One kind of credential a platform manages (StackState's service tokens and its ingestion API
-/// keys; Posit Connect's and Qualytics' service tokens).
-#[allow(async_fn_in_trait)]
-pub trait TokenKind {
-    const PLATFORM: PlatformKind;
-    const NOUNS: Nouns;
-    /// The list's columns, after which `Token::cells` come in the same order.
-    const COLUMNS: &'static [Column];
-    /// What a rotation does with the old one unless told otherwise.
-    const DEFAULT_FATE: OldTokenFate;
-    /// Whether a rotated secret can be checked and stored in a context (`--save-to-context`).
-    const ROTATED_CAN_BE_SAVED: Option<&'static str> = None;
-    /// Whether a create says the new id on stderr (Posit Connect, Qualytics).
-    const SAYS_NEW_ID: bool = false;
-
-    /// The body of a create.
-    type Request;
-
-    /// An id as the user typed it, checked before any request.
-    fn parse_id(text: &str, flag: &str) -> Result<TokenId>;
-
-    /// The create request, its input checked before any request.
-    fn create_request(input: &CreateInput, now: DateTime<Utc>) -> Result<Self::Request>;
-
-    async fn create(client: &Client, request: &Self::Request) -> Result<Created>;
-
-    /// Every one there is, sorted by name.
-    async fn list(client: &Client) -> Result<Vec<Token>>;
-
-    async fn delete(client: &Client, id: &TokenId) -> Result<()>;
-
-    /// The create request of a rotation: the old one's attributes, and its lifetime again from
-    /// now unless `expiration` is given.
-    fn rotation_request(
-        old: &Token,
-        expiration: Option<&str>,
-        name: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<Self::Request>;
-
-    /// Whether the kind has `scopes` (Posit Connect), checked before any request.
-    fn check_scopes() -> Result<()> {
-        Err(unsupported(
-            Self::PLATFORM,
-            "service-token scopes",
-            "scopes are Posit Connect's only",
-        ))
-    }
-
-    /// The scopes a token may be given: `(name, description, the server's object)`.
-    async fn scopes(_client: &Client) -> Result<Vec<(String, String, Value)>> {
-        Err(Self::check_scopes()
-            .err()
-            .unwrap_or_else(|| Error::usage("no scopes")))
-    }
-
-    /// Whether the kind can be revoked and restored (Qualytics), checked before any request.
-    fn check_revoke() -> Result<()> {
-        Err(unsupported(
-            Self::PLATFORM,
-            "revoke and restore",
-            "there is no revoke: delete instead",
-        ))
-    }
-
-    /// Switches one off without deleting it.
-    async fn revoke(_client: &Client, _id: &TokenId) -> Result<()> {
-        Self::check_revoke()
-    }
-
-    /// Switches a revoked one on again.
-    async fn restore(_client: &Client, _id: &TokenId) -> Result<()> {
-        Self::check_revoke()
-    }
-
-    /// Whether the kind has a list of the caller's own tokens (`list --personal`).
-    fn check_personal() -> Result<()> {
-        Err(unsupported(
-            Self::PLATFORM,
-            "list --personal",
-            "personal tokens are Qualytics' only",
-        ))
-    }
-
-    /// The caller's own tokens.
-    async fn list_personal(_client: &Client) -> Result<Vec<Token>> {
-        Self::check_personal().map(|_| Vec::new())
-    }
-}
-
-/// What a platform's validation request answered (CONTRACT §9: `context save`, `validate`).
-#[derive(Debug, Clone)]
-pub struct Validation {
-    /// `Platform version: 6.0.0`, `Posit Connect, user alice`, `Qualytics, token expires …`.
-    pub summary: String,
-    /// The answer, for `server-info` in JSON.
-    pub json: Value,
-    /// Said on stderr, not an error (a Posit user that is no administrator).
-    pub warnings: Vec<String>,
-}
-
-/// The platform's validation request with the client's credential.
-pub async fn validate(kind: PlatformKind, client: &Client) -> Result<Validation> {
-    match kind {
-        PlatformKind::Stackstate => stackstate::validate(client).await,
-        PlatformKind::PositConnect => posit_connect::validate(client).await,
-        PlatformKind::Qualytics => qualytics::validate(client).await,
-    }
-}
-
-/// Runs `$body` with `$K` bound to the service-token kind of `$platform`: the one place that
-/// turns a platform into its implementation.
+/// Runs `$body` with `$P` bound to the [`Platform`] implementation of `$platform`: the one place
+/// that turns a platform kind into its code.
 #[macro_export]
-macro_rules! with_service_tokens {
-    ($platform:expr, $K:ident => $body:expr) => {
+macro_rules! with_platform {
+    ($platform:expr, $P:ident => $body:expr) => {
         match $platform {
             $crate::platform::PlatformKind::Stackstate => {
-                type $K = $crate::platform::stackstate::ServiceTokens;
+                type $P = $crate::platform::stackstate::StackState;
                 $body
             }
             $crate::platform::PlatformKind::PositConnect => {
-                type $K = $crate::platform::posit_connect::ServiceTokens;
+                type $P = $crate::platform::posit_connect::PositConnect;
                 $body
             }
             $crate::platform::PlatformKind::Qualytics => {
-                type $K = $crate::platform::qualytics::ServiceTokens;
+                type $P = $crate::platform::qualytics::Qualytics;
                 $body
             }
         }
     };
 }
 
-/// The usage error for a command a platform does not have.
-pub fn unsupported(platform: PlatformKind, what: &str, instead: &str) -> Error {
-    Error::usage(format!("{what} on {}: {instead}", platform.display()))
+/// Runs `$body` with `$K` bound to the service-token kind of `$platform`.
+#[macro_export]
+macro_rules! with_service_tokens {
+    ($platform:expr, $K:ident => $body:expr) => {
+        $crate::with_platform!($platform, P => {
+            type $K = <P as $crate::platform::Platform>::ServiceTokens;
+            $body
+        })
+    };
+}
+
+impl PlatformKind {
+    pub const ALL: [PlatformKind; 3] = [
+        PlatformKind::Stackstate,
+        PlatformKind::PositConnect,
+        PlatformKind::Qualytics,
+    ];
+
+    pub fn profile(self) -> &'static Profile {
+        match self {
+            PlatformKind::Stackstate => &stackstate::profile::PROFILE,
+            PlatformKind::PositConnect => &posit_connect::profile::PROFILE,
+            PlatformKind::Qualytics => &qualytics::profile::PROFILE,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.profile().name
+    }
+
+    pub fn display(self) -> &'static str {
+        self.profile().display
+    }
+
+    /// `--platform` / `STS_CLI_PLATFORM` / the config's spelling.
+    pub fn parse(text: &str) -> Option<PlatformKind> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str().eq_ignore_ascii_case(text.trim()))
+    }
+
+    /// How a credential of this kind travels to this platform, or a usage message.
+    pub fn auth(self, kind: CredentialKind) -> Result<AuthScheme, &'static str> {
+        (self.profile().auth)(kind)
+    }
+
+    /// The API base: the URL (a trailing base path already on it taken off, so it is not
+    /// doubled) and the base path joined with exactly one `/`.
+    pub fn api_base(self, url: &str, api_path: &str) -> String {
+        let path = self.profile().base_path.unwrap_or(api_path);
+        let url = strip_base_path(url, path);
+        let path = path.trim_matches('/');
+        if path.is_empty() {
+            url.to_string()
+        } else {
+            format!("{url}/{path}")
+        }
+    }
+
+    /// The server's own URL, a trailing base path taken off.
+    pub fn server_url(self, url: &str, api_path: &str) -> String {
+        let path = self.profile().base_path.unwrap_or(api_path);
+        strip_base_path(url, path).to_string()
+    }
+}
+
+impl fmt::Display for PlatformKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `https://c.example.com/rsc/__api__/` with base `/__api__` → `https://c.example.com/rsc`.
+fn strip_base_path<'a>(url: &'a str, base: &str) -> &'a str {
+    let url = url.trim_end_matches('/');
+    let base = base.trim_matches('/');
+    if base.is_empty() {
+        return url;
+    }
+    match url.strip_suffix(base) {
+        Some(rest) if rest.ends_with('/') && !rest.ends_with("//") => rest.trim_end_matches('/'),
+        _ => url,
+    }
+}
+
+/// The platform's validation request with the client's credential.
+pub async fn validate(kind: PlatformKind, client: &Client) -> Result<Validation> {
+    with_platform!(kind, P => P::validate(client).await)
+}
+
+/// The ecosystems' own env vars of every platform (`CONNECT_SERVER`, …), which `-A` ignores.
+pub fn ecosystem_env_vars() -> Vec<&'static str> {
+    PlatformKind::ALL
+        .iter()
+        .flat_map(|k| [k.profile().url_env, k.profile().token_env])
+        .flatten()
+        .collect()
+}
+
+/// `stackstate (default), posit-connect or qualytics`: the names `--platform` takes.
+pub fn names_help() -> String {
+    let names: Vec<String> = PlatformKind::ALL
+        .iter()
+        .map(|k| {
+            if *k == PlatformKind::default() {
+                format!("{k} (default)")
+            } else {
+                k.to_string()
+            }
+        })
+        .collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => names.join(""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_base_path_on_the_url_is_not_doubled() {
+        let p = PlatformKind::PositConnect;
+        assert_eq!(
+            p.api_base("https://c.example.com/rsc/__api__", ""),
+            "https://c.example.com/rsc/__api__"
+        );
+        assert_eq!(
+            p.api_base("https://c.example.com/rsc/", ""),
+            "https://c.example.com/rsc/__api__"
+        );
+        let s = PlatformKind::Stackstate;
+        assert_eq!(
+            s.api_base("https://q.example.com/api/", "/api"),
+            "https://q.example.com/api"
+        );
+        assert_eq!(
+            s.server_url("https://q.example.com/api", "/api"),
+            "https://q.example.com"
+        );
+        let s = PlatformKind::Stackstate;
+        assert_eq!(s.api_base("http://h:1", "/api"), "http://h:1/api");
+        assert_eq!(s.api_base("http://h:1/api", "/api"), "http://h:1/api");
+        assert_eq!(s.api_base("http://h:1/", "/"), "http://h:1");
+        // A host named like the base path is not a base path.
+        assert_eq!(s.api_base("https://api", "/api"), "https://api/api");
+    }
+
+    #[test]
+    fn names_parse() {
+        for k in PlatformKind::ALL {
+            assert_eq!(PlatformKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(PlatformKind::parse("gitlab"), None);
+    }
+
+    #[test]
+    fn each_platform_says_how_a_credential_travels() {
+        let posit = PlatformKind::PositConnect;
+        assert_eq!(posit.auth(CredentialKind::ApiToken).unwrap().prefix, "Key ");
+        assert!(posit.auth(CredentialKind::ServiceToken).is_err());
+        let q = PlatformKind::Qualytics;
+        assert_eq!(
+            q.auth(CredentialKind::ServiceToken).unwrap().prefix,
+            "Bearer "
+        );
+        assert_eq!(
+            q.api_base("https://q.example.com/api/", ""),
+            "https://q.example.com/api"
+        );
+        let s = PlatformKind::Stackstate;
+        assert_eq!(
+            s.auth(CredentialKind::K8sSaToken).unwrap().header,
+            "X-API-ServiceBearer"
+        );
+    }
 }

@@ -62,7 +62,7 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::models::NewServiceTokenRequest;
+    use crate::platform::stackstate::wire::NewServiceTokenRequest;
 
     #[test]
     fn names_what_is_wrong() {

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use rand::distr::{Alphanumeric, SampleString};
 
-use crate::api::models::{
+use crate::platform::stackstate::wire::{
     GenericErrorsResponse, INGESTION_API_KEY_INVALID_EXPIRY, SERVICE_TOKEN_INVALID_EXPIRY,
     TypedError,
 };

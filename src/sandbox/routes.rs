@@ -15,7 +15,7 @@ use super::body::JsonBody;
 use super::errors::ApiError;
 use super::now_ms;
 use super::state::{ADMIN_ROLE, CreateError};
-use crate::api::models::{
+use crate::platform::stackstate::wire::{
     AuthorizeIngestionApiKeyRequest, GenerateIngestionApiKeyRequest,
     GeneratedIngestionApiKeyResponse, IngestionApiKey, NewServiceTokenRequest, Roles, ServerInfo,
     ServerVersion, ServiceToken, ServiceTokenCreatedResponse,

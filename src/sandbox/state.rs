@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::posit_connect::PositState;
 use super::qualytics::QualyticsState;
-use crate::api::models::{
+use crate::platform::stackstate::wire::{
     GenerateIngestionApiKeyRequest, GeneratedIngestionApiKeyResponse, IngestionApiKey,
     NewServiceTokenRequest, ServiceToken, ServiceTokenCreatedResponse,
 };

@@ -89,11 +89,8 @@ pub fn save_request(
     // The platform, like the URL and the token, from the command line only.
     let platform = global.platform.unwrap_or_default();
     super::check_credential(platform, &credential)?;
-    if platform != crate::platform::PlatformKind::Stackstate && global.api_path.is_some() {
-        return Err(Error::usage(format!(
-            "--api-path is StackState's only: {} has a fixed API base",
-            platform.display()
-        )));
+    if platform.profile().base_path.is_some() && global.api_path.is_some() {
+        return Err(super::api_path_refused(platform, None));
     }
     let auth = match credential {
         Credential::ApiToken(_) => Auth::ApiToken,

@@ -5,6 +5,7 @@ mod common;
 #[macro_use]
 mod cli_util;
 
+mod architecture;
 mod bench_script;
 mod ci_recipes;
 mod cli_auth;

@@ -10,13 +10,13 @@ use proptest::prelude::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value};
 
-use sts_cli::api::client::http_error;
-use sts_cli::api::models::{
+use sts_cli::dates::{parse_duration, parse_expiration, render_expiration};
+use sts_cli::error::Kind;
+use sts_cli::http::client::http_error;
+use sts_cli::platform::stackstate::wire::{
     GeneratedIngestionApiKeyResponse, GenericErrorsResponse, IngestionApiKey, ServerInfo,
     ServiceToken, ServiceTokenCreatedResponse,
 };
-use sts_cli::dates::{parse_duration, parse_expiration, render_expiration};
-use sts_cli::error::Kind;
 
 const UNITS: [(&str, u64); 6] = [
     ("s", 1),
@@ -234,12 +234,15 @@ proptest! {
         ],
     ) {
         let status = StatusCode::from_u16(status).unwrap();
-        let e = http_error(&Method::GET, "http://127.0.0.1:1/api/x", status, &content_type, &body);
-        prop_assert!(!e.message.contains('\n') && !e.message.contains('\r'), "{:?}", e.message);
-        prop_assert!(e.message.starts_with(&status.as_u16().to_string())
-            || e.message.starts_with("authentication failed"), "{:?}", e.message);
-        prop_assert_eq!(e.status, Some(status.as_u16()));
-        let expected = if status == StatusCode::UNAUTHORIZED { Kind::Connect } else { Kind::Usage };
-        prop_assert_eq!(e.kind, expected);
+        for platform in sts_cli::platform::PlatformKind::ALL {
+            let decoder = platform.profile().error_message;
+            let e = http_error(&Method::GET, "http://127.0.0.1:1/api/x", status, &content_type, &body, decoder);
+            prop_assert!(!e.message.contains('\n') && !e.message.contains('\r'), "{:?}", e.message);
+            prop_assert!(e.message.starts_with(&status.as_u16().to_string())
+                || e.message.starts_with("authentication failed"), "{:?}", e.message);
+            prop_assert_eq!(e.status, Some(status.as_u16()));
+            let expected = if status == StatusCode::UNAUTHORIZED { Kind::Connect } else { Kind::Usage };
+            prop_assert_eq!(e.kind, expected);
+        }
     }
 }

@@ -4,18 +4,21 @@
 //! Answers are read as JSON values, field by field, so that a field Connect adds (its versioning
 //! policy allows that) is kept for `-o json` and a missing one is `-`.
 
+pub mod profile;
 pub mod wire;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
-use super::stackstate::{check_name, expiration_millis, new_expiry};
-use super::{
-    Cell, Column, CreateInput, Created, LastUsed, OldTokenFate, PlatformKind, Token, TokenId,
-    TokenKind, Validation, col, fixed, time_field,
-};
-use crate::api::client::Client;
 use crate::error::{Error, Result};
+use crate::http::client::Client;
+use crate::platform::common::{check_name, expiration_millis, new_expiry, time_field};
+use crate::platform::interface::Platform;
+use crate::platform::interface::{
+    Cell, Column, CreateInput, Created, LastUsed, OldTokenFate, Token, TokenId, TokenKind,
+    Validation, col, fixed,
+};
+use crate::platform::kind::{PlatformKind, Profile};
 
 const TOKENS: &str = "v1/system/service-tokens";
 
@@ -64,7 +67,7 @@ pub struct NewToken {
 
 impl TokenKind for ServiceTokens {
     const PLATFORM: PlatformKind = PlatformKind::PositConnect;
-    const NOUNS: super::Nouns = super::SERVICE_TOKENS;
+    const NOUNS: crate::platform::interface::Nouns = crate::platform::interface::SERVICE_TOKENS;
     const COLUMNS: &'static [Column] = &[
         fixed("ID"),
         col("NAME"),
@@ -287,6 +290,19 @@ pub async fn validate(client: &Client) -> Result<Validation> {
         json: user,
         warnings,
     })
+}
+
+/// Posit Connect, as the registry knows it.
+pub struct PositConnect;
+
+impl Platform for PositConnect {
+    const PROFILE: Profile = profile::PROFILE;
+    type ServiceTokens = ServiceTokens;
+    type IngestionKeys = crate::platform::interface::Absent<PositConnect>;
+
+    async fn validate(client: &Client) -> Result<Validation> {
+        validate(client).await
+    }
 }
 
 #[cfg(test)]

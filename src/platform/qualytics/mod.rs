@@ -4,19 +4,24 @@
 //! Answers are read as JSON values, field by field: response schemas are open, and a field a
 //! deployment adds is kept for `-o json`.
 
+pub mod profile;
 pub mod wire;
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::stackstate::{check_name, expiration_millis, new_expiry, parse_int_id};
-use super::{
-    Cell, Column, CreateInput, Created, LastUsed, OldTokenFate, PlatformKind, Token, TokenId,
-    TokenKind, Validation, col, fixed, time_field,
-};
-use crate::api::client::Client;
 use crate::error::{Error, Result};
+use crate::http::client::Client;
+use crate::platform::common::{
+    check_name, expiration_millis, new_expiry, parse_int_id, time_field,
+};
+use crate::platform::interface::Platform;
+use crate::platform::interface::{
+    Cell, Column, CreateInput, Created, LastUsed, OldTokenFate, Token, TokenId, TokenKind,
+    Validation, col, fixed,
+};
+use crate::platform::kind::{PlatformKind, Profile};
 use crate::secret::Secret;
 
 const TOKENS: &str = "user-tokens";
@@ -94,7 +99,7 @@ pub fn rotated_name(old: &str, now: DateTime<Utc>) -> String {
 
 impl TokenKind for ServiceTokens {
     const PLATFORM: PlatformKind = PlatformKind::Qualytics;
-    const NOUNS: super::Nouns = super::SERVICE_TOKENS;
+    const NOUNS: crate::platform::interface::Nouns = crate::platform::interface::SERVICE_TOKENS;
     const COLUMNS: &'static [Column] = &[
         fixed("ID"),
         col("NAME"),
@@ -435,6 +440,32 @@ pub async fn validate(client: &Client) -> Result<Validation> {
         json: info,
         warnings: Vec::new(),
     })
+}
+
+/// Qualytics, as the registry knows it.
+pub struct Qualytics;
+
+impl Platform for Qualytics {
+    const PROFILE: Profile = profile::PROFILE;
+    type ServiceTokens = ServiceTokens;
+    type IngestionKeys = crate::platform::interface::Absent<Qualytics>;
+
+    async fn validate(client: &Client) -> Result<Validation> {
+        validate(client).await
+    }
+
+    async fn service_users(client: &Client) -> Result<Vec<Value>> {
+        service_users(client).await
+    }
+
+    async fn create_service_user(
+        client: &Client,
+        name: &str,
+        role: &str,
+        teams: &[String],
+    ) -> Result<Value> {
+        create_service_user(client, name, role, teams).await
+    }
 }
 
 #[cfg(test)]

@@ -4,18 +4,23 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{
-    Cell, Column, CreateInput, Created, LastUsed, OldTokenFate, PlatformKind, Token, TokenId,
-    TokenKind, Validation, col, fixed,
+pub mod profile;
+pub mod wire;
+
+use crate::error::{Error, Kind, Result};
+use crate::http::client::Client;
+use crate::platform::common::{check_name, expiration_millis, new_expiry, parse_int_id};
+use crate::platform::interface::Platform;
+use crate::platform::interface::{
+    Cell, Column, CreateInput, Created, LastUsed, OldTokenFate, Token, TokenId, TokenKind,
+    Validation, col, fixed,
 };
-use crate::api::client::Client;
-use crate::api::models::{
+use crate::platform::kind::{PlatformKind, Profile};
+use crate::platform::stackstate::wire::{
     AuthorizeIngestionApiKeyRequest, GenerateIngestionApiKeyRequest,
     GeneratedIngestionApiKeyResponse, IngestionApiKey, NewServiceTokenRequest, ServerInfo,
     ServiceToken, ServiceTokenCreatedResponse,
 };
-use crate::dates::parse_expiration;
-use crate::error::{Error, Kind, Result};
 use crate::secret::Secret;
 
 const TOKENS: &str = "security/tokens";
@@ -28,60 +33,6 @@ pub struct ServiceTokens;
 
 /// StackState's ingestion API keys.
 pub struct IngestionApiKeys;
-
-/// An int64 id, as the Go CLI words its refusal.
-pub fn parse_int_id(value: &str, flag: &str) -> Result<TokenId> {
-    value.trim().parse::<i64>().map(TokenId::int).map_err(|e| {
-        Error::usage(format!(
-            "invalid argument \"{value}\" for \"{flag}\": {e} (an id is a whole number, see `list`)"
-        ))
-    })
-}
-
-/// An optional `--expiration` as epoch milliseconds.
-pub fn expiration_millis(value: Option<&str>, now: DateTime<Utc>) -> Result<Option<i64>> {
-    value
-        .map(|v| parse_expiration(v, now).map_err(|e| Error::usage(format!("--expiration: {e}"))))
-        .transpose()
-}
-
-/// `--name` must say something.
-pub fn check_name(name: &str) -> Result<String> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(Error::usage("--name must not be empty"));
-    }
-    Ok(name.to_string())
-}
-
-/// The new expiry of a rotation: the given one; else, when the old one expires, its lifetime
-/// (`expiration − lastUpdateTimestamp`, or `− created`) again from `now`; else none.
-pub fn new_expiry(
-    given: Option<&str>,
-    old_expiration: Option<i64>,
-    old_start: Option<i64>,
-    now: DateTime<Utc>,
-) -> Result<Option<i64>> {
-    if given.is_some() {
-        return expiration_millis(given, now);
-    }
-    let Some(expiration) = old_expiration else {
-        return Ok(None);
-    };
-    let lifetime = old_start
-        .and_then(|start| expiration.checked_sub(start))
-        .filter(|l| *l > 0)
-        .ok_or_else(|| {
-            Error::usage(
-                "cannot tell the old one's lifetime (no timestamp before its expiration): give \
-                 the new expiry with --expiration",
-            )
-        })?;
-    now.timestamp_millis()
-        .checked_add(lifetime)
-        .map(Some)
-        .ok_or_else(|| Error::usage("the new expiry is out of range: give it with --expiration"))
-}
 
 fn refuse(flag: &str, what: &str) -> Error {
     Error::usage(format!("{flag} is not an option of StackState {what}"))
@@ -100,7 +51,7 @@ fn id_of(id: Option<i64>) -> TokenId {
 
 impl TokenKind for ServiceTokens {
     const PLATFORM: PlatformKind = PlatformKind::Stackstate;
-    const NOUNS: super::Nouns = super::SERVICE_TOKENS;
+    const NOUNS: crate::platform::interface::Nouns = crate::platform::interface::SERVICE_TOKENS;
     const COLUMNS: &'static [Column] = &[
         fixed("ID"),
         col("NAME"),
@@ -207,17 +158,16 @@ impl TokenKind for ServiceTokens {
 }
 
 impl TokenKind for IngestionApiKeys {
+    fn check_verify() -> Result<()> {
+        Ok(())
+    }
+
+    async fn verify(client: &Client, key: &Secret) -> Result<()> {
+        verify_ingestion_key(client, key).await
+    }
+
     const PLATFORM: PlatformKind = PlatformKind::Stackstate;
-    const NOUNS: super::Nouns = super::Nouns {
-        one: "ingestion API key",
-        json_one: "ingestion-api-key",
-        json_list: "ingestion-api-keys",
-        json_deleted: "deleted-ingestion-api-key",
-        empty: "No ingestion api keys found.",
-        created: "Ingestion API Key generated: ",
-        deleted: "Ingestion Api Key deleted: ",
-        command: "sts ingestion-api-key",
-    };
+    const NOUNS: crate::platform::interface::Nouns = crate::platform::interface::INGESTION_KEYS;
     const COLUMNS: &'static [Column] = &[
         fixed("ID"),
         col("NAME"),
@@ -320,28 +270,6 @@ pub async fn verify_ingestion_key(client: &Client, key: &Secret) -> Result<()> {
     }
 }
 
-/// The key of `verify`: from stdin, with no flag or with `--key -`; never from the command line.
-pub fn verify_key(
-    flag: Option<&str>,
-    read_stdin_line: &mut dyn FnMut() -> std::io::Result<String>,
-) -> Result<Secret> {
-    if flag.is_some_and(|v| v != "-") {
-        return Err(Error::usage(
-            "--key takes only `-`: the key is read from stdin, so it stays out of shell history \
-             and `ps` (e.g. `printf '%s\\n' \"$KEY\" | sts ingestion-api-key verify`)",
-        ));
-    }
-    let line = read_stdin_line()
-        .map_err(|e| Error::usage(format!("cannot read the key from stdin: {e}")))?;
-    let key = line.trim();
-    if key.is_empty() {
-        return Err(Error::usage(
-            "no key on stdin: pipe the ingestion API key into `sts ingestion-api-key verify`",
-        ));
-    }
-    Ok(Secret::new(key))
-}
-
 /// `GET /server/info`, and the version check of `context save` and `context validate`.
 pub async fn server_info(client: &Client) -> Result<ServerInfo> {
     let info: ServerInfo = client.get("server/info").await?;
@@ -374,6 +302,19 @@ pub async fn validate(client: &Client) -> Result<Validation> {
         json: to_value(&info),
         warnings: Vec::new(),
     })
+}
+
+/// StackState (SUSE Observability), as the registry knows it.
+pub struct StackState;
+
+impl Platform for StackState {
+    const PROFILE: Profile = profile::PROFILE;
+    type ServiceTokens = ServiceTokens;
+    type IngestionKeys = IngestionApiKeys;
+
+    async fn validate(client: &Client) -> Result<Validation> {
+        validate(client).await
+    }
 }
 
 #[cfg(test)]

@@ -1,29 +1,31 @@
-//! The `sts` binary's side of `-A, --all-contexts` (CONTRACT §10) and `sts auth` (§11): read
-//! the inputs, run the commands' code, hand the results to the printer, pick the exit code.
+//! `-A, --all-contexts` (CONTRACT §10): one command for every saved context at once. The
+//! engine (`engine.rs`) runs a task per context; these are the commands built on it.
+
+pub mod engine;
 
 use std::future::Future;
 use std::time::Duration;
 
 use chrono::Utc;
-use sts_cli::api::client::Client;
-use sts_cli::cli::{AuthCommand, Cli};
-use sts_cli::commands::auth::{self, AuthStatus};
-use sts_cli::commands::fanout::{self, ContextResult, Job, KeyringReader};
-use sts_cli::commands::list_filter::ListFilter;
-use sts_cli::config;
-use sts_cli::error::{Error, Result};
-use sts_cli::output::Printer;
-use sts_cli::platform::stackstate::{IngestionApiKeys, ServiceTokens};
-use sts_cli::platform::{self, PlatformKind, TokenKind};
-use sts_cli::settings::{self, OutputSettings, Sources};
-use sts_cli::with_service_tokens;
 
-use super::{Failure, block_on};
+use self::engine as fanout;
+use self::engine::{Job, KeyringReader};
+use crate::cli::Cli;
+use crate::commands::list_filter::ListFilter;
+use crate::commands::{Failure, block_on};
+use crate::config;
+use crate::error::Result;
+use crate::http::client::Client;
+use crate::outcome::ContextResult;
+use crate::output::Printer;
+use crate::platform::{self, INGESTION_KEYS, Platform, PlatformKind, SERVICE_TOKENS, TokenKind};
+use crate::settings::{self, OutputSettings, Sources};
+use crate::{with_platform, with_service_tokens};
 
 /// The saved contexts `-A` runs for, each with its saved credential (read all at once), and
 /// the per-context deadline. Warns once when URL or token flags or env vars are set, since
 /// `-A` ignores them.
-fn prepare(
+pub(crate) fn prepare(
     cli: &Cli,
     printer: &Printer,
     src: &Sources,
@@ -81,7 +83,7 @@ where
 }
 
 /// The platform's validation request for every context.
-fn validate_each(
+pub(crate) fn validate_each(
     jobs: Vec<Job>,
     reader: KeyringReader,
     timeout: Duration,
@@ -102,7 +104,7 @@ fn validate_each(
 fn verdict<T>(
     results: &[ContextResult<T>],
     rows: usize,
-    filter: Option<(&ListFilter, &sts_cli::platform::Nouns)>,
+    filter: Option<(&ListFilter, &platform::Nouns)>,
 ) -> Result<(), Failure> {
     if let Some(code) = ContextResult::first_failure(results) {
         return Err(Failure::Reported(code));
@@ -124,7 +126,8 @@ pub fn list_all(
 ) -> Result<(), Failure> {
     let (jobs, reader, timeout) =
         prepare(cli, printer, src, |p| !keys || p.profile().ingestion_keys)?;
-    if let Some(w) = filter.last_use_warning(jobs.iter().map(|(t, _)| t.context.platform)) {
+    let jobs_platforms: Vec<PlatformKind> = jobs.iter().map(|(t, _)| t.context.platform).collect();
+    if let Some(w) = filter.last_use_warning(jobs_platforms.iter().copied()) {
         printer.warn(&w);
     }
     let mut results = if keys {
@@ -134,7 +137,9 @@ pub fn list_all(
             timeout,
             out,
             printer,
-            |client, _| async move { IngestionApiKeys::list(&client).await },
+            |client, platform| async move {
+                with_platform!(platform, P => <P as Platform>::IngestionKeys::list(&client).await)
+            },
         )?
     } else {
         run_all(
@@ -157,9 +162,9 @@ pub fn list_all(
         }
     }
     let nouns = if keys {
-        &IngestionApiKeys::NOUNS
+        &INGESTION_KEYS
     } else {
-        &ServiceTokens::NOUNS
+        &SERVICE_TOKENS
     };
     printer.fleet_tokens(nouns, &results, now)?;
     verdict(&results, rows, Some((filter, nouns)))
@@ -176,59 +181,4 @@ pub fn validate_all(
     let results = validate_each(jobs, reader, timeout, out, printer)?;
     printer.fleet_validations(&results)?;
     verdict(&results, 0, None)
-}
-
-/// `sts auth status [-A]`, `sts auth token`.
-pub fn run_auth(
-    cli: &Cli,
-    cmd: &AuthCommand,
-    out: OutputSettings,
-    printer: &Printer,
-    src: &mut Sources,
-) -> Result<(), Failure> {
-    match cmd {
-        AuthCommand::Status(a) if a.all_contexts => {
-            let (jobs, reader, timeout) = prepare(cli, printer, src, |_| true)?;
-            let statuses: Vec<AuthStatus> = jobs
-                .iter()
-                .map(|(t, _)| AuthStatus::of_context(t))
-                .collect();
-            let results = validate_each(jobs, reader, timeout, out, printer)?;
-            let code = ContextResult::first_failure(&results);
-            let pairs: Vec<(AuthStatus, Result<platform::Validation>)> = statuses
-                .into_iter()
-                .zip(results.into_iter().map(|r| r.result))
-                .collect();
-            printer.fleet_auth_status(&pairs)?;
-            code.map_or(Ok(()), |c| Err(Failure::Reported(c)))
-        }
-        AuthCommand::Status(_) => {
-            let (settings, sources) = settings::resolve_with_sources(&cli.global, out, src)?;
-            for w in &settings.warnings {
-                printer.warn(w);
-            }
-            let status = AuthStatus::of(&settings, &sources);
-            let answer: Result<platform::Validation, Error> = block_on(async {
-                Ok(match Client::new(&settings, printer) {
-                    Ok(client) => platform::validate(settings.platform, &client).await,
-                    Err(e) => Err(e),
-                })
-            })?;
-            printer.auth_status(&status, &answer)?;
-            match answer {
-                Ok(_) => Ok(()),
-                // The JSON document already holds the error.
-                Err(e) if printer.is_json() => Err(Failure::Reported(e.exit_code())),
-                Err(e) => Err(e.into()),
-            }
-        }
-        AuthCommand::Token => {
-            let settings = settings::resolve(&cli.global, out, src)?;
-            for w in &settings.warnings {
-                printer.warn(w);
-            }
-            let kind = auth::kind_name(settings.credential.kind());
-            Ok(printer.auth_token(settings.credential.secret().expose(), kind)?)
-        }
-    }
 }

@@ -12,9 +12,9 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::error::{Error, Kind, Result};
-use crate::platform::AuthScheme;
+use crate::platform::kind::AuthScheme;
 use crate::redact::content as clean;
-use crate::settings::{Credential, Settings};
+use crate::secret::Secret;
 
 /// Largest response body `sts` reads.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -25,10 +25,28 @@ const BASE_BACKOFF: Duration = Duration::from_millis(250);
 /// A `Retry-After` longer than this is capped (the deadline still applies).
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
+/// What the client is built from: resolved settings, without knowing where they came from.
+pub struct ClientConfig {
+    /// The API base URL (the server URL and the platform's base path).
+    pub base: String,
+    /// The credential and how it travels.
+    pub secret: Secret,
+    pub scheme: AuthScheme,
+    /// The whole command's deadline.
+    pub timeout: Duration,
+    pub verbosity: u8,
+    pub skip_ssl: bool,
+    /// An extra trusted CA, PEM.
+    pub ca_pem: Option<Vec<u8>>,
+    /// What an error body of the platform's own shape says.
+    pub error_message: fn(&Value) -> Option<String>,
+}
+
 pub struct Client {
     http: reqwest::Client,
     base: String,
-    credential: Credential,
+    secret: Secret,
+    error_message: fn(&Value) -> Option<String>,
     /// How the platform wants the credential sent.
     scheme: AuthScheme,
     timeout: Duration,
@@ -69,28 +87,25 @@ enum NoAnswer {
 
 impl Client {
     /// Builds the client; the deadline of the whole command starts now.
-    pub fn new(settings: &Settings, printer: &dyn Observer) -> Result<Client> {
+    pub fn new(config: &ClientConfig, printer: &dyn Observer) -> Result<Client> {
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        let scheme = settings
-            .platform
-            .auth(settings.credential.kind())
-            .map_err(Error::usage)?;
-        crate::guard::check_header_safe(settings.credential.secret(), scheme.header)?;
+        let scheme = config.scheme;
+        crate::guard::check_header_safe(&config.secret, scheme.header)?;
         // An API answers its own paths: a redirect is an error, so no credential header or body
         // ever travels to another host, or from https to http (CONTRACT §7).
         let mut builder = reqwest::Client::builder()
             .user_agent(user_agent())
             .default_headers(headers)
             .redirect(reqwest::redirect::Policy::none());
-        let https = settings.url.to_ascii_lowercase().starts_with("https://");
+        let https = config.base.to_ascii_lowercase().starts_with("https://");
         if !https {
             // An http:// URL never needs, so never loads, the system's root store.
             builder = builder.tls_certs_only(Vec::new());
-        } else if settings.tls.skip_ssl {
+        } else if config.skip_ssl {
             printer.warn("TLS certificates are not verified (--skip-ssl)");
             builder = builder.tls_danger_accept_invalid_certs(true);
-        } else if let Some(pem) = &settings.tls.ca_pem {
+        } else if let Some(pem) = &config.ca_pem {
             builder = builder.tls_certs_merge(parse_ca(pem)?);
         }
         let http = builder.build().map_err(|e| {
@@ -98,12 +113,13 @@ impl Client {
         })?;
         Ok(Client {
             http,
-            base: settings.api_base(),
-            credential: settings.credential.clone(),
+            base: config.base.clone(),
+            secret: config.secret.clone(),
+            error_message: config.error_message,
             scheme,
-            timeout: settings.timeout,
-            deadline: Instant::now() + settings.timeout,
-            verbosity: settings.output.verbosity,
+            timeout: config.timeout,
+            deadline: Instant::now() + config.timeout,
+            verbosity: config.verbosity,
             printer: printer.boxed(),
         })
     }
@@ -137,8 +153,8 @@ impl Client {
     }
 
     /// The secret the client sends (Qualytics reads its own expiry from it).
-    pub fn secret(&self) -> &crate::secret::Secret {
-        self.credential.secret()
+    pub fn secret(&self) -> &Secret {
+        &self.secret
     }
 
     /// `DELETE <base>/<path>`; any 2xx is success.
@@ -197,10 +213,10 @@ impl Client {
                 // Only when the deadline leaves room for the wait and a bit of an exchange.
                 .filter(|w| Instant::now() + *w + Duration::from_millis(50) < self.deadline);
             match (outcome, wait) {
-                (Ok(answer), None) => return finish(&method, &url, answer),
+                (Ok(answer), None) => return finish(&method, &url, answer, self.error_message),
                 (Err(no), None) => {
                     return match last_answer {
-                        Some(answer) => finish(&method, &url, answer),
+                        Some(answer) => finish(&method, &url, answer, self.error_message),
                         None => Err(self.no_answer_error(&method, &url, no)),
                     };
                 }
@@ -231,11 +247,7 @@ impl Client {
     ) -> std::result::Result<Answer, NoAnswer> {
         let mut req = self.http.request(method.clone(), url).header(
             self.scheme.header,
-            format!(
-                "{}{}",
-                self.scheme.prefix,
-                self.credential.secret().expose()
-            ),
+            format!("{}{}", self.scheme.prefix, self.secret.expose()),
         );
         if let Some(body) = body {
             req = req
@@ -251,9 +263,7 @@ impl Client {
             self.printer.log("> Accept: application/json");
             self.printer.log(&format!(
                 "> {}: {}{}",
-                self.scheme.header,
-                self.scheme.prefix,
-                self.credential.secret()
+                self.scheme.header, self.scheme.prefix, &self.secret
             ));
             if let Some(body) = body {
                 self.printer.log("> Content-Type: application/json");
@@ -482,7 +492,12 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 
 /// A 2xx answer passes; a redirect is exit 3 naming where it points; anything else becomes the
 /// error of CONTRACT §6.
-fn finish(method: &Method, url: &str, answer: Answer) -> Result<Answer> {
+fn finish(
+    method: &Method,
+    url: &str,
+    answer: Answer,
+    error_message: fn(&Value) -> Option<String>,
+) -> Result<Answer> {
     if answer.status.is_success() {
         return Ok(answer);
     }
@@ -500,6 +515,7 @@ fn finish(method: &Method, url: &str, answer: Answer) -> Result<Answer> {
         answer.status,
         content_type,
         &answer.body,
+        error_message,
     ))
 }
 
@@ -550,9 +566,10 @@ pub fn http_error(
     status: StatusCode,
     content_type: &str,
     body: &[u8],
+    error_message: fn(&Value) -> Option<String>,
 ) -> Error {
     let line = status_line(status);
-    let detail = error_detail(content_type, body);
+    let detail = error_detail(content_type, body, error_message);
     let message = match (&detail, status.as_u16()) {
         (Detail::Html, _) => format!("{line} (the server answered with HTML, not JSON)"),
         (Detail::Text(d), 401) => {
@@ -588,43 +605,22 @@ enum Detail {
     Text(String),
 }
 
-/// What an error body says: `errors[].message` of a `GenericErrorsResponse`, the `message` of a
-/// typed error, or the first line of a plain-text body.
-fn error_detail(content_type: &str, body: &[u8]) -> Detail {
+/// What an error body says: what the platform's own shape says (`error_message`), else its
+/// `message`, `detail`, `error` or `title`, else the first line of a plain-text body.
+fn error_detail(
+    content_type: &str,
+    body: &[u8],
+    error_message: fn(&Value) -> Option<String>,
+) -> Detail {
     let text = String::from_utf8_lossy(body);
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return Detail::None;
     }
     if let Ok(value) = serde_json::from_str::<Value>(trimmed) {
-        let messages: Vec<String> = value
-            .get("errors")
-            .and_then(Value::as_array)
-            .map(|errors| {
-                errors
-                    .iter()
-                    .filter_map(|e| e.get("message").and_then(Value::as_str))
-                    .filter(|m| !m.trim().is_empty())
-                    .map(one_line)
-                    .collect()
-            })
-            .unwrap_or_default();
-        if !messages.is_empty() {
-            return Detail::Text(messages.join("; "));
+        if let Some(m) = error_message(&value).filter(|m| !m.trim().is_empty()) {
+            return Detail::Text(one_line(&m));
         }
-        // FastAPI (Qualytics): `detail` as a list of `{loc, msg, type}`: the first message.
-        if let Some(first) = value
-            .get("detail")
-            .and_then(Value::as_array)
-            .and_then(|a| a.first())
-        {
-            let msg = first
-                .get("msg")
-                .and_then(Value::as_str)
-                .map_or_else(|| one_line(&first.to_string()), one_line);
-            return Detail::Text(msg);
-        }
-        // `error` of Posit Connect's `APIError`.
         for key in ["message", "detail", "error", "title"] {
             if let Some(m) = value
                 .get(key)
@@ -711,6 +707,12 @@ fn humantime(d: Duration) -> String {
 mod tests {
     use super::*;
 
+    /// A platform whose errors are `errors[].message`.
+    fn listed(v: &Value) -> Option<String> {
+        let first = v.get("errors")?.as_array()?.first()?;
+        first.get("message")?.as_str().map(str::to_string)
+    }
+
     fn err(status: u16, ct: &str, body: &str) -> Error {
         http_error(
             &Method::GET,
@@ -718,6 +720,7 @@ mod tests {
             StatusCode::from_u16(status).unwrap(),
             ct,
             body.as_bytes(),
+            listed,
         )
     }
 

@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use crate::api::client::{Client, Observer};
 use crate::config::{self, Auth, Context};
 use crate::error::{Error, Kind, Result};
+use crate::http::client::{Client, Observer};
 use crate::platform::{self, OldTokenFate, Rotation, Token, TokenId, TokenKind};
 use crate::secret::Secret;
 use crate::settings::{Credential, OutputSettings, Settings};
@@ -272,7 +272,7 @@ async fn check_against<K: TokenKind>(
         target.timeout,
         target.output,
     )?;
-    let client = Client::new(&settings, observer)?;
+    let client = settings.client(observer)?;
     platform::validate(K::PLATFORM, &client).await.map(|_| ())
 }
 

@@ -13,24 +13,19 @@ use std::pin::Pin;
 use std::task::Poll;
 use std::time::Duration;
 
-use crate::api::client::{Client, Observer};
-use crate::config::{self, Auth, Config, Storage};
+use crate::config::{Auth, Config, Storage};
 use crate::credentials::{FileStore, KeyringBatch, KeyringError, KeyringStore};
 use crate::env_vars as ev;
 use crate::error::{Error, Result};
+use crate::http::client::{Client, Observer};
+use crate::outcome::{ContextResult, Target};
+use crate::platform;
 use crate::platform::PlatformKind;
 use crate::secret::Secret;
 use crate::settings::{Credential, OutputSettings, Settings};
 
 /// At most this many contexts are asked at once.
 pub const MAX_CONCURRENT: usize = 8;
-
-/// A saved context to run the command for.
-#[derive(Debug, Clone)]
-pub struct Target {
-    pub name: String,
-    pub context: config::Context,
-}
 
 /// A context to run for, with its saved credential (or why it could not be read).
 pub type Job = (Target, Pending);
@@ -99,24 +94,6 @@ fn to_credential(t: &Target, secret: Option<Secret>) -> Result<Credential> {
     })
 }
 
-/// What one context answered: the task's value, or why it failed.
-#[derive(Debug)]
-pub struct ContextResult<T> {
-    pub name: String,
-    pub platform: PlatformKind,
-    pub url: String,
-    pub result: Result<T>,
-}
-
-impl<T> ContextResult<T> {
-    /// The exit code of the first failing context (by name), if any failed.
-    pub fn first_failure(results: &[ContextResult<T>]) -> Option<i32> {
-        results
-            .iter()
-            .find_map(|r| r.result.as_ref().err().map(Error::exit_code))
-    }
-}
-
 /// The saved contexts, by name, of `platform` when one is given and for which `wanted` holds.
 pub fn targets(
     config: Option<&Config>,
@@ -155,10 +132,6 @@ pub fn ignored_inputs(
         ev::STS_CLI_SERVICE_TOKEN,
         ev::STS_CLI_K8S_SA_TOKEN,
         ev::STS_CLI_K8S_SA_TOKEN_PATH,
-        ev::CONNECT_SERVER,
-        ev::CONNECT_API_KEY,
-        ev::QUALYTICS_URL,
-        ev::QUALYTICS_TOKEN,
     ];
     flags
         .into_iter()
@@ -166,6 +139,7 @@ pub fn ignored_inputs(
         .map(|(name, _)| name)
         .chain(
             vars.into_iter()
+                .chain(platform::ecosystem_env_vars())
                 .filter(|name| env(name).is_some_and(|v| !v.is_empty())),
         )
         .collect()
@@ -285,7 +259,7 @@ where
                     Ok(credential) => {
                         let _permit = permits.acquire().await.ok();
                         match Settings::for_context(&target.context, credential, timeout, output)
-                            .and_then(|s| Client::new(&s, observer))
+                            .and_then(|s| s.client(observer))
                         {
                             Ok(client) => task(client, platform).await,
                             Err(e) => Err(e),
@@ -338,7 +312,7 @@ mod tests {
     fn target(name: &str, platform: PlatformKind, storage: Storage) -> Target {
         Target {
             name: name.into(),
-            context: config::Context {
+            context: crate::config::Context {
                 url: format!("http://{name}.invalid"),
                 platform,
                 api_path: "/api".into(),

@@ -1,0 +1,352 @@
+//! `sts service-token …` and `sts ingestion-api-key …` (CONTRACT §2, §3, §9): each command's
+//! input checked before any request, then run against the platform's [`TokenKind`].
+
+use chrono::Utc;
+
+use super::{Failure, block_on};
+use crate::cli::{Cli, IngestionApiKeyCommand, ListArgs, ServiceTokenCommand};
+use crate::commands::list_filter::ListFilter;
+use crate::commands::rotate::{self, ContextTarget, RotateRequest};
+use crate::error::Error;
+use crate::output::{Done, Printer};
+use crate::platform::common;
+use crate::platform::{CreateInput, Nouns, OldTokenFate, PlatformKind, TokenId, TokenKind};
+use crate::settings::{self, OutputSettings, SavedContext, Sources};
+
+/// The refusal of an ingestion-key command on a platform that has none.
+pub fn no_ingestion_keys(platform: PlatformKind, saved: Option<SavedContext>) -> Error {
+    let having: Vec<&str> = PlatformKind::ALL
+        .iter()
+        .filter(|k| k.profile().ingestion_keys)
+        .map(|k| k.display())
+        .collect();
+    Error::usage(format!(
+        "ingestion API keys exist only on {}; this command is for {}{}",
+        having.join(" and "),
+        platform.display(),
+        saved
+            .map(|s| format!(" (context '{}' is {})", s.name, s.context.platform))
+            .unwrap_or_default()
+    ))
+}
+
+/// A token or key command, its input checked before any request.
+pub enum Job<K: TokenKind> {
+    Create(K::Request),
+    List { filter: ListFilter, personal: bool },
+    Delete { ids: Vec<TokenId>, revoke: bool },
+    Revoke(Vec<TokenId>),
+    Restore(Vec<TokenId>),
+    Rotate(Box<RotateRequest>),
+    Scopes,
+    Verify(crate::secret::Secret),
+}
+
+pub fn list_filter(a: &ListArgs) -> Result<ListFilter, Error> {
+    ListFilter::new(
+        a.expiring_within.as_deref(),
+        a.expired,
+        a.unused_for.as_deref(),
+        &a.status,
+        a.fail_if_any,
+    )
+}
+
+fn rotate_request<K: TokenKind>(
+    cli: &Cli,
+    id: &str,
+    expiration: Option<&str>,
+    save_to_context: Option<&str>,
+    fate: OldTokenFate,
+    out: OutputSettings,
+    src: &Sources,
+) -> Result<RotateRequest, Failure> {
+    let old_id = K::parse_id(id, "-i, --id")?;
+    common::expiration_millis(expiration, Utc::now())?;
+    let target = match save_to_context {
+        Some(name) => Some(ContextTarget::resolve::<K>(
+            &src.config_path(&cli.global)?.0,
+            name,
+            settings::resolve_timeout(&cli.global, src)?,
+            out,
+        )?),
+        None => None,
+    };
+    Ok(RotateRequest {
+        old_id,
+        expiration: expiration.map(str::to_string),
+        name: None,
+        target,
+        fate,
+    })
+}
+
+pub fn service_token_job<K: TokenKind>(
+    cli: &Cli,
+    cmd: &ServiceTokenCommand,
+    out: OutputSettings,
+    src: &Sources,
+) -> Result<Job<K>, Failure> {
+    let now = Utc::now();
+    Ok(match cmd {
+        ServiceTokenCommand::Create(a) => {
+            let input = CreateInput {
+                name: a.name.clone(),
+                roles: a.roles.clone(),
+                scopes: a.scopes.clone(),
+                expiration: a.expiration.clone(),
+                dedicated_subject: a.dedicated_subject.clone(),
+                service_user: a.service_user.clone(),
+                scim_only: a.scim_only,
+                ..Default::default()
+            };
+            Job::Create(K::create_request(&input, now)?)
+        }
+        ServiceTokenCommand::List(a) => {
+            if a.personal {
+                K::check_personal()?;
+            }
+            Job::List {
+                filter: list_filter(a)?,
+                personal: a.personal,
+            }
+        }
+        ServiceTokenCommand::Delete(a) => {
+            if a.revoke {
+                K::check_revoke()?;
+            }
+            Job::Delete {
+                ids: rotate::parse_ids::<K>(&a.ids.ids, &a.ids.id_flags)?,
+                revoke: a.revoke,
+            }
+        }
+        ServiceTokenCommand::Revoke(a) => {
+            K::check_revoke()?;
+            Job::Revoke(rotate::parse_ids::<K>(&a.ids, &a.id_flags)?)
+        }
+        ServiceTokenCommand::Restore(a) => {
+            K::check_revoke()?;
+            Job::Restore(rotate::parse_ids::<K>(&a.ids, &a.id_flags)?)
+        }
+        ServiceTokenCommand::Rotate(a) => {
+            let fate = if a.keep_old {
+                OldTokenFate::Keep
+            } else if a.delete_old {
+                OldTokenFate::Delete
+            } else {
+                K::DEFAULT_FATE
+            };
+            let mut req = rotate_request::<K>(
+                cli,
+                a.id(),
+                a.expiration.as_deref(),
+                a.save_to_context.as_deref(),
+                fate,
+                out,
+                src,
+            )?;
+            req.name = a.name.clone();
+            Job::Rotate(Box::new(req))
+        }
+        ServiceTokenCommand::Scopes => {
+            K::check_scopes()?;
+            Job::Scopes
+        }
+    })
+}
+
+pub fn ingestion_api_key_job<K: TokenKind>(
+    cli: &Cli,
+    cmd: &IngestionApiKeyCommand,
+    out: OutputSettings,
+    src: &mut Sources,
+) -> Result<Job<K>, Failure> {
+    let now = Utc::now();
+    Ok(match cmd {
+        IngestionApiKeyCommand::Create(a) => {
+            let input = CreateInput {
+                name: a.name.clone(),
+                description: a.description.clone(),
+                expiration: a.expiration.clone(),
+                ..Default::default()
+            };
+            Job::Create(K::create_request(&input, now)?)
+        }
+        IngestionApiKeyCommand::List(a) => {
+            if a.personal {
+                K::check_personal()?;
+            }
+            Job::List {
+                filter: list_filter(a)?,
+                personal: false,
+            }
+        }
+        IngestionApiKeyCommand::Delete(a) => {
+            if a.revoke {
+                K::check_revoke()?;
+            }
+            Job::Delete {
+                ids: rotate::parse_ids::<K>(&a.ids.ids, &a.ids.id_flags)?,
+                revoke: false,
+            }
+        }
+        IngestionApiKeyCommand::Rotate(a) => Job::Rotate(Box::new(rotate_request::<K>(
+            cli,
+            a.id(),
+            a.expiration.as_deref(),
+            None,
+            if a.keep_old {
+                OldTokenFate::Keep
+            } else {
+                OldTokenFate::Delete
+            },
+            out,
+            src,
+        )?)),
+        IngestionApiKeyCommand::Verify(a) => {
+            let g = &cli.global;
+            if [&g.api_token, &g.service_token, &g.k8s_sa_token]
+                .iter()
+                .any(|t| t.as_deref() == Some("-"))
+            {
+                return Err(Error::usage(
+                    "verify reads the key from stdin, so the token cannot come from stdin too: \
+                     pass it in an env var (STS_CLI_SERVICE_TOKEN, STS_CLI_API_TOKEN)",
+                )
+                .into());
+            }
+            K::check_verify()?;
+            Job::Verify(common::verify_key(a.key.as_deref(), src.read_stdin_line)?)
+        }
+    })
+}
+
+/// Runs a token or key command of kind `K` with the resolved settings.
+pub fn run<K: TokenKind>(
+    cli: &Cli,
+    job: Job<K>,
+    out: OutputSettings,
+    printer: &Printer,
+    src: &mut Sources,
+) -> Result<(), Failure> {
+    let settings = settings::resolve(&cli.global, out, src)?;
+    if settings.platform != K::PLATFORM {
+        return Err(Error::usage(format!(
+            "this command was checked for {} but the settings name {}: set --platform",
+            K::PLATFORM,
+            settings.platform
+        ))
+        .into());
+    }
+    for warning in &settings.warnings {
+        printer.warn(warning);
+    }
+    block_on(async {
+        let client = settings.client(printer)?;
+        match job {
+            Job::Create(req) => {
+                let created = K::create(&client, &req).await?;
+                printer.created::<K>(&created)?;
+            }
+            Job::List { filter, personal } => {
+                let mut tokens = if personal {
+                    K::list_personal(&client).await?
+                } else {
+                    K::list(&client).await?
+                };
+                let now = Utc::now();
+                if let Some(w) = filter.last_use_warning([K::PLATFORM]) {
+                    printer.warn(&w);
+                }
+                filter.apply(&mut tokens, now);
+                let rows = tokens.len();
+                printer.tokens::<K>(tokens, now)?;
+                filter.check(rows, &K::NOUNS)?;
+            }
+            Job::Rotate(req) => {
+                let (report, failure) = rotate::rotate::<K>(&client, printer, &req).await;
+                printer.rotated::<K>(&report)?;
+                if let Some(e) = failure {
+                    return Err(e.into());
+                }
+            }
+            Job::Delete { ids, revoke } => {
+                let client = &client;
+                each_id(printer, Done::Deleted, &K::NOUNS, &ids, |id| async move {
+                    if revoke {
+                        K::revoke(client, &id).await?;
+                    }
+                    K::delete(client, &id).await
+                })
+                .await?;
+            }
+            Job::Revoke(ids) => {
+                let client = &client;
+                each_id(printer, Done::Revoked, &K::NOUNS, &ids, |id| async move {
+                    K::revoke(client, &id).await
+                })
+                .await?;
+            }
+            Job::Restore(ids) => {
+                let client = &client;
+                each_id(printer, Done::Restored, &K::NOUNS, &ids, |id| async move {
+                    K::restore(client, &id).await
+                })
+                .await?;
+            }
+            Job::Scopes => {
+                let scopes = K::scopes(&client).await?;
+                printer.scopes(&scopes)?;
+            }
+            Job::Verify(key) => {
+                K::verify(&client, &key).await?;
+                printer.ingestion_api_key_valid()?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Deletes (revokes, restores) each id in turn. One id: its error is the command's. Several:
+/// every id is tried, each failure reported on stderr, and the exit code is that of the first
+/// failure.
+async fn each_id<F, Fut>(
+    printer: &Printer,
+    done: Done,
+    nouns: &Nouns,
+    ids: &[TokenId],
+    delete: F,
+) -> Result<(), Failure>
+where
+    F: Fn(TokenId) -> Fut,
+    Fut: std::future::Future<Output = Result<(), Error>>,
+{
+    let several = ids.len() > 1;
+    let mut deleted = Vec::new();
+    let mut first_failure = None;
+    for id in ids {
+        match delete(id.clone()).await {
+            Ok(()) => {
+                deleted.push(id.clone());
+                if !printer.is_json() {
+                    printer.done_line(done, nouns, id)?;
+                }
+            }
+            Err(e) => {
+                let e = e.reworded(format!("cannot {} {}: {}", done.verb(), id.text, e.message));
+                if !several {
+                    return Err(e.into());
+                }
+                printer.error(&e);
+                first_failure.get_or_insert(e.exit_code());
+            }
+        }
+    }
+    if printer.is_json() {
+        printer.done_json(done, nouns, &deleted, several)?;
+    }
+    match first_failure {
+        Some(code) => Err(Failure::Reported(code)),
+        None => Ok(()),
+    }
+}

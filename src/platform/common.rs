@@ -1,0 +1,94 @@
+//! What the platforms share: name checks, expiry arithmetic, id parsing, time fields. No
+//! platform imports another's helpers; they all import these.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::dates::parse_expiration;
+use crate::error::{Error, Result};
+use crate::platform::interface::TokenId;
+use crate::secret::Secret;
+
+/// An int64 id, as the Go CLI words its refusal.
+pub fn parse_int_id(value: &str, flag: &str) -> Result<TokenId> {
+    value.trim().parse::<i64>().map(TokenId::int).map_err(|e| {
+        Error::usage(format!(
+            "invalid argument \"{value}\" for \"{flag}\": {e} (an id is a whole number, see `list`)"
+        ))
+    })
+}
+
+/// An optional `--expiration` as epoch milliseconds.
+pub fn expiration_millis(value: Option<&str>, now: DateTime<Utc>) -> Result<Option<i64>> {
+    value
+        .map(|v| parse_expiration(v, now).map_err(|e| Error::usage(format!("--expiration: {e}"))))
+        .transpose()
+}
+
+/// `--name` must say something.
+pub fn check_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(Error::usage("--name must not be empty"));
+    }
+    Ok(name.to_string())
+}
+
+/// The new expiry of a rotation: the given one; else, when the old one expires, its lifetime
+/// (`expiration − lastUpdateTimestamp`, or `− created`) again from `now`; else none.
+pub fn new_expiry(
+    given: Option<&str>,
+    old_expiration: Option<i64>,
+    old_start: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>> {
+    if given.is_some() {
+        return expiration_millis(given, now);
+    }
+    let Some(expiration) = old_expiration else {
+        return Ok(None);
+    };
+    let lifetime = old_start
+        .and_then(|start| expiration.checked_sub(start))
+        .filter(|l| *l > 0)
+        .ok_or_else(|| {
+            Error::usage(
+                "cannot tell the old one's lifetime (no timestamp before its expiration): give \
+                 the new expiry with --expiration",
+            )
+        })?;
+    now.timestamp_millis()
+        .checked_add(lifetime)
+        .map(Some)
+        .ok_or_else(|| Error::usage("the new expiry is out of range: give it with --expiration"))
+}
+
+/// The RFC 3339 time at `key` of a server's object, as epoch milliseconds (Posit Connect and
+/// Qualytics send times so).
+pub fn time_field(v: &Value, key: &str) -> Option<i64> {
+    v.get(key)
+        .and_then(Value::as_str)
+        .and_then(crate::dates::parse_rfc3339_millis)
+}
+
+/// The secret of `verify`: from stdin, with no flag or with `--key -`; never from the command line.
+pub fn verify_key(
+    flag: Option<&str>,
+    read_stdin_line: &mut dyn FnMut() -> std::io::Result<String>,
+) -> Result<Secret> {
+    if flag.is_some_and(|v| v != "-") {
+        return Err(Error::usage(
+            "--key takes only `-`: the key is read from stdin, so it stays out of shell history \
+             and `ps` (e.g. `printf '%s\\n' \"$KEY\" | sts ingestion-api-key verify`)",
+        ));
+    }
+    let line = read_stdin_line()
+        .map_err(|e| Error::usage(format!("cannot read the key from stdin: {e}")))?;
+    let key = line.trim();
+    if key.is_empty() {
+        return Err(Error::usage(
+            "no key on stdin: pipe the ingestion API key into `sts ingestion-api-key verify`",
+        ));
+    }
+    Ok(Secret::new(key))
+}

@@ -1,0 +1,433 @@
+//! The interface every platform implements (CONTRACT §9): the row and column types a list
+//! shows, what a create is asked, and [`TokenKind`], one implementation per kind of credential a
+//! platform manages. Commands, the rotation, the output and the all-contexts runs are written once
+//! against these. The registry that names the platforms is `platform/mod.rs`.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::http::client::Client;
+use crate::platform::kind::{PlatformKind, Profile};
+
+/// An id as the user types it and as JSON shows it (a number on StackState and Qualytics, a
+/// string guid on Posit Connect).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenId {
+    pub text: String,
+    pub json: Value,
+}
+
+impl TokenId {
+    pub fn int(id: i64) -> TokenId {
+        TokenId {
+            text: id.to_string(),
+            json: Value::from(id),
+        }
+    }
+
+    /// The id of an object the server sent without one (`-` in a table, `null` in JSON).
+    pub fn missing() -> TokenId {
+        TokenId {
+            text: String::new(),
+            json: Value::Null,
+        }
+    }
+
+    pub fn string(id: impl Into<String>) -> TokenId {
+        let id = id.into();
+        TokenId {
+            json: Value::from(id.clone()),
+            text: id,
+        }
+    }
+}
+
+/// When a token was last used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LastUsed {
+    /// The platform keeps no such data (StackState).
+    Unknown,
+    Never,
+    /// Epoch milliseconds.
+    At(i64),
+}
+
+/// `STATUS` (CONTRACT §9): `expired` wins over `revoked`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Status {
+    Active,
+    Revoked,
+    Expired,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Revoked => "revoked",
+            Status::Expired => "expired",
+        }
+    }
+}
+
+/// One table cell, as the platform knows it; `output` decides how it reads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// An id or a guid: never wrapped.
+    Id(Option<String>),
+    Text(Option<String>),
+    /// `[a b]`.
+    List(Vec<String>),
+    /// An expiry in epoch milliseconds: `yyyy-MM-dd`, past ones `(expired)`.
+    Expiration(Option<i64>),
+    /// A moment in epoch milliseconds: `yyyy-MM-dd`.
+    Date(Option<i64>),
+    LastUsed(LastUsed),
+    Status,
+}
+
+/// A token or key as a list shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Token {
+    pub id: TokenId,
+    pub name: String,
+    /// Epoch milliseconds.
+    pub expires: Option<i64>,
+    pub last_used: LastUsed,
+    /// The platform says it is switched off (Qualytics `active: false`).
+    pub revoked: bool,
+    pub cells: Vec<Cell>,
+    /// The server's object, with any secret field taken out (`-o json`).
+    pub json: Value,
+}
+
+impl Token {
+    pub fn status(&self, now: DateTime<Utc>) -> Status {
+        match self.expires {
+            Some(e) if e <= now.timestamp_millis() => Status::Expired,
+            _ if self.revoked => Status::Revoked,
+            _ => Status::Active,
+        }
+    }
+}
+
+/// A column of a list: its header and whether its cells may wrap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Column {
+    pub header: &'static str,
+    pub wraps: bool,
+}
+
+pub const fn col(header: &'static str) -> Column {
+    Column {
+        header,
+        wraps: true,
+    }
+}
+
+pub const fn fixed(header: &'static str) -> Column {
+    Column {
+        header,
+        wraps: false,
+    }
+}
+
+/// A created token or key: its secret (printed once) and the server's answer.
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub secret: String,
+    /// The new id when the answer tells it (StackState's does not).
+    pub id: Option<TokenId>,
+    /// The server's object, secret included (`-o json` of a create).
+    pub json: Value,
+}
+
+/// What `create` was asked, from whichever flags the command line gave; each kind takes what it
+/// knows and refuses what it does not.
+#[derive(Debug, Clone, Default)]
+pub struct CreateInput {
+    pub name: String,
+    pub roles: Vec<String>,
+    pub scopes: Vec<String>,
+    pub expiration: Option<String>,
+    pub dedicated_subject: Option<String>,
+    pub description: Option<String>,
+    pub service_user: Option<String>,
+    pub scim_only: bool,
+}
+
+/// What a rotation does with the old token once the new one exists (and is stored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OldTokenFate {
+    Delete,
+    Keep,
+    Revoke,
+}
+
+/// What a rotation did.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    pub old_id: TokenId,
+    /// The new one, with its secret, once created.
+    pub created: Option<Created>,
+    pub new_id: Option<TokenId>,
+    /// The context that now holds the new secret.
+    pub saved_to_context: Option<String>,
+    /// What was asked for the old one, and whether it happened.
+    pub fate: OldTokenFate,
+    pub fate_done: bool,
+    /// Things that did not stop the rotation but should be said (stderr).
+    pub warnings: Vec<String>,
+}
+
+/// The names a kind goes by in messages and JSON.
+#[derive(Debug)]
+pub struct Nouns {
+    /// `service token`, `ingestion API key`.
+    pub one: &'static str,
+    /// `service-token`: the JSON key of a created one and of `rotate`.
+    pub json_one: &'static str,
+    /// `service-tokens`.
+    pub json_list: &'static str,
+    /// `deleted-service-token`.
+    pub json_deleted: &'static str,
+    /// `No service tokens found.`
+    pub empty: &'static str,
+    /// `Service token created: `.
+    pub created: &'static str,
+    /// `Service token deleted: `.
+    pub deleted: &'static str,
+    /// `sts service-token` / `sts ingestion-api-key`.
+    pub command: &'static str,
+}
+
+/// The names of service tokens, the same on every platform (the Go CLI's).
+pub const SERVICE_TOKENS: Nouns = Nouns {
+    one: "service token",
+    json_one: "service-token",
+    json_list: "service-tokens",
+    json_deleted: "deleted-service-token",
+    empty: "No service tokens found.",
+    created: "Service token created: ",
+    deleted: "Service token deleted: ",
+    command: "sts service-token",
+};
+
+/// The names of ingestion API keys.
+pub const INGESTION_KEYS: Nouns = Nouns {
+    one: "ingestion API key",
+    json_one: "ingestion-api-key",
+    json_list: "ingestion-api-keys",
+    json_deleted: "deleted-ingestion-api-key",
+    empty: "No ingestion api keys found.",
+    created: "Ingestion API Key generated: ",
+    deleted: "Ingestion Api Key deleted: ",
+    command: "sts ingestion-api-key",
+};
+
+/// One kind of credential a platform manages (StackState's service tokens and its ingestion API
+/// keys; Posit Connect's and Qualytics' service tokens).
+#[allow(async_fn_in_trait)]
+pub trait TokenKind {
+    const PLATFORM: PlatformKind;
+    const NOUNS: Nouns;
+    /// The list's columns, after which `Token::cells` come in the same order.
+    const COLUMNS: &'static [Column];
+    /// What a rotation does with the old one unless told otherwise.
+    const DEFAULT_FATE: OldTokenFate;
+    /// Whether a rotated secret can be checked and stored in a context (`--save-to-context`).
+    const ROTATED_CAN_BE_SAVED: Option<&'static str> = None;
+    /// Whether a create says the new id on stderr (Posit Connect, Qualytics).
+    const SAYS_NEW_ID: bool = false;
+
+    /// The body of a create.
+    type Request;
+
+    /// An id as the user typed it, checked before any request.
+    fn parse_id(text: &str, flag: &str) -> Result<TokenId>;
+
+    /// The create request, its input checked before any request.
+    fn create_request(input: &CreateInput, now: DateTime<Utc>) -> Result<Self::Request>;
+
+    async fn create(client: &Client, request: &Self::Request) -> Result<Created>;
+
+    /// Every one there is, sorted by name.
+    async fn list(client: &Client) -> Result<Vec<Token>>;
+
+    async fn delete(client: &Client, id: &TokenId) -> Result<()>;
+
+    /// The create request of a rotation: the old one's attributes, and its lifetime again from
+    /// now unless `expiration` is given.
+    fn rotation_request(
+        old: &Token,
+        expiration: Option<&str>,
+        name: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Self::Request>;
+
+    /// Whether the kind has `scopes` (Posit Connect), checked before any request.
+    fn check_scopes() -> Result<()> {
+        Err(unsupported(
+            Self::PLATFORM,
+            "service-token scopes",
+            "scopes are Posit Connect's only",
+        ))
+    }
+
+    /// The scopes a token may be given: `(name, description, the server's object)`.
+    async fn scopes(_client: &Client) -> Result<Vec<(String, String, Value)>> {
+        Err(Self::check_scopes()
+            .err()
+            .unwrap_or_else(|| Error::usage("no scopes")))
+    }
+
+    /// Whether the kind can be revoked and restored (Qualytics), checked before any request.
+    fn check_revoke() -> Result<()> {
+        Err(unsupported(
+            Self::PLATFORM,
+            "revoke and restore",
+            "there is no revoke: delete instead",
+        ))
+    }
+
+    /// Switches one off without deleting it.
+    async fn revoke(_client: &Client, _id: &TokenId) -> Result<()> {
+        Self::check_revoke()
+    }
+
+    /// Switches a revoked one on again.
+    async fn restore(_client: &Client, _id: &TokenId) -> Result<()> {
+        Self::check_revoke()
+    }
+
+    /// Whether the kind has a list of the caller's own tokens (`list --personal`).
+    fn check_personal() -> Result<()> {
+        Err(unsupported(
+            Self::PLATFORM,
+            "list --personal",
+            "personal tokens are Qualytics' only",
+        ))
+    }
+
+    /// The caller's own tokens.
+    async fn list_personal(_client: &Client) -> Result<Vec<Token>> {
+        Self::check_personal().map(|_| Vec::new())
+    }
+
+    /// Whether a secret of this kind can be checked by the platform (`ingestion-api-key verify`).
+    fn check_verify() -> Result<()> {
+        Err(unsupported(
+            Self::PLATFORM,
+            "verify",
+            "only ingestion API keys can be checked",
+        ))
+    }
+
+    /// Asks the platform whether `secret` is a valid one of this kind.
+    async fn verify(_client: &Client, _secret: &crate::secret::Secret) -> Result<()> {
+        Self::check_verify()
+    }
+}
+
+/// What a platform's validation request answered (CONTRACT §9: `context save`, `validate`).
+#[derive(Debug, Clone)]
+pub struct Validation {
+    /// `Platform version: 6.0.0`, `Posit Connect, user alice`, `Qualytics, token expires …`.
+    pub summary: String,
+    /// The answer, for `server-info` in JSON.
+    pub json: Value,
+    /// Said on stderr, not an error (a Posit user that is no administrator).
+    pub warnings: Vec<String>,
+}
+
+/// The usage error for a command a platform does not have.
+pub fn unsupported(platform: PlatformKind, what: &str, instead: &str) -> Error {
+    Error::usage(format!("{what} on {}: {instead}", platform.display()))
+}
+
+/// A platform: everything `sts` knows of it, behind one interface. One implementation per
+/// folder under `src/platform/`; the registry (`platform/mod.rs`) names each once.
+#[allow(async_fn_in_trait)]
+pub trait Platform {
+    /// What is fixed about it without a request.
+    const PROFILE: Profile;
+    /// Its service tokens.
+    type ServiceTokens: TokenKind;
+    /// Its ingestion API keys, where it has them ([`Profile::ingestion_keys`]); else a kind that
+    /// refuses every verb.
+    type IngestionKeys: TokenKind;
+
+    /// The validation request with the client's credential (`context save`, `validate`).
+    async fn validate(client: &Client) -> Result<Validation>;
+
+    /// The service users that tokens belong to, as the server sends them
+    /// ([`Profile::service_users`]).
+    async fn service_users(_client: &Client) -> Result<Vec<Value>> {
+        Err(no_service_users(Self::PROFILE.kind))
+    }
+
+    /// Creates a service user.
+    async fn create_service_user(
+        _client: &Client,
+        _name: &str,
+        _role: &str,
+        _teams: &[String],
+    ) -> Result<Value> {
+        Err(no_service_users(Self::PROFILE.kind))
+    }
+}
+
+fn no_service_users(platform: PlatformKind) -> Error {
+    unsupported(platform, "service users", "this platform has none")
+}
+
+/// The kind of a credential a platform does not have: every verb refuses before any request.
+pub struct Absent<P>(std::marker::PhantomData<P>);
+
+impl<P: Platform> Absent<P> {
+    fn refuse() -> Error {
+        unsupported(
+            P::PROFILE.kind,
+            "this command",
+            "the platform has no such credential",
+        )
+    }
+}
+
+impl<P: Platform> TokenKind for Absent<P> {
+    const PLATFORM: PlatformKind = P::PROFILE.kind;
+    const NOUNS: Nouns = SERVICE_TOKENS;
+    const COLUMNS: &'static [Column] = &[];
+    const DEFAULT_FATE: OldTokenFate = OldTokenFate::Keep;
+    type Request = ();
+
+    fn parse_id(_text: &str, _flag: &str) -> Result<TokenId> {
+        Err(Self::refuse())
+    }
+
+    fn create_request(_input: &CreateInput, _now: DateTime<Utc>) -> Result<()> {
+        Err(Self::refuse())
+    }
+
+    async fn create(_client: &Client, _request: &()) -> Result<Created> {
+        Err(Self::refuse())
+    }
+
+    async fn list(_client: &Client) -> Result<Vec<Token>> {
+        Err(Self::refuse())
+    }
+
+    async fn delete(_client: &Client, _id: &TokenId) -> Result<()> {
+        Err(Self::refuse())
+    }
+
+    fn rotation_request(
+        _old: &Token,
+        _expiration: Option<&str>,
+        _name: Option<&str>,
+        _now: DateTime<Utc>,
+    ) -> Result<()> {
+        Err(Self::refuse())
+    }
+}
