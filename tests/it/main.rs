@@ -23,6 +23,7 @@ mod cli_rotate;
 mod cli_service_token;
 mod cli_ux;
 mod cli_verify;
+mod commands_generic;
 mod completions;
 mod conformance_prism;
 mod docs_self_contained;
