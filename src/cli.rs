@@ -6,15 +6,17 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::env_vars as ev;
 
-/// Manage service tokens and ingestion API keys of a SUSE Observability (StackState) server.
+/// Manage the service tokens and ingestion API keys of the platforms in the registry.
 #[derive(Debug, Parser)]
 #[command(
     name = "sts",
     version,
-    about = "Command-line client for SUSE Observability (StackState)",
-    long_about = "Command-line client for SUSE Observability (StackState): manage service tokens and \
-                  ingestion API keys.\n\nThe server and the credential come from flags or from \
-                  STS_CLI_* environment variables; a token value of `-` is read from standard input.",
+    about = crate::platform::about(),
+    long_about = format!(
+        "{}, and ingestion API keys: create, list, rotate and delete them.\n\nThe server and the credential come from flags or from STS_CLI_* environment variables; a \
+         token value of `-` is read from standard input.",
+        crate::platform::about()
+    ),
     propagate_version = true,
     subcommand_required = true,
     arg_required_else_help = true
@@ -131,7 +133,10 @@ pub struct GlobalArgs {
         value_enum,
         value_name = "PLATFORM",
         help = save_cli_only_help(
-            "Platform: stackstate (default), posit-connect or qualytics; a saved context carries its own",
+            &format!(
+                "Platform: {}; a saved context carries its own",
+                crate::platform::names_help()
+            ),
             ev::STS_CLI_PLATFORM
         )
     )]
@@ -310,26 +315,17 @@ pub enum ContextCommand {
     Validate(ContextValidateArgs),
     /// Import another CLI's saved credentials as contexts, their tokens into the keyring
     #[command(after_help = format!(
-        "Sources and where they are read by default:\n  \
-        - stackstate-cli (the Go CLI): ${xdg}/stackstate-cli/config.yaml, else \
-        ~/.config/stackstate-cli/config.yaml (both the `contexts:` format and the older \
-        single-context one)\n  \
-        - qualytics (qualytics-cli): ${qch}/config.yaml, else \
-        ~/.qualytics/config.yaml; one context, named qualytics unless --name\n  \
-        - rsconnect (rsconnect-python): servers.json in ${xdg}/rsconnect-python/, else \
-        ~/.rsconnect-python/ (macOS: ~/Library/Application Support/rsconnect-python/, Windows: \
-        %{appdata}%\\rsconnect-python\\); one Posit Connect context per server with an API key\n\n\
+        "Sources and where they are read by default:\n{}\n\
         The source file is never changed; a context whose name already exists is skipped unless \
         --overwrite, so a second run changes nothing. The source still holds the tokens in plain \
         text afterwards: a warning says so, and names the file's mode when others may read it.\n\n\
         Examples:\n  \
         sts context import\n  \
-        sts context import --from ./old-config.yaml --overwrite\n  \
-        sts context import qualytics\n  \
-        sts context import rsconnect -o json",
-        xdg = ev::XDG_CONFIG_HOME,
-        qch = ev::QUALYTICS_CONFIG_HOME,
-        appdata = ev::APPDATA,
+        sts context import --from ./old-config.yaml --overwrite{}\n  \
+        sts context import {} -o json",
+        crate::platform::import_sources_help(),
+        crate::platform::import_examples(),
+        crate::platform::import_source_names().last().copied().unwrap_or_default(),
     ))]
     Import(ContextImportArgs),
 }
@@ -392,8 +388,11 @@ pub struct ContextRenameArgs {
 #[derive(Debug, Default, Args)]
 pub struct ContextImportArgs {
     /// Whose saved credentials to import
-    #[arg(value_enum, default_value_t = ImportSource::StackstateCli)]
-    pub source: ImportSource,
+    #[arg(
+        value_parser = clap::builder::PossibleValuesParser::new(crate::platform::import_source_names()),
+        default_value = crate::platform::import_source_names()[0]
+    )]
+    pub source: String,
 
     /// The source's file [default: where that CLI keeps it, see below]
     #[arg(long = "from", value_name = "PATH")]
@@ -411,18 +410,6 @@ pub struct ContextImportArgs {
     /// Keep the tokens in a 0600 credentials.toml instead of the OS keyring
     #[arg(long)]
     pub insecure_storage: bool,
-}
-
-/// The CLIs whose saved credentials `context import` reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
-pub enum ImportSource {
-    /// The official Go `sts` CLI's config.yaml
-    #[default]
-    StackstateCli,
-    /// qualytics-cli's config.yaml (a Qualytics URL and token)
-    Qualytics,
-    /// rsconnect-python's servers.json (Posit Connect servers and API keys)
-    Rsconnect,
 }
 
 #[derive(Debug, Args)]
@@ -450,10 +437,7 @@ impl ContextValidateArgs {
 #[derive(Debug, Subcommand)]
 pub enum ServiceTokenCommand {
     /// Create a service token and print it once
-    #[command(after_help = "Examples:\n  \
-        sts service-token create --name my-service-token --roles stackstate-k8s-troubleshooter\n  \
-        sts service-token create --name ci --roles stackstate-power-user --expiration 2030-12-31\n  \
-        sts service-token create --name ci --roles a,b --roles c --expiration 90d")]
+    #[command(after_help = format!("Examples:\n{}", crate::platform::create_examples()))]
     Create(ServiceTokenCreateArgs),
     /// List service tokens
     List(ListArgs),

@@ -39,14 +39,17 @@ pub const TERM: &str = "TERM";
 
 /// The user's config folder (XDG); `context import` finds the Go CLI's config under it.
 pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
-/// The user's home folder; `context import` falls back to `~/.config/stackstate-cli`,
-/// `~/.qualytics` and `~/.rsconnect-python` under it.
+/// The user's home folder; `context import` finds the vendor CLIs' files under it.
 pub const HOME: &str = "HOME";
-/// qualytics-cli's config folder, read by `context import qualytics` (default `~/.qualytics`).
-pub const QUALYTICS_CONFIG_HOME: &str = "QUALYTICS_CONFIG_HOME";
-/// The Windows roaming application-data folder; `context import rsconnect` finds
-/// `rsconnect-python\servers.json` under it there.
-pub const APPDATA: &str = "APPDATA";
+
+/// `1/0`, `true/false`, `yes/no`, any case.
+pub fn parse_bool(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" => Some(true),
+        "0" | "false" | "no" => Some(false),
+        _ => None,
+    }
+}
 
 /// Reads an environment variable; an unset, empty or non-UTF-8 value is `None`.
 pub fn get(name: &str) -> Option<String> {

@@ -17,8 +17,9 @@ use crate::platform::{CredentialKind, PlatformKind};
 use crate::secret::Secret;
 
 pub mod save;
-mod url;
+pub mod url;
 
+pub use crate::env_vars::parse_bool;
 pub use url::{check_url, join_url, same_server};
 
 /// Where a Kubernetes pod finds its service-account token.
@@ -737,15 +738,6 @@ pub fn missing_config(path: &Path) -> Error {
         "no config file at {}: save a context with `sts context save --url URL --service-token -`",
         path.display()
     ))
-}
-
-/// `1/0`, `true/false`, `yes/no`, any case.
-pub fn parse_bool(text: &str) -> Option<bool> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" => Some(true),
-        "0" | "false" | "no" => Some(false),
-        _ => None,
-    }
 }
 
 /// The raw token values of one group (flags, or env vars).

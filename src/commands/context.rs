@@ -205,7 +205,7 @@ pub fn run(
         }
         Some(ContextCommand::Import(a)) => {
             let req = context_import::ImportRequest {
-                source: a.source,
+                source: a.source.clone(),
                 from: a.from.as_ref().map(std::path::PathBuf::from),
                 name: a.name.clone(),
                 overwrite: a.overwrite,

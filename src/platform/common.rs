@@ -92,3 +92,16 @@ pub fn verify_key(
     }
     Ok(Secret::new(key))
 }
+
+/// `https://c.example.com/rsc/__api__/` with base `/__api__` → `https://c.example.com/rsc`.
+pub fn strip_base_path<'a>(url: &'a str, base: &str) -> &'a str {
+    let url = url.trim_end_matches('/');
+    let base = base.trim_matches('/');
+    if base.is_empty() {
+        return url;
+    }
+    match url.strip_suffix(base) {
+        Some(rest) if rest.ends_with('/') && !rest.ends_with("//") => rest.trim_end_matches('/'),
+        _ => url,
+    }
+}

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::http::client::Client;
+use crate::platform::import::VendorImport;
 use crate::platform::kind::{PlatformKind, Profile};
 
 /// An id as the user types it and as JSON shows it (a number on StackState and Qualytics, a
@@ -357,6 +358,8 @@ pub trait Platform {
     /// Its ingestion API keys, where it has them ([`Profile::ingestion_keys`]); else a kind that
     /// refuses every verb.
     type IngestionKeys: TokenKind;
+    /// The vendor CLI whose saved credentials `sts context import` reads for it.
+    const IMPORT: VendorImport;
 
     /// The validation request with the client's credential (`context save`, `validate`).
     async fn validate(client: &Client) -> Result<Validation>;

@@ -64,6 +64,8 @@ pub struct Profile {
     pub last_use: bool,
     /// Whether the pod's Kubernetes service-account token is used when nothing else gives one.
     pub k8s_default_token: bool,
+    /// Examples of `sts service-token create` for the help, one command a line.
+    pub create_examples: &'static [&'static str],
     /// Whether the platform has service users that tokens belong to (`sts service-user`).
     pub service_users: bool,
     /// What an error body of the platform's own shape says, if it has that shape; the client

@@ -7,6 +7,7 @@
 //! of [`with_platform!`] and [`PlatformKind::profile`].
 
 pub mod common;
+pub mod import;
 pub mod interface;
 pub mod kind;
 pub mod posit_connect;
@@ -93,7 +94,7 @@ impl PlatformKind {
     /// doubled) and the base path joined with exactly one `/`.
     pub fn api_base(self, url: &str, api_path: &str) -> String {
         let path = self.profile().base_path.unwrap_or(api_path);
-        let url = strip_base_path(url, path);
+        let url = common::strip_base_path(url, path);
         let path = path.trim_matches('/');
         if path.is_empty() {
             url.to_string()
@@ -105,7 +106,7 @@ impl PlatformKind {
     /// The server's own URL, a trailing base path taken off.
     pub fn server_url(self, url: &str, api_path: &str) -> String {
         let path = self.profile().base_path.unwrap_or(api_path);
-        strip_base_path(url, path).to_string()
+        common::strip_base_path(url, path).to_string()
     }
 }
 
@@ -115,17 +116,63 @@ impl fmt::Display for PlatformKind {
     }
 }
 
-/// `https://c.example.com/rsc/__api__/` with base `/__api__` → `https://c.example.com/rsc`.
-fn strip_base_path<'a>(url: &'a str, base: &str) -> &'a str {
-    let url = url.trim_end_matches('/');
-    let base = base.trim_matches('/');
-    if base.is_empty() {
-        return url;
+impl PlatformKind {
+    /// The vendor CLI whose saved credentials `sts context import` reads for this platform.
+    pub fn import_source(self) -> &'static import::VendorImport {
+        with_platform!(self, P => &<P as Platform>::IMPORT)
     }
-    match url.strip_suffix(base) {
-        Some(rest) if rest.ends_with('/') && !rest.ends_with("//") => rest.trim_end_matches('/'),
-        _ => url,
-    }
+}
+
+/// Every platform's vendor-CLI source, the default platform's first.
+pub fn import_sources() -> Vec<&'static import::VendorImport> {
+    let mut kinds = PlatformKind::ALL.to_vec();
+    kinds.sort_by_key(|k| *k != PlatformKind::default());
+    kinds.into_iter().map(PlatformKind::import_source).collect()
+}
+
+/// `sts context import <source>` of every source but the default, for the help's examples.
+pub fn import_examples() -> String {
+    import_sources()
+        .iter()
+        .skip(1)
+        .map(|s| format!("\n  sts context import {}", s.name))
+        .collect()
+}
+
+/// The names `sts context import` takes.
+pub fn import_source_names() -> Vec<&'static str> {
+    import_sources().iter().map(|s| s.name).collect()
+}
+
+/// The help of `sts context import`'s sources: one line each.
+pub fn import_sources_help() -> String {
+    import_sources()
+        .iter()
+        .map(|s| format!("  - {}\n", (s.help)()))
+        .collect()
+}
+
+/// The examples of `sts service-token create`, every platform's, one a line.
+pub fn create_examples() -> String {
+    PlatformKind::ALL
+        .iter()
+        .flat_map(|k| k.profile().create_examples)
+        .map(|e| format!("  {e}\n"))
+        .collect::<String>()
+        .trim_end()
+        .to_string()
+}
+
+/// The product line of `sts --help`: every platform by name.
+pub fn about() -> String {
+    let names: Vec<&str> = PlatformKind::ALL.iter().map(|k| k.display()).collect();
+    let (last, rest) = names.split_last().expect("at least one platform");
+    let list = if rest.is_empty() {
+        last.to_string()
+    } else {
+        format!("{} and {last}", rest.join(", "))
+    };
+    format!("Command-line client for the service tokens of {list}")
 }
 
 /// The platform's validation request with the client's credential.

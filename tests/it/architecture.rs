@@ -259,6 +259,38 @@ fn the_modules_of_src_import_one_another_one_way_only() {
 }
 
 #[test]
+fn no_file_outside_the_platforms_and_the_sandbox_names_a_platform() {
+    let root = src();
+    let mut files = Vec::new();
+    rust_files(&root, &mut files);
+    let words = [
+        "stackstate",
+        "posit_connect",
+        "posit-connect",
+        "posit connect",
+        "positconnect",
+        "qualytics",
+        "rsconnect",
+        "connect_server",
+        "connect_api_key",
+    ];
+    let mut found = Vec::new();
+    for path in files {
+        let rel = path.strip_prefix(&root).unwrap();
+        if rel.starts_with("platform") || rel.starts_with("sandbox") || rel.starts_with("bin") {
+            continue;
+        }
+        let code = code_of(&std::fs::read_to_string(&path).unwrap()).to_ascii_lowercase();
+        for w in words {
+            if code.contains(w) {
+                found.push(format!("{} names {w}", rel.display()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "{found:#?}");
+}
+
+#[test]
 fn main_is_short_and_no_file_is_over_800_lines_of_code() {
     let root = src();
     let main = std::fs::read_to_string(root.join("main.rs")).unwrap();

@@ -4,6 +4,7 @@
 //! Answers are read as JSON values, field by field, so that a field Connect adds (its versioning
 //! policy allows that) is kept for `-o json` and a missing one is `-`.
 
+pub mod import;
 pub mod profile;
 pub mod wire;
 
@@ -297,6 +298,7 @@ pub struct PositConnect;
 
 impl Platform for PositConnect {
     const PROFILE: Profile = profile::PROFILE;
+    const IMPORT: crate::platform::import::VendorImport = import::SOURCE;
     type ServiceTokens = ServiceTokens;
     type IngestionKeys = crate::platform::interface::Absent<PositConnect>;
 

@@ -4,6 +4,7 @@
 //! Answers are read as JSON values, field by field: response schemas are open, and a field a
 //! deployment adds is kept for `-o json`.
 
+pub mod import;
 pub mod profile;
 pub mod wire;
 
@@ -447,6 +448,7 @@ pub struct Qualytics;
 
 impl Platform for Qualytics {
     const PROFILE: Profile = profile::PROFILE;
+    const IMPORT: crate::platform::import::VendorImport = import::SOURCE;
     type ServiceTokens = ServiceTokens;
     type IngestionKeys = crate::platform::interface::Absent<Qualytics>;
 

@@ -21,6 +21,7 @@ pub const PROFILE: Profile = Profile {
     ingestion_keys: false,
     last_use: true,
     k8s_default_token: false,
+    create_examples: &[],
     service_users: true,
     error_message,
     auth: |kind| match kind {

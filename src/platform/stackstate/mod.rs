@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+pub mod import;
 pub mod profile;
 pub mod wire;
 
@@ -309,6 +310,7 @@ pub struct StackState;
 
 impl Platform for StackState {
     const PROFILE: Profile = profile::PROFILE;
+    const IMPORT: crate::platform::import::VendorImport = import::SOURCE;
     type ServiceTokens = ServiceTokens;
     type IngestionKeys = IngestionApiKeys;
 

@@ -16,6 +16,11 @@ pub const PROFILE: Profile = Profile {
     ingestion_keys: true,
     last_use: false,
     k8s_default_token: true,
+    create_examples: &[
+        "sts service-token create --name my-service-token --roles stackstate-k8s-troubleshooter",
+        "sts service-token create --name ci --roles stackstate-power-user --expiration 2030-12-31",
+        "sts service-token create --name ci --roles a,b --roles c --expiration 90d",
+    ],
     service_users: false,
     error_message,
     auth: |kind| {

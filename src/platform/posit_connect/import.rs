@@ -19,21 +19,46 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use serde_json::Value;
 
-use super::{Candidate, Current, Parsed, home, var, vendor_candidate};
 use crate::config::Storage;
-use crate::env_vars as ev;
+use crate::env_vars::{self as ev, parse_bool};
 use crate::error::{Error, Result};
-use crate::platform::PlatformKind;
-use crate::settings::{self, parse_bool};
+use crate::platform::common::strip_base_path;
+use crate::platform::import::{
+    Candidate, Current, Parsed, VendorImport, home, var, vendor_candidate,
+};
+use crate::platform::kind::PlatformKind;
+use crate::platform::posit_connect::profile::PROFILE;
+use crate::settings::url::check_url;
+
+/// The Windows roaming application-data folder; rsconnect-python keeps its folder under it there.
+pub const APPDATA: &str = "APPDATA";
+
+/// rsconnect-python as a source of contexts.
+pub const SOURCE: VendorImport = VendorImport {
+    name: "rsconnect",
+    what: WHAT,
+    help: || {
+        format!(
+            "rsconnect (rsconnect-python): servers.json in ${}/rsconnect-python/, else \
+             ~/.rsconnect-python/ (macOS: ~/Library/Application Support/rsconnect-python/, \
+             Windows: %{APPDATA}%\\rsconnect-python\\); one Posit Connect context per server \
+             with an API key",
+            ev::XDG_CONFIG_HOME
+        )
+    },
+    one_context: None,
+    default_path: default_source,
+    parse: |text, path, _name, storage| parse(text, path, storage),
+};
 
 /// The name the file goes by in messages.
-pub(super) const WHAT: &str = "rsconnect-python server list";
+pub const WHAT: &str = "rsconnect-python server list";
 
 /// rsconnect-python's folder on `os`: `$XDG_CONFIG_HOME/rsconnect-python` else
 /// `~/.rsconnect-python` (Linux), `~/Library/Application Support/rsconnect-python` (macOS),
 /// `%APPDATA%\rsconnect-python` else `~/.rsconnect-python` (Windows), `~/.rsconnect-python`
 /// elsewhere; `servers.json` in it.
-pub(super) fn default_source(os: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<PathBuf> {
+pub fn default_source(os: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<PathBuf> {
     let under = |var_name: &str| -> Result<PathBuf> {
         Ok(match var(env, var_name) {
             Some(dir) => PathBuf::from(dir).join("rsconnect-python"),
@@ -42,7 +67,7 @@ pub(super) fn default_source(os: &str, env: &dyn Fn(&str) -> Option<String>) -> 
     };
     let dir = match os {
         "linux" => under(ev::XDG_CONFIG_HOME)?,
-        "windows" => under(ev::APPDATA)?,
+        "windows" => under(APPDATA)?,
         "macos" => home(env, WHAT)?
             .join("Library")
             .join("Application Support")
@@ -54,7 +79,7 @@ pub(super) fn default_source(os: &str, env: &dyn Fn(&str) -> Option<String>) -> 
 
 /// Every entry, in nickname order (as `rsconnect list` shows them). The entry marked `default`,
 /// else the only one, becomes current when no context is.
-pub(super) fn parse(text: &str, path: &Path, storage: Storage) -> Result<Parsed> {
+pub fn parse(text: &str, path: &Path, storage: Storage) -> Result<Parsed> {
     // Only the place: serde_json's words stay out, as they could quote a value.
     let value: Value = serde_json::from_str(text).map_err(|e| {
         Error::config(format!(
@@ -132,8 +157,8 @@ fn candidate(
         return Err("it has no url".into());
     }
     // rsconnect keeps the URL the user typed, `/__api__` sometimes included.
-    let url = PlatformKind::PositConnect.server_url(url, "");
-    settings::check_url(&url).map_err(|_| "its url is not http:// or https://".to_string())?;
+    let url = strip_base_path(url, PROFILE.base_path.unwrap_or("")).to_string();
+    check_url(&url).map_err(|_| "its url is not http:// or https://".to_string())?;
     let skip_ssl = match entry.get("insecure") {
         Some(Value::Bool(b)) => *b,
         Some(Value::String(s)) => parse_bool(s).unwrap_or(false),

@@ -13,22 +13,44 @@ use std::path::{Path, PathBuf};
 
 use serde_norway::Value;
 
-use super::{Candidate, Current, Parsed, home, parse_yaml, string, var, vendor_candidate};
 use crate::config::Storage;
-use crate::env_vars as ev;
+use crate::env_vars::parse_bool;
 use crate::error::{Error, Result};
-use crate::platform::PlatformKind;
-use crate::settings::{self, parse_bool};
+use crate::platform::common::strip_base_path;
+use crate::platform::import::{
+    Candidate, Current, Parsed, VendorImport, home, parse_yaml, string, var, vendor_candidate,
+};
+use crate::platform::kind::PlatformKind;
+use crate::platform::qualytics::profile::PROFILE;
+use crate::settings::url::check_url;
+
+/// qualytics-cli's config folder, read by `context import qualytics` (default `~/.qualytics`).
+pub const QUALYTICS_CONFIG_HOME: &str = "QUALYTICS_CONFIG_HOME";
+
+/// qualytics-cli as a source of contexts.
+pub const SOURCE: VendorImport = VendorImport {
+    name: "qualytics",
+    what: WHAT,
+    help: || {
+        format!(
+            "qualytics (qualytics-cli): ${QUALYTICS_CONFIG_HOME}/config.yaml, else \
+             ~/.qualytics/config.yaml; one context, named {DEFAULT_NAME} unless --name"
+        )
+    },
+    one_context: Some(DEFAULT_NAME),
+    default_path: |_os, env| default_source(env),
+    parse,
+};
 
 /// The name the file goes by in messages.
-pub(super) const WHAT: &str = "qualytics-cli config";
+pub const WHAT: &str = "qualytics-cli config";
 /// The context's name unless `--name`.
-pub(super) const DEFAULT_NAME: &str = "qualytics";
+pub const DEFAULT_NAME: &str = "qualytics";
 
 /// `$QUALYTICS_CONFIG_HOME/config.yaml` (a leading `~` is the home folder, as qualytics-cli
 /// expands it), else `~/.qualytics/config.yaml`.
-pub(super) fn default_source(env: &dyn Fn(&str) -> Option<String>) -> Result<PathBuf> {
-    let dir = match var(env, ev::QUALYTICS_CONFIG_HOME) {
+pub fn default_source(env: &dyn Fn(&str) -> Option<String>) -> Result<PathBuf> {
+    let dir = match var(env, QUALYTICS_CONFIG_HOME) {
         Some(dir) => match dir.strip_prefix('~') {
             Some(rest) if rest.is_empty() || rest.starts_with('/') => {
                 home(env, WHAT)?.join(rest.trim_start_matches('/'))
@@ -41,7 +63,7 @@ pub(super) fn default_source(env: &dyn Fn(&str) -> Option<String>) -> Result<Pat
 }
 
 /// The file's one context, named `name`; it becomes current when none is.
-pub(super) fn parse(text: &str, path: &Path, name: &str, storage: Storage) -> Result<Parsed> {
+pub fn parse(text: &str, path: &Path, name: &str, storage: Storage) -> Result<Parsed> {
     let value = parse_yaml(text, path, WHAT)?;
     if value.is_null() {
         return Ok(Parsed::default());
@@ -61,8 +83,8 @@ pub(super) fn parse(text: &str, path: &Path, name: &str, storage: Storage) -> Re
 
 fn candidate(v: &Value, name: &str, storage: Storage) -> std::result::Result<Candidate, String> {
     let url = string(v, "url").ok_or("it has no url")?;
-    let url = PlatformKind::Qualytics.server_url(&url, "");
-    settings::check_url(&url).map_err(|_| "its url is not http:// or https://".to_string())?;
+    let url = strip_base_path(&url, PROFILE.base_path.unwrap_or("")).to_string();
+    check_url(&url).map_err(|_| "its url is not http:// or https://".to_string())?;
     let token = string(v, "token").ok_or("it has no token")?;
     let ssl_verify = match v.get("ssl_verify") {
         Some(Value::Bool(b)) => *b,
