@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use crate::platform::PlatformKind;
 
+/// Request bodies larger than this are refused with 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
 /// How long a client may take to send a request's headers, and how long an idle keep-alive
 /// connection stays open, when `--header-timeout` is not given.
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);

@@ -14,10 +14,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::body::JsonBody;
-use super::emulator::{App, Emulator, now_ms};
+use super::emulator::{App, Emulator};
 use super::errors::ApiError;
 use super::faults::FaultSpec;
 use super::secrets::same_secret;
+use super::times::now_ms;
 
 /// The header that carries the admin token to the control API, on every platform.
 const ADMIN_TOKEN_HEADER: &str = "x-api-token";

@@ -21,6 +21,7 @@ use super::faults::{FaultAction, FaultQueue, FaultSpec};
 use super::persist::Persister;
 use super::requests::RequestCounts;
 use super::state::Store;
+use super::times::now_ms;
 use crate::platform::PlatformKind;
 
 /// One emulated platform: everything in which the platforms differ.
@@ -163,9 +164,4 @@ impl<E: Emulator> App<E> {
 /// A lock that a panicked holder does not poison for everyone else.
 pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }

@@ -31,11 +31,10 @@ mod times;
 mod tls;
 
 pub use config::{
-    Config, DEFAULT_HEADER_TIMEOUT, ServerVersion, ServiceUserSeed, TlsFiles, parse_platform,
-    parse_timeout,
+    Config, DEFAULT_HEADER_TIMEOUT, MAX_BODY_BYTES, ServerVersion, ServiceUserSeed, TlsFiles,
+    parse_platform, parse_timeout,
 };
-pub use emulator::now_ms;
-pub use server::{MAX_BODY_BYTES, MAX_CONNECTIONS};
+pub use server::MAX_CONNECTIONS;
 
 use crate::platform::PlatformKind;
 

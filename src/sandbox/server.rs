@@ -25,17 +25,16 @@ use rand::distr::{Alphanumeric, SampleString};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use super::config::{Config, ServerVersion};
+use super::config::{Config, MAX_BODY_BYTES, ServerVersion};
 use super::control;
-use super::emulator::{App, Emulator, now_ms};
+use super::emulator::{App, Emulator};
 use super::errors::ApiError;
 use super::intercept;
 use super::persist::{self, Persister};
 use super::state::Store;
+use super::times::now_ms;
 use super::tls;
 
-/// Request bodies larger than this are refused with 413.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Connections open at once; the next ones wait until one closes.
 pub const MAX_CONNECTIONS: usize = 512;
 /// How long open connections may take to finish once a stop signal came.

@@ -7,10 +7,11 @@ use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 
-use super::PositConnect;
 use super::error::PositError;
-use crate::sandbox::emulator::{App, now_ms};
+use super::options::PositConnect;
+use crate::sandbox::emulator::App;
 use crate::sandbox::secrets::{find_secret, hash_matches, hash_secret, same_secret};
+use crate::sandbox::times::now_ms;
 
 /// Who is calling the `/__api__` routes.
 #[derive(Debug, Clone, PartialEq, Eq)]

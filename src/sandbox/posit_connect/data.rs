@@ -3,9 +3,17 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::wire;
+use crate::platform::posit_connect::wire;
 use crate::sandbox::secrets::{hash_matches, hash_secret};
 use crate::sandbox::times::rfc3339;
+
+/// Posit Connect's part of the state file: its `positConnect` key.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PositData {
+    #[serde(default, skip_serializing_if = "PositState::is_empty")]
+    pub(super) posit_connect: PositState,
+}
 
 /// Posit Connect's service tokens, with a hash of each key. Times are on the sandbox's clock.
 #[derive(Debug, Default, Serialize, Deserialize)]

@@ -7,9 +7,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::wire;
-use crate::sandbox::MAX_BODY_BYTES;
+use crate::platform::posit_connect::wire;
 use crate::sandbox::body::{self, Unreadable};
+use crate::sandbox::config::MAX_BODY_BYTES;
 use crate::sandbox::errors::ApiError;
 
 /// Connect's `APIError` codes the sandbox answers with (the document's reading of the list).

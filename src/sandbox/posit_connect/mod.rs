@@ -6,12 +6,13 @@
 //! Answers carry exactly the fields of spec/posit-connect-api.yaml (Posit declares
 //! `additionalProperties: false`); errors are `APIError` `{code, error, payload}`.
 //!
-//! - `data`: what it keeps; `error`: its error answers; `auth`: who is calling;
+//! - `options`: what it is started with; `data`: what it keeps; `error`: its error answers; `auth`: who is calling;
 //! - `routes`: the `/__api__` operations; `scim`: the SCIM use.
 
 mod auth;
 mod data;
 mod error;
+mod options;
 mod routes;
 mod scim;
 
@@ -19,30 +20,14 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::config::Config;
 use super::emulator::{App, Emulator};
 use crate::platform::PlatformKind;
-use crate::platform::posit_connect::wire;
 
-use data::PositState;
-
-/// The Posit Connect emulator and its start options.
-#[derive(Debug)]
-pub struct PositConnect {
-    /// Keys of publishers (non-administrators).
-    publisher_keys: Vec<String>,
-}
-
-/// Posit Connect's part of the state file: its `positConnect` key.
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PositData {
-    #[serde(default, skip_serializing_if = "PositState::is_empty")]
-    posit_connect: PositState,
-}
+pub use data::PositData;
+pub use options::PositConnect;
 
 impl Emulator for PositConnect {
     const KIND: PlatformKind = PlatformKind::PositConnect;
@@ -51,14 +36,7 @@ impl Emulator for PositConnect {
     type Data = PositData;
 
     fn new(cfg: &Config) -> Self {
-        PositConnect {
-            publisher_keys: cfg
-                .publisher_keys
-                .iter()
-                .filter(|k| !k.trim().is_empty())
-                .cloned()
-                .collect(),
-        }
+        PositConnect::from_config(cfg)
     }
 
     fn router() -> Router<Arc<App<Self>>> {

@@ -11,14 +11,15 @@ use rand::distr::{Alphanumeric, SampleString};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::PositConnect;
 use super::auth::{Administrator, Caller};
 use super::data::{StoredToken, random_uuid, uuid_from};
 use super::error::{PositError, PositJson, code};
-use super::wire;
-use crate::sandbox::emulator::{App, now_ms};
+use super::options::PositConnect;
+use crate::platform::posit_connect::wire;
+use crate::sandbox::emulator::App;
 use crate::sandbox::requests::is_uuid;
 use crate::sandbox::secrets::hash_secret;
+use crate::sandbox::times::now_ms;
 use crate::sandbox::times::{parse_rfc3339, rfc3339};
 
 /// The scopes a token may be given, as the document names them, with what they allow.

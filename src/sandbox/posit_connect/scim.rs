@@ -9,9 +9,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::PositConnect;
 use super::auth::authorization;
-use crate::sandbox::emulator::{App, now_ms};
+use super::options::PositConnect;
+use crate::sandbox::emulator::App;
+use crate::sandbox::times::now_ms;
 
 /// The scope that opens `/scim/v2/...`.
 pub const SCIM_SCOPE: &str = "identity:manage";

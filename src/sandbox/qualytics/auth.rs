@@ -7,12 +7,13 @@ use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 
-use super::Qualytics;
 use super::data::{ADMIN_ROLE, ADMIN_USER_ID};
 use super::error::QError;
 use super::jwt::signature_ok;
-use crate::sandbox::emulator::{App, now_ms};
+use super::options::Qualytics;
+use crate::sandbox::emulator::App;
 use crate::sandbox::secrets::{hash_matches, hash_secret, same_secret};
+use crate::sandbox::times::now_ms;
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use serde_json::{Map, Value};
 
 use super::error::QError;
-use crate::sandbox::MAX_BODY_BYTES;
 use crate::sandbox::body::{self, Unreadable};
+use crate::sandbox::config::MAX_BODY_BYTES;
 
 const MAX_NAME_LEN: usize = 255;
 const MAX_DAYS: i64 = 365;

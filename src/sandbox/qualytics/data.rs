@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
 use super::error::QError;
-use super::wire;
+use crate::platform::qualytics::wire;
 use crate::sandbox::times::rfc3339;
 
 /// The Admin's numeric id; service users are numbered after it.
@@ -20,6 +20,14 @@ pub const ADMIN_ROLE: &str = "Admin";
 /// The team every service user is in.
 pub const PUBLIC_TEAM: &str = "Public";
 pub const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// Qualytics' part of the state file: its `qualytics` key.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct QualyticsData {
+    /// Users, tokens and the JWT signing key.
+    #[serde(default, skip_serializing_if = "QualyticsState::is_empty")]
+    pub(super) qualytics: QualyticsState,
+}
 
 /// Qualytics' users and tokens (times on the sandbox's clock) and the JWT signing key.
 #[derive(Debug, Default, Serialize, Deserialize)]

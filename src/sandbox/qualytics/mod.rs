@@ -7,7 +7,7 @@
 //! `last_used` is set on every use. Expiry is decided by the stored time (the clock moves it), not
 //! by the token's `exp` claim.
 //!
-//! - `data`: what it keeps; `error`: its error answers; `jwt`: the tokens it issues;
+//! - `options`: what it is started with; `data`: what it keeps; `error`: its error answers; `jwt`: the tokens it issues;
 //! - `auth`: who is calling; `body`: what a request brings, checked;
 //! - `tokens`, `users`: the routes.
 
@@ -16,6 +16,7 @@ mod body;
 mod data;
 mod error;
 mod jwt;
+mod options;
 mod tokens;
 mod users;
 
@@ -24,32 +25,19 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::config::{Config, ServiceUserSeed};
+use super::config::Config;
 use super::emulator::{App, Emulator};
 use super::state::Store;
 use crate::platform::PlatformKind;
 use crate::platform::qualytics::wire;
 
-use data::{QualyticsState, derive_user_name};
+use data::derive_user_name;
+
+pub use data::QualyticsData;
 use error::QError;
-
-/// The Qualytics emulator and its start options.
-#[derive(Debug)]
-pub struct Qualytics {
-    /// `--service-user`: service users to create at start, unless they exist.
-    seeds: Vec<ServiceUserSeed>,
-}
-
-/// Qualytics' part of the state file: its `qualytics` key.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct QualyticsData {
-    /// Users, tokens and the JWT signing key.
-    #[serde(default, skip_serializing_if = "QualyticsState::is_empty")]
-    qualytics: QualyticsState,
-}
+pub use options::Qualytics;
 
 impl Emulator for Qualytics {
     const KIND: PlatformKind = PlatformKind::Qualytics;
@@ -58,9 +46,7 @@ impl Emulator for Qualytics {
     type Data = QualyticsData;
 
     fn new(cfg: &Config) -> Self {
-        Qualytics {
-            seeds: cfg.service_users.clone(),
-        }
+        Qualytics::from_config(cfg)
     }
 
     /// The signing key, then the `--service-user` seeds that do not exist yet.

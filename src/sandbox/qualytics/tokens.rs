@@ -7,15 +7,16 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
-use super::Qualytics;
 use super::auth::{AdminCaller, Caller};
 use super::body::{QJson, check_create, token_id};
 use super::data::{ADMIN_USER_ID, DAY_MS, QualyticsState, StoredToken};
 use super::error::QError;
 use super::jwt::issue_jwt;
-use super::wire;
-use crate::sandbox::emulator::{App, now_ms};
+use super::options::Qualytics;
+use crate::platform::qualytics::wire;
+use crate::sandbox::emulator::App;
 use crate::sandbox::secrets::hash_secret;
+use crate::sandbox::times::now_ms;
 
 /// Every service user's tokens (revoked and expired ones too), as a bare array.
 pub async fn list_service_tokens(

@@ -9,13 +9,14 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use serde_json::Value;
 
-use super::Qualytics;
 use super::auth::AdminCaller;
 use super::body::{QJson, optional, page_param, string_field};
 use super::data::QualyticsState;
 use super::error::QError;
-use super::wire;
-use crate::sandbox::emulator::{App, now_ms};
+use super::options::Qualytics;
+use crate::platform::qualytics::wire;
+use crate::sandbox::emulator::App;
+use crate::sandbox::times::now_ms;
 
 /// Page size of `GET /users` when none is asked for.
 const DEFAULT_PAGE_SIZE: i64 = 50;

@@ -6,11 +6,12 @@ use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 
-use super::StackState;
 use super::data::ADMIN_ROLE;
-use crate::sandbox::emulator::{App, now_ms};
+use super::options::StackState;
+use crate::sandbox::emulator::App;
 use crate::sandbox::errors::ApiError;
 use crate::sandbox::secrets::{find_secret, same_secret};
+use crate::sandbox::times::now_ms;
 
 pub const API_TOKEN_HEADER: &str = "x-api-token";
 pub const SERVICE_TOKEN_HEADER: &str = "x-api-key";

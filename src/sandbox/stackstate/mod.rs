@@ -1,10 +1,12 @@
 //! StackState (SUSE Observability) in the sandbox (CONTRACT §8): service tokens and ingestion API
 //! keys under `/api`, errors as `GenericErrorsResponse`.
 //!
-//! - `data`: what it keeps; `auth`: who is calling; `routes`: the operations of the spec.
+//! - `options`: what it is started with; `data`: what it keeps; `auth`: who is calling;
+//! - `routes`: the operations of the spec; this file: the [`Emulator`] it is.
 
 mod auth;
 mod data;
+mod options;
 mod routes;
 
 use std::sync::Arc;
@@ -20,15 +22,7 @@ use super::state::Store;
 use crate::platform::PlatformKind;
 
 pub use data::StackStateData;
-
-/// The StackState emulator and its start options.
-#[derive(Debug)]
-pub struct StackState {
-    /// Accepted in `X-API-ServiceBearer`, with admin rights.
-    k8s_sa_tokens: Vec<String>,
-    /// Also accepted by `/security/ingestion/authorize?withReceiverKey=true`.
-    receiver_api_key: Option<String>,
-}
+pub use options::StackState;
 
 impl Emulator for StackState {
     const KIND: PlatformKind = PlatformKind::Stackstate;
@@ -37,15 +31,7 @@ impl Emulator for StackState {
     type Data = StackStateData;
 
     fn new(cfg: &Config) -> Self {
-        StackState {
-            k8s_sa_tokens: cfg
-                .k8s_sa_tokens
-                .iter()
-                .filter(|t| !t.trim().is_empty())
-                .cloned()
-                .collect(),
-            receiver_api_key: cfg.receiver_api_key.clone().filter(|k| !k.is_empty()),
-        }
+        StackState::from_config(cfg)
     }
 
     fn init(&self, store: &mut Store<StackStateData>, _real_now: i64) -> anyhow::Result<()> {

@@ -9,18 +9,19 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::StackState;
 use super::auth::{Caller, Manager, Principal};
 use super::data::{ADMIN_ROLE, CreateError};
+use super::options::StackState;
 use crate::api::models::{
     AuthorizeIngestionApiKeyRequest, GenerateIngestionApiKeyRequest,
     GeneratedIngestionApiKeyResponse, IngestionApiKey, NewServiceTokenRequest, Roles, ServerInfo,
     ServerVersion, ServiceToken, ServiceTokenCreatedResponse,
 };
 use crate::sandbox::body::JsonBody;
-use crate::sandbox::emulator::{App, now_ms};
+use crate::sandbox::emulator::App;
 use crate::sandbox::errors::ApiError;
 use crate::sandbox::secrets::same_secret;
+use crate::sandbox::times::now_ms;
 
 /// Roles a session with admin rights may use, as `/user/session/availableRoles` lists them.
 const ALL_ROLES: [&str; 5] = [
