@@ -4,9 +4,13 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
-use sts_cli::sandbox::{self, Config, Platform, ServerVersion, ServiceUserSeed, TlsFiles};
+use sts_cli::platform::PlatformKind;
+use sts_cli::sandbox::{
+    self, Config, DEFAULT_HEADER_TIMEOUT, ServerVersion, ServiceUserSeed, TlsFiles,
+};
 
 /// A local server that behaves like the StackState (SUSE Observability), Posit Connect or Qualytics
 /// API, for trying `sts` and testing CI scripts offline. Prints one line on stdout once it listens.
@@ -18,8 +22,8 @@ struct Args {
     listen: SocketAddr,
 
     /// Which platform's API to serve: stackstate, posit-connect or qualytics
-    #[arg(long, value_name = "PLATFORM", default_value = "stackstate")]
-    platform: Platform,
+    #[arg(long, value_name = "PLATFORM", default_value = "stackstate", value_parser = sandbox::parse_platform)]
+    platform: PlatformKind,
 
     /// Admin token: StackState's X-API-Token, Posit Connect's administrator key
     /// (Authorization: Key), Qualytics' Admin token (Authorization: Bearer); also the control
@@ -62,6 +66,11 @@ struct Args {
     /// The PEM private key of --tls-cert
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+
+    /// Close a connection whose request headers take longer than this many seconds to arrive,
+    /// or that stays idle this long between requests [default: 10]
+    #[arg(long, value_name = "SECONDS", value_parser = sandbox::parse_timeout)]
+    header_timeout: Option<Duration>,
 }
 
 #[tokio::main]
@@ -71,9 +80,7 @@ async fn main() -> ExitCode {
         listen: args.listen,
         admin_token: args.admin_token,
         state_file: args.state,
-        server_version: args
-            .server_version
-            .unwrap_or_else(|| args.platform.default_server_version()),
+        server_version: args.server_version,
         k8s_sa_tokens: args.k8s_sa_token,
         receiver_api_key: args.receiver_api_key,
         tls: args
@@ -83,6 +90,7 @@ async fn main() -> ExitCode {
         platform: args.platform,
         publisher_keys: args.publisher_key,
         service_users: args.service_user,
+        header_timeout: args.header_timeout.unwrap_or(DEFAULT_HEADER_TIMEOUT),
     };
     match sandbox::run(cfg).await {
         Ok(()) => ExitCode::SUCCESS,

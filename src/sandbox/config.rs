@@ -4,6 +4,16 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
+
+use crate::platform::PlatformKind;
+
+/// Request bodies larger than this are refused with 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// How long a client may take to send a request's headers, and how long an idle keep-alive
+/// connection stays open, when `--header-timeout` is not given.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
@@ -14,8 +24,8 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// Where the state is persisted; in memory only when `None`.
     pub state_file: Option<PathBuf>,
-    /// The version `/server/info` reports.
-    pub server_version: ServerVersion,
+    /// The version the platform reports; the platform's default when `None`.
+    pub server_version: Option<ServerVersion>,
     /// Kubernetes service-account tokens accepted in `X-API-ServiceBearer` (admin rights).
     pub k8s_sa_tokens: Vec<String>,
     /// The receiver API key that `authorize?withReceiverKey=true` also accepts.
@@ -23,62 +33,41 @@ pub struct Config {
     /// Serve HTTPS with this certificate and key; plain HTTP when `None`.
     pub tls: Option<TlsFiles>,
     /// Which platform's API to serve.
-    pub platform: Platform,
+    pub platform: PlatformKind,
     /// Posit Connect: API keys of a non-administrator (publisher) user.
     pub publisher_keys: Vec<String>,
     /// Qualytics: service users to create at start (name and role), unless one with the same
     /// login exists already.
     pub service_users: Vec<ServiceUserSeed>,
+    /// A connection is closed when a request's headers take longer than this to arrive, or
+    /// when it stays idle between requests this long.
+    pub header_timeout: Duration,
 }
 
-/// The platform a sandbox emulates (CONTRACT §9.3); one per process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Platform {
-    #[default]
-    StackState,
-    PositConnect,
-    Qualytics,
+/// `--platform`: one of the client's platform names (`stackstate`, `posit-connect`,
+/// `qualytics`), as the client spells them.
+pub fn parse_platform(s: &str) -> Result<PlatformKind, String> {
+    PlatformKind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == s)
+        .ok_or_else(|| {
+            let names: Vec<&str> = PlatformKind::ALL.iter().map(|k| k.as_str()).collect();
+            format!("unknown platform {s:?}: expected {}", names.join(", "))
+        })
 }
 
-impl Platform {
-    /// The name on the command line: `stackstate`, `posit-connect`, `qualytics`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Platform::StackState => "stackstate",
-            Platform::PositConnect => "posit-connect",
-            Platform::Qualytics => "qualytics",
-        }
+/// `--header-timeout SECONDS`: a number of seconds, fractions allowed, from 0.001 to 3600.
+pub fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let seconds: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid timeout {s:?}: expected a number of seconds"))?;
+    if !(0.001..=3600.0).contains(&seconds) {
+        return Err(format!(
+            "invalid timeout {s:?}: expected between 0.001 and 3600 seconds"
+        ));
     }
-
-    /// The version reported when `--server-version` is not given.
-    pub fn default_server_version(self) -> ServerVersion {
-        let text = match self {
-            Platform::PositConnect => "2026.01.0",
-            Platform::StackState | Platform::Qualytics => "6.0.0",
-        };
-        text.parse().unwrap_or_default()
-    }
-}
-
-impl FromStr for Platform {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "stackstate" => Ok(Platform::StackState),
-            "posit-connect" => Ok(Platform::PositConnect),
-            "qualytics" => Ok(Platform::Qualytics),
-            _ => Err(format!(
-                "unknown platform {s:?}: expected stackstate, posit-connect or qualytics"
-            )),
-        }
-    }
-}
-
-impl fmt::Display for Platform {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
+    Ok(Duration::from_secs_f64(seconds))
 }
 
 /// `--service-user NAME:ROLE` (Qualytics): a service user to seed at start.
@@ -180,9 +169,14 @@ mod tests {
 
     #[test]
     fn parses_platforms_and_service_users() {
-        assert_eq!("posit-connect".parse(), Ok(Platform::PositConnect));
-        assert_eq!("qualytics".parse(), Ok(Platform::Qualytics));
-        assert!("posit".parse::<Platform>().is_err());
+        assert_eq!(
+            parse_platform("posit-connect"),
+            Ok(PlatformKind::PositConnect)
+        );
+        assert_eq!(parse_platform("qualytics"), Ok(PlatformKind::Qualytics));
+        assert_eq!(parse_platform("stackstate"), Ok(PlatformKind::Stackstate));
+        let err = parse_platform("posit").unwrap_err();
+        assert!(err.contains("posit-connect"), "{err}");
         let seed: ServiceUserSeed = "Nightly Loader:Admin".parse().unwrap();
         assert_eq!(
             (seed.name.as_str(), seed.role.as_str()),
@@ -190,10 +184,15 @@ mod tests {
         );
         assert!("nobody".parse::<ServiceUserSeed>().is_err());
         assert!(":Admin".parse::<ServiceUserSeed>().is_err());
-        assert_eq!(
-            Platform::PositConnect.default_server_version().text,
-            "2026.01.0"
-        );
+    }
+
+    #[test]
+    fn parses_timeouts() {
+        assert_eq!(parse_timeout("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_timeout("0.5"), Ok(Duration::from_millis(500)));
+        for bad in ["", "0", "-1", "ten", "3601", "NaN", "inf"] {
+            assert!(parse_timeout(bad).is_err(), "{bad:?} accepted");
+        }
     }
 
     #[test]

@@ -1,22 +1,27 @@
-//! The control API under `/_sandbox`, outside every platform's API, admin token (`X-API-Token`)
-//! only: request counts, faults, the clock, and seeding (StackState).
+//! The control API under `/_sandbox`, outside every platform's API and the same on each, admin
+//! token (`X-API-Token`) only: request counts, faults, the clock, and seeding (where the platform
+//! can). Its errors are `GenericErrorsResponse`s on every platform.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::App;
-use super::auth::SandboxAdmin;
 use super::body::JsonBody;
+use super::emulator::{App, Emulator};
 use super::errors::ApiError;
 use super::faults::FaultSpec;
-use super::now_ms;
+use super::secrets::same_secret;
+use super::times::now_ms;
+
+/// The header that carries the admin token to the control API, on every platform.
+const ADMIN_TOKEN_HEADER: &str = "x-api-token";
 
 /// At most this far (100 years) per clock step.
 const MAX_ADVANCE_S: i64 = 100 * 365 * 24 * 3600;
@@ -24,12 +29,33 @@ const MAX_ADVANCE_S: i64 = 100 * 365 * 24 * 3600;
 const MAX_SEED: usize = 1_000_000;
 
 /// The control routes, relative to `/_sandbox`.
-pub fn router() -> Router<Arc<App>> {
+pub fn router<E: Emulator>() -> Router<Arc<App<E>>> {
     Router::new()
-        .route("/requests", get(requests))
-        .route("/faults", post(add_fault).delete(clear_faults))
-        .route("/seed", post(seed))
-        .route("/clock", post(clock))
+        .route("/requests", get(requests::<E>))
+        .route("/faults", post(add_fault::<E>).delete(clear_faults::<E>))
+        .route("/seed", post(seed::<E>))
+        .route("/clock", post(clock::<E>))
+}
+
+/// Extractor: the admin token in `X-API-Token`, and nothing else.
+#[derive(Debug)]
+pub struct SandboxAdmin;
+
+impl<E: Emulator> FromRequestParts<Arc<App<E>>> for SandboxAdmin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App<E>>) -> Result<Self, ApiError> {
+        let given = parts
+            .headers
+            .get(ADMIN_TOKEN_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty());
+        match given {
+            Some(t) if same_secret(t, &app.admin_token) => Ok(SandboxAdmin),
+            _ => Err(ApiError::Unauthorized),
+        }
+    }
 }
 
 /// The body of `POST /_sandbox/clock`.
@@ -40,8 +66,8 @@ struct ClockRequest {
 }
 
 /// Ages everything the sandbox keeps by `advance_s` seconds; answers the total offset.
-async fn clock(
-    State(app): State<Arc<App>>,
+async fn clock<E: Emulator>(
+    State(app): State<Arc<App<E>>>,
     _: SandboxAdmin,
     JsonBody(req): JsonBody<ClockRequest>,
 ) -> Result<Json<Value>, ApiError> {
@@ -59,12 +85,15 @@ async fn clock(
     Ok(Json(json!({"offset_s": offset / 1000})))
 }
 
-async fn requests(State(app): State<Arc<App>>, _: SandboxAdmin) -> Json<BTreeMap<String, u64>> {
+async fn requests<E: Emulator>(
+    State(app): State<Arc<App<E>>>,
+    _: SandboxAdmin,
+) -> Json<BTreeMap<String, u64>> {
     Json(app.request_counts())
 }
 
-async fn add_fault(
-    State(app): State<Arc<App>>,
+async fn add_fault<E: Emulator>(
+    State(app): State<Arc<App<E>>>,
     _: SandboxAdmin,
     JsonBody(spec): JsonBody<FaultSpec>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -72,7 +101,7 @@ async fn add_fault(
     Ok((StatusCode::CREATED, Json(json!({"queued": queued}))))
 }
 
-async fn clear_faults(State(app): State<Arc<App>>, _: SandboxAdmin) -> StatusCode {
+async fn clear_faults<E: Emulator>(State(app): State<Arc<App<E>>>, _: SandboxAdmin) -> StatusCode {
     app.clear_faults();
     StatusCode::NO_CONTENT
 }
@@ -87,8 +116,8 @@ struct SeedRequest {
     ingestion_api_keys: usize,
 }
 
-async fn seed(
-    State(app): State<Arc<App>>,
+async fn seed<E: Emulator>(
+    State(app): State<Arc<App<E>>>,
     _: SandboxAdmin,
     JsonBody(req): JsonBody<SeedRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -97,8 +126,9 @@ async fn seed(
             "at most {MAX_SEED} rows of each kind per request"
         )));
     }
-    app.change(|s| s.seed(req.service_tokens, req.ingestion_api_keys, now_ms()))
-        .await?;
+    app.change(|s| E::seed(s, req.service_tokens, req.ingestion_api_keys, now_ms()))
+        .await?
+        .map_err(ApiError::BadRequest)?;
     let body = json!({
         "service_tokens": req.service_tokens,
         "ingestion_api_keys": req.ingestion_api_keys,

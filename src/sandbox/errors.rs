@@ -6,6 +6,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use rand::distr::{Alphanumeric, SampleString};
 
+use super::config::MAX_BODY_BYTES;
+use super::times::now_ms;
 use crate::platform::stackstate::wire::{
     GenericErrorsResponse, INGESTION_API_KEY_INVALID_EXPIRY, SERVICE_TOKEN_INVALID_EXPIRY,
     TypedError,
@@ -60,10 +62,7 @@ impl ApiError {
             | ApiError::Internal(m) => m.clone(),
             ApiError::MethodNotAllowed => "method not allowed on this path".to_string(),
             ApiError::PayloadTooLarge => {
-                format!(
-                    "request body is larger than {} bytes",
-                    super::MAX_BODY_BYTES
-                )
+                format!("request body is larger than {} bytes", MAX_BODY_BYTES)
             }
             ApiError::TokenExpiryInPast => {
                 "the expiry date of a service token must be in the future".to_string()
@@ -97,7 +96,7 @@ fn typed(status: StatusCode, kind: &str, message: String) -> Response {
 
 /// A `GenericErrorsResponse` with one `InternalError` carrying `message`.
 pub fn generic(message: impl Into<String>) -> GenericErrorsResponse {
-    GenericErrorsResponse::single(message, tracking_key(), super::now_ms())
+    GenericErrorsResponse::single(message, tracking_key(), now_ms())
 }
 
 /// A random key, as the real server puts in every error to find it in its logs.

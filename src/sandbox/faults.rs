@@ -9,9 +9,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::config::Platform;
-use super::errors::generic;
-use super::requests::is_api_path;
+use super::requests::api_base;
+
+/// The platform's error body for a message (a fault with a status and no body).
+pub type ErrorBody = fn(&str) -> Value;
 
 /// The body of `POST /_sandbox/faults`.
 #[derive(Debug, Clone, Deserialize)]
@@ -78,11 +79,20 @@ struct Fault {
 }
 
 impl Fault {
-    fn from_spec(spec: FaultSpec, platform: Platform) -> Result<Fault, String> {
+    fn from_spec(
+        spec: FaultSpec,
+        platform: &str,
+        bases: &[&str],
+        error_body: ErrorBody,
+    ) -> Result<Fault, String> {
         if spec.count == 0 {
             return Err("count must be at least 1".to_string());
         }
-        if let Some(path) = spec.path.as_deref().filter(|p| !is_api_path(platform, p)) {
+        if let Some(path) = spec
+            .path
+            .as_deref()
+            .filter(|p| api_base(bases, p).is_none())
+        {
             return Err(format!(
                 "faults apply only to the API paths of {platform}, not {path:?}"
             ));
@@ -115,7 +125,7 @@ impl Fault {
             (None, None) => None,
             (status, body) => {
                 let status = status.unwrap_or(StatusCode::OK);
-                let body = body.unwrap_or_else(|| default_body(platform));
+                let body = body.unwrap_or_else(|| error_body("injected fault").to_string());
                 Some(CannedResponse {
                     status,
                     retry_after: retry_after.clone(),
@@ -153,17 +163,6 @@ impl Fault {
     }
 }
 
-/// The error body of a fault that gives a status but no body, in the platform's error shape.
-fn default_body(platform: Platform) -> String {
-    let message = "injected fault";
-    let body = match platform {
-        Platform::StackState => serde_json::to_value(generic(message)).unwrap_or_default(),
-        Platform::PositConnect => serde_json::json!({"code": 1, "error": message, "payload": null}),
-        Platform::Qualytics => serde_json::json!({"detail": message}),
-    };
-    body.to_string()
-}
-
 fn retry_after_header(value: Value) -> Result<HeaderValue, String> {
     let text = match &value {
         Value::String(s) => s.clone(),
@@ -179,8 +178,15 @@ pub struct FaultQueue(VecDeque<Fault>);
 
 impl FaultQueue {
     /// Validates a fault and queues it; returns how many faults are queued.
-    pub fn push(&mut self, spec: FaultSpec, platform: Platform) -> Result<usize, String> {
-        self.0.push_back(Fault::from_spec(spec, platform)?);
+    pub fn push(
+        &mut self,
+        spec: FaultSpec,
+        platform: &str,
+        bases: &[&str],
+        error_body: ErrorBody,
+    ) -> Result<usize, String> {
+        self.0
+            .push_back(Fault::from_spec(spec, platform, bases, error_body)?);
         Ok(self.0.len())
     }
 
@@ -213,23 +219,27 @@ mod tests {
         serde_json::from_value(v).unwrap()
     }
 
-    const STS: Platform = Platform::StackState;
+    /// StackState's error body, as the platform gives it.
+    fn sts_body(message: &str) -> Value {
+        serde_json::to_value(crate::sandbox::errors::generic(message)).unwrap()
+    }
+
+    /// Queues a fault as a StackState sandbox would.
+    fn push(q: &mut FaultQueue, v: Value) -> Result<usize, String> {
+        q.push(spec(v), "stackstate", &["/api"], sts_body)
+    }
 
     const TOKENS: &str = "/api/security/tokens";
 
     #[test]
     fn catches_the_next_n_matching_requests_in_order() {
         let mut q = FaultQueue::default();
-        q.push(
-            spec(json!({"method": "get", "path": TOKENS, "count": 2, "status": 503})),
-            STS,
+        push(
+            &mut q,
+            json!({"method": "get", "path": TOKENS, "count": 2, "status": 503}),
         )
         .unwrap();
-        q.push(
-            spec(json!({"count": 1, "status": 429, "retry_after": 3})),
-            STS,
-        )
-        .unwrap();
+        push(&mut q, json!({"count": 1, "status": 429, "retry_after": 3})).unwrap();
         // Not matching the first: falls to the catch-all second.
         let a = q.take("POST", TOKENS, TOKENS).unwrap();
         let r = a.response.unwrap();
@@ -246,13 +256,10 @@ mod tests {
     fn matches_the_real_or_the_templated_path() {
         let mut q = FaultQueue::default();
         let templ = "/api/security/tokens/{id}";
-        q.push(spec(json!({"path": templ, "count": 1, "status": 500})), STS)
-            .unwrap();
-        q.push(
-            spec(
-                json!({"path": "/api/security/tokens/123456789012345", "count": 1, "status": 502}),
-            ),
-            STS,
+        push(&mut q, json!({"path": templ, "count": 1, "status": 500})).unwrap();
+        push(
+            &mut q,
+            json!({"path": "/api/security/tokens/123456789012345", "count": 1, "status": 502}),
         )
         .unwrap();
         assert_eq!(q.take("DELETE", TOKENS, TOKENS), None);
@@ -266,17 +273,14 @@ mod tests {
     #[test]
     fn builds_bodies_raw_serialized_or_generic() {
         let mut q = FaultQueue::default();
-        q.push(
-            spec(json!({"count": 1, "status": 200, "body": "<html>", "content_type": "text/html"})),
-            STS,
+        push(
+            &mut q,
+            json!({"count": 1, "status": 200, "body": "<html>", "content_type": "text/html"}),
         )
         .unwrap();
-        q.push(spec(json!({"count": 1, "body": {"a": 1}})), STS)
-            .unwrap();
-        q.push(spec(json!({"count": 1, "status": 500})), STS)
-            .unwrap();
-        q.push(spec(json!({"count": 1, "delay_ms": 5})), STS)
-            .unwrap();
+        push(&mut q, json!({"count": 1, "body": {"a": 1}})).unwrap();
+        push(&mut q, json!({"count": 1, "status": 500})).unwrap();
+        push(&mut q, json!({"count": 1, "delay_ms": 5})).unwrap();
         let raw = q.take("GET", "/api/x", "/api/x").unwrap().response.unwrap();
         assert_eq!(
             (raw.body.as_str(), raw.content_type.to_str().unwrap()),
@@ -310,11 +314,10 @@ mod tests {
             json!({"count": 1, "status": 503, "retry_after": -1}),
             json!({"count": 1, "status": 503, "content_type": "a\nb"}),
         ] {
-            assert!(q.push(spec(bad.clone()), STS).is_err(), "{bad} accepted");
+            assert!(push(&mut q, bad.clone()).is_err(), "{bad} accepted");
         }
         assert!(serde_json::from_value::<FaultSpec>(json!({"count": 1, "delay": 5})).is_err());
-        q.push(spec(json!({"count": 1, "hang": true})), STS)
-            .unwrap();
+        push(&mut q, json!({"count": 1, "hang": true})).unwrap();
         q.clear();
         assert_eq!(q.take("GET", "/api/x", "/api/x"), None);
     }

@@ -1,22 +1,32 @@
-//! Middleware in front of everything under the platform's API paths: counts each request, then applies the first
-//! queued fault that catches it.
+//! Middleware in front of everything under the platform's API paths: counts each request, then
+//! applies the first queued fault that catches it.
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::App;
-use super::requests::{is_api_path, request_key, template_path};
+use super::emulator::{App, Emulator};
+use super::requests::{api_base, request_key, template_path};
 
-pub async fn intercept(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+pub async fn intercept<E: Emulator>(
+    State(app): State<Arc<App<E>>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let path = req.uri().path().to_string();
-    if !is_api_path(app.platform, &path) {
+    let Some(base) = api_base(E::API_BASES, &path) else {
         return next.run(req).await;
-    }
+    };
     let method = req.method().as_str().to_string();
-    app.record_request(request_key(&method, &path));
+    // A route's own template; a path that only a fallback caught matched no route.
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str)
+        .filter(|route| !route.contains("{*"));
+    app.record_request(request_key(&method, route, base));
     let Some(action) = app.take_fault(&method, &path, &template_path(&path)) else {
         return next.run(req).await;
     };

@@ -1,21 +1,25 @@
-//! Counts of the requests received under the platform's API paths, keyed `"METHOD /path"` with
-//! numeric ids as `{id}` and UUIDs as `{guid}`.
+//! Counts of the requests received under the platform's API paths, keyed `"METHOD /route"`: the
+//! route the request matched, its parameters as the route names them (`{id}`, `{guid}`). A
+//! path that matches no route counts as `"METHOD <base>/(unknown)"` (`GET /api/(unknown)`), and a
+//! method that is not one of HTTP's own as `OTHER`, so what a client sends cannot grow the
+//! counts without bound.
 
 use std::collections::BTreeMap;
 
-use super::config::Platform;
+/// The key of every path under `<base>` that matches no route: `<base>/(unknown)`.
+pub const UNKNOWN_PATH: &str = "(unknown)";
+/// The methods counted by name; any other counts as `OTHER`.
+const METHODS: [&str; 9] = [
+    "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE", "CONNECT",
+];
 
-/// Whether a path is under the platform's API base (Posit Connect: also its SCIM root), where
-/// counting and faults apply.
-pub fn is_api_path(platform: Platform, path: &str) -> bool {
-    let under = |base: &str| {
+/// The API base of `bases` that `path` is under (`/api`; Posit Connect: `/__api__` or `/scim`),
+/// where counting and faults apply.
+pub fn api_base<'a>(bases: &[&'a str], path: &str) -> Option<&'a str> {
+    bases.iter().copied().find(|base| {
         path.strip_prefix(base)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-    };
-    match platform {
-        Platform::StackState | Platform::Qualytics => under("/api"),
-        Platform::PositConnect => under("/__api__") || under("/scim"),
-    }
+    })
 }
 
 /// The path with every numeric segment replaced by `{id}` and every UUID by `{guid}`:
@@ -50,9 +54,20 @@ fn is_id(segment: &str) -> bool {
     !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// The key of a request in the counts: `"DELETE /api/security/tokens/{id}"`.
-pub fn request_key(method: &str, path: &str) -> String {
-    format!("{} {}", method.to_ascii_uppercase(), template_path(path))
+/// The key of a request in the counts: `"DELETE /api/security/tokens/{id}"` for a request that
+/// matched the route `/api/security/tokens/{id}`; `"GET /api/(unknown)"` for one under `/api`
+/// that matched none.
+pub fn request_key(method: &str, route: Option<&str>, base: &str) -> String {
+    let upper = method.to_ascii_uppercase();
+    let method = METHODS
+        .iter()
+        .find(|m| **m == upper)
+        .copied()
+        .unwrap_or("OTHER");
+    match route {
+        Some(route) => format!("{method} {route}"),
+        None => format!("{method} {base}/{UNKNOWN_PATH}"),
+    }
 }
 
 /// How many requests came in, per key.
@@ -101,26 +116,30 @@ mod tests {
     #[test]
     fn keys_and_counts() {
         let mut counts = RequestCounts::default();
-        counts.record(request_key("delete", "/api/security/tokens/1"));
-        counts.record(request_key("DELETE", "/api/security/tokens/2"));
-        counts.record(request_key("GET", "/api/server/info"));
+        let tokens = Some("/api/security/tokens/{id}");
+        counts.record(request_key("delete", tokens, "/api"));
+        counts.record(request_key("DELETE", tokens, "/api"));
+        counts.record(request_key("GET", Some("/api/server/info"), "/api"));
+        counts.record(request_key("GET", None, "/api"));
+        counts.record(request_key("BREW", None, "/api"));
         let snap = counts.snapshot();
         assert_eq!(snap["DELETE /api/security/tokens/{id}"], 2);
         assert_eq!(snap["GET /api/server/info"], 1);
+        assert_eq!(snap["GET /api/(unknown)"], 1);
+        assert_eq!(snap["OTHER /api/(unknown)"], 1);
     }
 
     #[test]
     fn api_paths() {
-        let sts = Platform::StackState;
-        assert!(is_api_path(sts, "/api"));
-        assert!(is_api_path(sts, "/api/server/info"));
-        assert!(!is_api_path(sts, "/apix"));
-        assert!(!is_api_path(sts, "/_sandbox/requests"));
-        assert!(!is_api_path(sts, "/__api__/v1/user"));
-        let posit = Platform::PositConnect;
-        assert!(is_api_path(posit, "/__api__/v1/user"));
-        assert!(is_api_path(posit, "/scim/v2/Users"));
-        assert!(!is_api_path(posit, "/api/server/info"));
-        assert!(is_api_path(Platform::Qualytics, "/api/user-tokens"));
+        let sts = &["/api"];
+        assert_eq!(api_base(sts, "/api"), Some("/api"));
+        assert_eq!(api_base(sts, "/api/server/info"), Some("/api"));
+        assert_eq!(api_base(sts, "/apix"), None);
+        assert_eq!(api_base(sts, "/_sandbox/requests"), None);
+        assert_eq!(api_base(sts, "/__api__/v1/user"), None);
+        let posit = &["/__api__", "/scim"];
+        assert_eq!(api_base(posit, "/__api__/v1/user"), Some("/__api__"));
+        assert_eq!(api_base(posit, "/scim/v2/Users"), Some("/scim"));
+        assert_eq!(api_base(posit, "/api/server/info"), None);
     }
 }

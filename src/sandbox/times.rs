@@ -2,6 +2,11 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
 /// Epoch milliseconds as RFC 3339 UTC (`2026-12-01T10:00:00Z`, fractions only when there are).
 pub fn rfc3339(ms: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(ms)

@@ -1,6 +1,7 @@
 //! HTTPS for the sandbox (`--tls-cert FILE --tls-key FILE`): a listener that hands axum
 //! connections whose TLS handshake is done. Each handshake runs on its own task with a time limit,
-//! so a client that connects and never says hello (or rejects the certificate) holds up no one.
+//! so a client that connects and never says hello (or rejects the certificate) holds up no one,
+//! and only so many run at once.
 
 use std::io;
 use std::net::SocketAddr;
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
@@ -56,12 +57,22 @@ pub struct TlsListener {
 }
 
 impl TlsListener {
-    pub fn new(listener: TcpListener, config: Arc<ServerConfig>) -> io::Result<TlsListener> {
+    /// At most `max_handshakes` handshakes run at once; the next connections wait in the
+    /// listen queue.
+    pub fn new(
+        listener: TcpListener,
+        config: Arc<ServerConfig>,
+        max_handshakes: usize,
+    ) -> io::Result<TlsListener> {
         let local_addr = listener.local_addr()?;
         let (tx, ready) = mpsc::channel(BACKLOG);
         let acceptor = TlsAcceptor::from(config);
+        let handshakes = Arc::new(Semaphore::new(max_handshakes));
         let acceptor_task = tokio::spawn(async move {
             while !tx.is_closed() {
+                let Ok(slot) = Arc::clone(&handshakes).acquire_owned().await else {
+                    break;
+                };
                 let (tcp, peer) = match listener.accept().await {
                     Ok(connection) => connection,
                     Err(_) => {
@@ -73,7 +84,10 @@ impl TlsListener {
                 let acceptor = acceptor.clone();
                 let tx = tx.clone();
                 tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp));
+                    let outcome = handshake.await;
+                    drop(slot);
+                    match outcome {
                         Ok(Ok(tls)) => {
                             let _ = tx.send((tls, peer)).await;
                         }

@@ -36,6 +36,7 @@ mod proptest_decoders;
 mod sandbox_api;
 mod sandbox_clock;
 mod sandbox_faults;
+mod sandbox_limits;
 mod sandbox_posit;
 mod sandbox_qualytics;
 mod sandbox_state;

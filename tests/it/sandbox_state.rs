@@ -1,5 +1,7 @@
 //! `sts-sandbox --state FILE`: persistence across a restart, refusal of a corrupt file, clean
-//! stops on SIGTERM and SIGINT.
+//! stops on SIGTERM and SIGINT, and the file rules of CONTRACT §5 (issue 25, finding 6): only a
+//! regular file is read, it is written 0600 through a symlink to its target, and no temporary
+//! name is followed.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -214,4 +216,118 @@ fn sigterm_stops_promptly_even_with_a_hung_request() {
     let status = sb.terminate();
     assert!(status.success(), "SIGTERM exit: {status}");
     assert!(hung.join().unwrap(), "the hung request got an answer");
+}
+
+/// The mode bits of a file (no type bits).
+fn mode_of(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+#[test]
+fn a_state_path_that_is_not_a_regular_file_is_refused_at_start_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("state.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    let link_to_zero = dir.path().join("zero.json");
+    std::os::unix::fs::symlink("/dev/zero", &link_to_zero).unwrap();
+    let folder = dir.path().join("folder.json");
+    std::fs::create_dir(&folder).unwrap();
+    for (path, what) in [
+        (Path::new("/dev/zero"), "character device"),
+        (fifo.as_path(), "FIFO"),
+        (link_to_zero.as_path(), "character device"),
+        (folder.as_path(), "directory"),
+    ] {
+        for platform in ["stackstate", "qualytics"] {
+            let (code, out, err) =
+                refused_start(&["--platform", platform, "--state", path.to_str().unwrap()]);
+            assert!(code.is_some_and(|c| c != 0), "{path:?}: exit {code:?}");
+            assert_eq!(out, "", "{path:?}: printed a start line");
+            assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+            assert!(err.contains(path.to_str().unwrap()), "{err}");
+            assert!(err.contains(what), "{path:?}: {err}");
+        }
+    }
+    use std::os::unix::fs::FileTypeExt;
+    let fifo_type = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+    assert!(fifo_type.is_fifo(), "the FIFO was replaced");
+    assert!(
+        std::fs::symlink_metadata(&link_to_zero)
+            .unwrap()
+            .is_symlink()
+    );
+}
+
+#[test]
+fn the_state_file_is_0600_and_a_symlinked_one_is_written_through_to_its_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real");
+    std::fs::create_dir(&real).unwrap();
+    let target = real.join("qualytics.json");
+    let link = dir.path().join("state.json");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let link_arg = link.to_str().unwrap();
+
+    // Qualytics writes its signing key at start: to the link's target, 0600.
+    let sb = Sandbox::start_with(&[
+        "--platform",
+        "qualytics",
+        "--state",
+        link_arg,
+        "--service-user",
+        "Loader:Admin",
+    ]);
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    let on_disk = std::fs::read_to_string(&target).unwrap();
+    assert!(on_disk.contains("jwt_key"), "{on_disk}");
+    assert_eq!(mode_of(&target), 0o600);
+    assert_eq!(files_in(&real), ["qualytics.json"], "temporary files left");
+    let (status, body) = sb.admin(
+        "POST",
+        "/users",
+        Some(json!({"name": "Sync", "role": "Member"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(sb.terminate().success());
+
+    // A state file someone made 0644 is 0600 after the next write.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let sb = Sandbox::start_with(&["--platform", "qualytics", "--state", link_arg]);
+    let (status, users) = sb.admin("GET", "/users", None);
+    assert_eq!(status, 200);
+    assert_eq!(users["total"], 3, "{users}");
+    let (status, body) = sb.admin(
+        "POST",
+        "/users",
+        Some(json!({"name": "More", "role": "Member"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(mode_of(&target), 0o600);
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+}
+
+#[test]
+fn a_planted_temporary_name_is_never_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, "keep me").unwrap();
+    let state = dir.path().join("state.json");
+    // Names a temporary file of the state file might have (the old predictable pattern too).
+    for name in [".state.json.1.tmp", ".state.json.99999.0badc0de.tmp"] {
+        std::os::unix::fs::symlink(&victim, dir.path().join(name)).unwrap();
+    }
+    let sb = Sandbox::start_with(&["--state", state.to_str().unwrap()]);
+    for i in 0..5 {
+        sb.create_service_token(&format!("t{i}"), &["stackstate-admin"]);
+    }
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    assert_eq!(mode_of(&state), 0o600);
+    assert!(
+        std::fs::read_to_string(&state)
+            .unwrap()
+            .contains("serviceTokens")
+    );
 }

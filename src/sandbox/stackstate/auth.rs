@@ -6,9 +6,12 @@ use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 
-use super::App;
-use super::errors::ApiError;
-use super::state::ADMIN_ROLE;
+use super::data::ADMIN_ROLE;
+use super::options::StackState;
+use crate::sandbox::emulator::App;
+use crate::sandbox::errors::ApiError;
+use crate::sandbox::secrets::{find_secret, same_secret};
+use crate::sandbox::times::now_ms;
 
 pub const API_TOKEN_HEADER: &str = "x-api-token";
 pub const SERVICE_TOKEN_HEADER: &str = "x-api-key";
@@ -67,14 +70,14 @@ impl Principal {
 }
 
 /// Checks the credential of a request against the admin token, the k8s tokens and the store.
-pub fn authenticate(app: &App, headers: &HeaderMap) -> Result<Principal, ApiError> {
+pub fn authenticate(app: &App<StackState>, headers: &HeaderMap) -> Result<Principal, ApiError> {
     match credential(headers).ok_or(ApiError::Unauthorized)? {
-        Credential::ApiToken(t) if t == app.admin_token => Ok(Principal::Admin),
-        Credential::ServiceBearer(t) if app.k8s_sa_tokens.iter().any(|k| k == t) => {
+        Credential::ApiToken(t) if same_secret(t, &app.admin_token) => Ok(Principal::Admin),
+        Credential::ServiceBearer(t) if find_secret(&app.emulator.k8s_sa_tokens, t).is_some() => {
             Ok(Principal::Admin)
         }
         Credential::ServiceToken(t) => app
-            .with_store(|store| store.service_token_roles(t, super::now_ms()))
+            .with_store(|store| store.service_token_roles(t, now_ms()))
             .map(|roles| Principal::ServiceToken { roles })
             .ok_or(ApiError::Unauthorized),
         _ => Err(ApiError::Unauthorized),
@@ -85,10 +88,13 @@ pub fn authenticate(app: &App, headers: &HeaderMap) -> Result<Principal, ApiErro
 #[derive(Debug)]
 pub struct Caller(pub Principal);
 
-impl FromRequestParts<Arc<App>> for Caller {
+impl FromRequestParts<Arc<App<StackState>>> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<App<StackState>>,
+    ) -> Result<Self, ApiError> {
         authenticate(app, &parts.headers).map(Caller)
     }
 }
@@ -97,31 +103,19 @@ impl FromRequestParts<Arc<App>> for Caller {
 #[derive(Debug)]
 pub struct Manager;
 
-impl FromRequestParts<Arc<App>> for Manager {
+impl FromRequestParts<Arc<App<StackState>>> for Manager {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<App<StackState>>,
+    ) -> Result<Self, ApiError> {
         if authenticate(app, &parts.headers)?.can_manage() {
             Ok(Manager)
         } else {
             Err(ApiError::Forbidden(format!(
                 "this operation needs the role {ADMIN_ROLE}"
             )))
-        }
-    }
-}
-
-/// Extractor for the control API: the admin API token only.
-#[derive(Debug)]
-pub struct SandboxAdmin;
-
-impl FromRequestParts<Arc<App>> for SandboxAdmin {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
-        match credential(&parts.headers) {
-            Some(Credential::ApiToken(t)) if t == app.admin_token => Ok(SandboxAdmin),
-            _ => Err(ApiError::Unauthorized),
         }
     }
 }

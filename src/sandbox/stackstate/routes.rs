@@ -9,17 +9,19 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::App;
 use super::auth::{Caller, Manager, Principal};
-use super::body::JsonBody;
-use super::errors::ApiError;
-use super::now_ms;
-use super::state::{ADMIN_ROLE, CreateError};
+use super::data::{ADMIN_ROLE, CreateError};
+use super::options::StackState;
 use crate::platform::stackstate::wire::{
     AuthorizeIngestionApiKeyRequest, GenerateIngestionApiKeyRequest,
     GeneratedIngestionApiKeyResponse, IngestionApiKey, NewServiceTokenRequest, Roles, ServerInfo,
     ServerVersion, ServiceToken, ServiceTokenCreatedResponse,
 };
+use crate::sandbox::body::JsonBody;
+use crate::sandbox::emulator::App;
+use crate::sandbox::errors::ApiError;
+use crate::sandbox::secrets::same_secret;
+use crate::sandbox::times::now_ms;
 
 /// Roles a session with admin rights may use, as `/user/session/availableRoles` lists them.
 const ALL_ROLES: [&str; 5] = [
@@ -31,7 +33,7 @@ const ALL_ROLES: [&str; 5] = [
 ];
 
 /// The API routes, relative to `/api`.
-pub fn router() -> Router<Arc<App>> {
+pub fn router() -> Router<Arc<App<StackState>>> {
     Router::new()
         .route("/server/info", get(server_info))
         .route("/server/status", get(server_status))
@@ -46,7 +48,7 @@ pub fn router() -> Router<Arc<App>> {
         .route("/user/session/availableRoles", get(available_roles))
 }
 
-async fn server_info(State(app): State<Arc<App>>, _: Caller) -> Json<ServerInfo> {
+async fn server_info(State(app): State<Arc<App<StackState>>>, _: Caller) -> Json<ServerInfo> {
     let v = &app.server_version;
     Json(ServerInfo {
         version: ServerVersion {
@@ -64,16 +66,19 @@ async fn server_info(State(app): State<Arc<App>>, _: Caller) -> Json<ServerInfo>
     })
 }
 
-async fn server_status(State(app): State<Arc<App>>, _: Caller) -> Json<Value> {
+async fn server_status(State(app): State<Arc<App<StackState>>>, _: Caller) -> Json<Value> {
     Json(json!({"status": "ok", "version": app.server_version.text}))
 }
 
-async fn list_tokens(State(app): State<Arc<App>>, _: Manager) -> Json<Vec<ServiceToken>> {
+async fn list_tokens(
+    State(app): State<Arc<App<StackState>>>,
+    _: Manager,
+) -> Json<Vec<ServiceToken>> {
     Json(app.with_store(|s| s.service_tokens()))
 }
 
 async fn create_token(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<App<StackState>>>,
     _: Manager,
     JsonBody(req): JsonBody<NewServiceTokenRequest>,
 ) -> Result<Json<ServiceTokenCreatedResponse>, ApiError> {
@@ -87,7 +92,7 @@ async fn create_token(
 }
 
 async fn delete_token(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<App<StackState>>>,
     _: Manager,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<StatusCode, ApiError> {
@@ -99,12 +104,15 @@ async fn delete_token(
     }
 }
 
-async fn list_keys(State(app): State<Arc<App>>, _: Manager) -> Json<Vec<IngestionApiKey>> {
+async fn list_keys(
+    State(app): State<Arc<App<StackState>>>,
+    _: Manager,
+) -> Json<Vec<IngestionApiKey>> {
     Json(app.with_store(|s| s.ingestion_api_keys()))
 }
 
 async fn generate_key(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<App<StackState>>>,
     _: Manager,
     JsonBody(req): JsonBody<GenerateIngestionApiKeyRequest>,
 ) -> Result<Json<GeneratedIngestionApiKeyResponse>, ApiError> {
@@ -118,7 +126,7 @@ async fn generate_key(
 }
 
 async fn delete_key(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<App<StackState>>>,
     _: Manager,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<StatusCode, ApiError> {
@@ -133,7 +141,7 @@ async fn delete_key(
 }
 
 async fn authorize(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<App<StackState>>>,
     _: Caller,
     RawQuery(query): RawQuery,
     JsonBody(req): JsonBody<AuthorizeIngestionApiKeyRequest>,
@@ -141,9 +149,10 @@ async fn authorize(
     let with_receiver_key = with_receiver_key(query.as_deref())?;
     let is_receiver_key = with_receiver_key
         && app
+            .emulator
             .receiver_api_key
             .as_deref()
-            .is_some_and(|k| k == req.api_key);
+            .is_some_and(|k| same_secret(&req.api_key, k));
     if is_receiver_key || app.with_store(|s| s.ingestion_api_key_is_live(&req.api_key, now_ms())) {
         Ok(StatusCode::NO_CONTENT)
     } else {
