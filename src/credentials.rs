@@ -759,17 +759,44 @@ impl SecretStore for FileStore {
 // ---------------------------------------------------------------------------------------------
 // Contexts and their secrets, with no orphan (CONTRACT §5)
 
-/// The store of a storage kind, for the config file at `config_path`.
-pub fn store_for(storage: Storage, config_path: &Path) -> Result<Box<dyn SecretStore>> {
+/// Where a context's secret is kept, as a store to read or change it.
+pub enum OpenStore {
+    Keyring(KeyringStore),
+    File(FileStore),
+}
+
+impl OpenStore {
+    /// A warning when the credentials file's mode lets others read it.
+    pub fn warning(&self) -> Option<String> {
+        match self {
+            OpenStore::Keyring(_) => None,
+            OpenStore::File(f) => f.mode_warning(),
+        }
+    }
+}
+
+impl std::ops::Deref for OpenStore {
+    type Target = dyn SecretStore;
+
+    fn deref(&self) -> &Self::Target {
+        match self {
+            OpenStore::Keyring(k) => k,
+            OpenStore::File(f) => f,
+        }
+    }
+}
+
+/// The store of a storage kind, for the config file at `config_path`: the one factory.
+pub fn open(storage: Storage, config_path: &Path) -> Result<OpenStore> {
     Ok(match storage {
-        Storage::Keyring => Box::new(KeyringStore::from_env()?),
-        Storage::File => Box::new(FileStore::beside(config_path)),
+        Storage::Keyring => OpenStore::Keyring(KeyringStore::from_env()?),
+        Storage::File => OpenStore::File(FileStore::beside(config_path)),
     })
 }
 
 /// What [`save_context`] did besides saving.
 #[derive(Debug, Default)]
-pub struct Saved {
+pub struct ContextStored {
     /// The context of that name that was replaced.
     pub replaced: Option<Context>,
     /// Something to say on stderr (an old secret that could not be removed yet).
@@ -786,7 +813,7 @@ pub fn save_context(
     name: &str,
     context: &Context,
     secret: &Secret,
-) -> Result<Saved> {
+) -> Result<ContextStored> {
     let new = (context.storage, context.credential_id.clone());
     let ((replaced, previous_current), warning) = store_secret_and_change(
         config_path,
@@ -805,7 +832,7 @@ pub fn save_context(
             Ok(((replaced, previous_current), unused))
         },
     )?;
-    Ok(Saved {
+    Ok(ContextStored {
         replaced,
         warning: warning.map(|w| format!("the old credential of '{name}' {w}")),
         previous_current,
@@ -860,7 +887,7 @@ pub fn store_secrets_and_change<T>(
     let mut locked = config::Locked::acquire(config_path)?;
     let mut config = locked.load()?;
     reconcile(&mut config, config_path);
-    let store = store_for(storage, config_path)?;
+    let store = open(storage, config_path)?;
     for n in new {
         config.note_pending(storage, n.id);
     }
@@ -902,7 +929,7 @@ pub fn store_secrets_and_change<T>(
     locked.write(&config)?;
     let mut warning = None;
     for (storage, old) in &unused {
-        match store_for(*storage, config_path).and_then(|s| s.delete(old)) {
+        match open(*storage, config_path).and_then(|s| s.delete(old)) {
             Ok(()) => config.clear_pending(*storage, old),
             Err(e) => {
                 warning = Some(format!(
@@ -967,7 +994,7 @@ pub fn delete_context(
     }
     config.note_pending(ctx.storage, &ctx.credential_id);
     locked.write(&config)?;
-    store_for(ctx.storage, config_path)
+    open(ctx.storage, config_path)
         .and_then(|s| s.delete(&ctx.credential_id))
         .map_err(|e| {
             Error::new(
@@ -990,7 +1017,7 @@ pub fn reconcile(config: &mut Config, config_path: &Path) -> bool {
     let candidates = config.orphan_candidates();
     let mut changed = false;
     for (storage, id) in candidates {
-        if store_for(storage, config_path)
+        if open(storage, config_path)
             .and_then(|s| s.delete(&id))
             .is_ok()
         {

@@ -1,5 +1,6 @@
-//! `sts`: a command-line client for the StackState (SUSE Observability) API, and
-//! `sts-sandbox`, a local server that behaves like that API.
+//! `sts`: a command-line client for machine credentials (service tokens and ingestion API keys)
+//! of the platforms in `platform/`, and `sts-sandbox`, a local server that emulates each of them.
+//! The layers, the way a command travels and how to add a platform: `docs/architecture.md`.
 
 pub mod cli;
 pub mod commands;

@@ -8,7 +8,6 @@ use base64::Engine as _;
 
 use crate::cli::{GlobalArgs, OutputFormat};
 use crate::config::{self, Auth, Storage};
-use crate::credentials::{FileStore, KeyringStore, SecretStore};
 use crate::dates::parse_duration;
 use crate::env_vars as ev;
 use crate::error::{Error, Kind, Result};
@@ -166,7 +165,7 @@ impl SavedContext {
     /// The context's secret, from the keyring or `credentials.toml`; a warning is added when
     /// that file can be read by others. Only called when no flag or env var gives a token.
     pub fn credential(&self, warnings: &mut Vec<String>) -> Result<Credential> {
-        let store = secret_store(self.context.storage, &self.config_path)?;
+        let store = crate::credentials::open(self.context.storage, &self.config_path)?;
         if let Some(w) = store.warning() {
             warnings.push(w);
         }
@@ -185,41 +184,6 @@ impl SavedContext {
             Auth::ServiceToken => Credential::ServiceToken(secret),
         })
     }
-}
-
-/// Where a context's secret is kept, as a store to read or change it.
-pub enum Store {
-    Keyring(KeyringStore),
-    File(FileStore),
-}
-
-impl Store {
-    pub fn as_dyn(&self) -> &dyn SecretStore {
-        match self {
-            Store::Keyring(k) => k,
-            Store::File(f) => f,
-        }
-    }
-
-    pub fn get(&self, id: &str) -> Result<Option<Secret>> {
-        self.as_dyn().get(id)
-    }
-
-    /// A warning when the credentials file's mode lets others read it.
-    pub fn warning(&self) -> Option<String> {
-        match self {
-            Store::Keyring(_) => None,
-            Store::File(f) => f.mode_warning(),
-        }
-    }
-}
-
-/// The store of a storage kind, for the config file at `config_path`.
-pub fn secret_store(storage: Storage, config_path: &Path) -> Result<Store> {
-    Ok(match storage {
-        Storage::Keyring => Store::Keyring(KeyringStore::from_env()?),
-        Storage::File => Store::File(FileStore::beside(config_path)),
-    })
 }
 
 /// Where settings come from besides the flags: the environment, stdin and the file system.
@@ -1132,7 +1096,8 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        FileStore::beside(&path)
+        use crate::credentials::SecretStore as _;
+        crate::credentials::FileStore::beside(&path)
             .set("cred-1", &Secret::new("saved-secret"))
             .unwrap();
         let config = path.display().to_string();

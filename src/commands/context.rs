@@ -13,7 +13,7 @@ use crate::credentials::{self, KeyringStore};
 use crate::error::{Error, Kind, Result};
 use crate::output::{self, Printer};
 use crate::platform::{self, Validation};
-use crate::settings::{self, Credential, OutputSettings, Settings, Sources, secret_store};
+use crate::settings::{self, Credential, OutputSettings, Settings, Sources};
 
 pub use crate::outcome::{Renamed, Saved};
 pub use crate::settings::save::{DEFAULT_NAME, SaveRequest};
@@ -116,12 +116,8 @@ pub fn rename(config_path: &Path, old: &str, new: &str) -> Result<Renamed> {
         }
         Ok((ctx, was_current))
     })?;
-    let warning = secret_store(ctx.storage, config_path)
-        .and_then(|store| {
-            store
-                .as_dyn()
-                .relabel(&ctx.credential_id, &credentials::label(new, &ctx.url))
-        })
+    let warning = credentials::open(ctx.storage, config_path)
+        .and_then(|store| store.relabel(&ctx.credential_id, &credentials::label(new, &ctx.url)))
         .err()
         .map(|e| {
             format!(

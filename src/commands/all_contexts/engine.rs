@@ -28,7 +28,7 @@ use crate::settings::{Credential, OutputSettings, Settings};
 pub const MAX_CONCURRENT: usize = 8;
 
 /// A context to run for, with its saved credential (or why it could not be read).
-pub type Job = (Target, Pending);
+pub type ContextJob = (Target, Pending);
 
 /// A context's saved credential: read already, or still coming from the keyring.
 #[derive(Debug)]
@@ -232,7 +232,7 @@ fn missing_secret(t: &Target) -> Error {
 /// turn comes. `on_done` is called as each context finishes. The results keep the targets'
 /// order.
 pub async fn run_all<'a, T, F, Fut>(
-    jobs: Vec<Job>,
+    jobs: Vec<ContextJob>,
     reader: KeyringReader,
     timeout: Duration,
     output: OutputSettings,

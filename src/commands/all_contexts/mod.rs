@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::Utc;
 
 use self::engine as fanout;
-use self::engine::{Job, KeyringReader};
+use self::engine::{ContextJob, KeyringReader};
 use crate::cli::Cli;
 use crate::commands::list_filter::ListFilter;
 use crate::commands::{Failure, block_on};
@@ -30,7 +30,7 @@ pub(crate) fn prepare(
     printer: &Printer,
     src: &Sources,
     wanted: impl Fn(PlatformKind) -> bool,
-) -> Result<(Vec<Job>, KeyringReader, Duration), Failure> {
+) -> Result<(Vec<ContextJob>, KeyringReader, Duration), Failure> {
     let global = &cli.global;
     if let Some(w) = fanout::ignored_warning(&fanout::ignored_inputs(global, src.env)) {
         printer.warn(&w);
@@ -63,7 +63,7 @@ pub(crate) fn prepare(
 
 /// Runs `task` for every context, with the progress line on a terminal.
 fn run_all<T, F, Fut>(
-    jobs: Vec<Job>,
+    jobs: Vec<ContextJob>,
     reader: KeyringReader,
     timeout: Duration,
     out: OutputSettings,
@@ -84,7 +84,7 @@ where
 
 /// The platform's validation request for every context.
 pub(crate) fn validate_each(
-    jobs: Vec<Job>,
+    jobs: Vec<ContextJob>,
     reader: KeyringReader,
     timeout: Duration,
     out: OutputSettings,
