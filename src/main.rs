@@ -30,6 +30,7 @@ use sts_cli::settings::{self, OutputSettings, Settings, Sources};
 use sts_cli::with_service_tokens;
 
 mod fleet;
+mod metrics;
 
 /// Why a command did not succeed.
 enum Failure {
@@ -105,7 +106,13 @@ const VERSION: &str = concat!(
 
 fn parse(argv: &[OsString]) -> Result<Cli, clap::Error> {
     let mut matches = Cli::command().version(VERSION).try_get_matches_from(argv)?;
-    Cli::from_arg_matches_mut(&mut matches)
+    let contexts: Vec<String> = matches
+        .get_many::<String>("context")
+        .map(|v| v.cloned().collect())
+        .unwrap_or_default();
+    let mut cli = Cli::from_arg_matches_mut(&mut matches)?;
+    cli.global.contexts = contexts;
+    Ok(cli)
 }
 
 /// `--no-headers` of the list commands.
@@ -132,7 +139,9 @@ fn run(cli: &Cli, out: OutputSettings, printer: &Printer) -> Result<(), Failure>
         default_k8s_token_path: Path::new(settings::DEFAULT_K8S_SA_TOKEN_PATH),
         default_config_path: default_config.as_deref(),
     };
+    metrics::check_command(cli, out)?;
     match &cli.command {
+        Command::Exporter(a) => metrics::run_exporter(cli, a, out, printer, &src),
         Command::Context(args) => run_context(cli, args, out, printer, &mut src),
         Command::Completion(a) => Ok(output::write_stdout(&completion::script(a.shell))?),
         Command::Auth(cmd) => fleet::run_auth(cli, cmd, out, printer, &mut src),
@@ -416,7 +425,7 @@ fn run_tokens<K: TokenKind>(
     printer: &Printer,
     src: &mut Sources,
 ) -> Result<(), Failure> {
-    let settings = settings::resolve(&cli.global, out, src)?;
+    let (settings, provenance) = settings::resolve_with_sources(&cli.global, out, src)?;
     if settings.platform != K::PLATFORM {
         return Err(Error::usage(format!(
             "this command was checked for {} but the settings name {}: set --platform",
@@ -436,11 +445,21 @@ fn run_tokens<K: TokenKind>(
                 printer.created::<K>(&created)?;
             }
             Job::List { filter, personal } => {
-                let mut tokens = if personal {
-                    K::list_personal(&client).await?
+                let listed = if personal {
+                    K::list_personal(&client).await
                 } else {
-                    K::list(&client).await?
+                    K::list(&client).await
                 };
+                if printer.is_prometheus() {
+                    return metrics::print_one::<K>(
+                        printer,
+                        &settings,
+                        &provenance,
+                        listed,
+                        &filter,
+                    );
+                }
+                let mut tokens = listed?;
                 let now = Utc::now();
                 if let Some(w) = filter.last_use_warning([K::PLATFORM]) {
                     printer.warn(&w);

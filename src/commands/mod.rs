@@ -4,6 +4,7 @@ pub mod auth;
 pub mod context;
 pub mod context_import;
 pub mod expiry_filter;
+pub mod exporter;
 pub mod fanout;
 pub mod list_filter;
 pub mod token;
