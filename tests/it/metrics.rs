@@ -763,3 +763,59 @@ fn fifty_clients_get_every_scrape_whole_beside_idle_and_slow_connections() {
     drop(idle);
     exporter.stop();
 }
+
+#[test]
+fn the_exporter_serves_150_connections_at_once_and_closes_slow_and_idle_ones() {
+    let env = TestEnv::new();
+    let sb = Sandbox::start();
+    create_token(&sb, "one", Some(now_ms() + DAY_MS));
+    save(&env, "ss", &sb.url, "stackstate", &sb.admin_token, true);
+    let exporter = Exporter::start(&env, &["--refresh", "1h"]);
+    exporter.wait_ready();
+    let addr = exporter.base.strip_prefix("http://").unwrap().to_string();
+
+    // A head that never ends, and a connection that never asks: both are closed by the exporter.
+    let mut partial = TcpStream::connect(&addr).unwrap();
+    partial
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let idle = TcpStream::connect(&addr).unwrap();
+    let closed = |mut s: TcpStream| {
+        std::thread::spawn(move || {
+            s.set_read_timeout(Some(PATIENCE)).unwrap();
+            let mut buf = Vec::new();
+            // Ends (0 bytes, or a reset) when the exporter closes it; a read timeout is an error.
+            match s.read_to_end(&mut buf) {
+                Ok(_) => true,
+                Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+            }
+        })
+    };
+    let (partial, idle) = (closed(partial), closed(idle));
+
+    // 150 connections open together, each with a request: every one is answered.
+    let mut conns: Vec<TcpStream> = (0..150)
+        .map(|_| TcpStream::connect(&addr).unwrap())
+        .collect();
+    for c in &mut conns {
+        c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+    }
+    for c in &mut conns {
+        c.set_read_timeout(Some(PATIENCE)).unwrap();
+        let mut buf = [0u8; 256];
+        let mut got = Vec::new();
+        while !got.ends_with(b"ok\n") {
+            let n = c.read(&mut buf).expect("an answer while 150 are open");
+            assert!(n > 0, "closed before answering");
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert!(got.starts_with(b"HTTP/1.1 200 "));
+    }
+    // A normal client is served while the slow ones wait.
+    assert_eq!(exporter.get("/healthz").0, 200);
+    assert!(partial.join().unwrap(), "the partial head was not closed");
+    assert!(idle.join().unwrap(), "the idle connection was not closed");
+    drop(conns);
+    exporter.stop();
+}
