@@ -266,6 +266,11 @@ struct Exporter {
 
 impl Exporter {
     fn start(env: &TestEnv, args: &[&str]) -> Exporter {
+        Exporter::start_with(env, &[], args)
+    }
+
+    /// With these extra environment variables (a Secret Service's).
+    fn start_with(env: &TestEnv, extra: &[(String, String)], args: &[&str]) -> Exporter {
         let home = env.home();
         for sub in [".config", ".local/share", ".cache", "runtime"] {
             std::fs::create_dir_all(home.join(sub)).unwrap();
@@ -278,6 +283,7 @@ impl Exporter {
             .env("XDG_DATA_HOME", home.join(".local/share"))
             .env("XDG_CACHE_HOME", home.join(".cache"))
             .env("XDG_RUNTIME_DIR", home.join("runtime"))
+            .envs(extra.iter().map(|(k, v)| (k, v)))
             .args(["exporter", "--listen", "127.0.0.1:0"])
             .args(args)
             .stdin(Stdio::null())
@@ -817,5 +823,53 @@ fn the_exporter_serves_150_connections_at_once_and_closes_slow_and_idle_ones() {
     assert!(partial.join().unwrap(), "the partial head was not closed");
     assert!(idle.join().unwrap(), "the idle connection was not closed");
     drop(conns);
+    exporter.stop();
+}
+
+#[test]
+fn the_exporter_reads_keyring_contexts_and_narrows_to_the_named_ones() {
+    let env = TestEnv::new();
+    let keyring = crate::common::secret_service::SecretService::start();
+    let ss = Sandbox::start();
+    let posit = Sandbox::start_platform("posit-connect", &[]);
+    create_token(&ss, "in-keyring", Some(now_ms() + 3 * DAY_MS));
+    for (name, sb) in [("ss", &ss), ("posit", &posit), ("other", &ss)] {
+        let mut cmd = env.sts();
+        cmd.envs(keyring.env())
+            .args(["context", "save", "--name", name, "--url", &sb.url])
+            .args(["--platform", &sb.platform, "--api-token", "-"])
+            .write_stdin(format!("{}\n", sb.admin_token));
+        run(&mut cmd).ok();
+    }
+    let config = std::fs::read_to_string(env.config_home().join("sts/config.toml")).unwrap();
+    assert!(config.contains("storage = \"keyring\""), "{config}");
+
+    let exporter = Exporter::start_with(
+        &env,
+        &keyring.env(),
+        &["--refresh", "1h", "-c", "ss", "-c", "posit"],
+    );
+    exporter.wait_ready();
+    let body = exporter.get("/metrics").1;
+    promtool_check(&body);
+    let up: Vec<(String, String)> = samples(&body, "sts_context_up");
+    assert_eq!(
+        up,
+        [
+            (
+                r#"context="posit",platform="posit-connect""#.to_string(),
+                "1".to_string()
+            ),
+            (
+                r#"context="ss",platform="stackstate""#.to_string(),
+                "1".to_string()
+            ),
+        ],
+        "{body}"
+    );
+    assert!(body.contains(r#"name="in-keyring""#), "{body}");
+    for secret in [&ss.admin_token, &posit.admin_token] {
+        assert!(!body.contains(secret.as_str()));
+    }
     exporter.stop();
 }
