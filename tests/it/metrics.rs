@@ -151,6 +151,26 @@ fn one_shot_output_passes_promtool_escapes_names_and_keeps_failures_in_the_data(
     assert_eq!(samples(&r.stdout, "sts_credential_info").len(), 2);
     assert_eq!(samples(&r.stdout, "sts_context_up")[0].1, "1");
 
+    // A server that does not answer: `up 0`, exit 0 (the failure is in the data).
+    let nowhere = format!("http://127.0.0.1:{}", free_port());
+    let r = run(env
+        .sts_at(&nowhere, "svctok-nowhere-0123456789", false)
+        .args(["service-token", "list", "-o", "prometheus"]))
+    .ok();
+    promtool_check(&r.stdout);
+    assert_eq!(
+        samples(&r.stdout, "sts_context_up"),
+        [(
+            format!("context=\"{nowhere}\",platform=\"stackstate\""),
+            "0".to_string()
+        )]
+    );
+    assert!(
+        r.stderr.contains(&format!("context {nowhere}:")),
+        "{}",
+        r.stderr
+    );
+
     // -A over a live and a dead context: exit 0, the dead one is `up 0`, a filter applies.
     save(&env, "live", &sb.url, "stackstate", &sb.admin_token, true);
     let dead = format!("http://127.0.0.1:{}", free_port());
