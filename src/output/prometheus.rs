@@ -3,7 +3,9 @@
 //! for every family; label values escaped as the format wants (backslash, double quote, newline)
 //! and every known secret masked in them, so a server that echoes a credential into a token's
 //! name cannot put it in a metric. Written by hand: the `prometheus-client` crate writes
-//! OpenMetrics only, which Debian's `promtool` 2.42 rejects.
+//! OpenMetrics only, which Debian's `promtool` 2.42 rejects. OpenMetrics 1.0 is written too, for
+//! a scraper that asks for it in `Accept` (Prometheus does): the same samples, with the counter
+//! and info families named without their `_total` and `_info` suffixes, and `# EOF`.
 
 use std::fmt::Write as _;
 
@@ -12,8 +14,58 @@ use chrono::{DateTime, Utc};
 use crate::commands::fanout::ContextResult;
 use crate::platform::{LastUsed, PlatformKind, Status, Token};
 
-/// The `Content-Type` of the format.
+/// The `Content-Type` of the text format 0.0.4.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// The `Content-Type` of OpenMetrics 1.0.
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Which exposition format to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The text format 0.0.4 (the default, and what `-o prometheus` writes).
+    Text,
+    /// OpenMetrics 1.0, only for a scraper that asks for it.
+    OpenMetrics,
+}
+
+impl Format {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Text => CONTENT_TYPE,
+            Format::OpenMetrics => OPENMETRICS_CONTENT_TYPE,
+        }
+    }
+
+    /// The format an `Accept` header asks for: OpenMetrics when it names
+    /// `application/openmetrics-text` with a weight no lower than the text format's (or `*/*`'s
+    /// when the text format is not named); else the text format.
+    pub fn negotiate(accept: Option<&str>) -> Format {
+        let Some(accept) = accept else {
+            return Format::Text;
+        };
+        let (mut openmetrics, mut text, mut any) = (None::<f32>, None::<f32>, None::<f32>);
+        for range in accept.split(',') {
+            let mut parts = range.split(';');
+            let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            let slot = match media.as_str() {
+                "application/openmetrics-text" => &mut openmetrics,
+                "text/plain" => &mut text,
+                "*/*" | "text/*" => &mut any,
+                _ => continue,
+            };
+            *slot = Some(slot.map_or(q, |old| old.max(q)));
+        }
+        match openmetrics {
+            Some(q) if q > 0.0 && q >= text.or(any).unwrap_or(0.0) => Format::OpenMetrics,
+            _ => Format::Text,
+        }
+    }
+}
 
 /// One credential as the metrics show it (times in epoch milliseconds).
 #[derive(Debug, Clone, PartialEq)]
@@ -113,6 +165,19 @@ pub fn render(
     contexts: &[ContextRecord],
     refresh: Option<&RefreshRecord>,
 ) -> String {
+    render_as(Format::Text, credentials, contexts, refresh)
+}
+
+/// [`render`] in the given format.
+pub fn render_as(
+    format: Format,
+    credentials: &mut [CredentialRecord],
+    contexts: &[ContextRecord],
+    refresh: Option<&RefreshRecord>,
+) -> String {
+    let family = |out: &mut String, name: &str, help: &str, kind: &str| {
+        family(out, format, name, help, kind)
+    };
     credentials.sort_by(|a, b| {
         (&a.context, a.kind, &a.name, &a.id).cmp(&(&b.context, b.kind, &b.name, &b.id))
     });
@@ -166,7 +231,7 @@ pub fn render(
         &mut out,
         "sts_credential_info",
         "Every credential, with its status (active, revoked, expired); always 1.",
-        "gauge",
+        "info",
     );
     for (i, c) in credentials.iter().enumerate() {
         if keep[i] {
@@ -239,11 +304,22 @@ pub fn render(
             r.failures
         );
     }
+    if format == Format::OpenMetrics {
+        out.push_str("# EOF\n");
+    }
     out
 }
 
-/// `# HELP` and `# TYPE` of a family.
-fn family(out: &mut String, name: &str, help: &str, kind: &str) {
+/// `# HELP` and `# TYPE` of a family. In the text format an info family is a gauge; in
+/// OpenMetrics a counter's and an info's family name is the sample name without its suffix.
+fn family(out: &mut String, format: Format, name: &str, help: &str, kind: &str) {
+    let (name, kind) = match (format, kind) {
+        (Format::Text, "info") => (name, "gauge"),
+        (Format::Text, _) => (name, kind),
+        (Format::OpenMetrics, "counter") => (name.strip_suffix("_total").unwrap_or(name), kind),
+        (Format::OpenMetrics, "info") => (name.strip_suffix("_info").unwrap_or(name), kind),
+        (Format::OpenMetrics, _) => (name, kind),
+    };
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
@@ -322,6 +398,36 @@ mod tests {
             created: Some(1_700_000_000_000),
             status: Status::Active,
         }
+    }
+
+    #[test]
+    fn accept_headers_choose_the_format() {
+        let prometheus = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;\
+                          version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        assert_eq!(Format::negotiate(Some(prometheus)), Format::OpenMetrics);
+        assert_eq!(Format::negotiate(None), Format::Text);
+        assert_eq!(Format::negotiate(Some("*/*")), Format::Text);
+        assert_eq!(
+            Format::negotiate(Some("text/plain, application/openmetrics-text;q=0.9")),
+            Format::Text
+        );
+        assert_eq!(
+            Format::negotiate(Some("application/openmetrics-text;q=0")),
+            Format::Text
+        );
+        let mut none = Vec::new();
+        let om = render_as(
+            Format::OpenMetrics,
+            &mut none,
+            &[],
+            Some(&RefreshRecord::default()),
+        );
+        assert!(om.ends_with("# EOF\n"));
+        assert!(om.contains("# TYPE sts_exporter_refreshes counter\n"));
+        assert!(om.contains("# TYPE sts_credential info\n"));
+        assert!(om.contains("sts_exporter_refreshes_total{result=\"success\"} 0\n"));
+        let text = render(&mut none, &[], Some(&RefreshRecord::default()));
+        assert!(text.contains("# TYPE sts_credential_info gauge\n") && !text.contains("# EOF"));
     }
 
     #[test]

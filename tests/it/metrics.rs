@@ -404,6 +404,34 @@ fn the_exporter_answers_only_its_two_paths_and_stops_on_sigterm_and_sigint() {
     assert_eq!(expiry.len(), 1, "{body}");
     assert!(expiry[0].0.contains(r#"name="q\"uote b\\ack\nslash""#));
     assert_eq!(exporter.get("/healthz"), (200, "ok\n".to_string()));
+    // OpenMetrics for a scraper that asks for it (as Prometheus does): the same samples.
+    let resp = exporter
+        .client
+        .get(format!("{}/metrics", exporter.base))
+        .header(
+            "Accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+        )
+        .send()
+        .unwrap();
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text; version=1.0.0")
+    );
+    let om = resp.text().unwrap();
+    assert!(
+        om.ends_with("# EOF\n") && om.contains("# TYPE sts_credential info\n"),
+        "{om}"
+    );
+    let sample_lines = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(sample_lines(&om), sample_lines(&body));
     assert_eq!(exporter.get("/").0, 404);
     assert_eq!(exporter.get("/metrics/x").0, 404);
     let post = raw(
@@ -605,6 +633,15 @@ fn a_real_prometheus_scrapes_three_platforms_and_sees_a_stopped_one_go_down() {
             .as_array()
             .is_some_and(|t| t.iter().any(|t| t["health"] == "up"))
     });
+
+    // Prometheus asked for OpenMetrics and got it: the info family is typed `info` there.
+    let metadata = prometheus
+        .api("/api/v1/metadata?metric=sts_credential")
+        .expect("metadata");
+    assert_eq!(
+        metadata["data"]["sts_credential"][0]["type"], "info",
+        "{metadata}"
+    );
 
     let seen = |prometheus: &Prometheus| -> BTreeMap<(String, String), f64> {
         prometheus

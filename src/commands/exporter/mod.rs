@@ -17,7 +17,7 @@ use crate::api::client::Observer;
 use crate::commands::fanout;
 use crate::config;
 use crate::error::{Error, Result};
-use crate::output::prometheus::{self, ContextRecord, CredentialRecord, RefreshRecord};
+use crate::output::prometheus::{self, ContextRecord, CredentialRecord, Format, RefreshRecord};
 use crate::platform::stackstate::IngestionApiKeys;
 use crate::platform::{PlatformKind, Token, TokenKind};
 use crate::settings::OutputSettings;
@@ -40,10 +40,13 @@ pub struct ExporterSettings {
     pub output: OutputSettings,
 }
 
-/// What a scrape is answered with: the text of the last refresh.
+/// What a scrape is answered with: the exposition of the last refresh, in both formats.
 #[derive(Debug)]
 pub struct Snapshot {
+    /// The text format 0.0.4.
     pub body: Arc<Vec<u8>>,
+    /// OpenMetrics 1.0, for a scraper that asks for it.
+    pub openmetrics: Arc<Vec<u8>>,
     /// The first refresh is done (`/healthz` says 200 from then on).
     pub ready: bool,
 }
@@ -56,11 +59,11 @@ pub struct Shared {
 
 impl Shared {
     pub fn new() -> Arc<Shared> {
-        let mut none = Vec::new();
-        let text = prometheus::render(&mut none, &[], Some(&RefreshRecord::default()));
+        let (text, openmetrics) = render(&Memory::default());
         Arc::new(Shared {
             current: RwLock::new(Arc::new(Snapshot {
                 body: Arc::new(text.into_bytes()),
+                openmetrics: Arc::new(openmetrics.into_bytes()),
                 ready: false,
             })),
         })
@@ -74,9 +77,10 @@ impl Shared {
             .clone()
     }
 
-    fn set(&self, text: String) {
+    fn set(&self, (text, openmetrics): (String, String)) {
         let snapshot = Arc::new(Snapshot {
             body: Arc::new(text.into_bytes()),
+            openmetrics: Arc::new(openmetrics.into_bytes()),
             ready: true,
         });
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = snapshot;
@@ -118,13 +122,14 @@ pub fn check(settings: &ExporterSettings) -> Result<()> {
     Ok(())
 }
 
-/// One refresh of every context; returns the new exposition. A config file that cannot be read
+/// One refresh of every context; returns the new exposition (the text format, OpenMetrics). A
+/// config file that cannot be read
 /// now keeps every context's last series and counts as a failed refresh.
 pub fn refresh(
     settings: &ExporterSettings,
     memory: &mut Memory,
     observer: &dyn Observer,
-) -> String {
+) -> (String, String) {
     let started = Instant::now();
     let ok = match config::load(&settings.config_path) {
         Err(e) => {
@@ -209,8 +214,8 @@ pub fn refresh(
     render(memory)
 }
 
-/// The exposition of what the memory holds.
-fn render(memory: &Memory) -> String {
+/// The exposition of what the memory holds, in the text format and in OpenMetrics.
+fn render(memory: &Memory) -> (String, String) {
     let mut credentials: Vec<CredentialRecord> = memory
         .contexts
         .values()
@@ -226,7 +231,11 @@ fn render(memory: &Memory) -> String {
             last_success: r.last_success,
         })
         .collect();
-    prometheus::render(&mut credentials, &contexts, Some(&memory.stats))
+    let refresh = Some(&memory.stats);
+    (
+        prometheus::render_as(Format::Text, &mut credentials, &contexts, refresh),
+        prometheus::render_as(Format::OpenMetrics, &mut credentials, &contexts, refresh),
+    )
 }
 
 /// Every list of a context: its service tokens, and its ingestion API keys where the platform

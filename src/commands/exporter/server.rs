@@ -15,7 +15,7 @@ use tokio::sync::Semaphore;
 use tokio::time::{Instant, timeout, timeout_at};
 
 use super::Shared;
-use crate::output::prometheus::CONTENT_TYPE;
+use crate::output::prometheus::Format;
 
 /// The server's bounds.
 #[derive(Debug, Clone, Copy)]
@@ -88,6 +88,8 @@ struct Request {
     /// The connection ends after the answer (HTTP/1.0 without keep-alive, `Connection: close`,
     /// a body the server does not read).
     close: bool,
+    /// The format the `Accept` header asks for.
+    format: Format,
 }
 
 /// Serves the requests of one connection until it closes, times out or breaks.
@@ -130,12 +132,16 @@ async fn connection(mut stream: TcpStream, shared: &Shared, limits: Limits) {
         let ok = match (request.path.as_str(), request.method.as_str()) {
             ("/metrics", "GET" | "HEAD") => {
                 let snapshot = shared.get();
+                let body = match request.format {
+                    Format::Text => &snapshot.body,
+                    Format::OpenMetrics => &snapshot.openmetrics,
+                };
                 respond(
                     &mut stream,
                     limits,
                     200,
-                    CONTENT_TYPE,
-                    &snapshot.body,
+                    request.format.content_type(),
+                    body,
                     request.close,
                     head_only,
                 )
@@ -249,12 +255,15 @@ fn parse(head: &[u8]) -> Option<Request> {
         _ => return None,
     };
     let mut close = http10;
+    let mut accept = None;
     for line in lines {
         let Some((name, value)) = line.split_once(':') else {
             continue;
         };
         let (name, value) = (name.trim(), value.trim());
-        if name.eq_ignore_ascii_case("connection") {
+        if name.eq_ignore_ascii_case("accept") {
+            accept = Some(value);
+        } else if name.eq_ignore_ascii_case("connection") {
             let value = value.to_ascii_lowercase();
             if value.contains("close") {
                 close = true;
@@ -273,6 +282,7 @@ fn parse(head: &[u8]) -> Option<Request> {
         method,
         path,
         close,
+        format: Format::negotiate(accept),
     })
 }
 
