@@ -224,7 +224,7 @@ pub enum OutputFormat {
     #[default]
     Text,
     Json,
-    /// The Prometheus text format (lists only: `service-token list`, `ingestion-api-key list`)
+    // The Prometheus text format: `service-token list` and `ingestion-api-key list` only (§13).
     Prometheus,
 }
 
