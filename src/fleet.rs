@@ -162,7 +162,7 @@ pub fn list_all(
         &ServiceTokens::NOUNS
     };
     if printer.is_prometheus() {
-        return super::metrics::print_all(printer, nouns, &results, rows, filter, now);
+        return super::metrics::print_all(printer, nouns, results, rows, filter, now);
     }
     printer.fleet_tokens(nouns, &results, now)?;
     verdict(&results, rows, Some((filter, nouns)))

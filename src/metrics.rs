@@ -71,22 +71,27 @@ pub fn print_one<K: TokenKind>(
         filter.apply(tokens, now);
         rows = tokens.len();
     }
-    print_all(printer, &K::NOUNS, &[result], rows, filter, now)
+    print_all(printer, &K::NOUNS, vec![result], rows, filter, now)
 }
 
-/// `-o prometheus` of the lists of several contexts (`-A`), or of one.
+/// `-o prometheus` of the lists of several contexts (`-A`), or of one. Takes the lists, so that
+/// the server's objects are dropped once the records are made.
 pub fn print_all(
     printer: &Printer,
     nouns: &Nouns,
-    results: &[ContextResult<Vec<Token>>],
+    results: Vec<ContextResult<Vec<Token>>>,
     rows: usize,
     filter: &ListFilter,
     now: DateTime<Utc>,
 ) -> Result<(), Failure> {
-    printer.context_failures(results);
-    let (mut credentials, contexts) = prometheus::records_of(nouns.json_one, results, now);
-    output::write_stdout(&prometheus::render(&mut credentials, &contexts, None))?;
-    if ContextResult::first_failure(results).is_none() {
+    printer.context_failures(&results);
+    let failed = ContextResult::first_failure(&results).is_some();
+    let (mut credentials, contexts) = prometheus::records_of(nouns.json_one, &results, now);
+    drop(results);
+    let text = prometheus::render(&mut credentials, &contexts, None);
+    drop(credentials);
+    prometheus::write_stdout(&text)?;
+    if !failed {
         filter.check(rows, nouns)?;
     }
     Ok(())

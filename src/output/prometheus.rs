@@ -310,6 +310,13 @@ pub fn render_as(
     out
 }
 
+/// Writes an exposition on stdout as it is: every label value in it was masked and escaped by
+/// [`label_value`] (no control character but the line ends), so the sink's second pass over a
+/// large text is not needed.
+pub fn write_stdout(text: &str) -> std::io::Result<()> {
+    super::write_raw(crate::redact::Stream::Stdout, text)
+}
+
 /// `# HELP` and `# TYPE` of a family. In the text format an info family is a gauge; in
 /// OpenMetrics a counter's and an info's family name is the sample name without its suffix.
 fn family(out: &mut String, format: Format, name: &str, help: &str, kind: &str) {
