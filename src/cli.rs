@@ -119,12 +119,18 @@ pub struct GlobalArgs {
         long,
         global = true,
         value_name = "NAME",
+        action = clap::ArgAction::Append,
         help = env_help(
-            "Use this saved context instead of the current one",
+            "Use this saved context instead of the current one (`exporter`: repeatable, the \
+             contexts to export)",
             ev::STS_CLI_CONTEXT
         )
     )]
     pub context: Option<String>,
+    /// Every `-c NAME` given (only `exporter` takes more than one); filled by the parser's
+    /// caller from the matches.
+    #[arg(skip)]
+    pub contexts: Vec<String>,
 
     // Platform.
     #[arg(
@@ -221,6 +227,8 @@ pub enum OutputFormat {
     #[default]
     Text,
     Json,
+    // The Prometheus text format: `service-token list` and `ingestion-api-key list` only (§13).
+    Prometheus,
 }
 
 #[derive(Debug, Subcommand)]
@@ -253,6 +261,29 @@ pub enum Command {
         sts completion fish > ~/.config/fish/completions/sts.fish"
     )]
     Completion(CompletionArgs),
+    /// Serve every saved context's credentials as Prometheus metrics
+    #[command(
+        after_help = "Prints `sts exporter listening on http://<addr>/metrics` once listening; \
+        refreshes every context at start and then every --refresh in the background, and answers \
+        each scrape from the last refresh. A context that fails keeps its last series with \
+        sts_context_up 0. GET /healthz answers 200 once the first refresh is done. SIGTERM or \
+        SIGINT stops it.\n\n\
+        Examples:\n  \
+        sts exporter\n  \
+        sts exporter --listen 127.0.0.1:0 --refresh 1m -c prod -c staging"
+    )]
+    Exporter(ExporterArgs),
+}
+
+/// `sts exporter`.
+#[derive(Debug, Args)]
+pub struct ExporterArgs {
+    /// Address to listen on; port 0 picks a free one
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9879")]
+    pub listen: String,
+    /// How often every context is refreshed, e.g. 5m, 30s
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub refresh: String,
 }
 
 /// `sts context [save flags]` or `sts context <sub-command>`. The docs' form, `sts context --name

@@ -64,5 +64,12 @@ const VERSION: &str = concat!(
 
 fn parse(argv: &[OsString]) -> Result<Cli, clap::Error> {
     let mut matches = Cli::command().version(VERSION).try_get_matches_from(argv)?;
-    Cli::from_arg_matches_mut(&mut matches)
+    // `-c` may repeat (`sts exporter`); the derive keeps the last, so all are read here.
+    let contexts: Vec<String> = matches
+        .get_many::<String>("context")
+        .map(|v| v.cloned().collect())
+        .unwrap_or_default();
+    let mut cli = Cli::from_arg_matches_mut(&mut matches)?;
+    cli.global.contexts = contexts;
+    Ok(cli)
 }

@@ -127,6 +127,7 @@ mod tests {
             name: name.into(),
             expires,
             last_used,
+            created: None,
             revoked,
             cells: vec![],
             json: Value::Null,

@@ -6,7 +6,9 @@ pub mod auth;
 pub mod context;
 pub mod context_import;
 pub mod expiry_filter;
+pub mod exporter;
 pub mod list_filter;
+pub mod metrics;
 pub mod rotate;
 pub mod service_users;
 pub mod tokens;
@@ -60,7 +62,9 @@ pub fn run(cli: &Cli, out: OutputSettings, printer: &Printer) -> Result<(), Fail
         default_k8s_token_path: Path::new(settings::DEFAULT_K8S_SA_TOKEN_PATH),
         default_config_path: default_config.as_deref(),
     };
+    metrics::check_command(cli, out)?;
     match &cli.command {
+        Command::Exporter(a) => metrics::run_exporter(cli, a, out, printer, &src),
         Command::Context(args) => context::run(cli, args, out, printer, &mut src),
         Command::Completion(a) => Ok(output::write_stdout(&completion::script(a.shell))?),
         Command::Auth(cmd) => auth::run(cli, cmd, out, printer, &mut src),

@@ -320,6 +320,7 @@ mod tests {
             name: name.into(),
             expires: None,
             last_used: LastUsed::Unknown,
+            created: None,
             revoked: false,
             cells: vec![],
             json: Value::Null,

@@ -229,7 +229,7 @@ pub fn run<K: TokenKind>(
     printer: &Printer,
     src: &mut Sources,
 ) -> Result<(), Failure> {
-    let settings = settings::resolve(&cli.global, out, src)?;
+    let (settings, provenance) = settings::resolve_with_sources(&cli.global, out, src)?;
     if settings.platform != K::PLATFORM {
         return Err(Error::usage(format!(
             "this command was checked for {} but the settings name {}: set --platform",
@@ -249,11 +249,21 @@ pub fn run<K: TokenKind>(
                 printer.created::<K>(&created)?;
             }
             Job::List { filter, personal } => {
-                let mut tokens = if personal {
-                    K::list_personal(&client).await?
+                let listed = if personal {
+                    K::list_personal(&client).await
                 } else {
-                    K::list(&client).await?
+                    K::list(&client).await
                 };
+                if printer.is_prometheus() {
+                    return super::metrics::print_one::<K>(
+                        printer,
+                        &settings,
+                        &provenance,
+                        listed,
+                        &filter,
+                    );
+                }
+                let mut tokens = listed?;
                 let now = Utc::now();
                 if let Some(w) = filter.last_use_warning([K::PLATFORM]) {
                     printer.warn(&w);

@@ -2,6 +2,7 @@
 //! (CONTRACT §1–§3, §6). Data goes to stdout; messages and logs go to stderr.
 
 mod fleet;
+pub mod prometheus;
 mod usage_error;
 pub use fleet::FleetProgress;
 pub use usage_error::clap_error;
@@ -101,6 +102,11 @@ impl Printer {
 
     pub fn is_json(&self) -> bool {
         self.format == OutputFormat::Json
+    }
+
+    /// `-o prometheus` (CONTRACT §13).
+    pub fn is_prometheus(&self) -> bool {
+        self.format == OutputFormat::Prometheus
     }
 
     fn symbol(&self, emoji: &'static str, word: &'static str) -> &'static str {
@@ -778,6 +784,7 @@ mod tests {
             name: "n".into(),
             expires: Some(1_735_689_600_000),
             last_used: LastUsed::Never,
+            created: None,
             revoked: true,
             cells: vec![],
             json: Value::Null,

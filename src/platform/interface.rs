@@ -96,6 +96,8 @@ pub struct Token {
     /// Epoch milliseconds.
     pub expires: Option<i64>,
     pub last_used: LastUsed,
+    /// When it was created (epoch milliseconds), where the platform tells it.
+    pub created: Option<i64>,
     /// The platform says it is switched off (Qualytics `active: false`).
     pub revoked: bool,
     pub cells: Vec<Cell>,

@@ -30,6 +30,7 @@ fn bench_script_writes_a_report_with_every_figure() {
         .env("BENCH_LARGE_RUNS", "2")
         .env("BENCH_MEM_RUNS", "2")
         .env("BENCH_FLEET_RUNS", "2")
+        .env("BENCH_SCRAPES", "150")
         .env("BENCH_OUT", &report)
         .env("HOME", dir.path())
         .output()
@@ -53,6 +54,9 @@ fn bench_script_writes_a_report_with_every_figure() {
         "| 5. requests per command | exactly 1 (Go CLI: 2) | ",
         "| 6. stripped `sts` binary | < 8 MB | ",
         "| 7. `service-token list -A`, 20 contexts | ≤ 2 × 1 context | ",
+        "| 8. a scrape of ",
+        "| 8. `service-token list -o prometheus`, 100 tokens | < 150 ms, < 40 MB | ",
+        "| 8. exporter memory after 150 scrapes | within 10 % of after 100 | ",
     ] {
         let line = text
             .lines()
@@ -82,6 +86,8 @@ fn bench_script_writes_a_report_with_every_figure() {
         "| 5 | ",
         "| 20 | ",
         "| 20 (file) | ",
+        "## 8. The exporter",
+        "| `curl -s http://…/metrics` (",
     ] {
         assert!(
             text.contains(needle),

@@ -114,6 +114,7 @@ impl TokenKind for MemoryTokens {
                 name: name.clone(),
                 expires: *expires,
                 last_used: LastUsed::Unknown,
+                created: None,
                 revoked: false,
                 cells: vec![
                     Cell::Id(Some(id.to_string())),

@@ -32,6 +32,7 @@ mod hardening_network;
 mod hardening_pipe;
 mod hardening_secrets;
 mod hardening_tls;
+mod metrics;
 mod proptest_decoders;
 mod sandbox_api;
 mod sandbox_clock;

@@ -166,6 +166,9 @@ pub fn list_all(
     } else {
         &SERVICE_TOKENS
     };
+    if printer.is_prometheus() {
+        return super::metrics::print_all(printer, nouns, results, rows, filter, now);
+    }
     printer.fleet_tokens(nouns, &results, now)?;
     verdict(&results, rows, Some((filter, nouns)))
 }

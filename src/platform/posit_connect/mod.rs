@@ -228,6 +228,7 @@ fn row(mut v: Value) -> Token {
         name: name.clone(),
         expires,
         last_used,
+        created: time_field(&v, "created_time"),
         revoked: false,
         cells: vec![
             Cell::Id(guid),

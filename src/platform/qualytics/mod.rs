@@ -317,6 +317,7 @@ fn row(mut v: Value) -> Token {
         name: name.clone(),
         expires,
         last_used,
+        created: time_field(&v, "created"),
         revoked: v.get("active").and_then(Value::as_bool) == Some(false),
         cells: vec![
             Cell::Id(id.map(|i| i.to_string())),

@@ -125,6 +125,7 @@ impl TokenKind for ServiceTokens {
                 name: t.name.clone(),
                 expires: t.expiration,
                 last_used: LastUsed::Unknown,
+                created: None,
                 revoked: false,
                 cells: vec![
                     Cell::Id(t.id.map(|i| i.to_string())),
@@ -221,6 +222,7 @@ impl TokenKind for IngestionApiKeys {
                 name: k.name.clone(),
                 expires: k.expiration,
                 last_used: LastUsed::Unknown,
+                created: None,
                 revoked: false,
                 cells: vec![
                     Cell::Id(k.id.map(|i| i.to_string())),

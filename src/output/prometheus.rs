@@ -1,0 +1,501 @@
+//! The Prometheus text exposition format 0.0.4 (CONTRACT §13): every credential's expiry, last
+//! use, creation and status, and each context's health, from plain records. `# HELP` and `# TYPE`
+//! for every family; label values escaped as the format wants (backslash, double quote, newline)
+//! and every known secret masked in them, so a server that echoes a credential into a token's
+//! name cannot put it in a metric. Written by hand: the `prometheus-client` crate writes
+//! OpenMetrics only, which Debian's `promtool` 2.42 rejects. OpenMetrics 1.0 is written too, for
+//! a scraper that asks for it in `Accept` (Prometheus does): the same samples, with the counter
+//! and info families named without their `_total` and `_info` suffixes, and `# EOF`.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+
+use crate::outcome::ContextResult;
+use crate::platform::{LastUsed, PlatformKind, Status, Token};
+
+/// The `Content-Type` of the text format 0.0.4.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// The `Content-Type` of OpenMetrics 1.0.
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Which exposition format to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The text format 0.0.4 (the default, and what `-o prometheus` writes).
+    Text,
+    /// OpenMetrics 1.0, only for a scraper that asks for it.
+    OpenMetrics,
+}
+
+impl Format {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Text => CONTENT_TYPE,
+            Format::OpenMetrics => OPENMETRICS_CONTENT_TYPE,
+        }
+    }
+
+    /// The format an `Accept` header asks for: OpenMetrics when it names
+    /// `application/openmetrics-text` with a weight no lower than the text format's (or `*/*`'s
+    /// when the text format is not named); else the text format.
+    pub fn negotiate(accept: Option<&str>) -> Format {
+        let Some(accept) = accept else {
+            return Format::Text;
+        };
+        let (mut openmetrics, mut text, mut any) = (None::<f32>, None::<f32>, None::<f32>);
+        for range in accept.split(',') {
+            let mut parts = range.split(';');
+            let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            let slot = match media.as_str() {
+                "application/openmetrics-text" => &mut openmetrics,
+                "text/plain" => &mut text,
+                "*/*" | "text/*" => &mut any,
+                _ => continue,
+            };
+            *slot = Some(slot.map_or(q, |old| old.max(q)));
+        }
+        match openmetrics {
+            Some(q) if q > 0.0 && q >= text.or(any).unwrap_or(0.0) => Format::OpenMetrics,
+            _ => Format::Text,
+        }
+    }
+}
+
+/// One credential as the metrics show it (times in epoch milliseconds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CredentialRecord {
+    pub context: String,
+    pub platform: &'static str,
+    /// `service-token` or `ingestion-api-key`.
+    pub kind: &'static str,
+    pub id: String,
+    pub name: String,
+    pub expires: Option<i64>,
+    pub last_used: Option<i64>,
+    pub created: Option<i64>,
+    pub status: Status,
+}
+
+impl CredentialRecord {
+    /// The record of a listed token of `context`.
+    pub fn of(
+        context: &str,
+        platform: PlatformKind,
+        kind: &'static str,
+        token: &Token,
+        now: DateTime<Utc>,
+    ) -> CredentialRecord {
+        CredentialRecord {
+            context: context.to_string(),
+            platform: platform.as_str(),
+            kind,
+            id: token.id.text.clone(),
+            name: token.name.clone(),
+            expires: token.expires,
+            last_used: match token.last_used {
+                LastUsed::At(t) => Some(t),
+                LastUsed::Unknown | LastUsed::Never => None,
+            },
+            created: token.created,
+            status: token.status(now),
+        }
+    }
+}
+
+/// One context's health: whether its last refresh answered, and when one last did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContextRecord {
+    pub context: String,
+    pub platform: &'static str,
+    pub up: bool,
+    /// Epoch milliseconds.
+    pub last_success: Option<i64>,
+}
+
+/// The exporter's own figures.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RefreshRecord {
+    /// How long the last refresh took.
+    pub duration_seconds: f64,
+    /// Refreshes in which every context answered.
+    pub successes: u64,
+    /// Refreshes in which at least one context failed.
+    pub failures: u64,
+}
+
+/// The records of a list over one or more contexts (`-o prometheus`): each answering context's
+/// tokens and `up 1`, each failing one `up 0`.
+pub fn records_of(
+    kind: &'static str,
+    results: &[ContextResult<Vec<Token>>],
+    now: DateTime<Utc>,
+) -> (Vec<CredentialRecord>, Vec<ContextRecord>) {
+    let mut credentials = Vec::new();
+    let mut contexts = Vec::new();
+    for r in results {
+        let up = r.result.is_ok();
+        if let Ok(tokens) = &r.result {
+            credentials.extend(
+                tokens
+                    .iter()
+                    .map(|t| CredentialRecord::of(&r.name, r.platform, kind, t, now)),
+            );
+        }
+        contexts.push(ContextRecord {
+            context: r.name.clone(),
+            platform: r.platform.as_str(),
+            up,
+            last_success: up.then(|| now.timestamp_millis()),
+        });
+    }
+    (credentials, contexts)
+}
+
+/// The exposition: the credential families, the context families and, for the exporter, its
+/// refresh families. Series are sorted (context, kind, name, id); a second token with the very
+/// same labels is left out, since a scrape with a duplicate series is rejected whole.
+pub fn render(
+    credentials: &mut [CredentialRecord],
+    contexts: &[ContextRecord],
+    refresh: Option<&RefreshRecord>,
+) -> String {
+    render_as(Format::Text, credentials, contexts, refresh)
+}
+
+/// [`render`] in the given format.
+pub fn render_as(
+    format: Format,
+    credentials: &mut [CredentialRecord],
+    contexts: &[ContextRecord],
+    refresh: Option<&RefreshRecord>,
+) -> String {
+    let family = |out: &mut String, name: &str, help: &str, kind: &str| {
+        family(out, format, name, help, kind)
+    };
+    credentials.sort_by(|a, b| {
+        (&a.context, a.kind, &a.name, &a.id).cmp(&(&b.context, b.kind, &b.name, &b.id))
+    });
+    let labels: Vec<String> = credentials.iter().map(credential_labels).collect();
+    let mut keep: Vec<bool> = vec![true; credentials.len()];
+    for i in 1..labels.len() {
+        if labels[i] == labels[i - 1] {
+            keep[i] = false;
+        }
+    }
+    let mut out = String::with_capacity(credentials.len() * 4 * 160 + 1024);
+    let series = |out: &mut String, pick: &dyn Fn(&CredentialRecord) -> Option<i64>| {
+        for (i, c) in credentials.iter().enumerate() {
+            if let Some(ms) = pick(c).filter(|_| keep[i]) {
+                let _ = writeln!(out, "{{{}}} {}", labels[i], seconds(ms));
+            }
+        }
+    };
+
+    family(
+        &mut out,
+        "sts_credential_expiration_timestamp_seconds",
+        "When the credential expires, in Unix seconds (no sample for one that never expires).",
+        "gauge",
+    );
+    let at = out.len();
+    series(&mut out, &|c| c.expires);
+    prefix_lines(&mut out, at, "sts_credential_expiration_timestamp_seconds");
+
+    family(
+        &mut out,
+        "sts_credential_last_used_timestamp_seconds",
+        "When the credential was last used, in Unix seconds, where the platform keeps it.",
+        "gauge",
+    );
+    let at = out.len();
+    series(&mut out, &|c| c.last_used);
+    prefix_lines(&mut out, at, "sts_credential_last_used_timestamp_seconds");
+
+    family(
+        &mut out,
+        "sts_credential_created_timestamp_seconds",
+        "When the credential was created, in Unix seconds, where the platform tells it.",
+        "gauge",
+    );
+    let at = out.len();
+    series(&mut out, &|c| c.created);
+    prefix_lines(&mut out, at, "sts_credential_created_timestamp_seconds");
+
+    family(
+        &mut out,
+        "sts_credential_info",
+        "Every credential, with its status (active, revoked, expired); always 1.",
+        "info",
+    );
+    for (i, c) in credentials.iter().enumerate() {
+        if keep[i] {
+            let _ = writeln!(
+                out,
+                "sts_credential_info{{{},status=\"{}\"}} 1",
+                labels[i],
+                c.status.as_str()
+            );
+        }
+    }
+
+    family(
+        &mut out,
+        "sts_context_up",
+        "1 when the last refresh of the context answered, else 0.",
+        "gauge",
+    );
+    for c in contexts {
+        let _ = writeln!(
+            out,
+            "sts_context_up{{{}}} {}",
+            context_labels(c),
+            u8::from(c.up)
+        );
+    }
+    family(
+        &mut out,
+        "sts_context_last_success_timestamp_seconds",
+        "When the context last answered, in Unix seconds.",
+        "gauge",
+    );
+    for c in contexts {
+        if let Some(ms) = c.last_success {
+            let _ = writeln!(
+                out,
+                "sts_context_last_success_timestamp_seconds{{{}}} {}",
+                context_labels(c),
+                seconds(ms)
+            );
+        }
+    }
+
+    if let Some(r) = refresh {
+        family(
+            &mut out,
+            "sts_exporter_refresh_duration_seconds",
+            "How long the last refresh of every context took.",
+            "gauge",
+        );
+        let _ = writeln!(
+            out,
+            "sts_exporter_refresh_duration_seconds {}",
+            r.duration_seconds
+        );
+        family(
+            &mut out,
+            "sts_exporter_refreshes_total",
+            "Refreshes done, by result: success (every context answered) or failure.",
+            "counter",
+        );
+        let _ = writeln!(
+            out,
+            "sts_exporter_refreshes_total{{result=\"success\"}} {}",
+            r.successes
+        );
+        let _ = writeln!(
+            out,
+            "sts_exporter_refreshes_total{{result=\"failure\"}} {}",
+            r.failures
+        );
+    }
+    if format == Format::OpenMetrics {
+        out.push_str("# EOF\n");
+    }
+    out
+}
+
+/// Writes an exposition on stdout as it is: every label value in it was masked and escaped by
+/// [`label_value`] (no control character but the line ends), so the sink's second pass over a
+/// large text is not needed.
+pub fn write_stdout(text: &str) -> std::io::Result<()> {
+    super::write_raw(crate::redact::Stream::Stdout, text)
+}
+
+/// `# HELP` and `# TYPE` of a family. In the text format an info family is a gauge; in
+/// OpenMetrics a counter's and an info's family name is the sample name without its suffix.
+fn family(out: &mut String, format: Format, name: &str, help: &str, kind: &str) {
+    let (name, kind) = match (format, kind) {
+        (Format::Text, "info") => (name, "gauge"),
+        (Format::Text, _) => (name, kind),
+        (Format::OpenMetrics, "counter") => (name.strip_suffix("_total").unwrap_or(name), kind),
+        (Format::OpenMetrics, "info") => (name.strip_suffix("_info").unwrap_or(name), kind),
+        (Format::OpenMetrics, _) => (name, kind),
+    };
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// Puts the metric name before each line written from `at` on (the series are written as
+/// `{labels} value` first, so one closure serves the three timestamp families).
+fn prefix_lines(out: &mut String, at: usize, name: &str) {
+    if at == out.len() {
+        return;
+    }
+    let tail = out.split_off(at);
+    for line in tail.lines() {
+        out.push_str(name);
+        out.push_str(line);
+        out.push('\n');
+    }
+}
+
+fn credential_labels(c: &CredentialRecord) -> String {
+    format!(
+        "context=\"{}\",platform=\"{}\",kind=\"{}\",id=\"{}\",name=\"{}\"",
+        label_value(&c.context),
+        label_value(c.platform),
+        label_value(c.kind),
+        label_value(&c.id),
+        label_value(&c.name)
+    )
+}
+
+fn context_labels(c: &ContextRecord) -> String {
+    format!(
+        "context=\"{}\",platform=\"{}\"",
+        label_value(&c.context),
+        label_value(c.platform)
+    )
+}
+
+/// A label value as the format wants it: known secrets masked, then backslash, double quote and
+/// newline escaped; any other control character or bidirectional override is written as the
+/// text `\u001b`, never raw.
+pub fn label_value(value: &str) -> String {
+    let masked = crate::redact::mask(value, None);
+    let mut out = String::with_capacity(masked.len());
+    for c in masked.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c if crate::redact::needs_escape(c) => {
+                let _ = write!(out, "\\\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Epoch milliseconds as Unix seconds (`1767225600`, `1767225600.5`).
+fn seconds(ms: i64) -> String {
+    (ms as f64 / 1000.0).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(name: &str, id: &str) -> CredentialRecord {
+        CredentialRecord {
+            context: "prod".into(),
+            platform: "stackstate",
+            kind: "service-token",
+            id: id.into(),
+            name: name.into(),
+            expires: Some(1_767_225_600_500),
+            last_used: None,
+            created: Some(1_700_000_000_000),
+            status: Status::Active,
+        }
+    }
+
+    #[test]
+    fn accept_headers_choose_the_format() {
+        let prometheus = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;\
+                          version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        assert_eq!(Format::negotiate(Some(prometheus)), Format::OpenMetrics);
+        assert_eq!(Format::negotiate(None), Format::Text);
+        assert_eq!(Format::negotiate(Some("*/*")), Format::Text);
+        assert_eq!(
+            Format::negotiate(Some("text/plain, application/openmetrics-text;q=0.9")),
+            Format::Text
+        );
+        assert_eq!(
+            Format::negotiate(Some("application/openmetrics-text;q=0")),
+            Format::Text
+        );
+        let mut none = Vec::new();
+        let om = render_as(
+            Format::OpenMetrics,
+            &mut none,
+            &[],
+            Some(&RefreshRecord::default()),
+        );
+        assert!(om.ends_with("# EOF\n"));
+        assert!(om.contains("# TYPE sts_exporter_refreshes counter\n"));
+        assert!(om.contains("# TYPE sts_credential info\n"));
+        assert!(om.contains("sts_exporter_refreshes_total{result=\"success\"} 0\n"));
+        let text = render(&mut none, &[], Some(&RefreshRecord::default()));
+        assert!(text.contains("# TYPE sts_credential_info gauge\n") && !text.contains("# EOF"));
+    }
+
+    #[test]
+    fn label_values_are_escaped_and_secrets_masked() {
+        crate::redact::register("s3cr3t-value-123");
+        assert_eq!(label_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+        assert_eq!(label_value("x\x1b[31m"), "x\\\\u001b[31m");
+        assert_eq!(label_value("name s3cr3t-value-123"), "name ***");
+    }
+
+    #[test]
+    fn every_family_has_help_and_type_and_series_are_sorted_and_unique() {
+        let mut creds = vec![record("b", "2"), record("a", "1"), record("a", "1")];
+        creds[1].expires = None;
+        let contexts = vec![
+            ContextRecord {
+                context: "prod".into(),
+                platform: "stackstate",
+                up: true,
+                last_success: Some(1_000),
+            },
+            ContextRecord {
+                context: "down".into(),
+                platform: "qualytics",
+                up: false,
+                last_success: None,
+            },
+        ];
+        let text = render(&mut creds, &contexts, Some(&RefreshRecord::default()));
+        for name in [
+            "sts_credential_expiration_timestamp_seconds",
+            "sts_credential_last_used_timestamp_seconds",
+            "sts_credential_created_timestamp_seconds",
+            "sts_credential_info",
+            "sts_context_up",
+            "sts_context_last_success_timestamp_seconds",
+            "sts_exporter_refresh_duration_seconds",
+            "sts_exporter_refreshes_total",
+        ] {
+            assert!(text.contains(&format!("# HELP {name} ")), "{name}");
+            assert!(text.contains(&format!("# TYPE {name} ")), "{name}");
+        }
+        let info: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("sts_credential_info{"))
+            .collect();
+        assert_eq!(info.len(), 2, "{text}");
+        assert!(info[0].contains("name=\"a\"") && info[1].contains("name=\"b\""));
+        let expiry: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("sts_credential_expiration_timestamp_seconds{"))
+            .collect();
+        assert_eq!(
+            expiry,
+            [
+                "sts_credential_expiration_timestamp_seconds{context=\"prod\",platform=\"stackstate\",kind=\"service-token\",id=\"2\",name=\"b\"} 1767225600.5"
+            ]
+        );
+        assert!(text.contains("sts_context_up{context=\"down\",platform=\"qualytics\"} 0\n"));
+        assert!(text.contains("sts_context_last_success_timestamp_seconds{context=\"prod\",platform=\"stackstate\"} 1\n"));
+        assert!(!text.contains("last_success_timestamp_seconds{context=\"down\""));
+        assert!(text.contains("sts_credential_created_timestamp_seconds{context=\"prod\",platform=\"stackstate\",kind=\"service-token\",id=\"1\",name=\"a\"} 1700000000\n"));
+    }
+}
