@@ -591,12 +591,12 @@ pub(crate) fn lock(path: &Path, what: &str) -> Result<File> {
     #[cfg(unix)]
     options.mode(0o600);
     let file = options.open(&lock_path).map_err(|e| {
-            write_error(
-                what,
-                path,
-                format!("cannot open {}: {e}", lock_path.display()),
-            )
-        })?;
+        write_error(
+            what,
+            path,
+            format!("cannot open {}: {e}", lock_path.display()),
+        )
+    })?;
     file.lock().map_err(|e| {
         write_error(
             what,

@@ -8,11 +8,11 @@
 //! exits soon after). No message built here ever contains a secret.
 
 use std::collections::{BTreeMap, HashMap};
-#[cfg(unix)]
-use std::{fs, os::unix::fs::PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, mpsc};
 use std::time::Duration;
+#[cfg(unix)]
+use std::{fs, os::unix::fs::PermissionsExt};
 
 use crate::config::{self, Config, Context, Storage};
 use crate::error::{Error, Kind, Result};

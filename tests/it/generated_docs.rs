@@ -1,6 +1,6 @@
 //! The completion scripts, man pages and command reference are generated from the clap model and
 //! checked in. This test fails when one of them is stale; run it with `UPDATE_GENERATED=1` to
-//! rewrite them: `UPDATE_GENERATED=1 cargo test --test it generated_docs`.
+//! rewrite them: `UPDATE_GENERATED=1 cargo test --all-features --test it generated_docs`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
