@@ -18,6 +18,9 @@ pub fn cargo(args: &[&str]) {
     let out = Command::new(env!("CARGO"))
         .args(args)
         .env("CARGO_TARGET_DIR", cross_target_dir())
+        // `cargo test` passes the build script's `STS_GIT_COMMIT` on to the tests; inherited, it
+        // would make this build differ from the one `scripts/check-targets` made, and rebuild.
+        .env_remove("STS_GIT_COMMIT")
         .current_dir(repo_root())
         .output()
         .unwrap_or_else(|e| panic!("cannot run cargo: {e}"));
