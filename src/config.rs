@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
+#[cfg(unix)]
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -568,11 +569,11 @@ fn write_error(what: &str, path: &Path, e: impl fmt::Display) -> Error {
 /// Creates the folder holding `path` and its missing parents, each 0700.
 pub(crate) fn create_parent_dirs(path: &Path, what: &str) -> Result<()> {
     let dir = parent_dir(path);
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| write_error(what, path, e))
+    let mut builder = DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    builder.mode(0o700);
+    builder.create(dir).map_err(|e| write_error(what, path, e))
 }
 
 /// An exclusive lock on `<path>.lock` (never on `path` itself, which is replaced by rename),
@@ -585,20 +586,17 @@ pub(crate) fn lock(path: &Path, what: &str) -> Result<File> {
         .to_os_string();
     name.push(".lock");
     let lock_path = parent_dir(path).join(name);
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&lock_path)
-        .map_err(|e| {
-            write_error(
-                what,
-                path,
-                format!("cannot open {}: {e}", lock_path.display()),
-            )
-        })?;
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let file = options.open(&lock_path).map_err(|e| {
+        write_error(
+            what,
+            path,
+            format!("cannot open {}: {e}", lock_path.display()),
+        )
+    })?;
     file.lock().map_err(|e| {
         write_error(
             what,
@@ -635,13 +633,19 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], what: &str, mode: Mode) ->
         .into_owned();
     fsutil::remove_stale_temp_files(dir, &file_name);
     let tmp = dir.join(fsutil::temp_name(&file_name));
+    #[cfg(unix)]
     let old = fs::metadata(&target).ok();
+    #[cfg(not(unix))]
+    let _ = mode;
     let result = (|| -> io::Result<()> {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        options.mode(0o600);
+        let mut file = options.open(&tmp)?;
+        // Windows has no mode bits or owner ids to carry over: a new file inherits its folder's
+        // access list, as the file it replaces did.
+        #[cfg(unix)]
         if let Some(old) = &old {
             use std::os::unix::fs::{MetadataExt, PermissionsExt};
             // The owner first (only root may give a file away; anyone else keeps their own).

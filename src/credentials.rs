@@ -8,11 +8,11 @@
 //! exits soon after). No message built here ever contains a secret.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
+#[cfg(unix)]
+use std::{fs, os::unix::fs::PermissionsExt};
 
 use crate::config::{self, Storage};
 use crate::error::{Error, Kind, Result};
@@ -680,6 +680,7 @@ impl FileStore {
 
     /// A warning for the caller to print (with ⚠️) when the file can be read or written by its
     /// group or others; `None` when it is private or does not exist.
+    #[cfg(unix)]
     pub fn mode_warning(&self) -> Option<String> {
         let mode = fs::metadata(&self.path).ok()?.permissions().mode() & 0o777;
         (mode & 0o077 != 0).then(|| {
@@ -689,6 +690,13 @@ impl FileStore {
                 self.path.display()
             )
         })
+    }
+
+    /// Windows has no mode bits: the file is as private as its folder's access list (the user's
+    /// profile), and there is nothing to warn about.
+    #[cfg(not(unix))]
+    pub fn mode_warning(&self) -> Option<String> {
+        None
     }
 
     /// Every secret of the file (cleared from memory when dropped).

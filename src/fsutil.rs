@@ -12,8 +12,9 @@
 //!   target, which must be a regular file or absent).
 
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, BufRead, Read};
+#[cfg(unix)]
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -74,7 +75,15 @@ fn not_regular(ft: &fs::FileType) -> Option<&'static str> {
         None
     } else if ft.is_dir() {
         Some("a directory")
-    } else if ft.is_fifo() {
+    } else {
+        special_file(ft)
+    }
+}
+
+/// What a file that is neither a regular file nor a folder is (Unix: FIFO, socket, device).
+#[cfg(unix)]
+fn special_file(ft: &fs::FileType) -> Option<&'static str> {
+    if ft.is_fifo() {
         Some("a FIFO")
     } else if ft.is_socket() {
         Some("a socket")
@@ -85,6 +94,13 @@ fn not_regular(ft: &fs::FileType) -> Option<&'static str> {
     } else {
         Some("not a file")
     }
+}
+
+/// On Windows a path that is neither a regular file nor a folder (a symlink whose target cannot
+/// be read, a device path such as `NUL` or a pipe) is refused as one.
+#[cfg(not(unix))]
+fn special_file(_ft: &fs::FileType) -> Option<&'static str> {
+    Some("not a file")
 }
 
 /// Checks that `path` (symlinks followed) is a regular file or does not exist. `Ok(false)` when
@@ -115,11 +131,7 @@ pub fn read_regular(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, ReadErro
     }
     // The path may have been swapped between the check and the open: O_NONBLOCK keeps a FIFO
     // from blocking the open, and the opened file is checked again.
-    let file = match OpenOptions::new()
-        .read(true)
-        .custom_flags(libc_o_nonblock())
-        .open(path)
-    {
+    let file = match open_for_read(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e.into()),
@@ -149,7 +161,23 @@ fn read_at_most(file: impl Read, limit: u64) -> Result<Vec<u8>, ReadError> {
     Ok(bytes)
 }
 
+/// Opens `path` for reading without blocking on a FIFO swapped in after the type check.
+#[cfg(unix)]
+fn open_for_read(path: &Path) -> io::Result<File> {
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc_o_nonblock())
+        .open(path)
+}
+
+/// Windows has no FIFO in the file system to block on: a plain open, whose file is checked again.
+#[cfg(not(unix))]
+fn open_for_read(path: &Path) -> io::Result<File> {
+    File::open(path)
+}
+
 /// `O_NONBLOCK` on Linux and the BSDs/macOS.
+#[cfg(unix)]
 fn libc_o_nonblock() -> i32 {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {

@@ -8,11 +8,11 @@ pub mod completion;
 pub mod config;
 pub mod credentials;
 pub mod dates;
+#[cfg(feature = "docgen")]
+pub mod docgen;
 pub mod env_vars;
 pub mod error;
 pub mod fsutil;
-#[cfg(feature = "docgen")]
-pub mod generated;
 pub mod guard;
 pub mod http;
 pub mod outcome;

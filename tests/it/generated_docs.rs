@@ -1,13 +1,13 @@
 //! The completion scripts, man pages and command reference are generated from the clap model and
 //! checked in. This test fails when one of them is stale; run it with `UPDATE_GENERATED=1` to
-//! rewrite them: `UPDATE_GENERATED=1 cargo test --test it generated_docs`.
+//! rewrite them: `UPDATE_GENERATED=1 cargo test --all-features --test it generated_docs`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use clap::{Arg, ArgAction, CommandFactory};
 use sts_cli::cli::Cli;
-use sts_cli::generated::{self, REGENERATE};
+use sts_cli::docgen::{self, REGENERATE};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -19,11 +19,11 @@ fn updating() -> bool {
 
 #[test]
 fn checked_in_files_are_up_to_date() {
-    let files = generated::files(Cli::command());
+    let files = docgen::files(Cli::command());
     if updating() {
-        generated::write(&root(), &files).expect("write the generated files");
+        docgen::write(&root(), &files).expect("write the generated files");
     }
-    if let Err(message) = generated::check(&root(), &files) {
+    if let Err(message) = docgen::check(&root(), &files) {
         panic!("{message}");
     }
 }
@@ -41,8 +41,8 @@ fn a_flag_added_without_regenerating_is_caught() {
             )
         })
     });
-    let files = generated::files(cmd);
-    let message = generated::check(&root(), &files).expect_err("a new flag must make files stale");
+    let files = docgen::files(cmd);
+    let message = docgen::check(&root(), &files).expect_err("a new flag must make files stale");
     assert!(message.contains(REGENERATE), "{message}");
     for stale in [
         "docs/man/sts-service-token-create.1 differs",
@@ -57,16 +57,16 @@ fn a_flag_added_without_regenerating_is_caught() {
 #[test]
 fn a_leftover_file_in_a_generated_folder_is_stale() {
     let dir = tempfile::tempdir().unwrap();
-    let files = generated::files(Cli::command());
-    generated::write(dir.path(), &files).unwrap();
-    assert_eq!(generated::check(dir.path(), &files), Ok(()));
+    let files = docgen::files(Cli::command());
+    docgen::write(dir.path(), &files).unwrap();
+    assert_eq!(docgen::check(dir.path(), &files), Ok(()));
     std::fs::write(dir.path().join("docs/man/sts-old.1"), "x").unwrap();
-    let message = generated::check(dir.path(), &files).unwrap_err();
+    let message = docgen::check(dir.path(), &files).unwrap_err();
     assert!(
         message.contains("docs/man/sts-old.1 is no longer generated"),
         "{message}"
     );
-    generated::write(dir.path(), &files).unwrap();
+    docgen::write(dir.path(), &files).unwrap();
     assert!(!dir.path().join("docs/man/sts-old.1").exists());
 }
 
@@ -83,7 +83,7 @@ fn nothing_generated_names_a_path_or_a_commit() {
         .and_then(|r| r.split(')').next())
         .unwrap_or_else(|| panic!("no commit in {version:?}"))
         .to_string();
-    for f in generated::files(Cli::command()) {
+    for f in docgen::files(Cli::command()) {
         let text = String::from_utf8(f.contents).unwrap();
         assert!(!text.contains("(commit "), "{}", f.path.display());
         assert!(
@@ -102,7 +102,7 @@ fn nothing_generated_names_a_path_or_a_commit() {
 
 #[test]
 fn the_reference_has_every_command_flag_env_var_and_an_example() {
-    let reference = std::fs::read_to_string(root().join(generated::REFERENCE)).unwrap();
+    let reference = std::fs::read_to_string(root().join(docgen::REFERENCE)).unwrap();
     let mut cmd = Cli::command();
     cmd.build();
     fn walk(cmd: &clap::Command, name: &str, reference: &str) {

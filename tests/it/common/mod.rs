@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+pub mod cross;
 pub mod loopback;
 pub mod secret_service;
 pub mod tmux;

@@ -10,7 +10,8 @@ use crate::cli::CompletionShell;
 use crate::completion;
 
 /// The command that rewrites every generated file.
-pub const REGENERATE: &str = "UPDATE_GENERATED=1 cargo test --test it generated_docs";
+pub const REGENERATE: &str =
+    "UPDATE_GENERATED=1 cargo test --all-features --test it generated_docs";
 
 /// The folders whose every file is generated (a file no longer generated there is stale too).
 pub const GENERATED_DIRS: [&str; 2] = ["completions", "docs/man"];
