@@ -515,6 +515,38 @@ pub struct ServiceTokenRotateArgs {
     /// its consumer first)
     #[arg(long)]
     pub delete_old: bool,
+
+    #[command(flatten)]
+    pub deliver: DeliverArgs,
+}
+
+/// Where a rotated secret goes and how it is checked before the old one retires (CONTRACT §12).
+#[derive(Debug, Default, Args)]
+pub struct DeliverArgs {
+    /// Write the new secret to this file: atomically, exactly the secret (no newline); a new
+    /// file is 0600, an existing one keeps its mode and owner
+    #[arg(long, value_name = "PATH")]
+    pub deliver_file: Option<std::path::PathBuf>,
+
+    /// Run this command (`sh -c`) with the new secret on its standard input and STS_CONTEXT,
+    /// STS_PLATFORM, STS_KIND, STS_TOKEN_ID, STS_OLD_TOKEN_ID, STS_TOKEN_NAME, STS_TOKEN_EXPIRES
+    /// set; exit 0 = delivered, else exit 12
+    #[arg(long, value_name = "CMD")]
+    pub deliver_command: Option<String>,
+
+    /// How long each delivery or verify command may run before it is stopped (exit 12)
+    #[arg(long, value_name = "DURATION", default_value = "2m")]
+    pub deliver_timeout: String,
+
+    /// Run this command (the same variables, no input) once the platform accepted the new
+    /// secret; exit 0 = the consumer works with it, else exit 12
+    #[arg(long, value_name = "CMD")]
+    pub verify_command: Option<String>,
+
+    /// Keep the old one live this much longer, counted from the new one's creation time as the
+    /// server reports it
+    #[arg(long, value_name = "DURATION", conflicts_with = "keep_old")]
+    pub overlap: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -609,8 +641,15 @@ pub struct IngestionApiKeyRotateArgs {
     pub expiration: Option<String>,
 
     /// Do not delete the old key
-    #[arg(long)]
+    #[arg(long, conflicts_with = "delete_old")]
     pub keep_old: bool,
+
+    /// Delete the old key once the new one is delivered and verified (the default)
+    #[arg(long)]
+    pub delete_old: bool,
+
+    #[command(flatten)]
+    pub deliver: DeliverArgs,
 }
 
 impl ServiceTokenRotateArgs {
