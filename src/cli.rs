@@ -449,13 +449,16 @@ pub enum ServiceTokenCommand {
     /// Replace a service token by a new one with the same name, roles and subject
     #[command(
         after_help = "Steps: read the old token, create the new one (expiry: --expiration, \
-        else the old token's lifetime again from now, else none), print its secret once, store it \
-        in the context given by --save-to-context after checking it with /server/info, and only \
-        then delete the old token (unless --keep-old). A failed step stops the rotation with the \
-        old token still in place.\n\n\
+        else the old token's lifetime again from now, else none), print its secret once, deliver \
+        it (--deliver-file, --deliver-command), check it with the platform itself and \
+        --verify-command, store it in the context given by --save-to-context, and only then \
+        retire the old token (unless --keep-old; later with --overlap). A failed step stops the \
+        rotation with the old token still in place; a failed delivery or verification puts the \
+        file's previous content back (exit 12 for a failed command).\n\n\
         Examples:\n  \
         sts service-token rotate 107484341630693\n  \
         sts service-token rotate 107484341630693 --save-to-context ci --expiration 90d\n  \
+        sts service-token rotate 107484341630693 --deliver-file /etc/agent/token --overlap 1h\n  \
         sts service-token rotate --id 107484341630693 --keep-old"
     )]
     Rotate(ServiceTokenRotateArgs),
@@ -507,7 +510,8 @@ pub struct ServiceTokenRotateArgs {
     #[arg(short = 'n', long, value_name = "NAME")]
     pub name: Option<String>,
 
-    /// Do not delete the old token (the default on Posit Connect)
+    /// Do not retire the old token (the default on Posit Connect unless the new one was
+    /// delivered and verified)
     #[arg(long, conflicts_with = "delete_old")]
     pub keep_old: bool,
 
@@ -602,10 +606,12 @@ pub enum IngestionApiKeyCommand {
     /// Replace an ingestion API key by a new one with the same name and description
     #[command(
         after_help = "The new key's expiry: --expiration, else the old key's lifetime again \
-        from now, else none. The old key is deleted only after the new one was created (unless \
-        --keep-old).\n\n\
+        from now, else none. The old key is deleted only after the new one was created, \
+        delivered (--deliver-file, --deliver-command) and accepted by the server (unless \
+        --keep-old; later with --overlap).\n\n\
         Examples:\n  \
         sts ingestion-api-key rotate 250558013078953\n  \
+        sts ingestion-api-key rotate 250558013078953 --deliver-file /etc/otelcol/ingestion-key\n  \
         sts ingestion-api-key rotate --id 250558013078953 --expiration 1y --keep-old"
     )]
     Rotate(IngestionApiKeyRotateArgs),
