@@ -486,6 +486,43 @@ mod tests {
         assert!(e.contains("2 new entries"), "{e}");
     }
 
+    fn rotation() -> Rotation {
+        Rotation {
+            old_id: TokenId::int(1),
+            created: None,
+            new_id: None,
+            saved_to_context: None,
+            fate: OldTokenFate::Keep,
+            fate_done: false,
+            warnings: Vec::new(),
+            delivered: Vec::new(),
+            delivered_file: None,
+            verified: false,
+            old_retires_at: None,
+        }
+    }
+
+    #[test]
+    fn the_old_one_retires_by_the_users_choice_else_by_what_was_delivered_and_verified() {
+        type Posit = posit_connect::ServiceTokens;
+        let mut req = RotateRequest::new(TokenId::int(1), Posit::DEFAULT_FATE);
+        req.fate_is_default = true;
+        let mut r = rotation();
+        // Nothing delivered: the platform's default (Posit keeps, §9.1).
+        assert_eq!(retirement::<Posit>(&req, &r), OldTokenFate::Keep);
+        assert_eq!(retirement::<ServiceTokens>(&req, &r), OldTokenFate::Delete);
+        // Delivered but nothing could verify it: kept.
+        req.delivery.command = Some("true".into());
+        assert_eq!(retirement::<Posit>(&req, &r), OldTokenFate::Keep);
+        // Delivered and verified: the platform's default after a delivery.
+        r.verified = true;
+        assert_eq!(retirement::<Posit>(&req, &r), OldTokenFate::Delete);
+        // The user's choice wins.
+        req.fate_is_default = false;
+        req.fate = OldTokenFate::Keep;
+        assert_eq!(retirement::<Posit>(&req, &r), OldTokenFate::Keep);
+    }
+
     #[test]
     fn ids_are_checked_by_their_kind_from_both_forms() {
         let ids = parse_ids::<ServiceTokens>(&["1".into(), "2".into()], &["3".into()]).unwrap();

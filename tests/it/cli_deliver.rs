@@ -247,6 +247,18 @@ fn a_bad_delivery_file_is_exit_3_before_anything_is_created() {
         .fails(3);
         assert!(r.stderr.contains("--deliver-file"), "{}", r.stderr);
     }
+    // A bad duration, and --overlap with --keep-old, are usage errors too.
+    for args in [
+        ["--deliver-timeout", "soon"].as_slice(),
+        &["--overlap", "1x"],
+        &["--overlap", "1h", "--keep-old"],
+    ] {
+        run(env
+            .sts_at(&sb.url, &sb.admin_token, true)
+            .args(["service-token", "rotate", &old_id])
+            .args(args))
+        .fails(3);
+    }
     assert_eq!(server_tokens(&sb).len(), 1);
     assert!(!missing.parent().unwrap().exists());
 }
