@@ -242,7 +242,11 @@ pub async fn rotate<K: TokenKind>(
     let client = client.renewed();
     if let Err((step, e)) = checked {
         let restored = match backup.map(FileBackup::restore) {
-            Some(Ok(())) => "; the delivery file holds its previous content again".to_string(),
+            Some(Ok(())) => {
+                r.delivered.retain(|d| *d != "file");
+                r.delivered_file = None;
+                "; the delivery file holds its previous content again".to_string()
+            }
             Some(Err(re)) => format!("; the delivery file could not be put back: {}", re.message),
             None => String::new(),
         };

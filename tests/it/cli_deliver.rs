@@ -203,6 +203,8 @@ fn failed_delivery(command: &[&str], json: bool) {
     if json {
         assert_eq!(r.json()["new-id"], new_id);
         assert_eq!(r.json()["verified"], false);
+        // The file was put back, so it holds nothing delivered.
+        assert_eq!(r.json()["delivered"], serde_json::json!([]));
         assert_eq!(r.json()["old-deleted"], false);
         assert_eq!(r.stderr_json()["error"], true);
     } else {
@@ -291,38 +293,32 @@ fn overlap_keeps_both_tokens_live_and_says_when_the_old_one_retires() {
     assert_eq!(server_tokens(&sb).len(), 2);
 
     // The JSON says when, counted from the new token's creation as the server reports it.
-    let new_secret_run = run(env
+    let kept = run(env
         .sts_at(&sb.url, &sb.admin_token, true)
         .args(["service-token", "rotate", &old_id.to_string()])
         .args(["--keep-old", "-o", "json"]))
-    .ok();
-    assert!(new_secret_run.json().get("old-retires-at").is_none());
-    let newest = server_tokens(&sb)
-        .into_iter()
-        .max_by_key(|t| t["id"].as_i64())
-        .unwrap();
+    .ok()
+    .json();
+    assert!(kept.get("old-retires-at").is_none(), "{kept}");
     let r = run(env
         .sts_at(&sb.url, &sb.admin_token, true)
         .args(["service-token", "rotate"])
-        .arg(newest["id"].as_i64().unwrap().to_string())
+        .arg(kept["new-id"].to_string())
         .args(["--overlap", "2h", "-o", "json"]))
-    .ok();
-    let at = r.json()["old-retires-at"]
-        .as_str()
-        .expect("old-retires-at")
-        .to_string();
+    .ok()
+    .json();
+    let at = r["old-retires-at"].as_str().expect("old-retires-at");
     let created = server_tokens(&sb)
         .into_iter()
-        .max_by_key(|t| t["id"].as_i64())
-        .unwrap()["lastUpdateTimestamp"]
+        .find(|t| t["id"] == r["new-id"])
+        .expect("the new token")["lastUpdateTimestamp"]
         .as_i64()
         .unwrap();
-    let expected = chrono_like_rfc3339(created + 2 * 3_600_000);
-    assert_eq!(at, expected);
+    assert_eq!(at, rfc3339(created + 2 * 3_600_000));
 }
 
-/// Epoch milliseconds as `yyyy-MM-ddTHH:mm:ssZ`, with the sandbox's own conversion (`date -u`).
-fn chrono_like_rfc3339(millis: i64) -> String {
+/// Epoch milliseconds as `yyyy-MM-ddTHH:mm:ssZ`, converted by `date -u`.
+fn rfc3339(millis: i64) -> String {
     let out = std::process::Command::new("date")
         .args(["-u", "-d"])
         .arg(format!("@{}", millis / 1000))
