@@ -480,13 +480,16 @@ pub enum ServiceTokenCommand {
     /// Replace a service token by a new one with the same name, roles and subject
     #[command(
         after_help = "Steps: read the old token, create the new one (expiry: --expiration, \
-        else the old token's lifetime again from now, else none), print its secret once, store it \
-        in the context given by --save-to-context after checking it with /server/info, and only \
-        then delete the old token (unless --keep-old). A failed step stops the rotation with the \
-        old token still in place.\n\n\
+        else the old token's lifetime again from now, else none), print its secret once, deliver \
+        it (--deliver-file, --deliver-command), check it with the platform itself and \
+        --verify-command, store it in the context given by --save-to-context, and only then \
+        retire the old token (unless --keep-old; later with --overlap). A failed step stops the \
+        rotation with the old token still in place; a failed delivery or verification puts the \
+        file's previous content back (exit 12 for a failed command).\n\n\
         Examples:\n  \
         sts service-token rotate 107484341630693\n  \
         sts service-token rotate 107484341630693 --save-to-context ci --expiration 90d\n  \
+        sts service-token rotate 107484341630693 --deliver-file /etc/agent/token --overlap 1h\n  \
         sts service-token rotate --id 107484341630693 --keep-old"
     )]
     Rotate(ServiceTokenRotateArgs),
@@ -538,7 +541,8 @@ pub struct ServiceTokenRotateArgs {
     #[arg(short = 'n', long, value_name = "NAME")]
     pub name: Option<String>,
 
-    /// Do not delete the old token (the default on Posit Connect)
+    /// Do not retire the old token (the default on Posit Connect unless the new one was
+    /// delivered and verified)
     #[arg(long, conflicts_with = "delete_old")]
     pub keep_old: bool,
 
@@ -546,6 +550,38 @@ pub struct ServiceTokenRotateArgs {
     /// its consumer first)
     #[arg(long)]
     pub delete_old: bool,
+
+    #[command(flatten)]
+    pub deliver: DeliverArgs,
+}
+
+/// Where a rotated secret goes and how it is checked before the old one retires (CONTRACT §12).
+#[derive(Debug, Default, Args)]
+pub struct DeliverArgs {
+    /// Write the new secret to this file: atomically, exactly the secret (no newline); a new
+    /// file is 0600, an existing one keeps its mode and owner
+    #[arg(long, value_name = "PATH")]
+    pub deliver_file: Option<std::path::PathBuf>,
+
+    /// Run this command (`sh -c`) with the new secret on its standard input and STS_CONTEXT,
+    /// STS_PLATFORM, STS_KIND, STS_TOKEN_ID, STS_OLD_TOKEN_ID, STS_TOKEN_NAME, STS_TOKEN_EXPIRES
+    /// set; exit 0 = delivered, else exit 12
+    #[arg(long, value_name = "CMD")]
+    pub deliver_command: Option<String>,
+
+    /// How long each delivery or verify command may run before it is stopped (exit 12)
+    #[arg(long, value_name = "DURATION", default_value = "2m")]
+    pub deliver_timeout: String,
+
+    /// Run this command (the same variables, no input) once the platform accepted the new
+    /// secret; exit 0 = the consumer works with it, else exit 12
+    #[arg(long, value_name = "CMD")]
+    pub verify_command: Option<String>,
+
+    /// Keep the old one live this much longer, counted from the new one's creation time as the
+    /// server reports it
+    #[arg(long, value_name = "DURATION", conflicts_with = "keep_old")]
+    pub overlap: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -601,10 +637,12 @@ pub enum IngestionApiKeyCommand {
     /// Replace an ingestion API key by a new one with the same name and description
     #[command(
         after_help = "The new key's expiry: --expiration, else the old key's lifetime again \
-        from now, else none. The old key is deleted only after the new one was created (unless \
-        --keep-old).\n\n\
+        from now, else none. The old key is deleted only after the new one was created, \
+        delivered (--deliver-file, --deliver-command) and accepted by the server (unless \
+        --keep-old; later with --overlap).\n\n\
         Examples:\n  \
         sts ingestion-api-key rotate 250558013078953\n  \
+        sts ingestion-api-key rotate 250558013078953 --deliver-file /etc/otelcol/ingestion-key\n  \
         sts ingestion-api-key rotate --id 250558013078953 --expiration 1y --keep-old"
     )]
     Rotate(IngestionApiKeyRotateArgs),
@@ -640,8 +678,15 @@ pub struct IngestionApiKeyRotateArgs {
     pub expiration: Option<String>,
 
     /// Do not delete the old key
-    #[arg(long)]
+    #[arg(long, conflicts_with = "delete_old")]
     pub keep_old: bool,
+
+    /// Delete the old key once the new one is delivered and verified (the default)
+    #[arg(long)]
+    pub delete_old: bool,
+
+    #[command(flatten)]
+    pub deliver: DeliverArgs,
 }
 
 impl ServiceTokenRotateArgs {

@@ -140,6 +140,13 @@ pub fn parse_rfc3339_millis(text: &str) -> Option<i64> {
         .map(|t| t.and_utc().timestamp_millis())
 }
 
+/// Epoch milliseconds as RFC 3339 in UTC, to the second (`2026-03-10T12:00:00Z`); `None` out
+/// of range.
+pub fn rfc3339_millis(millis: i64) -> Option<String> {
+    DateTime::<Utc>::from_timestamp_millis(millis)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
 /// The moment unit tests take as now.
 #[cfg(test)]
 pub fn test_now() -> DateTime<Utc> {

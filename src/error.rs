@@ -24,6 +24,8 @@ pub enum Kind {
     Version,
     /// 11: a CA certificate does not parse.
     Certificate,
+    /// 12: a delivery or verify command failed or timed out (CONTRACT §12).
+    Command,
 }
 
 impl Kind {
@@ -38,6 +40,7 @@ impl Kind {
             Kind::NotFound => 8,
             Kind::Version => 10,
             Kind::Certificate => 11,
+            Kind::Command => 12,
         }
     }
 }
@@ -125,10 +128,11 @@ mod tests {
             Kind::NotFound,
             Kind::Version,
             Kind::Certificate,
+            Kind::Command,
         ]
         .iter()
         .map(|k| k.exit_code())
         .collect();
-        assert_eq!(codes, vec![1, 3, 4, 5, 6, 7, 8, 10, 11]);
+        assert_eq!(codes, vec![1, 3, 4, 5, 6, 7, 8, 10, 11, 12]);
     }
 }

@@ -5,6 +5,7 @@ pub mod all_contexts;
 pub mod auth;
 pub mod context;
 pub mod context_import;
+pub mod deliver;
 pub mod expiry_filter;
 pub mod exporter;
 pub mod list_filter;

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 
+use crate::commands::deliver::{self, Delivery, FileBackup, Vars};
 use crate::config::{self, Auth, Context};
 use crate::error::{Error, Kind, Result};
 use crate::http::client::{Client, Observer};
@@ -84,9 +85,37 @@ pub struct RotateRequest {
     pub name: Option<String>,
     pub target: Option<ContextTarget>,
     pub fate: OldTokenFate,
+    /// `fate` is the platform's default, not the user's choice: a delivered and verified
+    /// secret then retires the old one by [`TokenKind::DELIVERED_FATE`], an unverified one keeps
+    /// it (CONTRACT §12).
+    pub fate_is_default: bool,
+    /// `--overlap`: the old one stays live that much longer after the new one's creation.
+    pub overlap: Option<Duration>,
+    pub delivery: Delivery,
+    /// The context in use, for `STS_CONTEXT` (empty when flags and env vars were used).
+    pub context_name: String,
 }
 
-/// Rotates `req.old_id` of kind `K`.
+impl RotateRequest {
+    /// A rotation of `old_id` with the platform's default fate and nothing delivered.
+    pub fn new(old_id: TokenId, fate: OldTokenFate) -> RotateRequest {
+        RotateRequest {
+            old_id,
+            expiration: None,
+            name: None,
+            target: None,
+            fate,
+            fate_is_default: false,
+            overlap: None,
+            delivery: Delivery::default(),
+            context_name: String::new(),
+        }
+    }
+}
+
+/// Rotates `req.old_id` of kind `K`: the old one read, the new one created, its id found, the
+/// secret delivered and verified, stored in a context, and only then the old one retired. A
+/// failed delivery or verification retires nothing and puts the delivery file back.
 pub async fn rotate<K: TokenKind>(
     client: &Client,
     observer: &dyn Observer,
@@ -102,7 +131,14 @@ pub async fn rotate<K: TokenKind>(
         fate: req.fate,
         fate_done: false,
         warnings: Vec::new(),
+        delivered: Vec::new(),
+        delivered_file: None,
+        verified: false,
+        old_retires_at: None,
     };
+    if let Err(e) = req.delivery.check() {
+        return (r, Some(e));
+    }
     let nothing_changed = |e: Error, step: &str| {
         e.reworded(format!(
             "{step}: {}; nothing was changed, the old {what} {old_id} still works",
@@ -147,6 +183,7 @@ pub async fn rotate<K: TokenKind>(
             );
         }
     };
+    crate::redact::register(&created.secret);
     let secret = Secret::new(created.secret.clone());
     let new_name = created
         .json
@@ -154,6 +191,7 @@ pub async fn rotate<K: TokenKind>(
         .and_then(|n| n.as_str())
         .unwrap_or(&old.name)
         .to_string();
+    let (mut created_ms, mut expires_ms) = K::created_times(&created.json);
     r.new_id = created.id.clone();
     r.created = Some(created);
 
@@ -162,7 +200,14 @@ pub async fn rotate<K: TokenKind>(
         let known: HashSet<String> = before.iter().map(|t| t.id.text.clone()).collect();
         match K::list(client).await {
             Ok(after) => match new_id(&known, &after, &new_name) {
-                Ok(id) => r.new_id = Some(id),
+                Ok(id) => {
+                    if let Some(entry) = after.iter().find(|t| t.id == id) {
+                        let (c, e) = K::created_times(&entry.json);
+                        created_ms = created_ms.or(c);
+                        expires_ms = expires_ms.or(e).or(entry.expires);
+                    }
+                    r.new_id = Some(id);
+                }
                 Err(w) => r.warnings.push(w),
             },
             Err(e) => r.warnings.push(format!(
@@ -176,17 +221,44 @@ pub async fn rotate<K: TokenKind>(
         Some(id) => format!("the new {what} (id {}) was created and printed", id.text),
         None => format!("the new {what} was created and printed"),
     };
+    let vars = Vars {
+        context: req.context_name.clone(),
+        platform: K::PLATFORM.to_string(),
+        kind: K::NOUNS.json_one.to_string(),
+        token_id: r
+            .new_id
+            .as_ref()
+            .map(|i| i.text.clone())
+            .unwrap_or_default(),
+        old_token_id: old_id.clone(),
+        name: new_name.clone(),
+        expires: expires_ms.and_then(crate::dates::rfc3339_millis),
+    };
 
-    // 4. The context: the new secret checked against its server, then stored.
+    // 4. Delivery and verification; a failure puts the file back and retires nothing.
+    let mut backup = None;
+    let checked =
+        deliver_and_verify::<K>(client, observer, req, &secret, &vars, &mut r, &mut backup).await;
+    let client = client.renewed();
+    if let Err((step, e)) = checked {
+        let restored = match backup.map(FileBackup::restore) {
+            Some(Ok(())) => {
+                r.delivered.retain(|d| *d != "file");
+                r.delivered_file = None;
+                "; the delivery file holds its previous content again".to_string()
+            }
+            Some(Err(re)) => format!("; the delivery file could not be put back: {}", re.message),
+            None => String::new(),
+        };
+        let message = format!(
+            "{created_text}, but {step} failed: {}; nothing was retired, the old {what} {old_id}              still works{restored}",
+            e.message
+        );
+        return (r, Some(e.reworded(message)));
+    }
+
+    // 5. The context: the new secret stored (it was checked against its server above).
     if let Some(target) = &req.target {
-        if let Err(e) = check_against::<K>(target, &secret, observer).await {
-            let message = format!(
-                "{created_text}, but it does not work with context '{}': {}; the context was \
-                 not changed and the old {what} {old_id} was kept",
-                target.name, e.message
-            );
-            return (r, Some(e.reworded(message)));
-        }
         match store_in_context(target, &secret) {
             Ok(warning) => {
                 r.saved_to_context = Some(target.name.clone());
@@ -203,14 +275,31 @@ pub async fn rotate<K: TokenKind>(
         }
     }
 
-    // 5. Only now the old one.
-    let outcome = match req.fate {
+    // 6. Only now the old one.
+    let fate = retirement::<K>(req, &r);
+    r.fate = fate;
+    if fate != OldTokenFate::Keep
+        && let Some(overlap) = req.overlap
+    {
+        let from = created_ms.unwrap_or_else(|| Utc::now().timestamp_millis());
+        let at = from.saturating_add(i64::try_from(overlap.as_millis()).unwrap_or(i64::MAX));
+        if at > Utc::now().timestamp_millis() {
+            r.old_retires_at = Some(at);
+            return (r, None);
+        }
+    }
+    let outcome = match fate {
         OldTokenFate::Keep => return (r, None),
-        OldTokenFate::Delete => K::delete(client, &req.old_id).await,
-        OldTokenFate::Revoke => K::revoke(client, &req.old_id).await,
+        OldTokenFate::Delete => K::delete(&client, &req.old_id).await,
+        OldTokenFate::Revoke => K::revoke(&client, &req.old_id).await,
     };
     match outcome {
+        // A 404 is a token retired already (Posit Connect removes expired ones itself).
         Ok(()) => {
+            r.fate_done = true;
+            (r, None)
+        }
+        Err(e) if e.status == Some(404) => {
             r.fate_done = true;
             (r, None)
         }
@@ -220,7 +309,7 @@ pub async fn rotate<K: TokenKind>(
                 .as_ref()
                 .map(|c| format!(" and stored in context '{c}'"))
                 .unwrap_or_default();
-            let (verb, command) = match req.fate {
+            let (verb, command) = match fate {
                 OldTokenFate::Revoke => ("revoked", "revoke"),
                 _ => ("deleted", "delete"),
             };
@@ -233,6 +322,65 @@ pub async fn rotate<K: TokenKind>(
             (r, Some(e.reworded(message)))
         }
     }
+}
+
+/// What happens to the old one: the user's choice, else the platform's default, which after a
+/// delivery is [`TokenKind::DELIVERED_FATE`] when the new secret was verified and keeping it
+/// when nothing could verify it.
+fn retirement<K: TokenKind>(req: &RotateRequest, r: &Rotation) -> OldTokenFate {
+    if !req.fate_is_default {
+        req.fate
+    } else if !req.delivery.delivers() {
+        K::DEFAULT_FATE
+    } else if r.verified {
+        K::DELIVERED_FATE
+    } else {
+        OldTokenFate::Keep
+    }
+}
+
+/// Steps 4 of a rotation, each recorded in `r` as it succeeds: the file, the command, the
+/// platform's check (or the context's, with `--save-to-context`), the verify command. A
+/// failure names its step.
+async fn deliver_and_verify<K: TokenKind>(
+    client: &Client,
+    observer: &dyn Observer,
+    req: &RotateRequest,
+    secret: &Secret,
+    vars: &Vars,
+    r: &mut Rotation,
+    backup: &mut Option<FileBackup>,
+) -> std::result::Result<(), (String, Error)> {
+    let d = &req.delivery;
+    if let Some(path) = &d.file {
+        let b = deliver::deliver_file(path, secret)
+            .map_err(|e| (format!("delivery to {}", path.display()), e))?;
+        *backup = Some(b);
+        r.delivered.push("file");
+        r.delivered_file = Some(path.display().to_string());
+    }
+    if let Some(line) = &d.command {
+        deliver::run_command("the delivery command", line, Some(secret), vars, d.timeout)
+            .map_err(|e| ("delivery by command".to_string(), e))?;
+        r.delivered.push("command");
+    }
+    let client = client.renewed();
+    if let Some(target) = &req.target {
+        check_against::<K>(target, secret, observer)
+            .await
+            .map_err(|e| (format!("the check against context '{}'", target.name), e))?;
+        r.verified = true;
+    } else if let Some(created) = &r.created {
+        r.verified = K::verify_new(&client, created)
+            .await
+            .map_err(|e| ("verification with the new secret".to_string(), e))?;
+    }
+    if let Some(line) = &d.verify_command {
+        deliver::run_command("the verify command", line, None, vars, d.timeout)
+            .map_err(|e| ("the verify command".to_string(), e))?;
+        r.verified = true;
+    }
+    Ok(())
 }
 
 /// The id in `after` that is not in `known` and has this name; a warning when there is not
@@ -341,6 +489,43 @@ mod tests {
         let twice = [token("3", "a"), token("5", "a")];
         let e = new_id(&known, &twice, "a").unwrap_err();
         assert!(e.contains("2 new entries"), "{e}");
+    }
+
+    fn rotation() -> Rotation {
+        Rotation {
+            old_id: TokenId::int(1),
+            created: None,
+            new_id: None,
+            saved_to_context: None,
+            fate: OldTokenFate::Keep,
+            fate_done: false,
+            warnings: Vec::new(),
+            delivered: Vec::new(),
+            delivered_file: None,
+            verified: false,
+            old_retires_at: None,
+        }
+    }
+
+    #[test]
+    fn the_old_one_retires_by_the_users_choice_else_by_what_was_delivered_and_verified() {
+        type Posit = posit_connect::ServiceTokens;
+        let mut req = RotateRequest::new(TokenId::int(1), Posit::DEFAULT_FATE);
+        req.fate_is_default = true;
+        let mut r = rotation();
+        // Nothing delivered: the platform's default (Posit keeps, §9.1).
+        assert_eq!(retirement::<Posit>(&req, &r), OldTokenFate::Keep);
+        assert_eq!(retirement::<ServiceTokens>(&req, &r), OldTokenFate::Delete);
+        // Delivered but nothing could verify it: kept.
+        req.delivery.command = Some("true".into());
+        assert_eq!(retirement::<Posit>(&req, &r), OldTokenFate::Keep);
+        // Delivered and verified: the platform's default after a delivery.
+        r.verified = true;
+        assert_eq!(retirement::<Posit>(&req, &r), OldTokenFate::Delete);
+        // The user's choice wins.
+        req.fate_is_default = false;
+        req.fate = OldTokenFate::Keep;
+        assert_eq!(retirement::<Posit>(&req, &r), OldTokenFate::Keep);
     }
 
     #[test]

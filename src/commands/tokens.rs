@@ -4,7 +4,8 @@
 use chrono::Utc;
 
 use super::{Failure, block_on};
-use crate::cli::{Cli, IngestionApiKeyCommand, ListArgs, ServiceTokenCommand};
+use crate::cli::{Cli, DeliverArgs, IngestionApiKeyCommand, ListArgs, ServiceTokenCommand};
+use crate::commands::deliver::Delivery;
 use crate::commands::list_filter::ListFilter;
 use crate::commands::rotate::{self, ContextTarget, RotateRequest};
 use crate::error::Error;
@@ -52,17 +53,45 @@ pub fn list_filter(a: &ListArgs) -> Result<ListFilter, Error> {
     )
 }
 
+/// The old one's fate: `--keep-old`, `--delete-old`, else the platform's default (`true`).
+fn fate<K: TokenKind>(keep_old: bool, delete_old: bool) -> (OldTokenFate, bool) {
+    if keep_old {
+        (OldTokenFate::Keep, false)
+    } else if delete_old {
+        (OldTokenFate::Delete, false)
+    } else {
+        (K::DEFAULT_FATE, true)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn rotate_request<K: TokenKind>(
     cli: &Cli,
     id: &str,
     expiration: Option<&str>,
     save_to_context: Option<&str>,
-    fate: OldTokenFate,
+    (fate, fate_is_default): (OldTokenFate, bool),
+    deliver: &DeliverArgs,
     out: OutputSettings,
     src: &Sources,
 ) -> Result<RotateRequest, Failure> {
     let old_id = K::parse_id(id, "-i, --id")?;
     common::expiration_millis(expiration, Utc::now())?;
+    let duration = |flag: &str, v: &str| {
+        crate::dates::parse_duration(v)
+            .map_err(|e| Error::usage(format!("invalid argument \"{v}\" for \"{flag}\": {e}")))
+    };
+    let delivery = Delivery {
+        file: deliver.deliver_file.clone(),
+        command: deliver.deliver_command.clone(),
+        verify_command: deliver.verify_command.clone(),
+        timeout: duration("--deliver-timeout", &deliver.deliver_timeout)?,
+    };
+    delivery.check()?;
+    let overlap = match &deliver.overlap {
+        Some(v) => Some(duration("--overlap", v)?),
+        None => None,
+    };
     let target = match save_to_context {
         Some(name) => Some(ContextTarget::resolve::<K>(
             &src.config_path(&cli.global)?.0,
@@ -78,6 +107,10 @@ fn rotate_request<K: TokenKind>(
         name: None,
         target,
         fate,
+        fate_is_default,
+        overlap,
+        delivery,
+        context_name: src.context_name(&cli.global).unwrap_or_default(),
     })
 }
 
@@ -129,19 +162,13 @@ pub fn service_token_job<K: TokenKind>(
             Job::Restore(rotate::parse_ids::<K>(&a.ids, &a.id_flags)?)
         }
         ServiceTokenCommand::Rotate(a) => {
-            let fate = if a.keep_old {
-                OldTokenFate::Keep
-            } else if a.delete_old {
-                OldTokenFate::Delete
-            } else {
-                K::DEFAULT_FATE
-            };
             let mut req = rotate_request::<K>(
                 cli,
                 a.id(),
                 a.expiration.as_deref(),
                 a.save_to_context.as_deref(),
-                fate,
+                fate::<K>(a.keep_old, a.delete_old),
+                &a.deliver,
                 out,
                 src,
             )?;
@@ -195,11 +222,8 @@ pub fn ingestion_api_key_job<K: TokenKind>(
             a.id(),
             a.expiration.as_deref(),
             None,
-            if a.keep_old {
-                OldTokenFate::Keep
-            } else {
-                OldTokenFate::Delete
-            },
+            fate::<K>(a.keep_old, a.delete_old),
+            &a.deliver,
             out,
             src,
         )?)),

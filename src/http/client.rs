@@ -157,6 +157,33 @@ impl Client {
         &self.secret
     }
 
+    /// The API base URL the client joins paths to.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The same connection settings for another credential and base URL, with a deadline of
+    /// its own starting now (a rotation checks a new secret with it, CONTRACT §12).
+    pub fn with_credential(&self, base: &str, secret: Secret, scheme: AuthScheme) -> Client {
+        Client {
+            http: self.http.clone(),
+            base: base.trim_end_matches('/').to_string(),
+            secret,
+            error_message: self.error_message,
+            scheme,
+            timeout: self.timeout,
+            deadline: Instant::now() + self.timeout,
+            verbosity: self.verbosity,
+            printer: self.printer.boxed(),
+        }
+    }
+
+    /// The same client with its deadline starting again now: `--timeout` bounds each network
+    /// step of a rotation, and a delivery command may run for longer (CONTRACT §12).
+    pub fn renewed(&self) -> Client {
+        self.with_credential(&self.base, self.secret.clone(), self.scheme)
+    }
+
     /// `DELETE <base>/<path>`; any 2xx is success.
     pub async fn delete(&self, path: &str) -> Result<()> {
         self.send(Method::DELETE, path, None).await.map(|_| ())

@@ -545,6 +545,12 @@ impl Printer {
             if r.fate == OldTokenFate::Revoke {
                 v["old-revoked"] = json!(r.fate_done);
             }
+            // CONTRACT §12.
+            v["delivered"] = json!(r.delivered);
+            v["verified"] = json!(r.verified);
+            if let Some(at) = r.old_retires_at.and_then(crate::dates::rfc3339_millis) {
+                v["old-retires-at"] = json!(at);
+            }
             return self.json_with_secret(&v, &created.secret);
         }
         self.success_with_secret(K::NOUNS.created, &created.secret)?;
@@ -555,8 +561,21 @@ impl Printer {
                 clean(&id.text)
             ));
         }
+        if let Some(path) = &r.delivered_file {
+            text += &self.success_line(&format!("Delivered to {}", clean(path)));
+        }
+        if r.delivered.contains(&"command") {
+            text += &self.success_line("Delivered by command");
+        }
+        if r.verified {
+            text += &self.success_line("Verified");
+        }
         if let Some(name) = &r.saved_to_context {
             text += &self.success_line(&format!("Context '{name}' now uses the new {what}"));
+        }
+        if let Some(at) = r.old_retires_at.and_then(crate::dates::rfc3339_millis) {
+            text += &format!("⏳ Old {what} {old} retires at {at}\n");
+            return write_stdout(&text);
         }
         match (r.fate, r.fate_done) {
             (OldTokenFate::Delete, true) => {

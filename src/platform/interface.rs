@@ -182,6 +182,14 @@ pub struct Rotation {
     pub fate_done: bool,
     /// Things that did not stop the rotation but should be said (stderr).
     pub warnings: Vec<String>,
+    /// Where the new secret went (CONTRACT §12): `file`, `command`, in that order.
+    pub delivered: Vec<&'static str>,
+    /// The delivery file, once written.
+    pub delivered_file: Option<String>,
+    /// Whether the new secret was checked (by the platform or the verify command).
+    pub verified: bool,
+    /// When the old one retires (`--overlap`), epoch milliseconds.
+    pub old_retires_at: Option<i64>,
 }
 
 /// The names a kind goes by in messages and JSON.
@@ -243,6 +251,9 @@ pub trait TokenKind {
     const ROTATED_CAN_BE_SAVED: Option<&'static str> = None;
     /// Whether a create says the new id on stderr (Posit Connect, Qualytics).
     const SAYS_NEW_ID: bool = false;
+    /// What a rotation does with the old one once the new one was delivered and verified, unless
+    /// told otherwise (CONTRACT §12).
+    const DELIVERED_FATE: OldTokenFate = Self::DEFAULT_FATE;
 
     /// The body of a create.
     type Request;
@@ -330,6 +341,21 @@ pub trait TokenKind {
     /// Asks the platform whether `secret` is a valid one of this kind.
     async fn verify(_client: &Client, _secret: &crate::secret::Secret) -> Result<()> {
         Self::check_verify()
+    }
+
+    /// Checks a new secret of this kind with the platform itself, the way its consumer will use
+    /// it (CONTRACT §12). `client` is the command's own (its settings, its credential);
+    /// [`Client::with_credential`] makes one that sends `created.secret`. `Ok(true)`: it
+    /// authenticated; `Ok(false)`: the platform offers no way to check this one.
+    async fn verify_new(_client: &Client, _created: &Created) -> Result<bool> {
+        Ok(false)
+    }
+
+    /// When the server says a token was created and when it expires (epoch milliseconds), from
+    /// a create's answer or a list entry: a rotation's `--overlap` counts from the first, its
+    /// commands get the second.
+    fn created_times(_json: &Value) -> (Option<i64>, Option<i64>) {
+        (None, None)
     }
 }
 

@@ -143,12 +143,14 @@ fn rotate_text_output_names_each_step_and_keep_old_keeps_the_old_token() {
     )
     .ok();
     let lines: Vec<&str> = r.stdout.lines().collect();
-    assert_eq!(lines.len(), 3, "{}", r.stdout);
+    assert_eq!(lines.len(), 4, "{}", r.stdout);
     assert!(lines[0].starts_with("✅ Service token created: svctok-"));
     assert!(lines[1].starts_with("✅ New service token id: "));
     assert!(lines[1].ends_with(&format!("(replaces {old_id})")));
+    // The new token was checked by the server itself (CONTRACT §12).
+    assert_eq!(lines[2], "✅ Verified");
     assert_eq!(
-        lines[2],
+        lines[3],
         format!("✅ Old service token kept (--keep-old): {old_id}")
     );
     assert_eq!(info_status(&sb, &old_secret), 200);

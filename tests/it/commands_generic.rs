@@ -281,13 +281,7 @@ fn a_rotation_creates_first_and_retires_the_old_one_only_after() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let printer = Printer::new(&out());
     let client = client(&printer);
-    let request = |fate| RotateRequest {
-        old_id: TokenId::int(1),
-        expiration: None,
-        name: None,
-        target: None,
-        fate,
-    };
+    let request = |fate| RotateRequest::new(TokenId::int(1), fate);
 
     // The create fails: the old one is untouched and the error says so.
     reset(&[("agent", None)]);

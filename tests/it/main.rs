@@ -10,6 +10,7 @@ mod bench_script;
 mod ci_recipes;
 mod cli_auth;
 mod cli_context;
+mod cli_deliver;
 mod cli_errors;
 mod cli_filters;
 mod cli_fleet;

@@ -19,7 +19,11 @@ use crate::platform::interface::{
     Cell, Column, CreateInput, Created, LastUsed, OldTokenFate, Token, TokenId, TokenKind,
     Validation, col, fixed,
 };
-use crate::platform::kind::{PlatformKind, Profile};
+use crate::platform::kind::{AuthScheme, PlatformKind, Profile};
+use crate::secret::Secret;
+
+/// The scope that lets a token use SCIM (and so be checked there).
+const SCIM_SCOPE: &str = "identity:manage";
 
 const TOKENS: &str = "v1/system/service-tokens";
 
@@ -81,6 +85,7 @@ impl TokenKind for ServiceTokens {
     /// `sts` can neither install the new key in its consumer nor check it, so the old one stays
     /// until the user deletes it (CONTRACT §9.1).
     const DEFAULT_FATE: OldTokenFate = OldTokenFate::Keep;
+    const DELIVERED_FATE: OldTokenFate = OldTokenFate::Delete;
     const ROTATED_CAN_BE_SAVED: Option<&'static str> = Some(
         "a Posit Connect service token cannot manage anything sts does, so it is no context's \
          credential: install the new key in its consumer (the identity provider) instead",
@@ -205,6 +210,37 @@ impl TokenKind for ServiceTokens {
             scopes: strings(&old.json, "scopes"),
             expires_at: expires.map(rfc3339).transpose()?,
         })
+    }
+
+    /// `GET <url>/scim/v2/Users?count=1` at the server's root with the new key as a bearer
+    /// token, when the token has `identity:manage` (the one use Connect gives such a token).
+    async fn verify_new(client: &Client, created: &Created) -> Result<bool> {
+        if !strings(&created.json, "scopes")
+            .iter()
+            .any(|s| s == SCIM_SCOPE)
+        {
+            return Ok(false);
+        }
+        let root = client
+            .base()
+            .strip_suffix(profile::PROFILE.base_path.unwrap_or_default())
+            .unwrap_or(client.base());
+        let scheme = AuthScheme {
+            header: "Authorization",
+            prefix: "Bearer ",
+        };
+        let with_new = client.with_credential(root, Secret::new(created.secret.clone()), scheme);
+        with_new
+            .get::<Value>("scim/v2/Users?count=1")
+            .await
+            .map(|_| true)
+    }
+
+    fn created_times(json: &Value) -> (Option<i64>, Option<i64>) {
+        (
+            time_field(json, "created_time"),
+            time_field(json, "expires_at"),
+        )
     }
 }
 

@@ -22,7 +22,7 @@ use crate::platform::interface::{
     Cell, Column, CreateInput, Created, LastUsed, OldTokenFate, Token, TokenId, TokenKind,
     Validation, col, fixed,
 };
-use crate::platform::kind::{PlatformKind, Profile};
+use crate::platform::kind::{CredentialKind, PlatformKind, Profile};
 use crate::secret::Secret;
 
 const TOKENS: &str = "user-tokens";
@@ -261,6 +261,18 @@ impl TokenKind for ServiceTokens {
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
         })
+    }
+
+    /// `GET /user-tokens` with the new token (any valid token may list its own).
+    async fn verify_new(client: &Client, created: &Created) -> Result<bool> {
+        let scheme = (profile::PROFILE.auth)(CredentialKind::ServiceToken).map_err(Error::usage)?;
+        let with_new =
+            client.with_credential(client.base(), Secret::new(created.secret.clone()), scheme);
+        with_new.get::<Value>(TOKENS).await.map(|_| true)
+    }
+
+    fn created_times(json: &Value) -> (Option<i64>, Option<i64>) {
+        (time_field(json, "created"), time_field(json, "expiration"))
     }
 
     fn check_revoke() -> Result<()> {

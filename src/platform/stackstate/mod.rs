@@ -16,7 +16,7 @@ use crate::platform::interface::{
     Cell, Column, CreateInput, Created, LastUsed, OldTokenFate, Token, TokenId, TokenKind,
     Validation, col, fixed,
 };
-use crate::platform::kind::{PlatformKind, Profile};
+use crate::platform::kind::{CredentialKind, PlatformKind, Profile};
 use crate::platform::stackstate::wire::{
     AuthorizeIngestionApiKeyRequest, GenerateIngestionApiKeyRequest,
     GeneratedIngestionApiKeyResponse, IngestionApiKey, NewServiceTokenRequest, ServerInfo,
@@ -157,6 +157,21 @@ impl TokenKind for ServiceTokens {
             dedicated_subject: wire.dedicated_subject,
         })
     }
+
+    /// `GET /server/info` with the new token as `X-API-Key`.
+    async fn verify_new(client: &Client, created: &Created) -> Result<bool> {
+        let scheme = (profile::PROFILE.auth)(CredentialKind::ServiceToken).map_err(Error::usage)?;
+        let with_new =
+            client.with_credential(client.base(), Secret::new(created.secret.clone()), scheme);
+        with_new.get::<Value>("server/info").await.map(|_| true)
+    }
+
+    fn created_times(json: &Value) -> (Option<i64>, Option<i64>) {
+        (
+            json.get("lastUpdateTimestamp").and_then(Value::as_i64),
+            json.get("expiration").and_then(Value::as_i64),
+        )
+    }
 }
 
 impl TokenKind for IngestionApiKeys {
@@ -166,6 +181,20 @@ impl TokenKind for IngestionApiKeys {
 
     async fn verify(client: &Client, key: &Secret) -> Result<()> {
         verify_ingestion_key(client, key).await
+    }
+
+    /// `POST /security/ingestion/authorize` with the new key.
+    async fn verify_new(client: &Client, created: &Created) -> Result<bool> {
+        verify_ingestion_key(client, &Secret::new(created.secret.clone()))
+            .await
+            .map(|()| true)
+    }
+
+    fn created_times(json: &Value) -> (Option<i64>, Option<i64>) {
+        (
+            json.get("lastUpdateTimestamp").and_then(Value::as_i64),
+            json.get("expiration").and_then(Value::as_i64),
+        )
     }
 
     const PLATFORM: PlatformKind = PlatformKind::Stackstate;
