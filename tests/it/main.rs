@@ -39,6 +39,7 @@ mod sandbox_faults;
 mod sandbox_posit;
 mod sandbox_qualytics;
 mod sandbox_state;
+mod security_binding;
 mod security_bounds;
 mod security_crash;
 mod security_echo;
