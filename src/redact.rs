@@ -367,7 +367,8 @@ mod tests {
         assert_eq!(v["active"], true);
         assert_eq!(v["n"], "cab1");
         assert_eq!(v["w"], "x ab1", "a short secret only as a whole JSON value");
-        assert_eq!(v["svctok-redact-unit-0123456789"][0], "***");
+        // A long secret is masked in a key too (a server can echo it there).
+        assert_eq!(v["***"][0], "***");
     }
 
     #[test]
