@@ -6,7 +6,6 @@
 //! report; never prints, and no message built here contains a token.
 
 pub use crate::outcome::ImportReport;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::config::{self, Storage};
@@ -119,9 +118,9 @@ fn read_source(path: &Path, what: &str) -> Result<(String, Option<u32>)> {
             path.display()
         ))
     };
-    let file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    let bytes = match crate::fsutil::read_bounded(path, MAX_SOURCE_BYTES) {
+        Ok(bytes) => bytes,
+        Err(e) if e.is_not_found() => {
             return Err(Error::config(format!(
                 "no {what} at {}: name it with --from PATH",
                 path.display()
@@ -129,17 +128,7 @@ fn read_source(path: &Path, what: &str) -> Result<(String, Option<u32>)> {
         }
         Err(e) => return Err(cannot(e.to_string())),
     };
-    let meta = file.metadata().map_err(|e| cannot(e.to_string()))?;
-    if meta.is_dir() {
-        return Err(cannot("it is a folder".into()));
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_SOURCE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| cannot(e.to_string()))?;
-    if bytes.len() as u64 > MAX_SOURCE_BYTES {
-        return Err(cannot("it is larger than 1 MiB".into()));
-    }
+    let meta = std::fs::metadata(path).map_err(|e| cannot(e.to_string()))?;
     let text = String::from_utf8(bytes).map_err(|_| cannot("it is not valid UTF-8".into()))?;
     #[cfg(unix)]
     let mode = {

@@ -44,6 +44,7 @@ mod security_bounds;
 mod security_crash;
 mod security_echo;
 mod security_echo_keys;
+mod security_fifo;
 mod security_files;
 mod security_redirects;
 mod store_config;
