@@ -289,8 +289,13 @@ mod tests {
         ));
         assert!(matches!(
             read_bounded(Path::new("/dev/zero"), 1024),
-            Err(ReadError::TooLarge(1024))
+            Err(ReadError::NotRegular("a character device"))
         ));
+        assert!(matches!(
+            read_bounded(&file, 2),
+            Err(ReadError::TooLarge(2))
+        ));
+        assert!(read_bounded(&dir.path().join("none"), 2).is_err_and(|e| e.is_not_found()));
         let link = dir.path().join("link");
         std::os::unix::fs::symlink("/dev/null", &link).unwrap();
         assert!(matches!(
