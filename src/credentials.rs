@@ -48,6 +48,17 @@ pub trait SecretStore {
         let _ = label;
         self.set(credential_id, secret)
     }
+    /// Stores several secrets, each under its id with its label: where the store allows it in
+    /// one write (a file), so an import of many is one transaction, not one write each. `Err`
+    /// with the number of items surely untouched onwards: the index of the first that failed
+    /// (stores one by one), or 0 (one write that failed changed nothing).
+    fn set_all(&self, items: &[NewSecret<'_>]) -> std::result::Result<(), (Error, usize)> {
+        for (i, n) in items.iter().enumerate() {
+            self.set_labelled(n.id, n.secret, n.label)
+                .map_err(|e| (e, i + 1))?;
+        }
+        Ok(())
+    }
     /// Gives the item under `credential_id` a new label where the store allows it. A store
     /// that takes no label, or no item there, is no error.
     fn relabel(&self, credential_id: &str, label: &str) -> Result<()> {
@@ -754,6 +765,17 @@ impl SecretStore for FileStore {
         }
         self.change(|secrets| secrets.remove(credential_id).is_some())
     }
+
+    /// One atomic rewrite of the file for all of them.
+    fn set_all(&self, items: &[NewSecret<'_>]) -> std::result::Result<(), (Error, usize)> {
+        self.change(|secrets| {
+            for n in items {
+                secrets.insert(n.id.to_string(), n.secret.expose().to_string());
+            }
+            true
+        })
+        .map_err(|e| (e, 0))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -876,12 +898,24 @@ pub fn store_secrets_and_change<T>(
         }
         let _ = locked.undo(config);
     };
-    for (i, n) in new.iter().enumerate() {
-        if let Err((e, unreachable)) = set_secret(storage, &*store, n.id, n.secret, n.label) {
-            // A keyring that is not there holds none of them; else this one may be stored.
-            let empty_from = if unreachable { i } else { i + 1 };
-            take_back(&mut config, &mut locked, empty_from);
-            return Err(e);
+    match storage {
+        Storage::Keyring => {
+            for (i, n) in new.iter().enumerate() {
+                if let Err((e, unreachable)) = set_secret(storage, &*store, n.id, n.secret, n.label)
+                {
+                    // A keyring that is not there holds none of them; else this one may be stored.
+                    let empty_from = if unreachable { i } else { i + 1 };
+                    take_back(&mut config, &mut locked, empty_from);
+                    return Err(e);
+                }
+            }
+        }
+        // One transaction for all of them (an import of thousands is one write, not thousands).
+        Storage::File => {
+            if let Err((e, empty_from)) = store.set_all(new) {
+                take_back(&mut config, &mut locked, empty_from);
+                return Err(e);
+            }
         }
     }
     let before = config.clone();
