@@ -70,7 +70,12 @@ pub trait SecretStore {
 /// The label of a context's keyring item: `sts: context prod (https://…)`, so a person looking
 /// at their keyring can tell what each item is (CONTRACT §5).
 pub fn label(context_name: &str, url: &str) -> String {
-    format!("sts: context {context_name} ({url})")
+    // Escaped: a name or URL from a hand-edited config shows no raw control character there.
+    format!(
+        "sts: context {} ({})",
+        crate::redact::content(context_name),
+        crate::redact::content(url)
+    )
 }
 
 // ---------------------------------------------------------------------------------------------

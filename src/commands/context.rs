@@ -93,6 +93,7 @@ pub fn rename(config_path: &Path, old: &str, new: &str) -> Result<Renamed> {
     if new.is_empty() {
         return Err(Error::usage("the new name must not be empty"));
     }
+    crate::guard::check_context_name(new, "the new name")?;
     let (ctx, was_current) = config::update(config_path, |config| {
         config.context(old)?;
         if old == new {

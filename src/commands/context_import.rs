@@ -59,6 +59,7 @@ pub fn run(
         if name.trim().is_empty() {
             return Err(Error::usage("--name must not be empty"));
         }
+        crate::guard::check_context_name(name, "--name")?;
     }
     let path = match &req.from {
         Some(path) => path.clone(),
@@ -180,6 +181,13 @@ fn import_parsed(
     for entry in parsed.entries {
         match entry {
             Err(skipped) => report.skipped.push(skipped),
+            Ok(c) if crate::guard::check_context_name(&c.name, "its name").is_err() => {
+                report.skipped.push((
+                    c.name,
+                    "its name holds a control character: a context name is printable text"
+                        .to_string(),
+                ))
+            }
             Ok(c) if c.secret.expose().chars().any(char::is_control) => report.skipped.push((
                 c.name,
                 "its token holds a control character, which no HTTP header may carry".to_string(),

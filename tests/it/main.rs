@@ -47,6 +47,7 @@ mod security_echo_keys;
 mod security_fifo;
 mod security_files;
 mod security_import;
+mod security_names;
 mod security_redirects;
 mod store_config;
 mod store_keyring;
