@@ -15,6 +15,8 @@ const PEAK_LIMIT_KIB: u64 = 200 * 1024;
 
 /// Runs `sts` with these args and env vars (and a clean home), waits for it with `wait4`, and
 /// returns what it left and its peak resident memory in KiB.
+// The child is reaped by `wait4`, which std's `Child` does not know of.
+#[allow(clippy::zombie_processes)]
 fn run_measured(env: &TestEnv, args: &[&str], vars: &[(&str, &str)]) -> (Run, u64) {
     let home = env.home();
     for sub in [".config", ".local/share", ".cache", "runtime"] {
