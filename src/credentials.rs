@@ -19,6 +19,8 @@ use crate::error::{Error, Kind, Result};
 use crate::secret::Secret;
 use zeroize::{Zeroize, Zeroizing};
 
+mod batch;
+
 /// The keyring service every entry is stored under; the user is the credential id.
 pub const KEYRING_SERVICE: &str = "sts";
 pub use crate::env_vars::STS_CLI_KEYRING_TIMEOUT;
@@ -48,17 +50,6 @@ pub trait SecretStore {
         let _ = label;
         self.set(credential_id, secret)
     }
-    /// Stores several secrets, each under its id with its label: where the store allows it in
-    /// one write (a file), so an import of many is one transaction, not one write each. `Err`
-    /// with the number of items surely untouched onwards: the index of the first that failed
-    /// (stores one by one), or 0 (one write that failed changed nothing).
-    fn set_all(&self, items: &[NewSecret<'_>]) -> std::result::Result<(), (Error, usize)> {
-        for (i, n) in items.iter().enumerate() {
-            self.set_labelled(n.id, n.secret, n.label)
-                .map_err(|e| (e, i + 1))?;
-        }
-        Ok(())
-    }
     /// Gives the item under `credential_id` a new label where the store allows it. A store
     /// that takes no label, or no item there, is no error.
     fn relabel(&self, credential_id: &str, label: &str) -> Result<()> {
@@ -71,11 +62,8 @@ pub trait SecretStore {
 /// at their keyring can tell what each item is (CONTRACT §5).
 pub fn label(context_name: &str, url: &str) -> String {
     // Escaped: a name or URL from a hand-edited config shows no raw control character there.
-    format!(
-        "sts: context {} ({})",
-        crate::redact::content(context_name),
-        crate::redact::content(url)
-    )
+    let e = crate::redact::content;
+    format!("sts: context {} ({})", e(context_name), e(url))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -770,17 +758,6 @@ impl SecretStore for FileStore {
         }
         self.change(|secrets| secrets.remove(credential_id).is_some())
     }
-
-    /// One atomic rewrite of the file for all of them.
-    fn set_all(&self, items: &[NewSecret<'_>]) -> std::result::Result<(), (Error, usize)> {
-        self.change(|secrets| {
-            for n in items {
-                secrets.insert(n.id.to_string(), n.secret.expose().to_string());
-            }
-            true
-        })
-        .map_err(|e| (e, 0))
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -903,25 +880,10 @@ pub fn store_secrets_and_change<T>(
         }
         let _ = locked.undo(config);
     };
-    match storage {
-        Storage::Keyring => {
-            for (i, n) in new.iter().enumerate() {
-                if let Err((e, unreachable)) = set_secret(storage, &*store, n.id, n.secret, n.label)
-                {
-                    // A keyring that is not there holds none of them; else this one may be stored.
-                    let empty_from = if unreachable { i } else { i + 1 };
-                    take_back(&mut config, &mut locked, empty_from);
-                    return Err(e);
-                }
-            }
-        }
-        // One transaction for all of them (an import of thousands is one write, not thousands).
-        Storage::File => {
-            if let Err((e, empty_from)) = store.set_all(new) {
-                take_back(&mut config, &mut locked, empty_from);
-                return Err(e);
-            }
-        }
+    // A file takes all of them in one transaction (an import of thousands is one write).
+    if let Err((e, empty_from)) = batch::store_all(storage, &*store, config_path, new) {
+        take_back(&mut config, &mut locked, empty_from);
+        return Err(e);
     }
     let before = config.clone();
     let (value, unused) = match change(&mut config) {

@@ -226,6 +226,16 @@ pub fn run(
             let config = load_existing(&config_path)?;
             let name = a.name().or_else(|| src.context_name(global));
             let (name, ctx) = context_in_effect(&config, name)?;
+            // It checks the saved context as saved: a URL or token given now is not used (as
+            // under -A), and says so.
+            let ignored = super::all_contexts::engine::ignored_inputs(global, src.env);
+            if !ignored.is_empty() {
+                printer.warn(&format!(
+                    "context validate checks context '{name}' with its own URL and saved \
+                     credential: {} ignored",
+                    ignored.join(", ")
+                ));
+            }
             let mut warnings = Vec::new();
             let credential = saved_credential(&config_path, &name, &ctx, &mut warnings)?;
             for warning in &warnings {

@@ -49,6 +49,7 @@ mod security_files;
 mod security_import;
 mod security_names;
 mod security_redirects;
+mod security_small;
 mod store_config;
 mod store_keyring;
 mod terminal;

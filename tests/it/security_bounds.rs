@@ -1,29 +1,33 @@
 //! Bounded memory and a whole-command deadline against hostile servers (CONTRACT §7, issue 25
 //! finding 1): a server of the test's own that pages forever with large pages, or answers a
 //! million `{}`, or pages forever slowly. The peak memory of the `sts` child is read from the
-//! kernel (`wait4`'s `ru_maxrss`), and the error must name the bound that was hit.
+//! kernel (GNU `time`'s `%M`), and the error must name the bound that was hit.
 
 use std::process::Stdio;
 use std::time::Duration;
 
 use crate::cli_util::Run;
+use crate::common::TestEnv;
 use crate::common::loopback::{Server, response};
-use crate::common::{TestEnv, drain_joinable};
 
 /// The peak memory the tests allow an `sts` run, whatever the server sends.
 const PEAK_LIMIT_KIB: u64 = 200 * 1024;
 
-/// Runs `sts` with these args and env vars (and a clean home), waits for it with `wait4`, and
-/// returns what it left and its peak resident memory in KiB.
-// The child is reaped by `wait4`, which std's `Child` does not know of.
-#[allow(clippy::zombie_processes)]
+/// Runs `sts` with these args and env vars (and a clean home) under GNU `time`, and returns what
+/// it left and its peak resident memory in KiB. (`time` forks `sts` from its own small process:
+/// a child forked from the test process itself would count the test's memory as its own.)
 fn run_measured(env: &TestEnv, args: &[&str], vars: &[(&str, &str)]) -> (Run, u64) {
     let home = env.home();
     for sub in [".config", ".local/share", ".cache", "runtime"] {
         std::fs::create_dir_all(home.join(sub)).unwrap();
     }
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sts"));
-    cmd.env_clear()
+    let peak_file = env.dir.path().join("peak-rss");
+    let mut cmd = std::process::Command::new("time");
+    cmd.args(["-f", "%M", "-o"])
+        .arg(&peak_file)
+        .arg(env!("CARGO_BIN_EXE_sts"))
+        .args(args)
+        .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", &home)
         .env("XDG_CONFIG_HOME", home.join(".config"))
@@ -31,35 +35,25 @@ fn run_measured(env: &TestEnv, args: &[&str], vars: &[(&str, &str)]) -> (Run, u6
         .env("XDG_CACHE_HOME", home.join(".cache"))
         .env("XDG_RUNTIME_DIR", home.join("runtime"))
         .env("RUST_BACKTRACE", "0")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stdin(Stdio::null());
     for (k, v) in vars {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().expect("start sts");
-    let (out, out_thread) = drain_joinable(child.stdout.take().unwrap());
-    let (err, err_thread) = drain_joinable(child.stderr.take().unwrap());
-    let mut status = 0;
-    // SAFETY: a zeroed rusage is a valid value for wait4 to fill in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child, by its pid; std's Child is never waited on after this.
-    let r = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
-    assert_eq!(r, child.id() as libc::pid_t, "wait4 failed");
-    out_thread.join().unwrap();
-    err_thread.join().unwrap();
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -libc::WTERMSIG(status)
-    };
+    let out = cmd
+        .output()
+        .expect("run sts under time (GNU time, scripts/install-test-tools)");
+    let peak = std::fs::read_to_string(&peak_file).unwrap();
+    let peak: u64 = peak
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak in {peak:?}"));
     let run = Run {
-        code,
-        stdout: out.lock().unwrap().clone(),
-        stderr: err.lock().unwrap().clone(),
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     };
-    (run, usage.ru_maxrss as u64)
+    (run, peak)
 }
 
 /// A page of 100 Qualytics service users, each with a name of this many bytes.
