@@ -123,6 +123,11 @@ pub fn context_names(current: &OsStr) -> Vec<CompletionCandidate> {
         .contexts
         .iter()
         .filter(|(name, _)| name.starts_with(current))
-        .map(|(name, ctx)| CompletionCandidate::new(name).help(Some(ctx.url.clone().into())))
+        // Escaped, so no control byte from a hand-edited config reaches the shell, and a newline
+        // never splits a candidate.
+        .map(|(name, ctx)| {
+            CompletionCandidate::new(crate::redact::content(name))
+                .help(Some(crate::redact::content(&ctx.url).into()))
+        })
         .collect()
 }

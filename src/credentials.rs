@@ -19,6 +19,8 @@ use crate::error::{Error, Kind, Result};
 use crate::secret::Secret;
 use zeroize::{Zeroize, Zeroizing};
 
+pub mod batch;
+
 /// The keyring service every entry is stored under; the user is the credential id.
 pub const KEYRING_SERVICE: &str = "sts";
 pub use crate::env_vars::STS_CLI_KEYRING_TIMEOUT;
@@ -59,7 +61,9 @@ pub trait SecretStore {
 /// The label of a context's keyring item: `sts: context prod (https://…)`, so a person looking
 /// at their keyring can tell what each item is (CONTRACT §5).
 pub fn label(context_name: &str, url: &str) -> String {
-    format!("sts: context {context_name} ({url})")
+    // Escaped: a name or URL from a hand-edited config shows no raw control character there.
+    let e = crate::redact::content;
+    format!("sts: context {} ({})", e(context_name), e(url))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -802,15 +806,16 @@ pub fn open(storage: Storage, config_path: &Path) -> Result<OpenStore> {
     })
 }
 
-mod transaction;
-pub use transaction::*;
+pub mod transaction;
 
 #[cfg(test)]
 mod memory;
 
 #[cfg(test)]
 mod tests {
+    use super::batch::NewSecret;
     use super::memory::MemoryStore;
+    use super::transaction::*;
     use super::*;
     use crate::config::Context;
 

@@ -5,8 +5,9 @@
 //! - [`read_regular`]: a file that must be a regular file or absent (the config file,
 //!   `credentials.toml`). Its type is checked before it is opened, and it is opened with
 //!   `O_NONBLOCK` and checked again, so a FIFO never hangs and a device is never read.
-//! - [`read_bounded`]: any file the user names (a CA file, a token file), at most
-//!   [`MAX_FILE_BYTES`], so `/dev/zero` is an error rather than an out-of-memory abort.
+//! - [`read_bounded`]: a file the user names (a CA file, a token file, a file to import), at
+//!   most [`MAX_FILE_BYTES`]; regular files only, so a FIFO never hangs and `/dev/zero` is an
+//!   error rather than an out-of-memory abort.
 //! - [`read_line_bounded`] / [`read_stdin_line`]: one line of at most [`MAX_STDIN_LINE_BYTES`].
 //! - [`write_target`]: where a write to a path really goes (symlinks followed to their final
 //!   target, which must be a regular file or absent).
@@ -142,14 +143,12 @@ pub fn read_regular(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, ReadErro
     read_at_most(file, limit).map(Some)
 }
 
-/// Reads any file the user names (a CA file, a token file; a FIFO from `<(…)` too), at most
-/// `limit` bytes. A directory is an error.
+/// Reads a file the user names (a CA file, a token file, a file to import), at most `limit`
+/// bytes. It must be a regular file, as for [`read_regular`]: a FIFO would hang the read where
+/// `--timeout` does not reach, a device is never read. A missing file is the OS's error.
 pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
-    let file = File::open(path)?;
-    if file.metadata()?.is_dir() {
-        return Err(ReadError::NotRegular("a directory"));
-    }
-    read_at_most(file, limit)
+    fs::metadata(path)?;
+    read_regular(path, limit)?.ok_or_else(|| io::Error::from(io::ErrorKind::NotFound).into())
 }
 
 fn read_at_most(file: impl Read, limit: u64) -> Result<Vec<u8>, ReadError> {
@@ -318,8 +317,13 @@ mod tests {
         ));
         assert!(matches!(
             read_bounded(Path::new("/dev/zero"), 1024),
-            Err(ReadError::TooLarge(1024))
+            Err(ReadError::NotRegular("a character device"))
         ));
+        assert!(matches!(
+            read_bounded(&file, 2),
+            Err(ReadError::TooLarge(2))
+        ));
+        assert!(read_bounded(&dir.path().join("none"), 2).is_err_and(|e| e.is_not_found()));
         let link = dir.path().join("link");
         std::os::unix::fs::symlink("/dev/null", &link).unwrap();
         assert!(matches!(

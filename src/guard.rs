@@ -53,6 +53,18 @@ pub fn register_url_password(url: &str) -> bool {
     true
 }
 
+/// A context name must hold no control character and no bidirectional override (CONTRACT §6):
+/// names reach terminals, shell completion and keyring labels. Usage error (exit 3).
+pub fn check_context_name(name: &str, what: &str) -> Result<()> {
+    match name.chars().find(|c| crate::redact::needs_escape(*c)) {
+        None => Ok(()),
+        Some(c) => Err(Error::usage(format!(
+            "{what} holds a control character (U+{:04X}): a context name is printable text",
+            c as u32
+        ))),
+    }
+}
+
 /// Refuses a token holding a character an HTTP header value cannot carry (a newline, any other
 /// control character, DEL): sending it would fail on every attempt, so it is a usage error
 /// before any request. `what` names where the token came from (`--service-token`, a context).

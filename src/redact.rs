@@ -133,7 +133,9 @@ pub fn content_except(text: &str, allowed: Option<&str>) -> String {
     escape_all(&mask(text, allowed))
 }
 
-/// Masks the known secrets in the string values of a JSON value (never its keys).
+/// Masks the known secrets in the string values of a JSON value, and the long ones (8 characters
+/// or more) in its object keys too: a server can echo a secret as a key. A short secret is never
+/// looked for in keys, where it would hit field names (`id`, `name`).
 pub fn json_value(value: &mut Value) {
     json_value_except(value, None)
 }
@@ -148,7 +150,15 @@ pub fn json_value_except(value: &mut Value, allowed: Option<&str>) {
             }
         }
         Value::Array(items) => items.iter_mut().for_each(|v| json_value_except(v, allowed)),
-        Value::Object(map) => map.values_mut().for_each(|v| json_value_except(v, allowed)),
+        Value::Object(map) => {
+            map.values_mut().for_each(|v| json_value_except(v, allowed));
+            if map.keys().any(|k| mask_long(k, allowed) != *k) {
+                *map = std::mem::take(map)
+                    .into_iter()
+                    .map(|(k, v)| (mask_long(&k, allowed), v))
+                    .collect();
+            }
+        }
         _ => {}
     }
 }
@@ -357,7 +367,8 @@ mod tests {
         assert_eq!(v["active"], true);
         assert_eq!(v["n"], "cab1");
         assert_eq!(v["w"], "x ab1", "a short secret only as a whole JSON value");
-        assert_eq!(v["svctok-redact-unit-0123456789"][0], "***");
+        // A long secret is masked in a key too (a server can echo it there).
+        assert_eq!(v["***"][0], "***");
     }
 
     #[test]
@@ -404,5 +415,20 @@ mod tests {
             Stream::Stdout,
         );
         assert_eq!(shown, "*** ***");
+    }
+
+    #[test]
+    fn long_secrets_are_masked_in_object_keys_too() {
+        register("key-echoed-as-a-json-key-4242");
+        register("zq9");
+        let mut v = serde_json::json!({
+            "service-tokens": [{"key-echoed-as-a-json-key-4242": 1, "zq9": "zq9", "x": {
+                "pre-key-echoed-as-a-json-key-4242": true}}]
+        });
+        json_value(&mut v);
+        assert_eq!(
+            v,
+            serde_json::json!({"service-tokens": [{"***": 1, "zq9": "***", "x": {"pre-***": true}}]})
+        );
     }
 }

@@ -260,7 +260,12 @@ pub fn resolve_with_sources(
 ) -> Result<(Settings, Provenance)> {
     let saved = saved_context(global, src)?;
     let explicit_platform = explicit_platform(global, src)?;
-    let explicit_url = global.url.clone().or_else(|| src.env(ev::STS_CLI_URL));
+    let sts_url_given = global.url.is_some() || src.env(ev::STS_CLI_URL).is_some();
+    let (explicit_url, explicit_url_source) =
+        match explicit_url(global, src, explicit_platform, saved.as_ref()) {
+            Some((url, source)) => (Some(url), source),
+            None => (None, String::new()),
+        };
 
     // A context applies only to the server it was saved for.
     let saved = match (saved, &explicit_url) {
@@ -274,15 +279,7 @@ pub fn resolve_with_sources(
                     "the URL {} (from {}) is not the URL of context '{}' ({}), so its saved \
                      credential is not sent there: give a token for that server (a token flag \
                      or env var), or use the context's own server with --context {}",
-                    url,
-                    if global.url.is_some() {
-                        "--url"
-                    } else {
-                        ev::STS_CLI_URL
-                    },
-                    saved.name,
-                    saved.context.url,
-                    saved.name
+                    url, explicit_url_source, saved.name, saved.context.url, saved.name
                 )));
             }
             None
@@ -291,12 +288,7 @@ pub fn resolve_with_sources(
     };
     let saved_ctx = saved.as_ref().map(|s| &s.context);
 
-    let platform = choose_platform(
-        explicit_platform,
-        saved.as_ref(),
-        explicit_url.is_some(),
-        src,
-    )?;
+    let platform = choose_platform(explicit_platform, saved.as_ref(), sts_url_given, src)?;
     let profile = platform.profile();
     let context_label = |s: &SavedContext| format!("context {}", s.name);
     let mut trace = Provenance {
@@ -314,7 +306,7 @@ pub fn resolve_with_sources(
         url: if global.url.is_some() {
             "--url flag".into()
         } else if explicit_url.is_some() {
-            ev::STS_CLI_URL.into()
+            explicit_url_source.clone()
         } else if let Some(s) = &saved {
             context_label(s)
         } else {
@@ -453,16 +445,43 @@ fn choose_platform(
     })
 }
 
+/// The URL given by a flag or an env var, and where it came from: `--url` > `STS_CLI_URL` > the
+/// URL variable of the platform's own ecosystem (`CONNECT_SERVER`, …), which takes part in the
+/// binding of a saved context to its server exactly as `STS_CLI_URL` does (CONTRACT §1, §9). The
+/// platform whose variable counts is the one named by `--platform` / `STS_CLI_PLATFORM`, else
+/// the saved context's, else the one the variables imply.
+fn explicit_url(
+    global: &GlobalArgs,
+    src: &Sources,
+    explicit_platform: Option<PlatformKind>,
+    saved: Option<&SavedContext>,
+) -> Option<(String, String)> {
+    if let Some(url) = &global.url {
+        return Some((url.clone(), "--url".into()));
+    }
+    if let Some(url) = src.env(ev::STS_CLI_URL) {
+        return Some((url, ev::STS_CLI_URL.into()));
+    }
+    let platform = match explicit_platform.or(saved.map(|s| s.context.platform)) {
+        Some(p) => p,
+        None => implied_platform(src).ok()?,
+    };
+    let name = platform.profile().url_env?;
+    src.env(name).map(|url| (url, name.to_string()))
+}
+
 /// The platform a command is for, as far as it can be told before anything is read that could
 /// fail: used to check a command's input before any request. [`resolve`] decides for real.
 pub fn platform_hint(global: &GlobalArgs, src: &Sources) -> PlatformKind {
     let explicit = explicit_platform(global, src).ok().flatten();
-    let url = global.url.clone().or_else(|| src.env(ev::STS_CLI_URL));
-    let saved = saved_context(global, src).ok().flatten().filter(|s| {
+    let saved = saved_context(global, src).ok().flatten();
+    let url = explicit_url(global, src, explicit, saved.as_ref()).map(|(url, _)| url);
+    let saved = saved.filter(|s| {
         url.as_deref()
             .is_none_or(|u| same_server(u, &s.context.url))
     });
-    choose_platform(explicit, saved.as_ref(), url.is_some(), src).unwrap_or_else(|_| {
+    let sts_url_given = global.url.is_some() || src.env(ev::STS_CLI_URL).is_some();
+    choose_platform(explicit, saved.as_ref(), sts_url_given, src).unwrap_or_else(|_| {
         explicit
             .or(saved.map(|s| s.context.platform))
             .unwrap_or_default()

@@ -31,12 +31,12 @@ pub fn check_secret_store(req: &SaveRequest) -> Result<()> {
 }
 
 /// Stores the secret (its keyring item labelled with the context and URL) and the context (made
-/// current) under the config lock, crash-safe ([`credentials::save_context`]: no orphaned
+/// current) under the config lock, crash-safe ([`credentials::transaction::save_context`]: no orphaned
 /// secret and no leftover file whenever it is killed, CONTRACT §5); a context that replaced
 /// another of the same name has the old secret removed after the write (a warning is returned
 /// when that fails).
 pub fn save(config_path: &Path, req: &SaveRequest) -> Result<Saved> {
-    let saved = credentials::save_context(
+    let saved = credentials::transaction::save_context(
         config_path,
         &req.name,
         &req.context,
@@ -81,7 +81,8 @@ pub fn set_current(config_path: &Path, name: &str) -> Result<()> {
 /// too: then no context is current, and `true` is returned so the caller can say so.
 pub fn delete(config_path: &Path, name: &str) -> Result<bool> {
     // Crash-safe: the credential is noted in the config before it is removed (CONTRACT §5).
-    credentials::delete_context(config_path, name, |_| Ok(())).map(|(_, was_current)| was_current)
+    credentials::transaction::delete_context(config_path, name, |_| Ok(()))
+        .map(|(_, was_current)| was_current)
 }
 
 /// `context rename OLD NEW`: the context gets the new name and keeps its credential (the secret
@@ -93,6 +94,7 @@ pub fn rename(config_path: &Path, old: &str, new: &str) -> Result<Renamed> {
     if new.is_empty() {
         return Err(Error::usage("the new name must not be empty"));
     }
+    crate::guard::check_context_name(new, "the new name")?;
     let (ctx, was_current) = config::update(config_path, |config| {
         config.context(old)?;
         if old == new {
@@ -221,6 +223,16 @@ pub fn run(
             let config = load_existing(&config_path)?;
             let name = a.name().or_else(|| src.context_name(global));
             let (name, ctx) = context_in_effect(&config, name)?;
+            // It checks the saved context as saved: a URL or token given now is not used (as
+            // under -A), and says so.
+            let ignored = super::all_contexts::engine::ignored_inputs(global, src.env);
+            if !ignored.is_empty() {
+                printer.warn(&format!(
+                    "context validate checks context '{name}' with its own URL and saved \
+                     credential: {} ignored",
+                    ignored.join(", ")
+                ));
+            }
             let mut warnings = Vec::new();
             let credential = saved_credential(&config_path, &name, &ctx, &mut warnings)?;
             for warning in &warnings {

@@ -6,7 +6,6 @@
 //! report; never prints, and no message built here contains a token.
 
 pub use crate::outcome::ImportReport;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::config::{self, Storage};
@@ -60,6 +59,7 @@ pub fn run(
         if name.trim().is_empty() {
             return Err(Error::usage("--name must not be empty"));
         }
+        crate::guard::check_context_name(name, "--name")?;
     }
     let path = match &req.from {
         Some(path) => path.clone(),
@@ -119,9 +119,9 @@ fn read_source(path: &Path, what: &str) -> Result<(String, Option<u32>)> {
             path.display()
         ))
     };
-    let file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    let bytes = match crate::fsutil::read_bounded(path, MAX_SOURCE_BYTES) {
+        Ok(bytes) => bytes,
+        Err(e) if e.is_not_found() => {
             return Err(Error::config(format!(
                 "no {what} at {}: name it with --from PATH",
                 path.display()
@@ -129,17 +129,7 @@ fn read_source(path: &Path, what: &str) -> Result<(String, Option<u32>)> {
         }
         Err(e) => return Err(cannot(e.to_string())),
     };
-    let meta = file.metadata().map_err(|e| cannot(e.to_string()))?;
-    if meta.is_dir() {
-        return Err(cannot("it is a folder".into()));
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_SOURCE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| cannot(e.to_string()))?;
-    if bytes.len() as u64 > MAX_SOURCE_BYTES {
-        return Err(cannot("it is larger than 1 MiB".into()));
-    }
+    let meta = std::fs::metadata(path).map_err(|e| cannot(e.to_string()))?;
     let text = String::from_utf8(bytes).map_err(|_| cannot("it is not valid UTF-8".into()))?;
     #[cfg(unix)]
     let mode = {
@@ -191,6 +181,13 @@ fn import_parsed(
     for entry in parsed.entries {
         match entry {
             Err(skipped) => report.skipped.push(skipped),
+            Ok(c) if crate::guard::check_context_name(&c.name, "its name").is_err() => {
+                report.skipped.push((
+                    c.name,
+                    "its name holds a control character: a context name is printable text"
+                        .to_string(),
+                ))
+            }
             Ok(c) if c.secret.expose().chars().any(char::is_control) => report.skipped.push((
                 c.name,
                 "its token holds a control character, which no HTTP header may carry".to_string(),
@@ -220,23 +217,26 @@ fn import_parsed(
         return Ok((report, tokens));
     }
     // Crash-safe (CONTRACT §5): every new credential id is noted in the config before the store
-    // is touched, so a kill at any moment leaves no orphan ([`credentials::store_secrets_and_change`]).
+    // is touched, so a kill at any moment leaves no orphan ([`credentials::transaction::store_secrets_and_change`]).
     let source_current = parsed.current;
     let labels: Vec<String> = candidates
         .iter()
         .map(|c| crate::credentials::label(&c.name, &c.context.url))
         .collect();
-    let new: Vec<crate::credentials::NewSecret> = candidates
+    let new: Vec<crate::credentials::batch::NewSecret> = candidates
         .iter()
         .zip(&labels)
-        .map(|(c, label)| crate::credentials::NewSecret {
+        .map(|(c, label)| crate::credentials::batch::NewSecret {
             id: &c.context.credential_id,
             secret: &c.secret,
             label,
         })
         .collect();
-    let ((imported, current), warning) =
-        crate::credentials::store_secrets_and_change(config_path, storage, &new, |config| {
+    let ((imported, current), warning) = crate::credentials::transaction::store_secrets_and_change(
+        config_path,
+        storage,
+        &new,
+        |config| {
             let none_current = config
                 .current_context
                 .as_ref()
@@ -262,16 +262,17 @@ fn import_parsed(
             .filter(|name| imported.iter().any(|(n, _)| n == name))
             .inspect(|name| config.current_context = Some(name.clone()));
             Ok(((imported, current), unused))
-        })
-        .map_err(|e| {
-            Error::new(
-                e.kind,
-                format!(
-                    "cannot store the tokens: {}; nothing was imported",
-                    e.message
-                ),
-            )
-        })?;
+        },
+    )
+    .map_err(|e| {
+        Error::new(
+            e.kind,
+            format!(
+                "cannot store the tokens: {}; nothing was imported",
+                e.message
+            ),
+        )
+    })?;
     report.imported = imported;
     report.current_context = current;
     if let Some(w) = warning {

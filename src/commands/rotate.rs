@@ -75,6 +75,20 @@ impl ContextTarget {
             output,
         })
     }
+
+    /// A rotated token is saved only into a context of the server it was made on (URLs compared
+    /// normalised, CONTRACT §1): another server would be sent a live secret when it is checked.
+    /// Exit 3, before any request.
+    pub fn check_server(&self, url: &str) -> Result<()> {
+        if crate::settings::same_server(url, &self.context.url) {
+            return Ok(());
+        }
+        Err(Error::usage(format!(
+            "--save-to-context: context '{}' is for {}, but the token is rotated on {}: a \
+             rotated token is saved only into a context of its own server",
+            self.name, self.context.url, url
+        )))
+    }
 }
 
 /// What a rotation was asked to do.
@@ -433,7 +447,7 @@ fn store_in_context(target: &ContextTarget, secret: &Secret) -> Result<Option<St
     let storage = target.context.storage;
     let credential_id = config::new_credential_id();
     let label = crate::credentials::label(&target.name, &target.context.url);
-    let ((), warning) = crate::credentials::store_secret_and_change(
+    let ((), warning) = crate::credentials::transaction::store_secret_and_change(
         &target.config_path,
         storage,
         &credential_id,

@@ -262,6 +262,11 @@ pub fn run<K: TokenKind>(
         ))
         .into());
     }
+    if let Job::Rotate(req) = &job
+        && let Some(target) = &req.target
+    {
+        target.check_server(&settings.url)?;
+    }
     for warning in &settings.warnings {
         printer.warn(warning);
     }

@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use crate::config::{self, Config, Context, Storage};
-use crate::credentials::{KeyringFailure, KeyringStore, SecretStore, label, open};
+use crate::credentials::batch::{self, NewSecret};
+use crate::credentials::{label, open};
 use crate::error::{Error, Kind, Result};
 use crate::secret::Secret;
 
@@ -69,14 +70,6 @@ pub fn store_secret_and_change<T>(
     store_secrets_and_change(config_path, storage, &new, change)
 }
 
-/// A secret to store under a new credential id, its keyring item labelled `label` ([`label`]).
-#[derive(Debug, Clone, Copy)]
-pub struct NewSecret<'a> {
-    pub id: &'a str,
-    pub secret: &'a Secret,
-    pub label: &'a str,
-}
-
 /// The crash-safe way to store secrets for a config change (CONTRACT §5), for every command that
 /// writes secrets with their contexts (`context save`, a rotation's `--save-to-context`, and the
 /// way for `context import`). Under the config lock, held throughout:
@@ -118,13 +111,10 @@ pub fn store_secrets_and_change<T>(
         }
         let _ = locked.undo(config);
     };
-    for (i, n) in new.iter().enumerate() {
-        if let Err((e, unreachable)) = set_secret(storage, &*store, n.id, n.secret, n.label) {
-            // A keyring that is not there holds none of them; else this one may be stored.
-            let empty_from = if unreachable { i } else { i + 1 };
-            take_back(&mut config, &mut locked, empty_from);
-            return Err(e);
-        }
+    // A file takes all of them in one transaction (an import of thousands is one write).
+    if let Err((e, empty_from)) = batch::store_all(storage, &*store, config_path, new) {
+        take_back(&mut config, &mut locked, empty_from);
+        return Err(e);
     }
     let before = config.clone();
     let (value, unused) = match change(&mut config) {
@@ -160,29 +150,6 @@ pub fn store_secrets_and_change<T>(
         ));
     }
     Ok((value, warning))
-}
-
-/// Stores the secret; on failure the error and whether the store surely holds nothing (a
-/// keyring that is not there at all: no bus, no Secret Service, a locked collection).
-fn set_secret(
-    storage: Storage,
-    store: &dyn SecretStore,
-    id: &str,
-    secret: &Secret,
-    label: &str,
-) -> std::result::Result<(), (Error, bool)> {
-    match storage {
-        Storage::Keyring => KeyringStore::from_env()
-            .map_err(|e| (e, true))?
-            .try_set_labelled(id, secret, label)
-            .map_err(|e| {
-                let unreachable = e.failure == KeyringFailure::Unavailable;
-                (e.into_write_error(), unreachable)
-            }),
-        Storage::File => store
-            .set_labelled(id, secret, label)
-            .map_err(|e| (e, false)),
-    }
 }
 
 /// Deletes the context `name` and then its secret, under the config lock. `allow` may refuse

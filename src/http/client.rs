@@ -83,6 +83,8 @@ enum NoAnswer {
     },
     TimedOut,
     TooLarge,
+    /// The command's answers together passed a bound of [`super::budget`].
+    Exceeded(super::budget::Exceeded),
 }
 
 impl Client {
@@ -315,6 +317,7 @@ impl Client {
                 if body.len() + chunk.len() > MAX_BODY_BYTES {
                     return Err(NoAnswer::TooLarge);
                 }
+                super::budget::take_bytes(chunk.len()).map_err(NoAnswer::Exceeded)?;
                 body.extend_from_slice(&chunk);
             }
             if *method == Method::POST {
@@ -377,6 +380,10 @@ impl Client {
             NoAnswer::TooLarge => Error::usage(format!(
                 "the answer to {method} {url} is larger than {} MiB",
                 MAX_BODY_BYTES / (1024 * 1024)
+            )),
+            NoAnswer::Exceeded(which) => Error::usage(format!(
+                "stopped reading the answer to {method} {url}: {}",
+                which.describe()
             )),
         }
     }
@@ -569,6 +576,13 @@ fn redirect_error(method: &Method, url: &str, answer: &Answer) -> Error {
 }
 
 fn decode<T: DeserializeOwned>(method: &Method, path: &str, answer: &Answer) -> Result<T> {
+    // Counted before decoding: a small answer of many tiny values costs far more memory decoded.
+    super::budget::take_values(&answer.body).map_err(|which| {
+        Error::usage(format!(
+            "the answer to {method} {path} was not decoded: {}",
+            which.describe()
+        ))
+    })?;
     serde_json::from_slice(&answer.body).map_err(|e| {
         Error::usage(format!(
             "the server's answer to {method} {path} ({}) could not be decoded: {e}",

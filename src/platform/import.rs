@@ -76,9 +76,21 @@ pub fn home(env: &dyn Fn(&str) -> Option<String>, what: &str) -> Result<PathBuf>
         })
 }
 
+/// How deeply a YAML file to import may nest (the CLIs' own files nest four or five levels).
+pub const MAX_YAML_DEPTH: usize = 64;
+
 /// YAML, or an error naming the file and the place; only the place, since the parser's words
-/// could quote a token.
+/// could quote a token. A byte-order mark at the start is allowed (editors on Windows write
+/// one). The nesting depth is bounded before the parser sees the text: a crafted file of nested
+/// `[[[…` costs the parser time quadratic in its depth.
 pub fn parse_yaml(text: &str, path: &Path, what: &str) -> Result<Value> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if yaml_depth(text) > MAX_YAML_DEPTH {
+        return Err(Error::config(format!(
+            "the {what} {} is not valid YAML: it nests deeper than {MAX_YAML_DEPTH} levels",
+            path.display()
+        )));
+    }
     serde_norway::from_str(text).map_err(|e| {
         let place = e
             .location()
@@ -125,5 +137,87 @@ pub fn vendor_candidate(
             extra: Default::default(),
         },
         secret: Secret::new(token),
+    }
+}
+
+/// An upper estimate of how deeply YAML text nests, in one pass: the open flow brackets (`[`,
+/// `{`) outside quoted scalars and comments, plus the block sequence entries (`- - x`) and the
+/// indentation of the line where one opens. Quoted scalars count only where a token may start.
+pub fn yaml_depth(text: &str) -> usize {
+    let mut deepest = 0usize;
+    let mut flow = 0usize;
+    let mut quote: Option<char> = None;
+    for line in text.split('\n') {
+        let mut chars = line.chars().peekable();
+        let mut block = 0usize;
+        let mut token_start = true;
+        let mut leading = quote.is_none() && flow == 0;
+        let mut indent = 0usize;
+        while let Some(c) = chars.next() {
+            if let Some(q) = quote {
+                if c == '\\' && q == '"' {
+                    chars.next();
+                } else if c == q {
+                    quote = None;
+                    token_start = false;
+                }
+                continue;
+            }
+            if leading {
+                if c == ' ' {
+                    indent += 1;
+                    continue;
+                }
+                if c == '-' && matches!(chars.peek(), Some(' ') | None) {
+                    block += 1;
+                    chars.next();
+                    continue;
+                }
+                leading = false;
+            }
+            match c {
+                '#' if token_start => break,
+                '"' | '\'' if token_start => quote = Some(c),
+                '[' | '{' => {
+                    flow += 1;
+                    token_start = true;
+                    deepest = deepest.max(flow + block + indent / 2);
+                    continue;
+                }
+                ']' | '}' => flow = flow.saturating_sub(1),
+                _ => {}
+            }
+            token_start = matches!(c, ' ' | '\t' | ',' | ':' | '[' | '{' | '?' | '-');
+        }
+        deepest = deepest.max(flow + block + indent / 2);
+    }
+    deepest
+}
+
+#[cfg(test)]
+mod yaml_tests {
+    use super::*;
+
+    #[test]
+    fn depth_is_estimated_from_brackets_sequences_and_indentation() {
+        assert_eq!(yaml_depth("a: 1\nb: [1, 2]\n"), 1);
+        assert_eq!(yaml_depth("a:\n  b:\n    c: 1\n"), 2);
+        assert_eq!(yaml_depth("x: '[[[[' # [[[[\ny: \"[[\\\"[[\"\n"), 0);
+        assert_eq!(yaml_depth("don't: [[1]]\n"), 2);
+        assert!(yaml_depth(&"[".repeat(1 << 20)) > MAX_YAML_DEPTH);
+        assert!(yaml_depth(&"- ".repeat(100)) > MAX_YAML_DEPTH);
+    }
+
+    #[test]
+    fn deep_yaml_is_refused_before_parsing_and_a_bom_is_allowed() {
+        let path = Path::new("f.yaml");
+        let e = parse_yaml(&"[".repeat(1 << 20), path, "file").unwrap_err();
+        assert!(
+            e.message.contains("nests deeper than 64 levels"),
+            "{}",
+            e.message
+        );
+        let v = parse_yaml("\u{feff}a: 1\n", path, "file").unwrap();
+        assert_eq!(v["a"], 1);
     }
 }

@@ -42,6 +42,7 @@ pub fn save_request(
     if name.is_empty() {
         return Err(Error::usage("--name must not be empty"));
     }
+    crate::guard::check_context_name(name, "--name")?;
     let url = global
         .url
         .clone()

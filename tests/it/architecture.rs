@@ -137,6 +137,8 @@ fn target(from: &[String], path: &str, modules: &BTreeSet<Vec<String>>) -> Optio
             }
             b
         }
+        // A path relative to the module itself (`use child::X` in a `mod.rs`).
+        first if modules.contains(&[from, &[first.to_string()]].concat()) => from.to_vec(),
         _ => return None,
     };
     let mut best = None;

@@ -438,6 +438,18 @@ pub fn jwt_expiry(token: &Secret) -> Option<i64> {
 pub async fn validate(client: &Client) -> Result<Validation> {
     let own: Value = client.get(TOKENS).await?;
     let expiry = jwt_expiry(client.secret());
+    // A token past its own `exp` is expired, whatever a lenient server answered: an
+    // authentication failure (exit 4), never "verified".
+    if let Some(exp) = expiry
+        && exp <= Utc::now().timestamp()
+    {
+        let when = DateTime::<Utc>::from_timestamp(exp, 0)
+            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_else(|| exp.to_string());
+        return Err(Error::connect(format!(
+            "the Qualytics token expired on {when} (its JWT exp claim): create a new one"
+        )));
+    }
     let summary = match expiry
         .and_then(|s| DateTime::<Utc>::from_timestamp(s, 0))
         .filter(|t| (0..=9999).contains(&chrono::Datelike::year(t)))

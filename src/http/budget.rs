@@ -1,0 +1,126 @@
+//! The bound on what one command reads, all answers together (CONTRACT §7): bytes of every body,
+//! and JSON values of every answer that is decoded. One `sts` process runs one command, so the
+//! count is the process's: the pages of a paged list and the contexts of `-A`, however many run
+//! at once, draw on the same budget, and an answer never costs memory past it.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Bytes of all the answers of one command together.
+pub const MAX_TOTAL_BYTES: usize = 32 * 1024 * 1024;
+/// JSON values (array elements and object members, at any depth) of all the answers of one
+/// command together.
+pub const MAX_TOTAL_VALUES: usize = 500_000;
+
+static BYTES: AtomicUsize = AtomicUsize::new(0);
+static VALUES: AtomicUsize = AtomicUsize::new(0);
+
+/// Which bound an answer hit, said in the error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exceeded {
+    Bytes,
+    Values,
+}
+
+impl Exceeded {
+    /// The end of the error message: what the bound is.
+    pub fn describe(self) -> String {
+        match self {
+            Exceeded::Bytes => format!(
+                "the answers to this command together exceed {} MiB, the bound on what one \
+                 command reads",
+                MAX_TOTAL_BYTES / (1024 * 1024)
+            ),
+            Exceeded::Values => format!(
+                "the answers to this command together hold more than {MAX_TOTAL_VALUES} JSON \
+                 values, the bound on what one command reads"
+            ),
+        }
+    }
+}
+
+/// Takes `n` more bytes from the budget.
+pub fn take_bytes(n: usize) -> Result<(), Exceeded> {
+    take(&BYTES, n, MAX_TOTAL_BYTES, Exceeded::Bytes)
+}
+
+/// Takes the values of this JSON body from the budget, before it is decoded.
+pub fn take_values(body: &[u8]) -> Result<(), Exceeded> {
+    take(
+        &VALUES,
+        count_values(body),
+        MAX_TOTAL_VALUES,
+        Exceeded::Values,
+    )
+}
+
+fn take(counter: &AtomicUsize, n: usize, max: usize, which: Exceeded) -> Result<(), Exceeded> {
+    let before = counter.fetch_add(n, Ordering::SeqCst);
+    if before.saturating_add(n) > max {
+        Err(which)
+    } else {
+        Ok(())
+    }
+}
+
+/// How many JSON values this body holds as array elements or object members, at any depth, in
+/// one pass and without allocating (a malformed body gives some count; the decoder refuses it).
+pub fn count_values(body: &[u8]) -> usize {
+    let mut count = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    // Just after `[` or `{`: the next thing that is not a closing bracket starts a member.
+    let mut first = false;
+    for &b in body {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        if b.is_ascii_whitespace() {
+            continue;
+        }
+        if first && b != b']' && b != b'}' {
+            count += 1;
+        }
+        first = false;
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => first = true,
+            b',' => count += 1,
+            _ => {}
+        }
+    }
+    count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_counted_at_every_depth() {
+        assert_eq!(count_values(b"[]"), 0);
+        assert_eq!(count_values(b"{}"), 0);
+        assert_eq!(count_values(b"[{}, {}, {}]"), 3);
+        assert_eq!(count_values(b"[[], [1], [1, 2]]"), 6);
+        assert_eq!(
+            count_values(br#"{"a": 1, "b": [true, null], "c": {"d": "x,]"}}"#),
+            6
+        );
+        assert_eq!(count_values(br#"["a\"[,", "b"]"#), 2);
+        assert_eq!(count_values(b"  [ \n ]  "), 0);
+        let million = format!("[{}]", vec!["{}"; 1_000_000].join(","));
+        assert_eq!(count_values(million.as_bytes()), 1_000_000);
+    }
+
+    #[test]
+    fn the_bound_names_itself() {
+        assert!(Exceeded::Bytes.describe().contains("32 MiB"));
+        assert!(Exceeded::Values.describe().contains("500000 JSON values"));
+    }
+}
