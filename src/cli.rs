@@ -221,6 +221,8 @@ pub enum OutputFormat {
     #[default]
     Text,
     Json,
+    /// One JSON object per line, the same keys on every platform (CONTRACT §14)
+    Jsonl,
 }
 
 #[derive(Debug, Subcommand)]

@@ -229,7 +229,8 @@ pub fn run<K: TokenKind>(
     printer: &Printer,
     src: &mut Sources,
 ) -> Result<(), Failure> {
-    let settings = settings::resolve(&cli.global, out, src)?;
+    let (settings, sources) = settings::resolve_with_sources(&cli.global, out, src)?;
+    let printer = &printer.clone().in_context(sources.context);
     if settings.platform != K::PLATFORM {
         return Err(Error::usage(format!(
             "this command was checked for {} but the settings name {}: set --platform",

@@ -2,6 +2,7 @@
 //! (CONTRACT §1–§3, §6). Data goes to stdout; messages and logs go to stderr.
 
 mod fleet;
+mod jsonl;
 mod usage_error;
 pub use fleet::FleetProgress;
 pub use usage_error::clap_error;
@@ -49,6 +50,8 @@ pub struct Printer {
     width: Option<u16>,
     /// The header line of tables (`--no-headers` turns it off).
     headers: bool,
+    /// The saved context in use (`context` of `-o jsonl`).
+    context: Option<String>,
 }
 
 impl Printer {
@@ -71,6 +74,7 @@ impl Printer {
             spinner: stderr_tty && !settings.no_color && settings.verbosity == 0,
             width,
             headers: true,
+            context: None,
         }
     }
 
@@ -96,11 +100,23 @@ impl Printer {
             spinner: false,
             width: None,
             headers: true,
+            context: None,
         }
     }
 
+    /// JSON or JSON lines: commands without a line form print their JSON on one line.
     pub fn is_json(&self) -> bool {
-        self.format == OutputFormat::Json
+        matches!(self.format, OutputFormat::Json | OutputFormat::Jsonl)
+    }
+
+    pub fn is_jsonl(&self) -> bool {
+        self.format == OutputFormat::Jsonl
+    }
+
+    /// The same printer, naming the saved context in use (`-o jsonl`).
+    pub fn in_context(mut self, context: Option<String>) -> Printer {
+        self.context = context;
+        self
     }
 
     fn symbol(&self, emoji: &'static str, word: &'static str) -> &'static str {
@@ -155,6 +171,9 @@ impl Printer {
             if let Some(code) = err.server_code {
                 v["server-code"] = json!(code);
             }
+            if self.is_jsonl() {
+                return jsonl::line(v, None);
+            }
             pretty(&v)
         } else {
             let message = crate::redact::content(&err.message);
@@ -169,6 +188,12 @@ impl Printer {
     }
 
     fn json(&self, value: &Value) -> io::Result<()> {
+        if self.is_jsonl() {
+            return write_raw(
+                crate::redact::Stream::Stdout,
+                &jsonl::line(value.clone(), None),
+            );
+        }
         write_raw(crate::redact::Stream::Stdout, &pretty(value))
     }
 
@@ -204,6 +229,9 @@ impl Printer {
     /// A created token or key: its secret once on stdout; the new id on stderr where the kind
     /// says so. JSON: the server's object under the kind's key.
     pub fn created<K: TokenKind>(&self, created: &Created) -> io::Result<()> {
+        if self.is_jsonl() {
+            return self.jsonl_created::<K>(created);
+        }
         if self.is_json() {
             return self
                 .json_with_secret(&json!({ K::NOUNS.json_one: created.json }), &created.secret);
@@ -223,6 +251,9 @@ impl Printer {
     /// tokens, so that a large list is not held twice (the server's objects move into the JSON;
     /// in text they are dropped once the rows are made).
     pub fn tokens<K: TokenKind>(&self, tokens: Vec<Token>, now: DateTime<Utc>) -> io::Result<()> {
+        if self.is_jsonl() {
+            return self.jsonl_tokens::<K>(&tokens, now);
+        }
         if self.is_json() {
             let list = Value::Array(tokens.into_iter().map(|t| t.json).collect());
             return write_raw(
@@ -526,6 +557,9 @@ impl Printer {
         };
         let what = K::NOUNS.one;
         let old = &r.old_id.text;
+        if self.is_jsonl() {
+            return self.jsonl_created::<K>(created);
+        }
         if self.is_json() {
             let mut v = json!({
                 K::NOUNS.json_one: created.json,
