@@ -443,6 +443,11 @@ pub enum ServiceTokenCommand {
     Create(ServiceTokenCreateArgs),
     /// List service tokens
     List(ListArgs),
+    /// Show one service token: the list's columns as FIELD | VALUE rows
+    #[command(after_help = "Examples:\n  \
+        sts service-token get 107484341630693\n  \
+        sts service-token get 107484341630693 -o json")]
+    Get(GetArgs),
     /// Delete service tokens by id
     #[command(after_help = "Examples:\n  \
         sts service-token delete 107484341630693\n  \
@@ -564,6 +569,10 @@ pub enum IngestionApiKeyCommand {
     Create(IngestionApiKeyCreateArgs),
     /// List ingestion API keys
     List(ListArgs),
+    /// Show one ingestion API key: the list's columns as FIELD | VALUE rows
+    #[command(after_help = "Examples:\n  \
+        sts ingestion-api-key get 250558013078953")]
+    Get(GetArgs),
     /// Delete ingestion API keys by id
     #[command(after_help = "Examples:\n  \
         sts ingestion-api-key delete --id 250558013078953\n  \
@@ -681,6 +690,10 @@ pub struct ListArgs {
     #[arg(long)]
     pub fail_if_any: bool,
 
+    /// Only the one(s) with exactly this name
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+
     /// Every saved context at once, each with its own URL and saved credential (URL and token
     /// flags and env vars are ignored; --platform narrows)
     #[arg(short = 'A', long, conflicts_with = "personal")]
@@ -737,6 +750,18 @@ pub struct IdArgs {
         allow_hyphen_values = true
     )]
     pub id_flags: Vec<String>,
+
+    /// A token that does not exist (404, or no token of --name) is no error: exit 0, a note on
+    /// stderr
+    #[arg(long)]
+    pub ignore_not_found: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// Id (see `list`)
+    #[arg(value_name = "ID", allow_hyphen_values = true)]
+    pub id: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -794,6 +819,10 @@ pub enum CompletionShell {
 pub struct DeleteArgs {
     #[command(flatten)]
     pub ids: IdArgs,
+
+    /// Delete the one token of this name (several of that name: exit 3, naming their ids)
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["ids", "id_flags"])]
+    pub name: Option<String>,
 
     /// Revoke each token first, then delete it (Qualytics deletes only revoked tokens)
     #[arg(long)]

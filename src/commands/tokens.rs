@@ -33,23 +33,47 @@ pub fn no_ingestion_keys(platform: PlatformKind, saved: Option<SavedContext>) ->
 /// A token or key command, its input checked before any request.
 pub enum Job<K: TokenKind> {
     Create(K::Request),
-    List { filter: ListFilter, personal: bool },
-    Delete { ids: Vec<TokenId>, revoke: bool },
-    Revoke(Vec<TokenId>),
-    Restore(Vec<TokenId>),
+    List {
+        filter: ListFilter,
+        personal: bool,
+    },
+    Get(TokenId),
+    Delete {
+        targets: Targets,
+        revoke: bool,
+        ignore_not_found: bool,
+    },
+    Revoke(Vec<TokenId>, bool),
+    Restore(Vec<TokenId>, bool),
     Rotate(Box<RotateRequest>),
     Scopes,
     Verify(crate::secret::Secret),
 }
 
 pub fn list_filter(a: &ListArgs) -> Result<ListFilter, Error> {
-    ListFilter::new(
+    let mut filter = ListFilter::new(
         a.expiring_within.as_deref(),
         a.expired,
         a.unused_for.as_deref(),
         &a.status,
         a.fail_if_any,
-    )
+    )?;
+    filter.name = a.name.clone();
+    Ok(filter)
+}
+
+/// What a delete, revoke or restore is asked to act on.
+pub enum Targets {
+    Ids(Vec<TokenId>),
+    /// The one token of this name (`delete --name`).
+    Name(String),
+}
+
+fn targets<K: TokenKind>(a: &crate::cli::IdArgs, name: Option<&str>) -> Result<Targets, Error> {
+    match name {
+        Some(n) => Ok(Targets::Name(n.to_string())),
+        None => Ok(Targets::Ids(rotate::parse_ids::<K>(&a.ids, &a.id_flags)?)),
+    }
 }
 
 fn rotate_request<K: TokenKind>(
@@ -116,17 +140,25 @@ pub fn service_token_job<K: TokenKind>(
                 K::check_revoke()?;
             }
             Job::Delete {
-                ids: rotate::parse_ids::<K>(&a.ids.ids, &a.ids.id_flags)?,
+                targets: targets::<K>(&a.ids, a.name.as_deref())?,
                 revoke: a.revoke,
+                ignore_not_found: a.ids.ignore_not_found,
             }
         }
+        ServiceTokenCommand::Get(a) => Job::Get(K::parse_id(&a.id, "ID")?),
         ServiceTokenCommand::Revoke(a) => {
             K::check_revoke()?;
-            Job::Revoke(rotate::parse_ids::<K>(&a.ids, &a.id_flags)?)
+            Job::Revoke(
+                rotate::parse_ids::<K>(&a.ids, &a.id_flags)?,
+                a.ignore_not_found,
+            )
         }
         ServiceTokenCommand::Restore(a) => {
             K::check_revoke()?;
-            Job::Restore(rotate::parse_ids::<K>(&a.ids, &a.id_flags)?)
+            Job::Restore(
+                rotate::parse_ids::<K>(&a.ids, &a.id_flags)?,
+                a.ignore_not_found,
+            )
         }
         ServiceTokenCommand::Rotate(a) => {
             let fate = if a.keep_old {
@@ -186,10 +218,12 @@ pub fn ingestion_api_key_job<K: TokenKind>(
                 K::check_revoke()?;
             }
             Job::Delete {
-                ids: rotate::parse_ids::<K>(&a.ids.ids, &a.ids.id_flags)?,
+                targets: targets::<K>(&a.ids, a.name.as_deref())?,
                 revoke: false,
+                ignore_not_found: a.ids.ignore_not_found,
             }
         }
+        IngestionApiKeyCommand::Get(a) => Job::Get(K::parse_id(&a.id, "ID")?),
         IngestionApiKeyCommand::Rotate(a) => Job::Rotate(Box::new(rotate_request::<K>(
             cli,
             a.id(),
@@ -271,28 +305,79 @@ pub fn run<K: TokenKind>(
                     return Err(e.into());
                 }
             }
-            Job::Delete { ids, revoke } => {
+            Job::Get(id) => {
+                let tokens = K::list(&client).await?;
+                let Some(token) = tokens.into_iter().find(|t| t.id == id) else {
+                    return Err(
+                        not_found(format!("no {} with id {}", K::NOUNS.one, id.text)).into(),
+                    );
+                };
+                printer.token::<K>(token, Utc::now())?;
+            }
+            Job::Delete {
+                targets,
+                revoke,
+                ignore_not_found,
+            } => {
+                let ids = match targets {
+                    Targets::Ids(ids) => ids,
+                    Targets::Name(name) => match id_of_name::<K>(&client, &name).await? {
+                        Some(id) => vec![id],
+                        None if ignore_not_found => {
+                            printer.warn(&format!(
+                                "no {} named '{name}': nothing to delete",
+                                K::NOUNS.one
+                            ));
+                            if printer.is_json() {
+                                printer.done_json(Done::Deleted, &K::NOUNS, &[], false)?;
+                            }
+                            return Ok(());
+                        }
+                        None => {
+                            return Err(
+                                not_found(format!("no {} named '{name}'", K::NOUNS.one)).into()
+                            );
+                        }
+                    },
+                };
                 let client = &client;
-                each_id(printer, Done::Deleted, &K::NOUNS, &ids, |id| async move {
-                    if revoke {
-                        K::revoke(client, &id).await?;
-                    }
-                    K::delete(client, &id).await
-                })
+                each_id(
+                    printer,
+                    Done::Deleted,
+                    &K::NOUNS,
+                    &ids,
+                    ignore_not_found,
+                    |id| async move {
+                        if revoke {
+                            K::revoke(client, &id).await?;
+                        }
+                        K::delete(client, &id).await
+                    },
+                )
                 .await?;
             }
-            Job::Revoke(ids) => {
+            Job::Revoke(ids, ignore) => {
                 let client = &client;
-                each_id(printer, Done::Revoked, &K::NOUNS, &ids, |id| async move {
-                    K::revoke(client, &id).await
-                })
+                each_id(
+                    printer,
+                    Done::Revoked,
+                    &K::NOUNS,
+                    &ids,
+                    ignore,
+                    |id| async move { K::revoke(client, &id).await },
+                )
                 .await?;
             }
-            Job::Restore(ids) => {
+            Job::Restore(ids, ignore) => {
                 let client = &client;
-                each_id(printer, Done::Restored, &K::NOUNS, &ids, |id| async move {
-                    K::restore(client, &id).await
-                })
+                each_id(
+                    printer,
+                    Done::Restored,
+                    &K::NOUNS,
+                    &ids,
+                    ignore,
+                    |id| async move { K::restore(client, &id).await },
+                )
                 .await?;
             }
             Job::Scopes => {
@@ -316,6 +401,7 @@ async fn each_id<F, Fut>(
     done: Done,
     nouns: &Nouns,
     ids: &[TokenId],
+    ignore_not_found: bool,
     delete: F,
 ) -> Result<(), Failure>
 where
@@ -333,6 +419,14 @@ where
                     printer.done_line(done, nouns, id)?;
                 }
             }
+            Err(e) if ignore_not_found && e.status == Some(404) => {
+                printer.warn(&format!(
+                    "{} {} not found: nothing to {}",
+                    nouns.one,
+                    id.text,
+                    done.verb()
+                ));
+            }
             Err(e) => {
                 let e = e.reworded(format!("cannot {} {}: {}", done.verb(), id.text, e.message));
                 if !several {
@@ -349,5 +443,41 @@ where
     match first_failure {
         Some(code) => Err(Failure::Reported(code)),
         None => Ok(()),
+    }
+}
+
+/// The id of the one token named `name`; `None` when there is none; exit 3 naming the ids when
+/// there are several.
+async fn id_of_name<K: TokenKind>(
+    client: &crate::http::client::Client,
+    name: &str,
+) -> Result<Option<TokenId>, Error> {
+    let mut found: Vec<TokenId> = K::list(client)
+        .await?
+        .into_iter()
+        .filter(|t| t.name == name)
+        .map(|t| t.id)
+        .collect();
+    match found.len() {
+        0 => Ok(None),
+        1 => Ok(found.pop()),
+        _ => Err(Error::usage(format!(
+            "{} {}s are named '{name}' (ids {}): delete by id",
+            found.len(),
+            K::NOUNS.one,
+            found
+                .iter()
+                .map(|i| i.text.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// A token that is not there, as the server's 404 would say it (exit 3).
+fn not_found(message: String) -> Error {
+    Error {
+        status: Some(404),
+        ..Error::usage(message)
     }
 }

@@ -274,6 +274,22 @@ impl Printer {
         self.table(&headers, &rows, &kinds, K::NOUNS.empty)
     }
 
+    /// `get`: one token, the list's columns as `FIELD | VALUE` rows; JSON the server's object.
+    pub fn token<K: TokenKind>(&self, token: Token, now: DateTime<Utc>) -> io::Result<()> {
+        if self.is_jsonl() {
+            return self.jsonl_tokens::<K>(std::slice::from_ref(&token), now);
+        }
+        if self.is_json() {
+            return self.json(&token.json);
+        }
+        let rows: Vec<Vec<String>> = K::COLUMNS
+            .iter()
+            .zip(&token.cells)
+            .map(|(c, cell)| vec![c.header.to_string(), cell_text(cell, &token, now)])
+            .collect();
+        self.table(&["FIELD", "VALUE"], &rows, &[Id, Text], K::NOUNS.empty)
+    }
+
     /// Text: the success line of one deleted (revoked, restored) id, printed as each is done.
     pub fn done_line(&self, done: Done, nouns: &Nouns, id: &TokenId) -> io::Result<()> {
         let text = match done {

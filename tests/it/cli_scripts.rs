@@ -229,3 +229,149 @@ fn all_contexts_with_no_saved_context_is_exit_8() {
         r.stderr
     );
 }
+
+/// One platform's kind: how `sts` reaches it, how a create is asked, an id that is not there.
+struct Kind<'a> {
+    sb: &'a Sandbox,
+    noun: &'a str,
+    create: Vec<String>,
+    /// The second token of one name, where a platform wants it elsewhere (another user).
+    create_twin: Option<Vec<String>>,
+    missing_id: &'a str,
+    /// Qualytics deletes only revoked tokens.
+    delete_extra: &'a [&'a str],
+}
+
+fn get_name_delete_and_ignore_not_found(env: &TestEnv, k: &Kind) {
+    let at = || {
+        let mut cmd = env.sts_at(&k.sb.url, &k.sb.admin_token, true);
+        cmd.env("STS_CLI_PLATFORM", &k.sb.platform);
+        cmd
+    };
+    let sts = |args: &[&str]| run(at().args(args));
+    let create = |name: &str, args: &[String]| {
+        let r = run(at().args([k.noun, "create", "--name", name]).args(args)).ok();
+        assert!(!r.stdout.is_empty());
+    };
+    create("twin", &k.create);
+    create("twin", k.create_twin.as_ref().unwrap_or(&k.create));
+    create("solo", &k.create);
+    // `--name` on a list: exactly that name.
+    let listed = lines(&sts(&[k.noun, "list", "--name", "solo", "-o", "jsonl"]).ok());
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["name"], "solo");
+    let solo = listed[0]["id"].as_str().unwrap().to_string();
+    let twins = lines(&sts(&[k.noun, "list", "--name", "twin", "-o", "jsonl"]).ok());
+    assert_eq!(twins.len(), 2);
+
+    // `get`: FIELD | VALUE rows; JSON the server's object.
+    let got = sts(&[k.noun, "get", &solo]).ok();
+    assert!(got.stdout.starts_with("FIELD"), "{}", got.stdout);
+    assert!(
+        got.stdout
+            .lines()
+            .any(|l| l.starts_with("NAME") && l.ends_with("solo")),
+        "{}",
+        got.stdout
+    );
+    assert!(got.stdout.contains(&solo));
+    let json = sts(&[k.noun, "get", &solo, "-o", "json"]).ok().json();
+    assert_eq!(json["name"], "solo", "{json}");
+    let r = sts(&[k.noun, "get", k.missing_id]).fails(3);
+    assert!(r.stderr.contains(k.missing_id), "{}", r.stderr);
+
+    // `delete --name`: several of that name is exit 3 naming their ids, nothing deleted.
+    let mut args = vec![k.noun, "delete", "--name", "twin"];
+    args.extend(k.delete_extra);
+    let r = sts(&args).fails(3);
+    for t in &twins {
+        assert!(r.stderr.contains(t["id"].as_str().unwrap()), "{}", r.stderr);
+    }
+    assert_eq!(lines(&sts(&[k.noun, "list", "-o", "jsonl"]).ok()).len(), 3);
+    // One of that name: deleted.
+    let mut args = vec![k.noun, "delete", "--name", "solo"];
+    args.extend(k.delete_extra);
+    let r = sts(&args).ok();
+    assert!(r.stdout.contains(&solo), "{}", r.stdout);
+    assert!(lines(&sts(&[k.noun, "list", "--name", "solo", "-o", "jsonl"]).ok()).is_empty());
+    // Again: no such name is exit 3, and exit 0 with a note under --ignore-not-found.
+    sts(&args).fails(3);
+    args.push("--ignore-not-found");
+    let r = sts(&args).ok();
+    assert!(r.stderr.contains("solo"), "{}", r.stderr);
+    // By id, twice: a 404 is exit 3, or exit 0 with a note.
+    let mut args = vec![k.noun, "delete", &solo];
+    args.extend(k.delete_extra);
+    sts(&args).fails(3);
+    args.push("--ignore-not-found");
+    let r = sts(&args).ok();
+    assert!(r.stderr.contains("not found"), "{}", r.stderr);
+}
+
+#[test]
+fn get_name_delete_by_name_and_ignore_not_found_on_every_platform() {
+    let env = TestEnv::new();
+    let ss = Sandbox::start();
+    let posit = Sandbox::start_platform("posit-connect", &[]);
+    let qualytics = Sandbox::start_platform(
+        "qualytics",
+        &[
+            "--service-user",
+            "Loader:Admin",
+            "--service-user",
+            "Other:Admin",
+        ],
+    );
+    let (_, users) = qualytics.admin("GET", "/users?type=Service", None);
+    let user = users["items"][0]["id"].to_string();
+    let other = users["items"][1]["id"].to_string();
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    for k in [
+        Kind {
+            sb: &ss,
+            noun: "service-token",
+            create: strings(&["--roles", "stackstate-admin"]),
+            create_twin: None,
+            missing_id: "424242",
+            delete_extra: &[],
+        },
+        Kind {
+            sb: &ss,
+            noun: "ingestion-api-key",
+            create: vec![],
+            create_twin: None,
+            missing_id: "424242",
+            delete_extra: &[],
+        },
+        Kind {
+            sb: &posit,
+            noun: "service-token",
+            create: strings(&["--scopes", "identity:manage"]),
+            create_twin: None,
+            missing_id: "0b0e2d3c-1111-4222-8333-944455556666",
+            delete_extra: &[],
+        },
+        Kind {
+            sb: &qualytics,
+            noun: "service-token",
+            create: strings(&["--service-user", &user]),
+            create_twin: Some(strings(&["--service-user", &other])),
+            missing_id: "424242",
+            delete_extra: &["--revoke"],
+        },
+    ] {
+        get_name_delete_and_ignore_not_found(&env, &k);
+    }
+    // Revoke and restore (Qualytics): a 404 is exit 3, or exit 0 with a note.
+    let sts = |args: &[&str]| {
+        run(env
+            .sts_at(&qualytics.url, &qualytics.admin_token, true)
+            .env("STS_CLI_PLATFORM", "qualytics")
+            .args(args))
+    };
+    for verb in ["revoke", "restore"] {
+        sts(&["service-token", verb, "424242"]).fails(3);
+        let r = sts(&["service-token", verb, "424242", "--ignore-not-found"]).ok();
+        assert!(r.stderr.contains("not found"), "{verb}: {}", r.stderr);
+    }
+}
