@@ -255,6 +255,37 @@ pub enum Command {
         sts completion fish > ~/.config/fish/completions/sts.fish"
     )]
     Completion(CompletionArgs),
+    /// One request to the platform's API with the credential in effect; the answer's body on
+    /// stdout as it came
+    #[command(
+        after_help = "PATH is below the platform's API base on the URL in effect, as \
+        every command sends it (the same credential, TLS settings and timeout); a full URL is \
+        refused. An HTTP error is exit 3 (401: 4), its body still on stdout.\n\n\
+        Examples:\n  \
+        sts api /server/info\n  \
+        sts api -X POST /security/tokens --input token.json\n  \
+        sts api /v1/user -c connect"
+    )]
+    Api(ApiArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// The path below the API base, e.g. /server/info
+    #[arg(value_name = "PATH")]
+    pub path: String,
+
+    /// HTTP method [default: GET, or POST with --input]
+    #[arg(short = 'X', long, value_name = "METHOD")]
+    pub method: Option<String>,
+
+    /// The request body from a file, or - for stdin (sent as application/json)
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<String>,
+
+    /// An extra request header 'Name: value' (repeatable)
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    pub headers: Vec<String>,
 }
 
 /// `sts context [save flags]` or `sts context <sub-command>`. The docs' form, `sts context --name

@@ -1,6 +1,7 @@
 //! The one place that prints: tables, JSON, success, warning and error lines, and verbose logs
 //! (CONTRACT §1–§3, §6). Data goes to stdout; messages and logs go to stderr.
 
+mod api;
 mod fleet;
 mod jsonl;
 mod usage_error;

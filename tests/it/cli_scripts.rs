@@ -375,3 +375,61 @@ fn get_name_delete_by_name_and_ignore_not_found_on_every_platform() {
         assert!(r.stderr.contains("not found"), "{verb}: {}", r.stderr);
     }
 }
+
+#[test]
+fn api_sends_one_request_with_the_credential_in_effect_and_prints_the_body() {
+    let env = TestEnv::new();
+    let ss = Sandbox::start();
+    let posit = Sandbox::start_platform("posit-connect", &[]);
+    let qualytics = Sandbox::start_platform("qualytics", &["--service-user", "Loader:Admin"]);
+    let at = |sb: &Sandbox| {
+        let mut cmd = env.sts_at(&sb.url, &sb.admin_token, true);
+        cmd.env("STS_CLI_PLATFORM", &sb.platform);
+        cmd
+    };
+
+    // GET on each platform: the body as it came.
+    let r = run(at(&ss).args(["api", "/server/info"])).ok();
+    let (_, info) = ss.admin("GET", "/server/info", None);
+    assert_eq!(r.json(), info);
+    let r = run(at(&posit).args(["api", "/v1/user"])).ok();
+    assert!(r.json()["username"].is_string(), "{}", r.stdout);
+    let r = run(at(&qualytics).args(["api", "/user-tokens"])).ok();
+    assert!(r.json().is_array(), "{}", r.stdout);
+
+    // POST with the body from stdin: the new token's secret is the caller's to keep.
+    let r = run(at(&ss)
+        .args(["api", "-X", "POST", "/security/tokens", "--input", "-"])
+        .write_stdin(r#"{"name": "api-made", "roles": ["stackstate-admin"]}"#))
+    .ok();
+    let made = r.json();
+    assert_eq!(made["name"], "api-made");
+    assert!(
+        made["token"]
+            .as_str()
+            .is_some_and(|t| t.len() >= 8 && t != "***"),
+        "{made}"
+    );
+    let names: Vec<Value> = crate::cli_util::server_tokens(&ss)
+        .into_iter()
+        .map(|t| t["name"].clone())
+        .collect();
+    assert!(names.contains(&Value::from("api-made")), "{names:?}");
+
+    // A 404 is exit 3 with the body on stdout; a bad credential exit 4.
+    let r = run(at(&ss).args(["api", "/no/such/path"])).fails(3);
+    assert!(!r.stdout.is_empty(), "{}", r.stderr);
+    assert!(r.stderr.contains("404"), "{}", r.stderr);
+    let r = run(env
+        .sts_at(&ss.url, "svctok-wrong-token", false)
+        .args(["api", "/server/info"]));
+    assert_eq!(r.code, 4, "{}", r.stderr);
+
+    // Never another server.
+    for path in ["https://elsewhere/x", "//elsewhere/x"] {
+        let r = run(at(&ss).args(["api", path])).fails(3);
+        assert!(r.stderr.contains("not a URL"), "{}", r.stderr);
+    }
+    let r = run(at(&ss).args(["api", "/server/info", "-H", "X-API-Key: other"])).fails(3);
+    assert!(r.stderr.contains("-H"), "{}", r.stderr);
+}
