@@ -433,3 +433,48 @@ fn api_sends_one_request_with_the_credential_in_effect_and_prints_the_body() {
     let r = run(at(&ss).args(["api", "/server/info", "-H", "X-API-Key: other"])).fails(3);
     assert!(r.stderr.contains("-H"), "{}", r.stderr);
 }
+
+#[test]
+fn context_save_with_the_wrong_platform_names_the_url_and_the_platform_that_answered() {
+    let env = TestEnv::new();
+    let sandboxes = [
+        Sandbox::start(),
+        Sandbox::start_platform("posit-connect", &[]),
+        Sandbox::start_platform("qualytics", &["--service-user", "Loader:Admin"]),
+    ];
+    let mut pairs = 0;
+    for sb in &sandboxes {
+        for wrong in ["stackstate", "posit-connect", "qualytics"] {
+            if wrong == sb.platform {
+                continue;
+            }
+            pairs += 1;
+            let r = run(env
+                .sts()
+                .args(["context", "save", "--name", "x", "--url", &sb.url])
+                .args(["--platform", wrong, "--api-token", &sb.admin_token])
+                .arg("--insecure-storage"))
+            .fails(3);
+            assert!(
+                r.stderr.contains("404"),
+                "{wrong} on {}: {}",
+                sb.platform,
+                r.stderr
+            );
+            assert!(
+                r.stderr.contains(&format!("asked {}/", sb.url)),
+                "{wrong} on {}: {}",
+                sb.platform,
+                r.stderr
+            );
+            assert!(
+                r.stderr
+                    .contains(&format!("add --platform {}", sb.platform)),
+                "{wrong} on {}: {}",
+                sb.platform,
+                r.stderr
+            );
+        }
+    }
+    assert_eq!(pairs, 6);
+}
