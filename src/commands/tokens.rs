@@ -280,7 +280,13 @@ pub fn run<K: TokenKind>(
         let client = settings.client(printer)?;
         match job {
             Job::Create(req) => {
-                let created = K::create(&client, &req).await?;
+                let (name, expiration) = create_name_and_expiration(cli);
+                if let Some(w) = short_expiry_warning(expiration, Utc::now()) {
+                    printer.warn(&w);
+                }
+                let created = K::create(&client, &req)
+                    .await
+                    .map_err(|e| may_have_been_created(e, &K::NOUNS, name))?;
                 printer.created::<K>(&created)?;
             }
             Job::List { filter, personal } => {
@@ -480,4 +486,47 @@ fn not_found(message: String) -> Error {
         status: Some(404),
         ..Error::usage(message)
     }
+}
+
+/// The `--name` and `--expiration` of a create.
+fn create_name_and_expiration(cli: &Cli) -> (&str, Option<&str>) {
+    match &cli.command {
+        crate::cli::Command::ServiceToken(ServiceTokenCommand::Create(a)) => {
+            (&a.name, a.expiration.as_deref())
+        }
+        crate::cli::Command::IngestionApiKey(IngestionApiKeyCommand::Create(a)) => {
+            (&a.name, a.expiration.as_deref())
+        }
+        _ => ("", None),
+    }
+}
+
+/// A warning when `--expiration` is less than an hour from now (CONTRACT §14).
+pub fn short_expiry_warning(
+    expiration: Option<&str>,
+    now: chrono::DateTime<Utc>,
+) -> Option<String> {
+    let at = common::expiration_millis(expiration, now).ok()??;
+    let left_min = (at - now.timestamp_millis()) / 60_000;
+    (left_min < 60).then(|| {
+        format!(
+            "--expiration {} is less than an hour from now: the new token stops working in \
+             {left_min} min (use days, e.g. 30d)",
+            expiration.unwrap_or_default()
+        )
+    })
+}
+
+/// A create that got no answer in time may still have been made on the server: say so, and how
+/// to look, before a retry makes a second one.
+fn may_have_been_created(e: Error, nouns: &Nouns, name: &str) -> Error {
+    if e.kind != crate::error::Kind::Connect || !e.message.starts_with("no answer to") {
+        return e;
+    }
+    let message = format!(
+        "{}; the {} may have been created all the same: look with `{} list --name '{name}'` \
+         before creating it again",
+        e.message, nouns.one, nouns.command
+    );
+    e.reworded(message)
 }

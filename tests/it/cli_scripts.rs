@@ -478,3 +478,53 @@ fn context_save_with_the_wrong_platform_names_the_url_and_the_platform_that_answ
     }
     assert_eq!(pairs, 6);
 }
+
+#[test]
+fn a_short_expiry_warns_and_a_create_that_timed_out_says_it_may_exist() {
+    let env = TestEnv::new();
+    let ss = Sandbox::start();
+    let sts = |args: &[&str]| run(env.sts_at(&ss.url, &ss.admin_token, true).args(args));
+    let r = sts(&[
+        "service-token",
+        "create",
+        "--name",
+        "brief",
+        "--roles",
+        "stackstate-admin",
+        "--expiration",
+        "1m",
+    ])
+    .ok();
+    assert!(r.stderr.contains("less than an hour"), "{}", r.stderr);
+    let r = sts(&[
+        "service-token",
+        "create",
+        "--name",
+        "month",
+        "--roles",
+        "stackstate-admin",
+        "--expiration",
+        "30d",
+    ])
+    .ok();
+    assert!(!r.stderr.contains("less than an hour"), "{}", r.stderr);
+
+    ss.fault(serde_json::json!({"method": "POST", "count": 1, "hang": true}));
+    let r = sts(&[
+        "service-token",
+        "create",
+        "--name",
+        "late",
+        "--roles",
+        "stackstate-admin",
+        "--timeout",
+        "1s",
+    ])
+    .fails(4);
+    assert!(r.stderr.contains("may have been created"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("sts service-token list --name 'late'"),
+        "{}",
+        r.stderr
+    );
+}
