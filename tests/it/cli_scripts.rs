@@ -528,3 +528,18 @@ fn a_short_expiry_warns_and_a_create_that_timed_out_says_it_may_exist() {
         r.stderr
     );
 }
+
+#[test]
+fn an_unknown_context_name_suggests_the_nearest_saved_one() {
+    let env = TestEnv::new();
+    let url = format!("http://127.0.0.1:{}", free_port());
+    save(&env, "production", &url, "stackstate", "svctok-x", false);
+    let r = run(env.sts().args(["context", "use", "prodution"])).fails(8);
+    assert!(
+        r.stderr.contains("did you mean 'production'?"),
+        "{}",
+        r.stderr
+    );
+    let r = run(env.sts().args(["context", "use", "qa"])).fails(8);
+    assert!(!r.stderr.contains("did you mean"), "{}", r.stderr);
+}
