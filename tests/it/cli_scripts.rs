@@ -543,3 +543,19 @@ fn an_unknown_context_name_suggests_the_nearest_saved_one() {
     let r = run(env.sts().args(["context", "use", "qa"])).fails(8);
     assert!(!r.stderr.contains("did you mean"), "{}", r.stderr);
 }
+
+#[test]
+fn after_deleting_the_current_context_the_next_command_names_the_others() {
+    let env = TestEnv::new();
+    let url = format!("http://127.0.0.1:{}", free_port());
+    save(&env, "staging", &url, "stackstate", "svctok-x", false);
+    save(&env, "prod", &url, "stackstate", "svctok-y", false);
+    run(env.sts().args(["context", "delete", "--name", "prod"])).ok();
+    let r = run(env.sts().args(["service-token", "list"])).fails(1);
+    assert!(
+        r.stderr
+            .contains("no context is current: `sts context use <one of staging>`"),
+        "{}",
+        r.stderr
+    );
+}
