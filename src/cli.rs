@@ -229,6 +229,8 @@ pub enum OutputFormat {
     Json,
     // The Prometheus text format: `service-token list` and `ingestion-api-key list` only (§13).
     Prometheus,
+    /// One JSON object per line, the same keys on every platform (CONTRACT §14)
+    Jsonl,
 }
 
 #[derive(Debug, Subcommand)]
@@ -273,6 +275,18 @@ pub enum Command {
         sts exporter --listen 127.0.0.1:0 --refresh 1m -c prod -c staging"
     )]
     Exporter(ExporterArgs),
+    /// One request to the platform's API with the credential in effect; the answer's body on
+    /// stdout as it came
+    #[command(
+        after_help = "PATH is below the platform's API base on the URL in effect, as \
+        every command sends it (the same credential, TLS settings and timeout); a full URL is \
+        refused. An HTTP error is exit 3 (401: 4), its body still on stdout.\n\n\
+        Examples:\n  \
+        sts api /server/info\n  \
+        sts api -X POST /security/tokens --input token.json\n  \
+        sts api /v1/user -c connect"
+    )]
+    Api(ApiArgs),
 }
 
 /// `sts exporter`.
@@ -284,6 +298,25 @@ pub struct ExporterArgs {
     /// How often every context is refreshed, e.g. 5m, 30s
     #[arg(long, value_name = "DURATION", default_value = "5m")]
     pub refresh: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// The path below the API base, e.g. /server/info
+    #[arg(value_name = "PATH")]
+    pub path: String,
+
+    /// HTTP method [default: GET, or POST with --input]
+    #[arg(short = 'X', long, value_name = "METHOD")]
+    pub method: Option<String>,
+
+    /// The request body from a file, or - for stdin (sent as application/json)
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<String>,
+
+    /// An extra request header 'Name: value' (repeatable)
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    pub headers: Vec<String>,
 }
 
 /// `sts context [save flags]` or `sts context <sub-command>`. The docs' form, `sts context --name
@@ -472,6 +505,11 @@ pub enum ServiceTokenCommand {
     Create(ServiceTokenCreateArgs),
     /// List service tokens
     List(ListArgs),
+    /// Show one service token: the list's columns as FIELD | VALUE rows
+    #[command(after_help = "Examples:\n  \
+        sts service-token get 107484341630693\n  \
+        sts service-token get 107484341630693 -o json")]
+    Get(GetArgs),
     /// Delete service tokens by id
     #[command(after_help = "Examples:\n  \
         sts service-token delete 107484341630693\n  \
@@ -629,6 +667,10 @@ pub enum IngestionApiKeyCommand {
     Create(IngestionApiKeyCreateArgs),
     /// List ingestion API keys
     List(ListArgs),
+    /// Show one ingestion API key: the list's columns as FIELD | VALUE rows
+    #[command(after_help = "Examples:\n  \
+        sts ingestion-api-key get 250558013078953")]
+    Get(GetArgs),
     /// Delete ingestion API keys by id
     #[command(after_help = "Examples:\n  \
         sts ingestion-api-key delete --id 250558013078953\n  \
@@ -755,6 +797,10 @@ pub struct ListArgs {
     #[arg(long)]
     pub fail_if_any: bool,
 
+    /// Only the one(s) with exactly this name
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+
     /// Every saved context at once, each with its own URL and saved credential (URL and token
     /// flags and env vars are ignored; --platform narrows)
     #[arg(short = 'A', long, conflicts_with = "personal")]
@@ -811,6 +857,18 @@ pub struct IdArgs {
         allow_hyphen_values = true
     )]
     pub id_flags: Vec<String>,
+
+    /// A token that does not exist (404, or no token of --name) is no error: exit 0, a note on
+    /// stderr
+    #[arg(long)]
+    pub ignore_not_found: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// Id (see `list`)
+    #[arg(value_name = "ID", allow_hyphen_values = true)]
+    pub id: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -868,6 +926,10 @@ pub enum CompletionShell {
 pub struct DeleteArgs {
     #[command(flatten)]
     pub ids: IdArgs,
+
+    /// Delete the one token of this name (several of that name: exit 3, naming their ids)
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["ids", "id_flags"])]
+    pub name: Option<String>,
 
     /// Revoke each token first, then delete it (Qualytics deletes only revoked tokens)
     #[arg(long)]

@@ -146,14 +146,22 @@ impl Config {
     pub fn context(&self, name: &str) -> Result<&Context> {
         self.contexts
             .get(name)
-            .ok_or_else(|| context_not_found(name))
+            .ok_or_else(|| self.not_found_hinted(name))
+    }
+
+    /// `context 'x' not found`, naming the saved context the user probably meant.
+    fn not_found_hinted(&self, name: &str) -> Error {
+        let e = context_not_found(name);
+        match did_you_mean(name, self.contexts.keys().map(String::as_str)) {
+            Some(near) => e.reworded(format!("{}: did you mean '{near}'?", e.message)),
+            None => e,
+        }
     }
 
     /// The context called `name`, mutably, or a not-found error (exit 8).
     pub fn context_mut(&mut self, name: &str) -> Result<&mut Context> {
-        self.contexts
-            .get_mut(name)
-            .ok_or_else(|| context_not_found(name))
+        let hinted = self.not_found_hinted(name);
+        self.contexts.get_mut(name).ok_or(hinted)
     }
 
     /// The current context's name and the context, when one is set. A `current-context` that
@@ -213,6 +221,32 @@ fn pending_entry(storage: Storage, id: &str) -> String {
 /// `context 'x' not found` (exit 8).
 pub fn context_not_found(name: &str) -> Error {
     Error::new(Kind::NotFound, format!("context '{name}' not found"))
+}
+
+/// The name among `names` closest to `typed` (at most a third of its letters off), if any.
+pub fn did_you_mean<'a>(typed: &str, names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (typed.chars().count() / 3).max(1);
+    names
+        .map(|n| (edit_distance(typed, n), n))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, n)| n)
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 /// A fresh random credential id: 32 lowercase hex characters (128 bits).
@@ -676,6 +710,20 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], what: &str, mode: Mode) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn did_you_mean_names_the_nearest_context_only_when_near() {
+        let names = ["prod", "production", "staging"];
+        assert_eq!(
+            did_you_mean("prodution", names.iter().copied()),
+            Some("production")
+        );
+        assert_eq!(
+            did_you_mean("stagign", names.iter().copied()),
+            Some("staging")
+        );
+        assert_eq!(did_you_mean("qa", names.iter().copied()), None);
+    }
     use std::os::unix::fs::PermissionsExt;
     use std::sync::Arc;
 

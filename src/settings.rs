@@ -328,12 +328,7 @@ pub fn resolve_with_sources(
     let url = explicit_url
         .or_else(|| saved_ctx.map(|c| c.url.clone()))
         .or_else(|| profile.url_env.and_then(|name| src.env(name)))
-        .ok_or_else(|| {
-            Error::config(format!(
-                "no server URL: pass --url URL or set {}, or save a context with `sts context save`",
-                ev::STS_CLI_URL
-            ))
-        })?;
+        .ok_or_else(|| no_url(global, src))?;
     check_url(&url)?;
 
     if let Some(base) = profile.base_path
@@ -685,6 +680,27 @@ pub fn saved_context(global: &GlobalArgs, src: &Sources) -> Result<Option<SavedC
         context,
         config_path,
     }))
+}
+
+/// No URL anywhere: when contexts are saved but none is current (the current one was deleted),
+/// say which to pick; else how to give a URL.
+fn no_url(global: &GlobalArgs, src: &Sources) -> Error {
+    let saved: Vec<String> = src
+        .config_path(global)
+        .ok()
+        .and_then(|(path, _)| config::load(&path).ok().flatten())
+        .map(|c| c.contexts.keys().cloned().collect())
+        .unwrap_or_default();
+    if !saved.is_empty() {
+        return Error::config(format!(
+            "no context is current: `sts context use <one of {}>`, or pass --url URL",
+            saved.join(", ")
+        ));
+    }
+    Error::config(format!(
+        "no server URL: pass --url URL or set {}, or save a context with `sts context save`",
+        ev::STS_CLI_URL
+    ))
 }
 
 /// Whether flags or env vars give a URL and a token, so no saved context is needed.

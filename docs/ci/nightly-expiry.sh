@@ -2,7 +2,8 @@
 # Nightly expiry check across every saved context: lists the service tokens (every platform) and
 # the ingestion API keys (StackState) that expire within EXPIRY_WINDOW (default 14d), and fails
 # the job so that it alerts: exit 7 when something expires, the exit code of a context that could
-# not be asked (its ⚠️ line on stderr names it), 0 when nothing expires.
+# not be asked (its ⚠️ line on stderr names it), 8 when no context is saved at all (so that a
+# saving step that silently did nothing cannot keep the alert green), 0 when nothing expires.
 # Needs the saved contexts: a host whose keyring holds them, or contexts saved earlier in the job
 # with --insecure-storage from CI secrets (a runner has no keyring).
 set -uo pipefail

@@ -12,7 +12,7 @@ use crate::config::{self, Config, Context, Storage};
 use crate::credentials::{self, KeyringStore};
 use crate::error::{Error, Kind, Result};
 use crate::output::{self, Printer};
-use crate::platform::{self, Validation};
+use crate::platform::{self, PlatformKind, Validation};
 use crate::settings::{self, Credential, OutputSettings, Settings, Sources};
 
 pub use crate::outcome::{Renamed, Saved};
@@ -152,8 +152,53 @@ pub fn saved_credential(
 fn validation(settings: &Settings, printer: &Printer) -> Result<Validation, Failure> {
     block_on(async {
         let client = settings.client(printer)?;
-        Ok(platform::validate(settings.platform, &client).await?)
+        match platform::validate(settings.platform, &client).await {
+            Err(e) if e.status == Some(404) => Err(wrong_platform_hint(settings, e).await.into()),
+            other => Ok(other?),
+        }
     })
+}
+
+/// A 404 of the validation request (CONTRACT §14): the URL asked, and, when another platform's
+/// validation path answers on that server, which platform it looks like. Asked only now, with
+/// the same credential, to the same server.
+async fn wrong_platform_hint(settings: &Settings, e: Error) -> Error {
+    let asked = format!(
+        "{}/{}",
+        settings.api_base(),
+        settings.platform.profile().validation_path
+    );
+    let mut message = format!("{} (asked {asked})", e.message);
+    for other in PlatformKind::ALL {
+        if other == settings.platform {
+            continue;
+        }
+        let mut probe = settings.clone();
+        probe.platform = other;
+        probe.output.verbosity = 0;
+        let silent = crate::output::Printer::plain(settings.output.format, true);
+        let Ok(client) = probe.client(&silent) else {
+            continue;
+        };
+        let answered = match client
+            .raw(reqwest::Method::GET, other.profile().validation_path, None)
+            .await
+        {
+            Ok(a) => a
+                .error
+                .is_none_or(|e| e.status.is_some_and(|s| s != 404 && s < 500)),
+            Err(_) => false,
+        };
+        if answered {
+            message += &format!(
+                ": this looks like {}: add --platform {}",
+                other.display(),
+                other.as_str()
+            );
+            break;
+        }
+    }
+    e.reworded(message)
 }
 
 /// `sts context …` (CONTRACT §4).

@@ -19,6 +19,8 @@ pub struct ListFilter {
     statuses: Vec<Status>,
     /// Exit 7 when something remains.
     pub fail_if_any: bool,
+    /// Only this exact name (`--name`).
+    pub name: Option<String>,
 }
 
 impl ListFilter {
@@ -44,11 +46,15 @@ impl ListFilter {
             unused_ms,
             statuses,
             fail_if_any,
+            name: None,
         })
     }
 
     /// Whether `token` is shown at `now`.
     pub fn matches(&self, token: &Token, now: DateTime<Utc>) -> bool {
+        if self.name.as_ref().is_some_and(|n| *n != token.name) {
+            return false;
+        }
         if let Some(expiry) = &self.expiry
             && !expiry.matches(token.expires, now)
         {

@@ -2,6 +2,7 @@
 //! the result to the printer. One module per area; [`run`] is the one dispatch.
 
 pub mod all_contexts;
+pub mod api;
 pub mod auth;
 pub mod context;
 pub mod context_import;
@@ -69,6 +70,7 @@ pub fn run(cli: &Cli, out: OutputSettings, printer: &Printer) -> Result<(), Fail
         Command::Context(args) => context::run(cli, args, out, printer, &mut src),
         Command::Completion(a) => Ok(output::write_stdout(&completion::script(a.shell))?),
         Command::Auth(cmd) => auth::run(cli, cmd, out, printer, &mut src),
+        Command::Api(a) => api::run(cli, a, out, printer, &mut src),
         Command::ServiceToken(ServiceTokenCommand::List(a)) if a.all_contexts => {
             all_contexts::list_all(cli, false, &tokens::list_filter(a)?, out, printer, &src)
         }

@@ -34,23 +34,47 @@ pub fn no_ingestion_keys(platform: PlatformKind, saved: Option<SavedContext>) ->
 /// A token or key command, its input checked before any request.
 pub enum Job<K: TokenKind> {
     Create(K::Request),
-    List { filter: ListFilter, personal: bool },
-    Delete { ids: Vec<TokenId>, revoke: bool },
-    Revoke(Vec<TokenId>),
-    Restore(Vec<TokenId>),
+    List {
+        filter: ListFilter,
+        personal: bool,
+    },
+    Get(TokenId),
+    Delete {
+        targets: Targets,
+        revoke: bool,
+        ignore_not_found: bool,
+    },
+    Revoke(Vec<TokenId>, bool),
+    Restore(Vec<TokenId>, bool),
     Rotate(Box<RotateRequest>),
     Scopes,
     Verify(crate::secret::Secret),
 }
 
 pub fn list_filter(a: &ListArgs) -> Result<ListFilter, Error> {
-    ListFilter::new(
+    let mut filter = ListFilter::new(
         a.expiring_within.as_deref(),
         a.expired,
         a.unused_for.as_deref(),
         &a.status,
         a.fail_if_any,
-    )
+    )?;
+    filter.name = a.name.clone();
+    Ok(filter)
+}
+
+/// What a delete, revoke or restore is asked to act on.
+pub enum Targets {
+    Ids(Vec<TokenId>),
+    /// The one token of this name (`delete --name`).
+    Name(String),
+}
+
+fn targets<K: TokenKind>(a: &crate::cli::IdArgs, name: Option<&str>) -> Result<Targets, Error> {
+    match name {
+        Some(n) => Ok(Targets::Name(n.to_string())),
+        None => Ok(Targets::Ids(rotate::parse_ids::<K>(&a.ids, &a.id_flags)?)),
+    }
 }
 
 /// The old one's fate: `--keep-old`, `--delete-old`, else the platform's default (`true`).
@@ -149,17 +173,25 @@ pub fn service_token_job<K: TokenKind>(
                 K::check_revoke()?;
             }
             Job::Delete {
-                ids: rotate::parse_ids::<K>(&a.ids.ids, &a.ids.id_flags)?,
+                targets: targets::<K>(&a.ids, a.name.as_deref())?,
                 revoke: a.revoke,
+                ignore_not_found: a.ids.ignore_not_found,
             }
         }
+        ServiceTokenCommand::Get(a) => Job::Get(K::parse_id(&a.id, "ID")?),
         ServiceTokenCommand::Revoke(a) => {
             K::check_revoke()?;
-            Job::Revoke(rotate::parse_ids::<K>(&a.ids, &a.id_flags)?)
+            Job::Revoke(
+                rotate::parse_ids::<K>(&a.ids, &a.id_flags)?,
+                a.ignore_not_found,
+            )
         }
         ServiceTokenCommand::Restore(a) => {
             K::check_revoke()?;
-            Job::Restore(rotate::parse_ids::<K>(&a.ids, &a.id_flags)?)
+            Job::Restore(
+                rotate::parse_ids::<K>(&a.ids, &a.id_flags)?,
+                a.ignore_not_found,
+            )
         }
         ServiceTokenCommand::Rotate(a) => {
             let mut req = rotate_request::<K>(
@@ -213,10 +245,12 @@ pub fn ingestion_api_key_job<K: TokenKind>(
                 K::check_revoke()?;
             }
             Job::Delete {
-                ids: rotate::parse_ids::<K>(&a.ids.ids, &a.ids.id_flags)?,
+                targets: targets::<K>(&a.ids, a.name.as_deref())?,
                 revoke: false,
+                ignore_not_found: a.ids.ignore_not_found,
             }
         }
+        IngestionApiKeyCommand::Get(a) => Job::Get(K::parse_id(&a.id, "ID")?),
         IngestionApiKeyCommand::Rotate(a) => Job::Rotate(Box::new(rotate_request::<K>(
             cli,
             a.id(),
@@ -254,6 +288,7 @@ pub fn run<K: TokenKind>(
     src: &mut Sources,
 ) -> Result<(), Failure> {
     let (settings, provenance) = settings::resolve_with_sources(&cli.global, out, src)?;
+    let printer = &printer.clone().in_context(provenance.context.clone());
     if settings.platform != K::PLATFORM {
         return Err(Error::usage(format!(
             "this command was checked for {} but the settings name {}: set --platform",
@@ -274,7 +309,13 @@ pub fn run<K: TokenKind>(
         let client = settings.client(printer)?;
         match job {
             Job::Create(req) => {
-                let created = K::create(&client, &req).await?;
+                let (name, expiration) = create_name_and_expiration(cli);
+                if let Some(w) = short_expiry_warning(expiration, Utc::now()) {
+                    printer.warn(&w);
+                }
+                let created = K::create(&client, &req)
+                    .await
+                    .map_err(|e| may_have_been_created(e, &K::NOUNS, name))?;
                 printer.created::<K>(&created)?;
             }
             Job::List { filter, personal } => {
@@ -309,28 +350,79 @@ pub fn run<K: TokenKind>(
                     return Err(e.into());
                 }
             }
-            Job::Delete { ids, revoke } => {
+            Job::Get(id) => {
+                let tokens = K::list(&client).await?;
+                let Some(token) = tokens.into_iter().find(|t| t.id == id) else {
+                    return Err(
+                        not_found(format!("no {} with id {}", K::NOUNS.one, id.text)).into(),
+                    );
+                };
+                printer.token::<K>(token, Utc::now())?;
+            }
+            Job::Delete {
+                targets,
+                revoke,
+                ignore_not_found,
+            } => {
+                let ids = match targets {
+                    Targets::Ids(ids) => ids,
+                    Targets::Name(name) => match id_of_name::<K>(&client, &name).await? {
+                        Some(id) => vec![id],
+                        None if ignore_not_found => {
+                            printer.warn(&format!(
+                                "no {} named '{name}': nothing to delete",
+                                K::NOUNS.one
+                            ));
+                            if printer.is_json() {
+                                printer.done_json(Done::Deleted, &K::NOUNS, &[], false)?;
+                            }
+                            return Ok(());
+                        }
+                        None => {
+                            return Err(
+                                not_found(format!("no {} named '{name}'", K::NOUNS.one)).into()
+                            );
+                        }
+                    },
+                };
                 let client = &client;
-                each_id(printer, Done::Deleted, &K::NOUNS, &ids, |id| async move {
-                    if revoke {
-                        K::revoke(client, &id).await?;
-                    }
-                    K::delete(client, &id).await
-                })
+                each_id(
+                    printer,
+                    Done::Deleted,
+                    &K::NOUNS,
+                    &ids,
+                    ignore_not_found,
+                    |id| async move {
+                        if revoke {
+                            K::revoke(client, &id).await?;
+                        }
+                        K::delete(client, &id).await
+                    },
+                )
                 .await?;
             }
-            Job::Revoke(ids) => {
+            Job::Revoke(ids, ignore) => {
                 let client = &client;
-                each_id(printer, Done::Revoked, &K::NOUNS, &ids, |id| async move {
-                    K::revoke(client, &id).await
-                })
+                each_id(
+                    printer,
+                    Done::Revoked,
+                    &K::NOUNS,
+                    &ids,
+                    ignore,
+                    |id| async move { K::revoke(client, &id).await },
+                )
                 .await?;
             }
-            Job::Restore(ids) => {
+            Job::Restore(ids, ignore) => {
                 let client = &client;
-                each_id(printer, Done::Restored, &K::NOUNS, &ids, |id| async move {
-                    K::restore(client, &id).await
-                })
+                each_id(
+                    printer,
+                    Done::Restored,
+                    &K::NOUNS,
+                    &ids,
+                    ignore,
+                    |id| async move { K::restore(client, &id).await },
+                )
                 .await?;
             }
             Job::Scopes => {
@@ -354,6 +446,7 @@ async fn each_id<F, Fut>(
     done: Done,
     nouns: &Nouns,
     ids: &[TokenId],
+    ignore_not_found: bool,
     delete: F,
 ) -> Result<(), Failure>
 where
@@ -370,6 +463,14 @@ where
                 if !printer.is_json() {
                     printer.done_line(done, nouns, id)?;
                 }
+            }
+            Err(e) if ignore_not_found && e.status == Some(404) => {
+                printer.warn(&format!(
+                    "{} {} not found: nothing to {}",
+                    nouns.one,
+                    id.text,
+                    done.verb()
+                ));
             }
             Err(e) => {
                 let e = e.reworded(format!("cannot {} {}: {}", done.verb(), id.text, e.message));
@@ -388,4 +489,83 @@ where
         Some(code) => Err(Failure::Reported(code)),
         None => Ok(()),
     }
+}
+
+/// The id of the one token named `name`; `None` when there is none; exit 3 naming the ids when
+/// there are several.
+async fn id_of_name<K: TokenKind>(
+    client: &crate::http::client::Client,
+    name: &str,
+) -> Result<Option<TokenId>, Error> {
+    let mut found: Vec<TokenId> = K::list(client)
+        .await?
+        .into_iter()
+        .filter(|t| t.name == name)
+        .map(|t| t.id)
+        .collect();
+    match found.len() {
+        0 => Ok(None),
+        1 => Ok(found.pop()),
+        _ => Err(Error::usage(format!(
+            "{} {}s are named '{name}' (ids {}): delete by id",
+            found.len(),
+            K::NOUNS.one,
+            found
+                .iter()
+                .map(|i| i.text.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// A token that is not there, as the server's 404 would say it (exit 3).
+fn not_found(message: String) -> Error {
+    Error {
+        status: Some(404),
+        ..Error::usage(message)
+    }
+}
+
+/// The `--name` and `--expiration` of a create.
+fn create_name_and_expiration(cli: &Cli) -> (&str, Option<&str>) {
+    match &cli.command {
+        crate::cli::Command::ServiceToken(ServiceTokenCommand::Create(a)) => {
+            (&a.name, a.expiration.as_deref())
+        }
+        crate::cli::Command::IngestionApiKey(IngestionApiKeyCommand::Create(a)) => {
+            (&a.name, a.expiration.as_deref())
+        }
+        _ => ("", None),
+    }
+}
+
+/// A warning when `--expiration` is less than an hour from now (CONTRACT §14).
+pub fn short_expiry_warning(
+    expiration: Option<&str>,
+    now: chrono::DateTime<Utc>,
+) -> Option<String> {
+    let at = common::expiration_millis(expiration, now).ok()??;
+    let left_min = (at - now.timestamp_millis()) / 60_000;
+    (left_min < 60).then(|| {
+        format!(
+            "--expiration {} is less than an hour from now: the new token stops working in \
+             {left_min} min (use days, e.g. 30d)",
+            expiration.unwrap_or_default()
+        )
+    })
+}
+
+/// A create that got no answer in time may still have been made on the server: say so, and how
+/// to look, before a retry makes a second one.
+fn may_have_been_created(e: Error, nouns: &Nouns, name: &str) -> Error {
+    if e.kind != crate::error::Kind::Connect || !e.message.starts_with("no answer to") {
+        return e;
+    }
+    let message = format!(
+        "{}; the {} may have been created all the same: look with `{} list --name '{name}'` \
+         before creating it again",
+        e.message, nouns.one, nouns.command
+    );
+    e.reworded(message)
 }

@@ -53,6 +53,16 @@ pub struct Client {
     deadline: Instant,
     verbosity: u8,
     printer: Box<dyn Observer>,
+    /// Headers of the command line (`sts api -H`), checked by the command.
+    extra_headers: Vec<(reqwest::header::HeaderName, HeaderValue)>,
+}
+
+/// An answer of any status, for `sts api`: its body as it came, and the error a command would
+/// have made of it when it is no 2xx.
+pub struct RawAnswer {
+    pub body: Vec<u8>,
+    pub content_type: String,
+    pub error: Option<Error>,
 }
 
 /// What the client reports as it works (a warning, a verbose log line, a request under way), so
@@ -123,6 +133,7 @@ impl Client {
             deadline: Instant::now() + config.timeout,
             verbosity: config.verbosity,
             printer: printer.boxed(),
+            extra_headers: Vec::new(),
         })
     }
 
@@ -154,6 +165,41 @@ impl Client {
         self.send(Method::PUT, path, Some(body)).await.map(|_| ())
     }
 
+    /// The same client, sending these headers too (`sts api -H`).
+    pub fn with_headers(
+        mut self,
+        headers: Vec<(reqwest::header::HeaderName, HeaderValue)>,
+    ) -> Client {
+        self.extra_headers = headers;
+        self
+    }
+
+    /// One request of any method to `<base>/<path>` (`sts api`), retried as every other; the
+    /// answer whatever its status. No answer at all is the error.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<RawAnswer> {
+        let url = format!("{}/{}", self.base, path.trim_start_matches('/'));
+        let answer = self
+            .send_answer(method.clone(), path, body, &std::cell::Cell::new(false))
+            .await?;
+        let body = answer.body.clone();
+        let content_type = answer
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        Ok(RawAnswer {
+            body,
+            content_type,
+            error: finish(&method, &url, answer, self.error_message).err(),
+        })
+    }
+
     /// The secret the client sends (Qualytics reads its own expiry from it).
     pub fn secret(&self) -> &Secret {
         &self.secret
@@ -177,6 +223,7 @@ impl Client {
             deadline: Instant::now() + self.timeout,
             verbosity: self.verbosity,
             printer: self.printer.boxed(),
+            extra_headers: Vec::new(),
         }
     }
 
@@ -219,6 +266,21 @@ impl Client {
         retried: &std::cell::Cell<bool>,
     ) -> Result<Answer> {
         let url = format!("{}/{}", self.base, path.trim_start_matches('/'));
+        let answer = self
+            .send_answer(method.clone(), path, body, retried)
+            .await?;
+        finish(&method, &url, answer, self.error_message)
+    }
+
+    /// The last answer of any status after retries, or the error of no answer.
+    async fn send_answer(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        retried: &std::cell::Cell<bool>,
+    ) -> Result<Answer> {
+        let url = format!("{}/{}", self.base, path.trim_start_matches('/'));
         let idempotent = method == Method::GET || method == Method::PUT || method == Method::DELETE;
         let mut last_answer: Option<Answer> = None;
         let mut attempt = 0;
@@ -242,10 +304,10 @@ impl Client {
                 // Only when the deadline leaves room for the wait and a bit of an exchange.
                 .filter(|w| Instant::now() + *w + Duration::from_millis(50) < self.deadline);
             match (outcome, wait) {
-                (Ok(answer), None) => return finish(&method, &url, answer, self.error_message),
+                (Ok(answer), None) => return Ok(answer),
                 (Err(no), None) => {
                     return match last_answer {
-                        Some(answer) => finish(&method, &url, answer, self.error_message),
+                        Some(answer) => Ok(answer),
                         None => Err(self.no_answer_error(&method, &url, no)),
                     };
                 }
@@ -278,6 +340,9 @@ impl Client {
             self.scheme.header,
             format!("{}{}", self.scheme.prefix, self.secret.expose()),
         );
+        for (name, value) in &self.extra_headers {
+            req = req.header(name, value);
+        }
         if let Some(body) = body {
             req = req
                 .header(CONTENT_TYPE, "application/json")

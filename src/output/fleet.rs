@@ -10,11 +10,12 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value, json};
 
 use super::ColumnKind::{Date, Id, Text};
+use super::jsonl::{self, error_json};
 use super::{Printer, cell_text, clean, write_stdout};
 use crate::config;
 use crate::error::Error;
 use crate::outcome::{AuthStatus, ContextResult};
-use crate::platform::{Cell, Nouns, Token, Validation};
+use crate::platform::{Cell, INGESTION_KEYS, Nouns, Platform, Token, TokenKind, Validation};
 
 impl Printer {
     /// The same printer without the per-request spinner: under `-A` the progress line says
@@ -52,6 +53,9 @@ impl Printer {
         results: &[ContextResult<Vec<Token>>],
         now: DateTime<Utc>,
     ) -> io::Result<()> {
+        if self.is_jsonl() {
+            return self.jsonl_fleet_tokens(nouns, results, now);
+        }
         self.context_failures(results);
         if self.is_json() {
             let contexts: Vec<Value> = results
@@ -233,6 +237,41 @@ impl Printer {
     }
 
     /// The one call to the table renderer for this file's tables.
+    /// `-o jsonl` of a list under `-A`: a line per token, a line per failing context.
+    fn jsonl_fleet_tokens(
+        &self,
+        nouns: &Nouns,
+        results: &[ContextResult<Vec<Token>>],
+        now: DateTime<Utc>,
+    ) -> io::Result<()> {
+        let keys = nouns.json_one == INGESTION_KEYS.json_one;
+        let mut text = String::new();
+        for r in results {
+            match &r.result {
+                Ok(tokens) => {
+                    let columns = crate::with_platform!(r.platform, P => if keys {
+                        <<P as Platform>::IngestionKeys as TokenKind>::COLUMNS
+                    } else {
+                        <<P as Platform>::ServiceTokens as TokenKind>::COLUMNS
+                    });
+                    for t in tokens {
+                        let v = jsonl::token_line(
+                            Some(&r.name),
+                            r.platform,
+                            nouns.json_one,
+                            columns,
+                            t,
+                            now,
+                        );
+                        text += &jsonl::line(v, None);
+                    }
+                }
+                Err(e) => text += &jsonl::line(jsonl::error_line(&r.name, r.platform, e), None),
+            }
+        }
+        super::write_raw(crate::redact::Stream::Stdout, &text)
+    }
+
     fn fleet_table(
         &self,
         headers: &[&str],
@@ -260,14 +299,6 @@ fn context_entry<T>(r: &ContextResult<T>, ok: impl Fn(&T) -> (&str, Value)) -> V
         Err(e) => v["error"] = error_json(e),
     }
     v
-}
-
-fn error_json(e: &Error) -> Value {
-    let mut err = json!({"error-message": e.message, "exit-code": e.exit_code()});
-    if let Some(status) = e.status {
-        err["status"] = json!(status);
-    }
-    err
 }
 
 fn auth_status_json(s: &AuthStatus, answer: &Result<Validation, Error>) -> Value {

@@ -1,7 +1,9 @@
 //! The one place that prints: tables, JSON, success, warning and error lines, and verbose logs
 //! (CONTRACT §1–§3, §6). Data goes to stdout; messages and logs go to stderr.
 
+mod api;
 mod fleet;
+mod jsonl;
 pub mod prometheus;
 mod usage_error;
 pub use fleet::FleetProgress;
@@ -50,6 +52,8 @@ pub struct Printer {
     width: Option<u16>,
     /// The header line of tables (`--no-headers` turns it off).
     headers: bool,
+    /// The saved context in use (`context` of `-o jsonl`).
+    context: Option<String>,
 }
 
 impl Printer {
@@ -72,6 +76,7 @@ impl Printer {
             spinner: stderr_tty && !settings.no_color && settings.verbosity == 0,
             width,
             headers: true,
+            context: None,
         }
     }
 
@@ -97,11 +102,23 @@ impl Printer {
             spinner: false,
             width: None,
             headers: true,
+            context: None,
         }
     }
 
+    /// JSON or JSON lines: commands without a line form print their JSON on one line.
     pub fn is_json(&self) -> bool {
-        self.format == OutputFormat::Json
+        matches!(self.format, OutputFormat::Json | OutputFormat::Jsonl)
+    }
+
+    pub fn is_jsonl(&self) -> bool {
+        self.format == OutputFormat::Jsonl
+    }
+
+    /// The same printer, naming the saved context in use (`-o jsonl`).
+    pub fn in_context(mut self, context: Option<String>) -> Printer {
+        self.context = context;
+        self
     }
 
     /// `-o prometheus` (CONTRACT §13).
@@ -161,6 +178,9 @@ impl Printer {
             if let Some(code) = err.server_code {
                 v["server-code"] = json!(code);
             }
+            if self.is_jsonl() {
+                return jsonl::line(v, None);
+            }
             pretty(&v)
         } else {
             let message = crate::redact::content(&err.message);
@@ -175,6 +195,12 @@ impl Printer {
     }
 
     fn json(&self, value: &Value) -> io::Result<()> {
+        if self.is_jsonl() {
+            return write_raw(
+                crate::redact::Stream::Stdout,
+                &jsonl::line(value.clone(), None),
+            );
+        }
         write_raw(crate::redact::Stream::Stdout, &pretty(value))
     }
 
@@ -210,6 +236,9 @@ impl Printer {
     /// A created token or key: its secret once on stdout; the new id on stderr where the kind
     /// says so. JSON: the server's object under the kind's key.
     pub fn created<K: TokenKind>(&self, created: &Created) -> io::Result<()> {
+        if self.is_jsonl() {
+            return self.jsonl_created::<K>(created);
+        }
         if self.is_json() {
             return self
                 .json_with_secret(&json!({ K::NOUNS.json_one: created.json }), &created.secret);
@@ -229,6 +258,9 @@ impl Printer {
     /// tokens, so that a large list is not held twice (the server's objects move into the JSON;
     /// in text they are dropped once the rows are made).
     pub fn tokens<K: TokenKind>(&self, tokens: Vec<Token>, now: DateTime<Utc>) -> io::Result<()> {
+        if self.is_jsonl() {
+            return self.jsonl_tokens::<K>(&tokens, now);
+        }
         if self.is_json() {
             let list = Value::Array(tokens.into_iter().map(|t| t.json).collect());
             return write_raw(
@@ -247,6 +279,22 @@ impl Printer {
             .collect();
         drop(tokens);
         self.table(&headers, &rows, &kinds, K::NOUNS.empty)
+    }
+
+    /// `get`: one token, the list's columns as `FIELD | VALUE` rows; JSON the server's object.
+    pub fn token<K: TokenKind>(&self, token: Token, now: DateTime<Utc>) -> io::Result<()> {
+        if self.is_jsonl() {
+            return self.jsonl_tokens::<K>(std::slice::from_ref(&token), now);
+        }
+        if self.is_json() {
+            return self.json(&token.json);
+        }
+        let rows: Vec<Vec<String>> = K::COLUMNS
+            .iter()
+            .zip(&token.cells)
+            .map(|(c, cell)| vec![c.header.to_string(), cell_text(cell, &token, now)])
+            .collect();
+        self.table(&["FIELD", "VALUE"], &rows, &[Id, Text], K::NOUNS.empty)
     }
 
     /// Text: the success line of one deleted (revoked, restored) id, printed as each is done.
@@ -532,6 +580,9 @@ impl Printer {
         };
         let what = K::NOUNS.one;
         let old = &r.old_id.text;
+        if self.is_jsonl() {
+            return self.jsonl_created::<K>(created);
+        }
         if self.is_json() {
             let mut v = json!({
                 K::NOUNS.json_one: created.json,

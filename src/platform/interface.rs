@@ -266,6 +266,29 @@ pub trait TokenKind {
 
     async fn create(client: &Client, request: &Self::Request) -> Result<Created>;
 
+    /// The created one as a list row, from the create's answer (`-o jsonl`, CONTRACT §14); the
+    /// secret is not in it.
+    fn created_row(created: &Created) -> Token {
+        let mut json = created.json.clone();
+        if let Some(o) = json.as_object_mut() {
+            o.retain(|_, v| v.as_str() != Some(created.secret.as_str()));
+        }
+        Token {
+            id: created.id.clone().unwrap_or_else(TokenId::missing),
+            name: json
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            expires: None,
+            last_used: LastUsed::Never,
+            created: None,
+            revoked: false,
+            cells: Vec::new(),
+            json,
+        }
+    }
+
     /// Every one there is, sorted by name.
     async fn list(client: &Client) -> Result<Vec<Token>>;
 

@@ -53,6 +53,9 @@ pub struct Profile {
     pub display: &'static str,
     /// The API base under the server URL; `None`: the `--api-path` setting (StackState only).
     pub base_path: Option<&'static str>,
+    /// The path below the API base that `context save` and `validate` ask (CONTRACT §9); asked
+    /// of a server that answered another platform's with 404, to say which platform it is.
+    pub validation_path: &'static str,
     /// The ecosystem's own URL and token env vars, read below the `STS_CLI_*` ones.
     pub url_env: Option<&'static str>,
     pub token_env: Option<&'static str>,

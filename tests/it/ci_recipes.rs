@@ -312,4 +312,9 @@ fn nightly_expiry_lists_what_expires_in_14_days_across_every_context_and_alerts(
     let ran = run_script(&env, "nightly-expiry.sh", &[], &[]);
     assert_eq!(ran.code, Some(4), "{}\n{}", ran.stdout, ran.stderr);
     assert!(ran.stderr.contains("context dq: "), "{}", ran.stderr);
+    // No saved context at all (the step that saves them did nothing): the job fails.
+    let empty = TestEnv::new();
+    let ran = run_script(&empty, "nightly-expiry.sh", &[], &[]);
+    assert_eq!(ran.code, Some(8), "{}\n{}", ran.stdout, ran.stderr);
+    assert!(ran.stderr.contains("no saved contexts"), "{}", ran.stderr);
 }

@@ -231,7 +231,12 @@ fn create_list_with_filters_and_delete_run_against_the_interface() {
     // Delete two ids, one of them unknown: the known one goes, the unknown one fails the
     // command with its exit code (3 for a 404), each tried.
     let ids = rotate::parse_ids::<MemoryTokens>(&["1".into(), "99".into()], &[]).unwrap();
-    assert_eq!(exit_code(run(Job::Delete { ids, revoke: false })), 3);
+    let job = Job::Delete {
+        targets: tokens::Targets::Ids(ids),
+        revoke: false,
+        ignore_not_found: false,
+    };
+    assert_eq!(exit_code(run(job)), 3);
     assert_eq!(names(), ["ci", "lasting"]);
     // No expired token is left: the same filter now passes.
     let expired = ListFilter::new(None, true, None, &[], true).unwrap();

@@ -21,6 +21,7 @@ mod cli_posit;
 mod cli_prism;
 mod cli_qualytics;
 mod cli_rotate;
+mod cli_scripts;
 mod cli_service_token;
 mod cli_ux;
 mod cli_verify;

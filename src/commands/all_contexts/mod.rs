@@ -14,7 +14,7 @@ use crate::cli::Cli;
 use crate::commands::list_filter::ListFilter;
 use crate::commands::{Failure, block_on};
 use crate::config;
-use crate::error::Result;
+use crate::error::{Error, Kind, Result};
 use crate::http::client::Client;
 use crate::outcome::ContextResult;
 use crate::output::Printer;
@@ -42,10 +42,22 @@ pub(crate) fn prepare(
     if config.is_none() && named {
         return Err(settings::missing_config(&config_path).into());
     }
+    // No saved context at all (of `--platform`'s) is an error: a nightly check must not pass
+    // while checking nothing (CONTRACT §14). Contexts that merely lack the kind are a warning.
+    if fanout::targets(config.as_ref(), platform, |_| true).is_empty() {
+        return Err(Error::new(
+            Kind::NotFound,
+            format!(
+                "no saved contexts{}: save one with `sts context save`",
+                platform.map_or_else(String::new, |p| format!(" of platform {p}"))
+            ),
+        )
+        .into());
+    }
     let targets = fanout::targets(config.as_ref(), platform, wanted);
     if targets.is_empty() {
         printer.warn(&format!(
-            "no saved contexts{}: save one with `sts context save`",
+            "no saved contexts{} have this kind of credential",
             platform.map_or_else(String::new, |p| format!(" of platform {p}"))
         ));
     }

@@ -168,6 +168,10 @@ impl TokenKind for ServiceTokens {
         })
     }
 
+    fn created_row(created: &Created) -> Token {
+        row(created.json.clone())
+    }
+
     async fn list(client: &Client) -> Result<Vec<Token>> {
         let answer: Vec<Value> = client.get(TOKENS).await?;
         let mut tokens: Vec<Token> = answer.into_iter().map(row).collect();

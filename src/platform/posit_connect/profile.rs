@@ -15,6 +15,7 @@ pub const PROFILE: Profile = Profile {
     name: "posit-connect",
     display: "Posit Connect",
     base_path: Some("/__api__"),
+    validation_path: "v1/user",
     url_env: Some(CONNECT_SERVER),
     token_env: Some(CONNECT_API_KEY),
     token_env_kind: CredentialKind::ApiToken,

@@ -207,6 +207,10 @@ impl TokenKind for ServiceTokens {
         })
     }
 
+    fn created_row(created: &Created) -> Token {
+        row(created.json.clone())
+    }
+
     async fn list(client: &Client) -> Result<Vec<Token>> {
         list_at(client, "user-tokens/service").await
     }

@@ -15,6 +15,7 @@ pub const PROFILE: Profile = Profile {
     name: "qualytics",
     display: "Qualytics",
     base_path: Some("/api"),
+    validation_path: "user-tokens",
     url_env: Some(QUALYTICS_URL),
     token_env: Some(QUALYTICS_TOKEN),
     token_env_kind: CredentialKind::ApiToken,

@@ -115,28 +115,14 @@ impl TokenKind for ServiceTokens {
         })
     }
 
+    fn created_row(created: &Created) -> Token {
+        token_row(without(&created.json, "token"))
+    }
+
     async fn list(client: &Client) -> Result<Vec<Token>> {
         let mut tokens: Vec<ServiceToken> = client.get(TOKENS).await?;
         tokens.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(tokens
-            .into_iter()
-            .map(|t| Token {
-                id: id_of(t.id),
-                name: t.name.clone(),
-                expires: t.expiration,
-                last_used: LastUsed::Unknown,
-                created: None,
-                revoked: false,
-                cells: vec![
-                    Cell::Id(t.id.map(|i| i.to_string())),
-                    Cell::Text(Some(t.name.clone())),
-                    Cell::Expiration(t.expiration),
-                    Cell::List(t.roles.clone()),
-                    Cell::Text(t.dedicated_subject.clone()),
-                ],
-                json: to_value(&t),
-            })
-            .collect())
+        Ok(tokens.into_iter().map(token_row).collect())
     }
 
     async fn delete(client: &Client, id: &TokenId) -> Result<()> {
@@ -241,27 +227,14 @@ impl TokenKind for IngestionApiKeys {
         })
     }
 
+    fn created_row(created: &Created) -> Token {
+        key_row(without(&created.json, "apiKey"))
+    }
+
     async fn list(client: &Client) -> Result<Vec<Token>> {
         let mut keys: Vec<IngestionApiKey> = client.get(KEYS).await?;
         keys.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(keys
-            .into_iter()
-            .map(|k| Token {
-                id: id_of(k.id),
-                name: k.name.clone(),
-                expires: k.expiration,
-                last_used: LastUsed::Unknown,
-                created: None,
-                revoked: false,
-                cells: vec![
-                    Cell::Id(k.id.map(|i| i.to_string())),
-                    Cell::Text(Some(k.name.clone())),
-                    Cell::Expiration(k.expiration),
-                    Cell::Text(k.description.clone()),
-                ],
-                json: to_value(&k),
-            })
-            .collect())
+        Ok(keys.into_iter().map(key_row).collect())
     }
 
     async fn delete(client: &Client, id: &TokenId) -> Result<()> {
@@ -348,6 +321,54 @@ impl Platform for StackState {
     async fn validate(client: &Client) -> Result<Validation> {
         validate(client).await
     }
+}
+
+/// A list element as a row.
+fn token_row(t: ServiceToken) -> Token {
+    Token {
+        id: id_of(t.id),
+        name: t.name.clone(),
+        expires: t.expiration,
+        last_used: LastUsed::Unknown,
+        created: None,
+        revoked: false,
+        cells: vec![
+            Cell::Id(t.id.map(|i| i.to_string())),
+            Cell::Text(Some(t.name.clone())),
+            Cell::Expiration(t.expiration),
+            Cell::List(t.roles.clone()),
+            Cell::Text(t.dedicated_subject.clone()),
+        ],
+        json: to_value(&t),
+    }
+}
+
+/// A list element as a row.
+fn key_row(k: IngestionApiKey) -> Token {
+    Token {
+        id: id_of(k.id),
+        name: k.name.clone(),
+        expires: k.expiration,
+        last_used: LastUsed::Unknown,
+        created: None,
+        revoked: false,
+        cells: vec![
+            Cell::Id(k.id.map(|i| i.to_string())),
+            Cell::Text(Some(k.name.clone())),
+            Cell::Expiration(k.expiration),
+            Cell::Text(k.description.clone()),
+        ],
+        json: to_value(&k),
+    }
+}
+
+/// A create's answer without its secret, read as a list element (missing fields default).
+fn without<T: serde::de::DeserializeOwned + Default>(answer: &Value, secret_key: &str) -> T {
+    let mut v = answer.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.remove(secret_key);
+    }
+    serde_json::from_value(v).unwrap_or_default()
 }
 
 #[cfg(test)]

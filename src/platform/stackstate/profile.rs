@@ -10,6 +10,7 @@ pub const PROFILE: Profile = Profile {
     name: "stackstate",
     display: "StackState",
     base_path: None,
+    validation_path: "server/info",
     url_env: None,
     token_env: None,
     token_env_kind: CredentialKind::ServiceToken,
