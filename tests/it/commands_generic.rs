@@ -156,9 +156,9 @@ fn out() -> OutputSettings {
     }
 }
 
-/// Runs a token command of the in-test kind as `sts` would, with a URL and token from the
-/// environment (no request leaves: the kind answers from memory).
-fn run(job: Job<MemoryTokens>) -> std::result::Result<(), Failure> {
+/// Calls `f` with `sts service-token list`'s command line and sources whose environment gives a
+/// URL and a token (no request leaves: the kind answers from memory) and an empty config folder.
+fn with_sources<T>(f: impl FnOnce(&Cli, &mut Sources) -> T) -> T {
     let cli = Cli::try_parse_from(["sts", "service-token", "list"]).unwrap();
     let env = |name: &str| match name {
         "STS_CLI_URL" => Some("http://127.0.0.1:9".to_string()),
@@ -174,8 +174,13 @@ fn run(job: Job<MemoryTokens>) -> std::result::Result<(), Failure> {
         default_k8s_token_path: Path::new("/nonexistent/k8s-token"),
         default_config_path: Some(&config_path),
     };
+    f(&cli, &mut src)
+}
+
+/// Runs a token command of the in-test kind as `sts` would.
+fn run(job: Job<MemoryTokens>) -> std::result::Result<(), Failure> {
     let printer = Printer::new(&out());
-    tokens::run::<MemoryTokens>(&cli, job, out(), &printer, &mut src)
+    with_sources(|cli, src| tokens::run::<MemoryTokens>(cli, job, out(), &printer, src))
 }
 
 fn names() -> Vec<String> {
@@ -254,23 +259,10 @@ fn create_list_with_filters_and_delete_run_against_the_interface() {
 }
 
 fn client(printer: &Printer) -> Client {
-    let cli = Cli::try_parse_from(["sts", "service-token", "list"]).unwrap();
-    let env = |name: &str| match name {
-        "STS_CLI_URL" => Some("http://127.0.0.1:9".to_string()),
-        "STS_CLI_API_TOKEN" => Some("in-test-admin-token".to_string()),
-        _ => None,
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let config_path = dir.path().join("config.toml");
-    let mut no_stdin = || Ok(String::new());
-    let mut src = Sources {
-        env: &env,
-        read_stdin_line: &mut no_stdin,
-        default_k8s_token_path: Path::new("/nonexistent/k8s-token"),
-        default_config_path: Some(&config_path),
-    };
-    let settings = sts_cli::settings::resolve(&cli.global, out(), &mut src).unwrap();
-    settings.client(printer).unwrap()
+    with_sources(|cli, src| {
+        let settings = sts_cli::settings::resolve(&cli.global, out(), src).unwrap();
+        settings.client(printer).unwrap()
+    })
 }
 
 fn block_on<T>(f: impl Future<Output = T>) -> T {
