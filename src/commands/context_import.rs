@@ -129,11 +129,11 @@ fn read_source(path: &Path, what: &str) -> Result<(String, Option<u32>)> {
         }
         Err(e) => return Err(cannot(e.to_string())),
     };
-    let meta = std::fs::metadata(path).map_err(|e| cannot(e.to_string()))?;
     let text = String::from_utf8(bytes).map_err(|_| cannot("it is not valid UTF-8".into()))?;
     #[cfg(unix)]
     let mode = {
         use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(path).map_err(|e| cannot(e.to_string()))?;
         Some(meta.permissions().mode() & 0o7777)
     };
     #[cfg(not(unix))]
