@@ -105,8 +105,11 @@ impl Sandbox {
             child: Some(child),
             stdout,
             stderr,
+            // No idle connection is kept: a sandbox with a short `--header-timeout` closes an
+            // idle one, and reusing it just then would fail a control request by chance.
             client: reqwest::blocking::Client::builder()
                 .timeout(Duration::from_secs(30))
+                .pool_max_idle_per_host(0)
                 .build()
                 .expect("HTTP client"),
         })
