@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use crate::config::{self, Config, Context, Storage};
-use crate::credentials::batch::{self, NewSecret};
+use crate::credentials::SecretStore;
+use crate::credentials::batch::{self, NewSecret, StoreFailure};
 use crate::credentials::{label, open};
 use crate::error::{Error, Kind, Result};
 use crate::secret::Secret;
@@ -100,29 +101,25 @@ pub fn store_secrets_and_change<T>(
         config.note_pending(storage, n.id);
     }
     locked.write(&config)?;
-    // Takes the new secrets out again after a failure. The first `empty_from` of them were
-    // tried (the others surely hold nothing): each that is surely gone loses its note, the others
-    // keep theirs for the next reconcile.
-    let take_back = |config: &mut Config, locked: &mut config::Locked, empty_from: usize| {
-        for (i, n) in new.iter().enumerate() {
-            if i >= empty_from || store.delete(n.id).is_ok() {
-                config.clear_pending(storage, n.id);
-            }
-        }
-        let _ = locked.undo(config);
-    };
     // A file takes all of them in one transaction (an import of thousands is one write).
-    if let Err((e, empty_from)) = batch::store_all(storage, &*store, config_path, new) {
-        take_back(&mut config, &mut locked, empty_from);
-        return Err(e);
+    if let Err(failure) = batch::store_all(storage, &*store, config_path, new) {
+        take_back(&mut config, storage, &*store, new, &failure);
+        let _ = locked.undo(&config);
+        return Err(failure.error);
     }
     let before = config.clone();
     let (value, unused) = match change(&mut config) {
         Ok(changed) => changed,
         Err(e) => {
             let mut config = before;
-            take_back(&mut config, &mut locked, new.len());
-            return Err(e);
+            let stored = StoreFailure {
+                error: e,
+                untouched_from: new.len(),
+                in_flight: None,
+            };
+            take_back(&mut config, storage, &*store, new, &stored);
+            let _ = locked.undo(&config);
+            return Err(stored.error);
         }
     };
     for n in new {
@@ -150,6 +147,31 @@ pub fn store_secrets_and_change<T>(
         ));
     }
     Ok((value, warning))
+}
+
+/// Takes the new secrets out of `store` again after `failure`, and clears the notes of those
+/// surely gone: the ones never sent, and the ones deleted now. A secret whose keyring call timed
+/// out keeps its note without a delete: that call may still land after any delete made now
+/// (CONTRACT §5, no orphan), so only a later command's [`reconcile`] can remove it for sure.
+fn take_back(
+    config: &mut Config,
+    storage: Storage,
+    store: &dyn SecretStore,
+    new: &[NewSecret<'_>],
+    failure: &StoreFailure,
+) {
+    for (i, n) in new.iter().enumerate() {
+        let gone = if i >= failure.untouched_from {
+            true
+        } else if failure.in_flight == Some(i) {
+            false
+        } else {
+            store.delete(n.id).is_ok()
+        };
+        if gone {
+            config.clear_pending(storage, n.id);
+        }
+    }
 }
 
 /// Deletes the context `name` and then its secret, under the config lock. `allow` may refuse
@@ -226,4 +248,85 @@ pub fn reconcile(config: &mut Config, config_path: &Path) -> bool {
         changed = true;
     }
     changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::memory::MemoryStore;
+    use crate::error::Error;
+
+    fn noted(config: &Config) -> Vec<&str> {
+        config
+            .pending_credential_ids
+            .iter()
+            .map(|e| e.trim_start_matches("keyring:"))
+            .collect()
+    }
+
+    /// Three secrets, the second's keyring call timed out: the first is deleted again, the
+    /// third was never sent; the second keeps its note however the store looks now, since the
+    /// abandoned call may still store it after anything done here.
+    #[test]
+    fn a_timed_out_store_keeps_its_note_for_a_later_reconcile() {
+        let secret = Secret::new("s3cr3t");
+        let new: Vec<NewSecret> = ["a", "b", "c"]
+            .iter()
+            .map(|id| NewSecret {
+                id,
+                secret: &secret,
+                label: "sts: test",
+            })
+            .collect();
+        let store = MemoryStore::new();
+        store.set("a", &secret).unwrap();
+        let mut config = Config::default();
+        for n in &new {
+            config.note_pending(Storage::Keyring, n.id);
+        }
+        let failure = StoreFailure {
+            error: Error::new(Kind::Write, "the keyring did not answer"),
+            untouched_from: 2,
+            in_flight: Some(1),
+        };
+        take_back(&mut config, Storage::Keyring, &store, &new, &failure);
+        assert_eq!(noted(&config), ["b"]);
+        assert_eq!(
+            store.len(),
+            0,
+            "the secret stored before the timeout stays behind"
+        );
+
+        // The abandoned call lands afterwards: the note still names it.
+        store.set("b", &secret).unwrap();
+        assert!(
+            config
+                .orphan_candidates()
+                .contains(&(Storage::Keyring, "b".to_string()))
+        );
+    }
+
+    /// A store that answered with an error was no timeout: what it may hold is deleted and the
+    /// note cleared when that delete succeeds.
+    #[test]
+    fn a_failed_store_is_taken_back_at_once() {
+        let secret = Secret::new("s3cr3t");
+        let new = [NewSecret {
+            id: "a",
+            secret: &secret,
+            label: "sts: test",
+        }];
+        let store = MemoryStore::new();
+        store.set("a", &secret).unwrap();
+        let mut config = Config::default();
+        config.note_pending(Storage::Keyring, "a");
+        let failure = StoreFailure {
+            error: Error::new(Kind::Write, "cannot write to the keyring"),
+            untouched_from: 1,
+            in_flight: None,
+        };
+        take_back(&mut config, Storage::Keyring, &store, &new, &failure);
+        assert!(config.pending_credential_ids.is_empty());
+        assert_eq!(store.len(), 0);
+    }
 }

@@ -6,6 +6,10 @@ use std::time::{Duration, Instant};
 
 use crate::common::secret_service::SecretService;
 use crate::common::{Sandbox, TestEnv, read_bytes, send_signal};
+
+fn read_string(path: &Path) -> String {
+    String::from_utf8(read_bytes(path)).expect("UTF-8")
+}
 use serde_json::Value;
 
 /// `sts` for this user, with the session bus of `keyring`.
@@ -212,6 +216,102 @@ fn a_frozen_keyring_times_out_with_exit_1() {
         sandbox.request_count("GET /api/security/tokens"),
         0,
         "the list was sent without a credential"
+    );
+}
+
+/// How many keyring calls the process `pid` has running: each runs on a thread of its own
+/// named `sts-keyring`.
+fn keyring_calls_in_flight(pid: u32) -> usize {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.trim() == "sts-keyring")
+        .count()
+}
+
+/// A keyring call that times out cannot be cancelled: the item may be stored after `sts` gave
+/// up (issue 25, item 10). The failed save keeps the credential's note, so when the item does
+/// land later (here: stored by hand once the daemon thaws, as the abandoned call would), the
+/// next `context save` removes it and no `sts` item is left without its context.
+#[test]
+fn a_keyring_write_that_lands_after_its_timeout_is_removed_by_the_next_save() {
+    let sandbox = Sandbox::start();
+    let token = sandbox.create_service_token("ctx", &["stackstate-admin"]);
+    let keyring = SecretService::start();
+    let env = TestEnv::new();
+    save(&env, &keyring, "first", &sandbox.url, &token);
+
+    // The keyring must answer the check before validation and freeze before the write: the
+    // sandbox holds the validation's answer, the test freezes the daemon once that request has
+    // arrived.
+    sandbox.fault(serde_json::json!({"count": 1, "path": "/api/server/info", "delay_ms": 3000}));
+    let before = sandbox.request_count("GET /api/server/info");
+    let child = env
+        .sts_process()
+        .envs(keyring.env())
+        .env("STS_CLI_KEYRING_TIMEOUT", "1s")
+        .args(["context", "save", "--name", "late", "--url", &sandbox.url])
+        .args(["--service-token", &token])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    while sandbox.request_count("GET /api/server/info") == before {
+        std::thread::yield_now();
+    }
+    let frozen = keyring.freeze_daemon();
+    // Once the write has timed out, a take-back that deleted the item now could not know
+    // whether the abandoned write lands after it: thaw the daemon at that moment (a second
+    // keyring call started) or when `sts` is done, whichever comes first.
+    let mut child = child;
+    while keyring_calls_in_flight(child.id()) < 2 && child.try_wait().unwrap().is_none() {
+        std::thread::yield_now();
+    }
+    drop(frozen);
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "saved with a frozen keyring");
+    let err = stderr_of(&out);
+    assert!(err.contains("did not answer"), "{err}");
+    assert!(!err.contains(&token), "{err}");
+
+    let config: toml::Table = read_string(&config_path(&env)).parse().unwrap();
+    assert!(
+        !config["contexts"].as_table().unwrap().contains_key("late"),
+        "{config}"
+    );
+    let noted: Vec<&str> = config
+        .get("pending-credential-ids")
+        .and_then(|v| v.as_array())
+        .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    let late_id = match noted.as_slice() {
+        [one] => one
+            .strip_prefix("keyring:")
+            .expect("a keyring note")
+            .to_string(),
+        other => panic!("the timed-out write is not noted once: {other:?}\n{config}"),
+    };
+
+    keyring.secret_tool_store("sts", &late_id, "landed-late");
+    assert!(keyring.secret_tool_search("sts").contains(&late_id));
+
+    save(&env, &keyring, "second", &sandbox.url, &token);
+    let found = keyring.secret_tool_search("sts");
+    assert!(!found.contains(&late_id), "the late item stayed: {found}");
+    assert!(!found.contains("landed-late"), "{found}");
+    let config = read_string(&config_path(&env));
+    assert!(!config.contains("pending-credential-ids"), "{config}");
+    let out = sts_with(&env, &keyring)
+        .args(["context", "list", "-o", "json"])
+        .output()
+        .unwrap();
+    let names = stdout_of(&out);
+    assert!(
+        names.contains("first") && names.contains("second"),
+        "{names}"
     );
 }
 

@@ -312,7 +312,14 @@ impl TestEnv {
 
     /// The `sts` binary with this environment; add args, env and stdin as needed.
     pub fn sts(&self) -> assert_cmd::Command {
-        let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_sts"));
+        let mut cmd = assert_cmd::Command::from_std(self.sts_process());
+        cmd.timeout(Duration::from_secs(60));
+        cmd
+    }
+
+    /// [`TestEnv::sts`] as a plain process, for a test that waits on it while it runs.
+    pub fn sts_process(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sts"));
         for (key, _) in std::env::vars_os() {
             let key = key.to_string_lossy().to_string();
             if key.starts_with("STS_") || key == "NO_COLOR" || key == "CLICOLOR_FORCE" {
@@ -332,8 +339,7 @@ impl TestEnv {
             .env_remove("DBUS_SESSION_BUS_ADDRESS")
             .env("XDG_RUNTIME_DIR", home.join("runtime"))
             .env("RUST_BACKTRACE", "0")
-            .env("TERM", "xterm-256color")
-            .timeout(Duration::from_secs(60));
+            .env("TERM", "xterm-256color");
         cmd
     }
 
