@@ -61,6 +61,16 @@ pub enum Current {
 }
 
 /// An environment variable, empty as unset.
+/// An environment of exactly `vars`, for tests of the vendor-path lookups.
+#[cfg(test)]
+pub fn fixed_env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+    move |k| {
+        vars.iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.to_string())
+    }
+}
+
 pub fn var(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
     env(name).filter(|v| !v.is_empty())
 }

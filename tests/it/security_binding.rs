@@ -11,23 +11,6 @@ const SAVED_KEY: &str = "saved-key-of-the-context-0123456789";
 const ENV_KEY: &str = "env-key-for-the-other-server-987654";
 
 /// A config whose current context is `ctx` on `platform` at `url`, its key in `credentials.toml`.
-fn current_context(env: &TestEnv, platform: &str, url: &str) {
-    let dir = env.config_home().join("sts");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("config.toml"),
-        format!(
-            "current-context = \"ctx\"\n\n[contexts.ctx]\nurl = \"{url}\"\nplatform = \
-             \"{platform}\"\nauth = \"api-token\"\nstorage = \"file\"\ncredential-id = \"cid\"\n"
-        ),
-    )
-    .unwrap();
-    let creds = dir.join("credentials.toml");
-    std::fs::write(&creds, format!("cid = \"{SAVED_KEY}\"\n")).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o600)).unwrap();
-}
-
 #[test]
 fn vendor_url_variables_bind_like_sts_cli_url() {
     for (platform, url_var, token_var) in [
@@ -37,7 +20,7 @@ fn vendor_url_variables_bind_like_sts_cli_url() {
         let context_server = Server::trap();
         let other = Server::trap();
         let env = TestEnv::new();
-        current_context(&env, platform, &context_server.url);
+        env.write_current_context(platform, &context_server.url, SAVED_KEY);
 
         // The env key goes to the server its variable names, never to the context's.
         let r = run(env

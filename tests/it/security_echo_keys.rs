@@ -30,29 +30,12 @@ fn echo_server() -> Server {
     })
 }
 
-fn current_context(env: &TestEnv, platform: &str, url: &str) {
-    let dir = env.config_home().join("sts");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("config.toml"),
-        format!(
-            "current-context = \"ctx\"\n\n[contexts.ctx]\nurl = \"{url}\"\nplatform = \
-             \"{platform}\"\nauth = \"api-token\"\nstorage = \"file\"\ncredential-id = \"cid\"\n"
-        ),
-    )
-    .unwrap();
-    let creds = dir.join("credentials.toml");
-    std::fs::write(&creds, format!("cid = \"{TOKEN}\"\n")).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o600)).unwrap();
-}
-
 #[test]
 fn a_secret_echoed_as_a_json_key_is_masked_in_every_json_form() {
     for platform in ["stackstate", "posit-connect", "qualytics"] {
         let server = echo_server();
         let env = TestEnv::new();
-        current_context(&env, platform, &server.url);
+        env.write_current_context(platform, &server.url, TOKEN);
         let mut forms: Vec<Vec<&str>> = vec![
             vec!["service-token", "list"],
             vec!["context", "validate"],

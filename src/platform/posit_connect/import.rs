@@ -201,13 +201,7 @@ fn ca_data(text: &str) -> std::result::Result<String, String> {
 mod tests {
     use super::*;
 
-    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |k| {
-            vars.iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.to_string())
-        }
-    }
+    use crate::platform::import::fixed_env as env;
 
     #[test]
     fn the_default_path_is_rsconnects_on_each_os() {

@@ -106,13 +106,7 @@ fn candidate(v: &Value, name: &str, storage: Storage) -> std::result::Result<Can
 mod tests {
     use super::*;
 
-    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |k| {
-            vars.iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.to_string())
-        }
-    }
+    use crate::platform::import::fixed_env as env;
 
     #[test]
     fn the_default_path_follows_qualytics_config_home_then_home() {

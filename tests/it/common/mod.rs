@@ -317,6 +317,25 @@ impl TestEnv {
         cmd
     }
 
+    /// Writes a config whose current context is `ctx` on `platform` at `url`, with `key` in a
+    /// 0600 `credentials.toml`, without a request (the server may be a test's own).
+    pub fn write_current_context(&self, platform: &str, url: &str, key: &str) {
+        let dir = self.config_home().join("sts");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("config.toml"),
+            format!(
+                "current-context = \"ctx\"\n\n[contexts.ctx]\nurl = \"{url}\"\nplatform = \
+                 \"{platform}\"\nauth = \"api-token\"\nstorage = \"file\"\ncredential-id = \"cid\"\n"
+            ),
+        )
+        .unwrap();
+        let creds = dir.join("credentials.toml");
+        std::fs::write(&creds, format!("cid = \"{key}\"\n")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+
     /// [`TestEnv::sts`] as a plain process, for a test that waits on it while it runs.
     pub fn sts_process(&self) -> std::process::Command {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sts"));
