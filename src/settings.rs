@@ -7,7 +7,7 @@ use std::time::Duration;
 use base64::Engine as _;
 
 use crate::cli::{GlobalArgs, OutputFormat};
-use crate::config::{self, Auth, Storage};
+use crate::config::{self, Auth, Config, Storage};
 use crate::dates::parse_duration;
 use crate::env_vars as ev;
 use crate::error::{Error, Kind, Result};
@@ -197,6 +197,28 @@ pub struct Sources<'a> {
     /// The config file when neither `--config` nor `STS_CLI_CONFIG` names one (`None` when the
     /// user has no config folder).
     pub default_config_path: Option<&'a Path>,
+    /// The config file as read while settings are resolved, so one command parses it once.
+    pub config_cache: ConfigCache,
+}
+
+/// The config file read once for the resolution of a command's settings (the platform hint,
+/// then the settings themselves). Only reads go through it: a command that writes the config
+/// loads it itself, under its lock.
+#[derive(Debug, Default)]
+pub struct ConfigCache(std::cell::RefCell<Option<(PathBuf, Option<Config>)>>);
+
+impl ConfigCache {
+    /// [`config::load`] of `path`, read from the file the first time only.
+    pub fn load(&self, path: &Path) -> Result<Option<Config>> {
+        if let Some((cached, config)) = &*self.0.borrow()
+            && cached == path
+        {
+            return Ok(config.clone());
+        }
+        let config = config::load(path)?;
+        *self.0.borrow_mut() = Some((path.to_path_buf(), config.clone()));
+        Ok(config)
+    }
 }
 
 impl Sources<'_> {
@@ -656,7 +678,7 @@ pub fn resolve_tls(
 pub fn saved_context(global: &GlobalArgs, src: &Sources) -> Result<Option<SavedContext>> {
     let (config_path, named) = src.config_path(global)?;
     let name = src.context_name(global);
-    let Some(config) = config::load(&config_path)? else {
+    let Some(config) = src.config_cache.load(&config_path)? else {
         if named {
             return Err(missing_config(&config_path));
         }
@@ -688,7 +710,7 @@ fn no_url(global: &GlobalArgs, src: &Sources) -> Error {
     let saved: Vec<String> = src
         .config_path(global)
         .ok()
-        .and_then(|(path, _)| config::load(&path).ok().flatten())
+        .and_then(|(path, _)| src.config_cache.load(&path).ok().flatten())
         .map(|c| c.contexts.keys().cloned().collect())
         .unwrap_or_default();
     if !saved.is_empty() {
@@ -924,6 +946,7 @@ mod tests {
             read_stdin_line: &mut read,
             default_k8s_token_path: Path::new("/nonexistent/sts-test/token"),
             default_config_path: Some(Path::new("/nonexistent/sts-test/config.toml")),
+            config_cache: Default::default(),
         };
         resolve(global, out(), &mut src)
     }
@@ -1038,6 +1061,7 @@ mod tests {
             read_stdin_line: &mut read,
             default_k8s_token_path: &file,
             default_config_path: Some(Path::new("/nonexistent/sts-test/config.toml")),
+            config_cache: Default::default(),
         };
         let s = resolve(&g, out(), &mut src).unwrap();
         assert_eq!(
@@ -1221,6 +1245,7 @@ mod tests {
                 read_stdin_line: &mut read,
                 default_k8s_token_path: Path::new("/nonexistent/sts-test/token"),
                 default_config_path: None,
+                config_cache: Default::default(),
             };
             resolve_with_sources(&args(), out(), &mut src).unwrap().1
         };

@@ -63,6 +63,7 @@ pub fn run(cli: &Cli, out: OutputSettings, printer: &Printer) -> Result<(), Fail
         read_stdin_line: &mut read_line,
         default_k8s_token_path: Path::new(settings::DEFAULT_K8S_SA_TOKEN_PATH),
         default_config_path: default_config.as_deref(),
+        config_cache: Default::default(),
     };
     metrics::check_command(cli, out)?;
     match &cli.command {

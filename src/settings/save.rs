@@ -146,6 +146,7 @@ mod tests {
             read_stdin_line: &mut read,
             default_k8s_token_path: Path::new("/nonexistent"),
             default_config_path: Some(Path::new("/nonexistent/config.toml")),
+            config_cache: Default::default(),
         };
         save_request(global, args, &mut src)
     }

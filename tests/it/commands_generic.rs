@@ -173,6 +173,7 @@ fn with_sources<T>(f: impl FnOnce(&Cli, &mut Sources) -> T) -> T {
         read_stdin_line: &mut no_stdin,
         default_k8s_token_path: Path::new("/nonexistent/k8s-token"),
         default_config_path: Some(&config_path),
+        config_cache: Default::default(),
     };
     f(&cli, &mut src)
 }

@@ -88,7 +88,22 @@ impl SecretService {
         }
     }
 
+    /// Starts gnome-keyring-daemon and waits until it serves (unlocked, with `unlock`). A daemon
+    /// that dies while it starts (gnome-keyring can abort on a property read that reaches it
+    /// mid-initialisation, seen under load) is started again, up to three times.
     fn start_daemon(&mut self, unlock: bool) {
+        for attempt in 1..=3 {
+            match self.try_start_daemon(unlock) {
+                Ok(()) => return,
+                Err(died) if attempt < 3 => {
+                    eprintln!("gnome-keyring-daemon died while starting, again: {died}");
+                }
+                Err(died) => panic!("{died}"),
+            }
+        }
+    }
+
+    fn try_start_daemon(&mut self, unlock: bool) -> Result<(), String> {
         let mut daemon = Command::new("gnome-keyring-daemon")
             .args(["--foreground", "--components=secrets"])
             .args(unlock.then_some("--unlock"))
@@ -119,23 +134,22 @@ impl SecretService {
         self.daemon = Some(daemon);
         let started = Instant::now();
         loop {
-            let ready = if unlock {
-                self.default_collection_is_unlocked()
-            } else {
-                self.secret_service_is_on_the_bus()
-            };
+            // The name first: a property read before the daemon owns it can meet it half-made.
+            let ready = self.secret_service_is_on_the_bus()
+                && (!unlock || self.default_collection_is_unlocked());
             if ready {
-                return;
+                return Ok(());
             }
             if let Some(status) = self
                 .daemon
                 .as_mut()
                 .and_then(|d| d.try_wait().ok().flatten())
             {
-                panic!(
+                self.daemon = None;
+                return Err(format!(
                     "gnome-keyring-daemon exited ({status}): {}",
                     read_log(self.dir.path(), "gnome-keyring.log")
-                );
+                ));
             }
             if started.elapsed() > READY_TIMEOUT {
                 panic!(
