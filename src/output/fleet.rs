@@ -97,7 +97,7 @@ impl Printer {
                 "LAST USED",
             ],
             rows,
-            &[Id, Text, Id, Text, Text, Date, Text],
+            &[Text, Id, Id, Text, Id, Date, Date],
             nouns.empty,
         )
     }
@@ -136,7 +136,7 @@ impl Printer {
         self.fleet_table(
             &["CONTEXT", "PLATFORM", "URL", "RESULT"],
             rows,
-            &[Id, Text, Id, Text],
+            &[Text, Id, Text, Text],
             "No contexts found.",
         )
     }
@@ -219,7 +219,7 @@ impl Printer {
         self.fleet_table(
             &["CONTEXT", "PLATFORM", "URL", "CREDENTIAL", "RESULT"],
             rows,
-            &[Id, Text, Id, Text, Text],
+            &[Text, Id, Text, Text, Text],
             "No contexts found.",
         )
     }

@@ -58,5 +58,6 @@ mod security_small;
 mod store_config;
 mod store_keyring;
 mod terminal;
+mod terminal_fit;
 mod terminal_tables;
 mod windows_wine;
