@@ -63,7 +63,8 @@ const VERSION: &str = concat!(
 );
 
 fn parse(argv: &[OsString]) -> Result<Cli, clap::Error> {
-    let mut matches = Cli::command().version(VERSION).try_get_matches_from(argv)?;
+    let mut matches =
+        sts_cli::cli::finish(Cli::command().version(VERSION)).try_get_matches_from(argv)?;
     // `-c` may repeat (`sts exporter`); the derive keeps the last, so all are read here.
     let contexts: Vec<String> = matches
         .get_many::<String>("context")
