@@ -59,5 +59,6 @@ mod store_config;
 mod store_keyring;
 mod terminal;
 mod terminal_fit;
+mod terminal_interrupt;
 mod terminal_tables;
 mod windows_wine;
