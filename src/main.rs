@@ -31,7 +31,11 @@ fn real_main() -> i32 {
     let argv: Vec<OsString> = std::env::args_os().collect();
     let cli = match parse(&argv) {
         Ok(cli) => cli,
-        Err(e) => return output::clap_error(e, &argv),
+        // A command of the Go CLI's (CONTRACT §14), else the usage error.
+        Err(e) => {
+            return commands::go_cli::hand_off(e, &argv)
+                .unwrap_or_else(|e| output::clap_error(e, &argv));
+        }
     };
     let out = OutputSettings::resolve(&cli.global, &env_vars::get);
     let printer = Printer::new(&out).without_headers(commands::no_headers(&cli.command));

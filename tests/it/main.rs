@@ -30,6 +30,7 @@ mod completions;
 mod conformance_prism;
 mod docs_self_contained;
 mod generated_docs;
+mod go_cli;
 mod hardening_network;
 mod hardening_pipe;
 mod hardening_secrets;
