@@ -14,8 +14,12 @@ use crate::env_vars as ev;
     about = crate::platform::about(),
     long_about = format!(
         "{}, and ingestion API keys: create, list, rotate and delete them.\n\nThe server and the credential come from flags or from STS_CLI_* environment variables; a \
-         token value of `-` is read from standard input.",
-        crate::platform::about()
+         token value of `-` is read from standard input.\n\nA command that sts does not have \
+         (topology, monitor, stackpack, settings) runs the Go CLI, {} or else {} on PATH, with the \
+         server and credential of the context in effect.",
+        crate::platform::about(),
+        ev::STS_CLI_GO_BINARY,
+        ev::GO_BINARY_ON_PATH
     ),
     subcommand_required = true,
     arg_required_else_help = true

@@ -35,6 +35,9 @@ pub const STS_CLI_KEYRING_TIMEOUT: &str = "STS_CLI_KEYRING_TIMEOUT";
 /// The Go CLI, which runs the commands `sts` does not have (a path, or a name on `PATH`; else
 /// `sts-go` on `PATH`).
 pub const STS_CLI_GO_BINARY: &str = "STS_CLI_GO_BINARY";
+/// The name the Go CLI is looked for on `PATH` when [`STS_CLI_GO_BINARY`] is unset (its own name,
+/// `sts`, is ours).
+pub const GO_BINARY_ON_PATH: &str = "sts-go";
 /// Set by `sts` in the Go CLI's environment when it hands a command over, so that a hand-off from
 /// within a hand-off is refused.
 pub const STS_CLI_HANDED_OFF: &str = "STS_CLI_HANDED_OFF";

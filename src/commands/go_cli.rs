@@ -20,7 +20,7 @@ use crate::platform::{AuthScheme, CredentialKind};
 use crate::settings::{self, Credential, OutputSettings, Sources};
 
 /// The name the Go CLI is looked for on `PATH` (its own name, `sts`, is ours).
-pub const GO_BINARY_NAME: &str = "sts-go";
+pub const GO_BINARY_NAME: &str = ev::GO_BINARY_ON_PATH;
 
 /// Set in the Go CLI's environment: a hand-off from within a hand-off is refused.
 const HANDED_OFF: &str = ev::STS_CLI_HANDED_OFF;
