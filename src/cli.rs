@@ -14,10 +14,13 @@ use crate::env_vars as ev;
     about = crate::platform::about(),
     long_about = format!(
         "{}, and ingestion API keys: create, list, rotate and delete them.\n\nThe server and the credential come from flags or from STS_CLI_* environment variables; a \
-         token value of `-` is read from standard input.",
-        crate::platform::about()
+         token value of `-` is read from standard input.\n\nA command that sts does not have \
+         (topology, monitor, stackpack, settings) runs the Go CLI, {} or else {} on PATH, with the \
+         server and credential of the context in effect.",
+        crate::platform::about(),
+        ev::STS_CLI_GO_BINARY,
+        ev::GO_BINARY_ON_PATH
     ),
-    propagate_version = true,
     subcommand_required = true,
     arg_required_else_help = true
 )]
@@ -26,6 +29,84 @@ pub struct Cli {
     pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The command line as `sts` parses it and shows its help: [`Cli`]'s model, with what a
+/// sub-command's help leaves out left out ([`finish`]).
+pub fn command() -> clap::Command {
+    finish(<Cli as clap::CommandFactory>::command())
+}
+
+/// `cmd` (the derive model, maybe with a version added) built, options a command takes but does
+/// not use hidden, and in each sub-command's help only the global options it needs under a
+/// heading that points to `sts --help` for the others (CONTRACT §14).
+pub fn finish(cmd: clap::Command) -> clap::Command {
+    let mut cmd = hide_unused(cmd);
+    cmd.build();
+    let globals: Vec<String> = cmd
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .map(|a| a.get_id().to_string())
+        .collect();
+    // In place (`mut_args`, `mut_subcommands`): the built command indexes its arguments.
+    cmd.mut_subcommands(|sub| trim_globals(sub, &globals))
+}
+
+/// The heading of the global options a sub-command's help shows.
+pub const SUB_GLOBAL_HEADING: &str = "Global options (all of them: sts --help)";
+
+/// The global options every sub-command's help shows.
+const SUB_GLOBALS: [&str; 3] = ["context", "output", "verbose"];
+
+/// The global options `context save` (and `sts context --name …`) uses as its own.
+const SAVE_GLOBALS: [&str; 8] = [
+    "url",
+    "api_token",
+    "service_token",
+    "api_path",
+    "platform",
+    "skip_ssl",
+    "ca_cert_path",
+    "ca_cert_base64_data",
+];
+
+/// Options a command takes only because it shares its flags with another command (the ingestion
+/// keys' `list` and `delete` share the service tokens'): hidden from its help and completion.
+const UNUSED: [(&str, &str, &[&str]); 2] = [
+    ("ingestion-api-key", "list", &["personal", "unused_for"]),
+    ("ingestion-api-key", "delete", &["revoke"]),
+];
+
+pub fn hide_unused(cmd: clap::Command) -> clap::Command {
+    UNUSED.iter().fold(cmd, |cmd, (group, sub, ids)| {
+        cmd.mut_subcommand(group, |g| {
+            g.mut_subcommand(sub, |c| {
+                ids.iter().fold(c, |c, id| c.mut_arg(id, |a| a.hide(true)))
+            })
+        })
+    })
+}
+
+/// A built sub-command (and its own) with the global options it does not need hidden, the
+/// others under [`SUB_GLOBAL_HEADING`].
+fn trim_globals(cmd: clap::Command, globals: &[String]) -> clap::Command {
+    // `context` saves too (`sts context --name N --url U …`); `save` is `context save`.
+    let keep: &[&str] = if matches!(cmd.get_name(), "context" | "save") {
+        &SAVE_GLOBALS
+    } else {
+        &[]
+    };
+    cmd.mut_args(|a| {
+        let id = a.get_id().as_str();
+        if !globals.iter().any(|g| g == id) {
+            a
+        } else if SUB_GLOBALS.contains(&id) || keep.contains(&id) {
+            a.help_heading(SUB_GLOBAL_HEADING)
+        } else {
+            a.hide(true)
+        }
+    })
+    .mut_subcommands(|sub| trim_globals(sub, globals))
 }
 
 /// The help of an option that an environment variable can give too: `<text> [env: NAME]`. The
@@ -60,8 +141,11 @@ pub struct GlobalArgs {
         global = true,
         value_name = "TOKEN",
         help = save_cli_only_help(
-            "Personal API token, sent as X-API-Token; `-` reads it from stdin (a flag value \
-             shows in shell history: prefer the env var or `-`)",
+            &format!(
+                "Personal API token or API key, sent as {}; `-` reads it from stdin (a flag value \
+                 shows in shell history: prefer the env var or `-`)",
+                crate::platform::credential_help(crate::platform::CredentialKind::ApiToken)
+            ),
             ev::STS_CLI_API_TOKEN
         )
     )]
@@ -73,7 +157,10 @@ pub struct GlobalArgs {
         global = true,
         value_name = "TOKEN",
         help = save_cli_only_help(
-            "Service token, sent as X-API-Key; `-` reads it from stdin",
+            &format!(
+                "Service token, sent as {}; `-` reads it from stdin",
+                crate::platform::credential_help(crate::platform::CredentialKind::ServiceToken)
+            ),
             ev::STS_CLI_SERVICE_TOKEN
         )
     )]
@@ -85,8 +172,11 @@ pub struct GlobalArgs {
         global = true,
         value_name = "TOKEN",
         help = env_help(
-            "Kubernetes service-account token, sent as X-API-ServiceBearer; `-` reads it from \
-             stdin (never saved in a context)",
+            &format!(
+                "Kubernetes service-account token, sent as {}; `-` reads it from stdin (never \
+                 saved in a context)",
+                crate::platform::credential_help(crate::platform::CredentialKind::K8sSaToken)
+            ),
             ev::STS_CLI_K8S_SA_TOKEN
         )
     )]
@@ -201,7 +291,7 @@ pub struct GlobalArgs {
     )]
     pub timeout: Option<String>,
 
-    /// Output format
+    /// Output format (jsonl: one JSON object per line, the same keys on every platform)
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 
@@ -229,7 +319,7 @@ pub enum OutputFormat {
     Json,
     // The Prometheus text format: `service-token list` and `ingestion-api-key list` only (§13).
     Prometheus,
-    /// One JSON object per line, the same keys on every platform (CONTRACT §14)
+    // One JSON object per line, the same keys on every platform (CONTRACT §14).
     Jsonl,
 }
 
@@ -244,7 +334,7 @@ pub enum Command {
     /// Manage the service users that Qualytics service tokens belong to (Qualytics)
     #[command(subcommand)]
     ServiceUser(ServiceUserCommand),
-    /// Manage CLI connection contexts for SUSE Observability servers
+    /// Manage saved contexts: a server's URL, platform and credential
     #[command(after_help = "Examples:\n  \
         sts context save --name prod --url https://observability.example.com --service-token -\n  \
         sts context --name prod --service-token TOKEN --url https://observability.example.com\n  \

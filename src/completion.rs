@@ -31,7 +31,7 @@ pub fn complete_if_asked() {
 /// know this module; it adds to them.
 pub fn command() -> clap::Command {
     let names = || ArgValueCompleter::new(context_names);
-    Cli::command()
+    crate::cli::hide_unused(Cli::command())
         .mut_arg("context", |a| a.add(names()))
         .mut_subcommand("context", |c| {
             ["set", "delete", "rename", "validate"]

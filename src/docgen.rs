@@ -30,8 +30,7 @@ pub struct GeneratedFile {
 /// no commit in it).
 pub fn files(cmd: clap::Command) -> Vec<GeneratedFile> {
     // No wrapping to the width of whatever terminal runs the generator.
-    let mut cmd = cmd.disable_help_subcommand(true).term_width(0);
-    cmd.build();
+    let cmd = crate::cli::finish(cmd.disable_help_subcommand(true).term_width(0));
     let mut out: Vec<GeneratedFile> = CompletionShell::ALL
         .iter()
         .map(|&shell| GeneratedFile {

@@ -32,6 +32,15 @@ pub const STS_CA_CERT_BASE64_DATA: &str = "STS_CA_CERT_BASE64_DATA";
 pub const STS_CLI_TIMEOUT: &str = "STS_CLI_TIMEOUT";
 /// How long a keyring call may take, e.g. `5s` (the default), `500ms`.
 pub const STS_CLI_KEYRING_TIMEOUT: &str = "STS_CLI_KEYRING_TIMEOUT";
+/// The Go CLI, which runs the commands `sts` does not have (a path, or a name on `PATH`; else
+/// `sts-go` on `PATH`).
+pub const STS_CLI_GO_BINARY: &str = "STS_CLI_GO_BINARY";
+/// The name the Go CLI is looked for on `PATH` when [`STS_CLI_GO_BINARY`] is unset (its own name,
+/// `sts`, is ours).
+pub const GO_BINARY_ON_PATH: &str = "sts-go";
+/// Set by `sts` in the Go CLI's environment when it hands a command over, so that a hand-off from
+/// within a hand-off is refused.
+pub const STS_CLI_HANDED_OFF: &str = "STS_CLI_HANDED_OFF";
 /// Any non-empty value turns colour and emoji symbols off.
 pub const NO_COLOR: &str = "NO_COLOR";
 /// `dumb` (any case) turns colour and emoji symbols off.

@@ -31,7 +31,11 @@ fn real_main() -> i32 {
     let argv: Vec<OsString> = std::env::args_os().collect();
     let cli = match parse(&argv) {
         Ok(cli) => cli,
-        Err(e) => return output::clap_error(e, &argv),
+        // A command of the Go CLI's (CONTRACT §14), else the usage error.
+        Err(e) => {
+            return commands::go_cli::hand_off(e, &argv)
+                .unwrap_or_else(|e| output::clap_error(e, &argv));
+        }
     };
     let out = OutputSettings::resolve(&cli.global, &env_vars::get);
     let printer = Printer::new(&out).without_headers(commands::no_headers(&cli.command));
@@ -63,7 +67,8 @@ const VERSION: &str = concat!(
 );
 
 fn parse(argv: &[OsString]) -> Result<Cli, clap::Error> {
-    let mut matches = Cli::command().version(VERSION).try_get_matches_from(argv)?;
+    let mut matches =
+        sts_cli::cli::finish(Cli::command().version(VERSION)).try_get_matches_from(argv)?;
     // `-c` may repeat (`sts exporter`); the derive keeps the last, so all are read here.
     let contexts: Vec<String> = matches
         .get_many::<String>("context")

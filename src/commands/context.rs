@@ -3,8 +3,6 @@
 
 use std::path::Path;
 
-use clap::CommandFactory;
-
 use super::{Failure, block_on};
 use crate::cli::{Cli, ContextArgs, ContextCommand, ContextSaveArgs};
 use crate::commands::context_import;
@@ -217,7 +215,7 @@ pub fn run(
         }
         None => {
             // A bare `sts context` prints its help, as the Go CLI.
-            let help = Cli::command()
+            let help = crate::cli::command()
                 .try_get_matches_from(["sts", "context", "--help"])
                 .map_or_else(|e| e.render().to_string(), |_| String::new());
             output::write_stdout(&help)?;

@@ -9,6 +9,7 @@ pub mod context_import;
 pub mod deliver;
 pub mod expiry_filter;
 pub mod exporter;
+pub mod go_cli;
 pub mod list_filter;
 pub mod metrics;
 pub mod rotate;

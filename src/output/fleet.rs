@@ -97,7 +97,7 @@ impl Printer {
                 "LAST USED",
             ],
             rows,
-            &[Id, Text, Id, Text, Text, Date, Text],
+            &[Text, Id, Id, Text, Id, Date, Date],
             nouns.empty,
         )
     }
@@ -136,7 +136,7 @@ impl Printer {
         self.fleet_table(
             &["CONTEXT", "PLATFORM", "URL", "RESULT"],
             rows,
-            &[Id, Text, Id, Text],
+            &[Text, Id, Text, Text],
             "No contexts found.",
         )
     }
@@ -219,7 +219,7 @@ impl Printer {
         self.fleet_table(
             &["CONTEXT", "PLATFORM", "URL", "CREDENTIAL", "RESULT"],
             rows,
-            &[Id, Text, Id, Text, Text],
+            &[Text, Id, Text, Text, Text],
             "No contexts found.",
         )
     }
@@ -327,6 +327,8 @@ fn auth_status_json(s: &AuthStatus, answer: &Result<Validation, Error>) -> Value
 /// The progress line of `-A` (`3/20 contexts`).
 pub struct FleetProgress {
     bar: ProgressBar,
+    /// Set while the line shows, so that a Ctrl-C clears it.
+    shown: std::sync::Arc<std::sync::Mutex<Option<super::progress::LineShown>>>,
     /// Set once at most one context is left: the line is gone and stays gone.
     over: std::sync::Arc<std::sync::Mutex<bool>>,
     stop: Option<std::sync::mpsc::Sender<()>>,
@@ -342,29 +344,34 @@ impl FleetProgress {
             bar.set_style(style);
         }
         let over = std::sync::Arc::new(std::sync::Mutex::new(false));
+        let shown = std::sync::Arc::new(std::sync::Mutex::new(None));
         if !enabled {
             return FleetProgress {
                 bar,
+                shown,
                 over,
                 stop: None,
                 thread: None,
             };
         }
         let (tx, rx) = std::sync::mpsc::channel::<()>();
-        let (shown, shown_over) = (bar.clone(), over.clone());
+        let (drawn, drawn_over, line) = (bar.clone(), over.clone(), shown.clone());
         let thread = std::thread::spawn(move || {
             use std::sync::mpsc::RecvTimeoutError::Timeout;
             if rx.recv_timeout(Self::DELAY) != Err(Timeout) {
                 return;
             }
-            let over = shown_over.lock().unwrap_or_else(|e| e.into_inner());
+            let over = drawn_over.lock().unwrap_or_else(|e| e.into_inner());
             if !*over {
-                shown.set_draw_target(ProgressDrawTarget::stderr());
-                shown.enable_steady_tick(Duration::from_millis(100));
+                *line.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some(super::progress::LineShown::new());
+                drawn.set_draw_target(super::progress::stderr_target());
+                drawn.enable_steady_tick(Duration::from_millis(100));
             }
         });
         FleetProgress {
             bar,
+            shown,
             over,
             stop: Some(tx),
             thread: Some(thread),
@@ -385,6 +392,7 @@ impl FleetProgress {
             *over = true;
             self.bar.finish_and_clear();
             self.bar.set_draw_target(ProgressDrawTarget::hidden());
+            self.shown.lock().unwrap_or_else(|e| e.into_inner()).take();
         }
     }
 }
@@ -399,5 +407,6 @@ impl Drop for FleetProgress {
         if !*over {
             self.bar.finish_and_clear();
         }
+        self.shown.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 }

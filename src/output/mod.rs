@@ -478,7 +478,7 @@ impl Printer {
         self.table(
             &["NAME", "URL", "PLATFORM", "AUTH", "STORAGE", "CURRENT"],
             &rows,
-            &[Id, Id, Text, Text, Text, Text],
+            &[Text, Text, Id, Text, Text, Id],
             "No contexts found.",
         )
     }

@@ -4,24 +4,26 @@
 //! no borders, no header separator, ` | ` between left-aligned columns, no trailing spaces.
 //!
 //! - Without a width (stdout is not a terminal) nothing wraps: one line per row, as scripts expect.
-//! - With a width (a terminal), the table fits it: [`ColumnKind::Text`] columns shrink and wrap,
-//!   while [`ColumnKind::Id`] and [`ColumnKind::Date`] columns keep their whole content on one
-//!   line. When even that is wider than the terminal, the line overflows rather than break an id.
+//! - With a width (a terminal), the table fits it ([`fit`], CONTRACT §14): [`ColumnKind::Text`]
+//!   columns shrink and wrap at spaces, a word too long for its column shortened with `…`, while
+//!   [`ColumnKind::Id`] and [`ColumnKind::Date`] columns keep their whole content on one line.
+//!   When even those do not fit, each row becomes a block of `FIELD: value` lines.
+
+mod fit;
 
 use comfy_table::{
     Cell, ColumnConstraint, ContentArrangement, ContentLineStyle, LineStyle, Table, TableStyle,
-    Width,
 };
-use unicode_width::UnicodeWidthStr;
 
 /// What a column holds, which decides whether it may wrap on a terminal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnKind {
-    /// An id, a guid, a name a script copies, a URL: never wrapped.
+    /// An id, a guid, a status, a platform name: never cut, never wrapped.
     Id,
-    /// A date (`2025-01-01`, `2025-01-01 (expired)`): never wrapped.
+    /// A date (`2025-01-01`, `2025-01-01 (expired)`, `2h ago`): never cut, never wrapped.
     Date,
-    /// Free text (roles, descriptions, subjects): shrinks and wraps to fit the terminal.
+    /// Free text (names, roles, scopes, descriptions, URLs): on a terminal too narrow for the
+    /// table, wraps at spaces and is shortened with `…`.
     Text,
 }
 
@@ -98,22 +100,28 @@ pub fn render_table_with(
     let kinds: Vec<ColumnKind> = (0..columns)
         .map(|i| kinds.get(i).copied().unwrap_or(ColumnKind::Text))
         .collect();
-    let widths = options
-        .width
-        .and_then(|width| fitted_widths(header.as_deref(), &rows, &kinds, width));
+    if let Some(width) = options.width {
+        let labels: Vec<String> = {
+            let mut labels: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
+            labels.resize(columns, String::new());
+            labels
+        };
+        let cells = fit::Cells {
+            header: header.as_deref(),
+            rows: &rows,
+            kinds: &kinds,
+            labels: &labels,
+        };
+        if let Some(text) = fit::fit(&cells, usize::from(width), options.color) {
+            return text;
+        }
+    }
 
-    let table = build(header.as_deref(), &rows, widths.as_deref(), options.width);
+    let table = build(header.as_deref(), &rows, options.width);
     let text = table.trim_fmt();
     let mut out = String::with_capacity(text.len() + 1);
-    // The header's own lines (more than one when a narrow terminal wrapped it), for colour.
-    let header_lines = match (&header, options.color) {
-        (Some(h), true) => build(Some(h), &[], widths.as_deref(), options.width)
-            .lines()
-            .count(),
-        _ => 0,
-    };
     for (n, line) in text.lines().enumerate() {
-        if n < header_lines {
+        if n == 0 && header.is_some() && options.color {
             out.push_str(&paint_cells(line));
         } else {
             out.push_str(line);
@@ -123,30 +131,13 @@ pub fn render_table_with(
     out
 }
 
-/// The comfy-table of these cells: the Go style, ` | ` made of the columns' padding, and either
-/// no arrangement (piped: nothing wraps) or the given widths on a terminal of `width` columns.
-fn build(
-    header: Option<&[String]>,
-    rows: &[Vec<String>],
-    widths: Option<&[u16]>,
-    width: Option<u16>,
-) -> Table {
+/// The comfy-table of these cells: the Go style, ` | ` made of the columns' padding, each column
+/// as wide as its content (the table fits: [`fit`] handled the rest).
+fn build(header: Option<&[String]>, rows: &[Vec<String>], width: Option<u16>) -> Table {
     let mut table = Table::new();
     table.load_style(GO_STYLE);
     if let Some(header) = header {
-        let cells: Vec<Cell> = header
-            .iter()
-            .map(|h| {
-                let cell = Cell::new(h);
-                // On a terminal a header may wrap at its `_` (DEDICATED / SUBJECT).
-                if widths.is_some() {
-                    cell.set_delimiter('_')
-                } else {
-                    cell
-                }
-            })
-            .collect();
-        table.set_header(cells);
+        table.set_header(header.iter().map(Cell::new));
     }
     table.add_rows(rows.iter().cloned());
     match width {
@@ -164,67 +155,9 @@ fn build(
             (false, false) => (1, 1),
         };
         column.set_padding(padding);
-        column.set_constraint(match widths.and_then(|w| w.get(i)) {
-            Some(&w) => ColumnConstraint::Absolute(Width::Fixed(w + padding.0 + padding.1)),
-            None => ColumnConstraint::ContentWidth,
-        });
+        column.set_constraint(ColumnConstraint::ContentWidth);
     }
     table
-}
-
-/// The narrowest a text column gets on a terminal: 4 columns, or its header's longest word.
-const MIN_TEXT_WIDTH: usize = 4;
-
-/// The content width of each column on a terminal of `width` columns, or `None` when the table
-/// fits as it is. Ids and dates keep their whole width; text columns shrink, the widest first,
-/// down to [`MIN_TEXT_WIDTH`] or the longest word of their header. When that is still too wide,
-/// the table stays wider than the terminal.
-fn fitted_widths(
-    header: Option<&[String]>,
-    rows: &[Vec<String>],
-    kinds: &[ColumnKind],
-    width: u16,
-) -> Option<Vec<u16>> {
-    let columns = kinds.len();
-    let mut widths: Vec<usize> = (0..columns)
-        .map(|i| {
-            let cells = rows.iter().map(|r| r[i].width()).max().unwrap_or(0);
-            let head = header.map_or(0, |h| h[i].width());
-            cells.max(head)
-        })
-        .collect();
-    let separators = 3 * (columns - 1);
-    let total = |w: &[usize]| w.iter().sum::<usize>() + separators;
-    if total(&widths) <= usize::from(width) {
-        return None;
-    }
-    let floors: Vec<usize> = (0..columns)
-        .map(|i| match kinds[i] {
-            ColumnKind::Id | ColumnKind::Date => widths[i],
-            ColumnKind::Text => {
-                let head = header.map_or(0, |h| {
-                    h[i].split('_')
-                        .map(UnicodeWidthStr::width)
-                        .max()
-                        .unwrap_or(0)
-                });
-                widths[i].min(head.max(MIN_TEXT_WIDTH))
-            }
-        })
-        .collect();
-    while total(&widths) > usize::from(width) {
-        let widest = (0..columns)
-            .filter(|&i| widths[i] > floors[i])
-            .max_by_key(|&i| (widths[i], std::cmp::Reverse(i)));
-        let Some(i) = widest else { break };
-        widths[i] -= 1;
-    }
-    Some(
-        widths
-            .into_iter()
-            .map(|w| u16::try_from(w.max(1)).unwrap_or(u16::MAX))
-            .collect(),
-    )
 }
 
 /// A header line with each cell cyan and the separators left plain.
@@ -247,6 +180,7 @@ fn paint_cells(line: &str) -> String {
 mod tests {
     use super::*;
     use ColumnKind::{Date, Id, Text};
+    use unicode_width::UnicodeWidthStr;
 
     fn cells(rows: &[&[&str]]) -> Vec<Vec<String>> {
         rows.iter()
@@ -302,28 +236,31 @@ mod tests {
         let rows = cells(&[&[id, "a-rather-long-token-name", date, roles, "-"]]);
         let headers = ["ID", "NAME", "EXPIRATION", "ROLES", "DEDICATED_SUBJECT"];
         let kinds = [Id, Text, Date, Text, Text];
-        for width in [40u16, 60, 80] {
+        for width in [40u16, 60, 80, 120] {
             let text = render_table(&headers, &rows, &kinds, Some(width));
             assert!(text.contains(id), "{width}: {text}");
             assert!(text.contains(date), "{width}: {text}");
             assert!(text.lines().all(|l| !l.ends_with(' ')), "{text:?}");
-            assert!(text.lines().next().unwrap().starts_with("ID "), "{text}");
-            if width >= 80 {
-                assert!(
-                    text.lines().all(|l| l.width() <= usize::from(width)),
-                    "{width}:\n{text}"
-                );
+            assert!(
+                text.lines().all(|l| l.width() <= usize::from(width)),
+                "{width}:\n{text}"
+            );
+            if width <= 60 {
+                // The id and the date do not fit beside the narrowest text: blocks of fields.
+                assert!(text.starts_with("ID: "), "{text}");
+                continue;
             }
+            assert!(text.lines().next().unwrap().starts_with("ID "), "{text}");
             // Every line keeps the four separators: text wraps inside its cell.
             assert!(text.lines().all(|l| l.matches(" |").count() == 4), "{text}");
         }
-        let joined: String = render_table(&headers, &rows, &kinds, Some(80))
+        let joined: String = render_table(&headers, &rows, &kinds, Some(120))
             .lines()
-            .skip(2)
+            .skip(1)
             .map(|l| l.split('|').nth(3).unwrap_or("").trim().to_string())
             .collect();
         let roles: String = roles.split(' ').collect();
-        assert_eq!(joined, roles, "wrapped text loses nothing");
+        assert_eq!(joined, roles, "text wrapped at its words loses nothing");
     }
 
     #[test]

@@ -52,11 +52,24 @@ pub fn clap_error(e: clap::Error, argv: &[OsString]) -> i32 {
         let mut lines = text.splitn(2, '\n');
         let first = lines.next().unwrap_or("usage error");
         printer.error(&Error::usage(first));
+        if asks_a_version(&e) {
+            write_stderr("  tip: `sts --version` prints the version (sub-commands have none)\n");
+        }
         if let Some(rest) = lines.next() {
             write_stderr(&format!("{rest}\n"));
         }
     }
     crate::error::Kind::Usage.exit_code()
+}
+
+/// `-V` or `--version` after a sub-command (CONTRACT §14: no `-V` below the top).
+fn asks_a_version(e: &clap::Error) -> bool {
+    use clap::error::{ContextKind, ContextValue};
+    e.kind() == ErrorKind::UnknownArgument
+        && matches!(
+            e.get(ContextKind::InvalidArg),
+            Some(ContextValue::String(a)) if a == "-V" || a == "--version"
+        )
 }
 
 /// Whether the command line asks for `-o json`, for errors that come before it is parsed.

@@ -163,6 +163,24 @@ pub fn create_examples() -> String {
         .to_string()
 }
 
+/// How a credential of this kind travels on each platform that takes it, for the help of its
+/// option: `X-API-Token (StackState), Authorization: Key TOKEN (Posit Connect)`.
+pub fn credential_help(kind: CredentialKind) -> String {
+    PlatformKind::ALL
+        .iter()
+        .filter_map(|k| {
+            let scheme = k.auth(kind).ok()?;
+            let how = if scheme.prefix.is_empty() {
+                scheme.header.to_string()
+            } else {
+                format!("{}: {}TOKEN", scheme.header, scheme.prefix)
+            };
+            Some(format!("{how} ({})", k.display()))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The product line of `sts --help`: every platform by name.
 pub fn about() -> String {
     let names: Vec<&str> = PlatformKind::ALL.iter().map(|k| k.display()).collect();

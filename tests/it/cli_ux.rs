@@ -241,12 +241,49 @@ fn help_lists_the_command_s_own_options_first_and_global_ones_under_their_headin
     let env = TestEnv::new();
     let out = run(env.sts().args(["service-token", "create", "--help"])).ok();
     let help = out.stdout;
+    // Piped: the command's own options, then one short global section (CONTRACT §14).
+    assert!(
+        help.lines().count() <= 45,
+        "{} lines:\n{help}",
+        help.lines().count()
+    );
     let own = help.find("--roles").expect("own option listed");
     let heading = help
-        .find("\nGlobal options:\n")
-        .expect("a Global options heading");
-    let global = help.find("--url <URL>").expect("global option listed");
+        .find("\nGlobal options (all of them: sts --help):\n")
+        .expect("a Global options heading that points to sts --help");
+    let global = help.find("--context <NAME>").expect("global option listed");
     assert!(own < heading && heading < global, "{help}");
+    for hidden in [
+        "--url",
+        "--api-token",
+        "--ca-cert-path",
+        "--k8s-sa-token",
+        "-V,",
+    ] {
+        assert!(!help.contains(hidden), "{hidden} in\n{help}");
+    }
+    // All of them in `sts --help`, the top line naming every platform, `--api-token` saying how
+    // each platform sends it.
+    let top = run(env.sts().arg("--help")).ok().stdout;
+    let flat = top.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.starts_with(
+            "Command-line client for the service tokens of StackState, Posit Connect and Qualytics"
+        ),
+        "{top}"
+    );
+    for global in [
+        "--url <URL>",
+        "--api-token <TOKEN>",
+        "--ca-cert-path",
+        "-V, --version",
+    ] {
+        assert!(top.contains(global), "{global} not in\n{top}");
+    }
+    assert!(
+        flat.contains("sent as X-API-Token (StackState), Authorization: Key TOKEN (Posit Connect), Authorization: Bearer TOKEN (Qualytics);"),
+        "{top}"
+    );
 
     let out = run(env.sts().args(["context", "save", "--help"])).ok();
     let help = out.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -256,4 +293,58 @@ fn help_lists_the_command_s_own_options_first_and_global_ones_under_their_headin
     );
     let out = run(env.sts().args(["context", "rename", "--help"])).ok();
     assert!(out.stdout.contains("<OLD> <NEW>"), "{}", out.stdout);
+}
+
+#[test]
+fn ingestion_keys_offer_no_service_token_flags_and_no_sub_command_takes_v() {
+    let env = TestEnv::new();
+    for (sub, absent) in [
+        ("list", &["--personal", "--unused-for"][..]),
+        ("delete", &["--revoke"][..]),
+    ] {
+        let help = run(env.sts().args(["ingestion-api-key", sub, "--help"]))
+            .ok()
+            .stdout;
+        for flag in absent {
+            assert!(!help.contains(flag), "{flag} in\n{help}");
+        }
+    }
+    // The service tokens' list still offers them.
+    let help = run(env.sts().args(["service-token", "list", "--help"]))
+        .ok()
+        .stdout;
+    assert!(
+        help.contains("--personal") && help.contains("--unused-for"),
+        "{help}"
+    );
+    // And `--personal` given anyway is refused before any request.
+    let r = run(env.sts_at("http://127.0.0.1:9", "t", true).args([
+        "ingestion-api-key",
+        "list",
+        "--personal",
+    ]));
+    assert_eq!(r.code, 3, "{}", r.stderr);
+
+    for args in [
+        &["service-token", "list", "-V"][..],
+        &["context", "--version"],
+        &["ingestion-api-key", "create", "-V"],
+    ] {
+        let r = run(env.sts().args(args));
+        assert_eq!(r.code, 3, "{args:?}: {}{}", r.stdout, r.stderr);
+        assert_eq!(r.stdout, "", "{args:?}");
+        let first = r.stderr.lines().next().unwrap_or_default();
+        assert!(
+            first.starts_with("❌ unexpected argument '-"),
+            "{}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains("`sts --version` prints the version"),
+            "{}",
+            r.stderr
+        );
+    }
+    let r = run(env.sts().arg("-V")).ok();
+    assert!(r.stdout.starts_with("sts "), "{}", r.stdout);
 }

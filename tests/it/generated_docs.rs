@@ -103,8 +103,7 @@ fn nothing_generated_names_a_path_or_a_commit() {
 #[test]
 fn the_reference_has_every_command_flag_env_var_and_an_example() {
     let reference = std::fs::read_to_string(root().join(docgen::REFERENCE)).unwrap();
-    let mut cmd = Cli::command();
-    cmd.build();
+    let cmd = sts_cli::cli::command();
     fn walk(cmd: &clap::Command, name: &str, reference: &str) {
         let section = reference
             .split(&format!("\n## {name}\n"))

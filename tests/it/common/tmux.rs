@@ -73,10 +73,25 @@ impl Tmux {
 
     /// Polls the pane until the script printed [`DONE`]; panics after 30 s.
     pub fn wait_done(&self, name: &str) -> String {
+        self.wait_for(name, |text| text.lines().any(|l| l == DONE))
+    }
+
+    /// Types keys into a window, as tmux names them (`C-c`).
+    pub fn send_keys(&self, name: &str, keys: &str) {
+        let status = self
+            .cmd()
+            .args(["send-keys", "-t", &format!("t:{name}"), keys])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Polls the pane until `done` says yes; panics after 30 s.
+    pub fn wait_for(&self, name: &str, done: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let text = self.capture(name);
-            if text.lines().any(|l| l == DONE) {
+            if done(&text) {
                 return text;
             }
             assert!(
