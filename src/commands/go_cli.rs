@@ -253,6 +253,7 @@ fn handed_over(
         read_stdin_line: &mut read_line,
         default_k8s_token_path: Path::new(settings::DEFAULT_K8S_SA_TOKEN_PATH),
         default_config_path: default_config.as_deref(),
+        config_cache: Default::default(),
     };
     let named = global.context.is_some() || ev::get(ev::STS_CLI_CONTEXT).is_some();
     let context = |src: &Sources| -> Result<Vec<(&'static str, String)>, Error> {
