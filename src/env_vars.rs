@@ -32,6 +32,10 @@ pub const STS_CA_CERT_BASE64_DATA: &str = "STS_CA_CERT_BASE64_DATA";
 pub const STS_CLI_TIMEOUT: &str = "STS_CLI_TIMEOUT";
 /// How long a keyring call may take, e.g. `5s` (the default), `500ms`.
 pub const STS_CLI_KEYRING_TIMEOUT: &str = "STS_CLI_KEYRING_TIMEOUT";
+/// The rotation journal (CONTRACT §12), default `journal.toml` beside the config.
+pub const STS_CLI_JOURNAL: &str = "STS_CLI_JOURNAL";
+/// The renewals file of `sts renew` (CONTRACT §12), default `renewals.toml` beside the config.
+pub const STS_CLI_RENEWALS: &str = "STS_CLI_RENEWALS";
 /// Any non-empty value turns colour and emoji symbols off.
 pub const NO_COLOR: &str = "NO_COLOR";
 /// `dumb` (any case) turns colour and emoji symbols off.

@@ -37,6 +37,7 @@ mod hardening_tls;
 mod linux_musl;
 mod metrics;
 mod proptest_decoders;
+mod renew;
 mod sandbox_api;
 mod sandbox_clock;
 mod sandbox_faults;
