@@ -38,6 +38,7 @@ mod linux_musl;
 mod metrics;
 mod proptest_decoders;
 mod renew;
+mod renew_recipes;
 mod sandbox_api;
 mod sandbox_clock;
 mod sandbox_faults;
