@@ -169,7 +169,7 @@ pub async fn rotate<K: TokenKind>(
     // The journal: this credential locked, what an interrupted run left taken up.
     let mut log = journaled::Log::none();
     if let Some(journal) = &req.journal {
-        let base = base_of::<K>(&old.name, &before);
+        let base = base_of::<K>(&old.name);
         let key = journaled::key::<K>(client, &base);
         match journaled::Log::lock(journal, &key, req.lock_timeout) {
             Ok(l) => log = l,
@@ -220,8 +220,8 @@ pub async fn rotate<K: TokenKind>(
 }
 
 /// The name a credential's tokens go by: the old one's, without a suffix the platform adds on
-/// rotation (Qualytics), when that base is what the list shows.
-fn base_of<K: TokenKind>(name: &str, _list: &[Token]) -> String {
+/// rotation (Qualytics).
+fn base_of<K: TokenKind>(name: &str) -> String {
     let mut base = name.to_string();
     // The shortest prefix (at a space) that still matches is the base.
     for (i, c) in name.char_indices() {
@@ -784,6 +784,17 @@ mod tests {
         req.fate_is_default = false;
         req.fate = OldTokenFate::Keep;
         assert_eq!(retirement::<Posit>(&req, &r), OldTokenFate::Keep);
+    }
+
+    #[test]
+    fn a_credential_is_known_by_its_name_without_the_rotation_suffix() {
+        type Q = crate::platform::qualytics::ServiceTokens;
+        assert_eq!(
+            base_of::<Q>("nightly loader (rotated 2026-01-01 00:00:00) 2"),
+            "nightly loader"
+        );
+        assert_eq!(base_of::<Q>("nightly loader"), "nightly loader");
+        assert_eq!(base_of::<ServiceTokens>("my agent"), "my agent");
     }
 
     #[test]

@@ -530,7 +530,7 @@ fn two_renews_at_once_renew_each_credential_once() {
     };
     let a = spawn();
     while !started.exists() {
-        std::thread::yield_now();
+        std::thread::sleep(std::time::Duration::from_millis(10)); // a poll interval
     }
     let b = spawn();
     std::fs::write(&go, "").unwrap();
@@ -715,7 +715,7 @@ fn renew_killed_anywhere_is_taken_up_by_the_next_run() {
                 // its way (a retire with nothing to retire is impossible here: --force renews).
                 panic!("renew ended before {stage} of {name}: {status}: {err}");
             }
-            std::thread::yield_now();
+            std::thread::sleep(std::time::Duration::from_millis(10)); // a poll interval
         };
         assert!(reached);
         child.kill().unwrap();
@@ -797,7 +797,7 @@ fn wait_for(child: &mut std::process::Child, what: &str, done: impl Fn() -> bool
                 .unwrap();
             panic!("ended before {what}: {status}: {err}");
         }
-        std::thread::yield_now();
+        std::thread::sleep(std::time::Duration::from_millis(10)); // a poll interval
     }
 }
 
