@@ -377,6 +377,55 @@ pub enum Command {
         sts api /v1/user -c connect"
     )]
     Api(ApiArgs),
+    /// Keep the credentials of renewals.toml alive: create, renew, deliver, verify and retire
+    #[command(
+        after_help = "Each entry's current token is the one the journal last recorded, else \
+        the one live token of that name. A missing or vanished one is created; one expiring within \
+        renew-before (a third of lifetime by default), expired, revoked or left unfinished is \
+        rotated with its delivery; retirements that came due are done; the rest is `ok`. Each \
+        context's saved credential is used (token flags and env vars are ignored). Never prints \
+        a secret.\n\n\
+        Examples:\n  \
+        sts renew\n  \
+        sts renew --dry-run\n  \
+        sts renew --file /etc/sts/renewals.toml --only otel-collector --force\n  \
+        sts renew --status\n  \
+        sts renew --forget 250558013078953"
+    )]
+    Renew(RenewArgs),
+}
+
+/// `sts renew` (CONTRACT §12).
+#[derive(Debug, Args)]
+pub struct RenewArgs {
+    /// The renewals file [default: renewals.toml beside the config]
+    #[arg(long, value_name = "PATH", help = env_help("The renewals file [default: renewals.toml beside the config]", ev::STS_CLI_RENEWALS))]
+    pub file: Option<std::path::PathBuf>,
+
+    /// Say what would be done; change nothing (only the list requests are made)
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Renew the named (or every) credential even when it is not due
+    #[arg(long)]
+    pub force: bool,
+
+    /// Only the entries of this name (repeatable)
+    #[arg(long, value_name = "NAME")]
+    pub only: Vec<String>,
+
+    /// Show what the journal holds (pending retirements, unfinished rotations, stray ids);
+    /// change nothing
+    #[arg(long, conflicts_with_all = ["dry_run", "force", "forget"])]
+    pub status: bool,
+
+    /// Drop this id from the journal without touching the server (repeatable)
+    #[arg(long, value_name = "ID")]
+    pub forget: Vec<String>,
+
+    /// The rotation journal [default: journal.toml beside the config]
+    #[arg(long, value_name = "PATH", help = env_help("The rotation journal [default: journal.toml beside the config]", ev::STS_CLI_JOURNAL))]
+    pub journal: Option<std::path::PathBuf>,
 }
 
 /// `sts exporter`.
@@ -710,6 +759,11 @@ pub struct DeliverArgs {
     /// server reports it
     #[arg(long, value_name = "DURATION", conflicts_with = "keep_old")]
     pub overlap: Option<String>,
+
+    /// The rotation journal: every step written down before it is taken, so that an interrupted
+    /// rotation is taken up by the next run [default: journal.toml beside the config]
+    #[arg(long, value_name = "PATH", help = env_help("The rotation journal: every step written down before it is taken, so that an interrupted rotation is taken up by the next run [default: journal.toml beside the config]", ev::STS_CLI_JOURNAL))]
+    pub journal: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

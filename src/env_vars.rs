@@ -41,6 +41,10 @@ pub const GO_BINARY_ON_PATH: &str = "sts-go";
 /// Set by `sts` in the Go CLI's environment when it hands a command over, so that a hand-off from
 /// within a hand-off is refused.
 pub const STS_CLI_HANDED_OFF: &str = "STS_CLI_HANDED_OFF";
+/// The rotation journal (CONTRACT §12), default `journal.toml` beside the config.
+pub const STS_CLI_JOURNAL: &str = "STS_CLI_JOURNAL";
+/// The renewals file of `sts renew` (CONTRACT §12), default `renewals.toml` beside the config.
+pub const STS_CLI_RENEWALS: &str = "STS_CLI_RENEWALS";
 /// Any non-empty value turns colour and emoji symbols off.
 pub const NO_COLOR: &str = "NO_COLOR";
 /// `dumb` (any case) turns colour and emoji symbols off.

@@ -15,6 +15,7 @@ pub mod error;
 pub mod fsutil;
 pub mod guard;
 pub mod http;
+pub mod journal;
 pub mod outcome;
 pub mod output;
 pub mod platform;

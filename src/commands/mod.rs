@@ -10,8 +10,10 @@ pub mod deliver;
 pub mod expiry_filter;
 pub mod exporter;
 pub mod go_cli;
+pub mod journaled;
 pub mod list_filter;
 pub mod metrics;
+pub mod renew;
 pub mod rotate;
 pub mod service_users;
 pub mod tokens;
@@ -73,6 +75,7 @@ pub fn run(cli: &Cli, out: OutputSettings, printer: &Printer) -> Result<(), Fail
         Command::Completion(a) => Ok(output::write_stdout(&completion::script(a.shell))?),
         Command::Auth(cmd) => auth::run(cli, cmd, out, printer, &mut src),
         Command::Api(a) => api::run(cli, a, out, printer, &mut src),
+        Command::Renew(a) => renew::run(cli, a, out, printer, &src),
         Command::ServiceToken(ServiceTokenCommand::List(a)) if a.all_contexts => {
             all_contexts::list_all(cli, false, &tokens::list_filter(a)?, out, printer, &src)
         }

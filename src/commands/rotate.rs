@@ -13,6 +13,7 @@ use std::time::Duration;
 use chrono::Utc;
 
 use crate::commands::deliver::{self, Delivery, FileBackup, Vars};
+use crate::commands::journaled;
 use crate::config::{self, Auth, Context};
 use crate::error::{Error, Kind, Result};
 use crate::http::client::{Client, Observer};
@@ -108,6 +109,10 @@ pub struct RotateRequest {
     pub delivery: Delivery,
     /// The context in use, for `STS_CONTEXT` (empty when flags and env vars were used).
     pub context_name: String,
+    /// The journal every step is written to (CONTRACT §12).
+    pub journal: Option<crate::journal::Journal>,
+    /// How long to wait for another run's lock of the credential.
+    pub lock_timeout: Duration,
 }
 
 impl RotateRequest {
@@ -123,13 +128,17 @@ impl RotateRequest {
             overlap: None,
             delivery: Delivery::default(),
             context_name: String::new(),
+            journal: None,
+            lock_timeout: Duration::from_secs(30),
         }
     }
 }
 
 /// Rotates `req.old_id` of kind `K`: the old one read, the new one created, its id found, the
 /// secret delivered and verified, stored in a context, and only then the old one retired. A
-/// failed delivery or verification retires nothing and puts the delivery file back.
+/// failed delivery or verification retires nothing and puts the delivery file back. With a
+/// journal, the credential is locked, each step written down before it is taken, and what an
+/// interrupted run left is taken up first (CONTRACT §12).
 pub async fn rotate<K: TokenKind>(
     client: &Client,
     observer: &dyn Observer,
@@ -137,7 +146,95 @@ pub async fn rotate<K: TokenKind>(
 ) -> (Rotation, Option<Error>) {
     let what = K::NOUNS.one;
     let old_id = &req.old_id.text;
-    let mut r = Rotation {
+    let mut r = empty_rotation(req);
+    if let Err(e) = req.delivery.check() {
+        return (r, Some(e));
+    }
+
+    // 1. The old one, as the list shows it.
+    let mut before = match K::list(client).await {
+        Ok(list) => list,
+        Err(e) => {
+            return (r, Some(nothing_changed::<K>(e, old_id, "cannot list the")));
+        }
+    };
+    let Some(mut old) = before.iter().find(|t| t.id == req.old_id).cloned() else {
+        let e = Error::usage(format!(
+            "no {what} with id {old_id} (see `{} list`)",
+            K::NOUNS.command
+        ));
+        return (r, Some(e));
+    };
+
+    // The journal: this credential locked, what an interrupted run left taken up.
+    let mut log = journaled::Log::none();
+    if let Some(journal) = &req.journal {
+        let base = base_of::<K>(&old.name);
+        let key = journaled::key::<K>(client, &base);
+        match journaled::Log::lock(journal, &key, req.lock_timeout) {
+            Ok(l) => log = l,
+            Err(e) => return (r, Some(e)),
+        }
+        if log.waited {
+            match K::list(client).await {
+                Ok(list) => before = list,
+                Err(e) => return (r, Some(nothing_changed::<K>(e, old_id, "cannot list the"))),
+            }
+        }
+        match journaled::open::<K>(client, &log, &before, K::DELIVERED_FATE).await {
+            Ok(taken) => {
+                r.warnings.extend(taken.warnings);
+                if let Some((Some(o), new)) = taken.finished
+                    && o == *old_id
+                {
+                    r.warnings.push(format!(
+                        "the interrupted rotation of {what} {old_id} was finished: its new                          {what} {new} had been delivered and verified; nothing new was made"
+                    ));
+                    return (r, None);
+                }
+                if taken.retired.contains(old_id) {
+                    return (
+                        r,
+                        Some(Error::usage(format!(
+                            "{what} {old_id} was rotated already and is now retired"
+                        ))),
+                    );
+                }
+            }
+            Err(e) => return (r, Some(e)),
+        }
+        if let Some(t) = before.iter().find(|t| t.id == req.old_id) {
+            old = t.clone();
+        }
+    }
+    let request = match K::rotation_request(
+        &old,
+        req.expiration.as_deref(),
+        req.name.as_deref(),
+        Utc::now(),
+    ) {
+        Ok(request) => request,
+        Err(e) => return (r, Some(e)),
+    };
+    replace::<K>(client, observer, req, Some(&old), &before, request, &log, r).await
+}
+
+/// The name a credential's tokens go by: the old one's, without a suffix the platform adds on
+/// rotation (Qualytics).
+fn base_of<K: TokenKind>(name: &str) -> String {
+    let mut base = name.to_string();
+    // The shortest prefix (at a space) that still matches is the base.
+    for (i, c) in name.char_indices() {
+        if c == ' ' && K::name_matches(&name[..i], name) {
+            base = name[..i].to_string();
+            break;
+        }
+    }
+    base
+}
+
+fn empty_rotation(req: &RotateRequest) -> Rotation {
+    Rotation {
         old_id: req.old_id.clone(),
         created: None,
         new_id: None,
@@ -149,52 +246,94 @@ pub async fn rotate<K: TokenKind>(
         delivered_file: None,
         verified: false,
         old_retires_at: None,
-    };
-    if let Err(e) = req.delivery.check() {
-        return (r, Some(e));
     }
+}
+
+fn nothing_changed<K: TokenKind>(e: Error, old_id: &str, step: &str) -> Error {
+    let what = K::NOUNS.one;
+    e.reworded(format!(
+        "{step} {what}s: {}; nothing was changed, the old {what} {old_id} still works",
+        e.message
+    ))
+}
+
+/// A rotation's result and its error, carried through [`replace`].
+pub type Replaced = (Rotation, Option<Error>);
+
+/// Steps 2 to 6 of a rotation, from the create request on: `old` is the token replaced (none
+/// when a first one is made), `before` the list taken before. Every step is written to `log`
+/// before it is taken.
+#[allow(clippy::too_many_arguments)]
+pub async fn replace<K: TokenKind>(
+    client: &Client,
+    observer: &dyn Observer,
+    req: &RotateRequest,
+    old: Option<&Token>,
+    before: &[Token],
+    request: K::Request,
+    log: &journaled::Log,
+    mut r: Rotation,
+) -> Replaced {
+    let what = K::NOUNS.one;
+    let old_id = &req.old_id.text;
+    let kept = match old {
+        Some(_) => format!("the old {what} {old_id} still works"),
+        None => "nothing was retired".to_string(),
+    };
     let nothing_changed = |e: Error, step: &str| {
         e.reworded(format!(
-            "{step}: {}; nothing was changed, the old {what} {old_id} still works",
+            "{step}: {}; nothing was changed, {kept}",
             e.message
         ))
     };
+    let overlap_ms = req
+        .overlap
+        .map(|o| i64::try_from(o.as_millis()).unwrap_or(i64::MAX));
+    let planned = if req.fate_is_default {
+        K::DELIVERED_FATE
+    } else {
+        req.fate
+    };
 
-    // 1. The old one, as the list shows it.
-    let before = match K::list(client).await {
-        Ok(list) => list,
-        Err(e) => {
-            return (
-                r,
-                Some(nothing_changed(e, &format!("cannot list the {what}s"))),
-            );
+    // 2. The new one, each name written down with the ids it had before it is sent.
+    let mut request = request;
+    let mut attempt = 1;
+    let created = loop {
+        let name = K::request_name(&request);
+        let existing: Vec<String> = before
+            .iter()
+            .filter(|t| t.name == name)
+            .map(|t| t.id.text.clone())
+            .collect();
+        if let Err(e) = log.before_create(
+            old.map(|o| o.id.text.as_str()),
+            &name,
+            existing,
+            planned,
+            overlap_ms,
+        ) {
+            return (r, Some(e));
         }
-    };
-    let Some(old) = before.iter().find(|t| t.id == req.old_id) else {
-        let e = Error::usage(format!(
-            "no {what} with id {old_id} (see `{} list`)",
-            K::NOUNS.command
-        ));
-        return (r, Some(e));
-    };
-    let request = match K::rotation_request(
-        old,
-        req.expiration.as_deref(),
-        req.name.as_deref(),
-        Utc::now(),
-    ) {
-        Ok(request) => request,
-        Err(e) => return (r, Some(e)),
-    };
-
-    // 2. The new one.
-    let created = match K::create(client, &request).await {
-        Ok(created) => created,
-        Err(e) => {
-            return (
-                r,
-                Some(nothing_changed(e, &format!("cannot create the new {what}"))),
-            );
+        match K::create(client, &request).await {
+            Ok(created) => break created,
+            Err(e) if e.status == Some(409) && attempt < 20 => {
+                attempt += 1;
+                match K::renamed(&request, attempt) {
+                    Some(next) => request = next,
+                    None => {
+                        return (
+                            r,
+                            Some(nothing_changed(e, &format!("cannot create the new {what}"))),
+                        );
+                    }
+                }
+            }
+            Err(e) => {
+                return (
+                    r,
+                    Some(nothing_changed(e, &format!("cannot create the new {what}"))),
+                );
+            }
         }
     };
     crate::redact::register(&created.secret);
@@ -203,8 +342,8 @@ pub async fn rotate<K: TokenKind>(
         .json
         .get("name")
         .and_then(|n| n.as_str())
-        .unwrap_or(&old.name)
-        .to_string();
+        .map(str::to_string)
+        .unwrap_or_else(|| K::request_name(&request));
     let (mut created_ms, mut expires_ms) = K::created_times(&created.json);
     r.new_id = created.id.clone();
     r.created = Some(created);
@@ -222,7 +361,13 @@ pub async fn rotate<K: TokenKind>(
                     }
                     r.new_id = Some(id);
                 }
-                Err(w) => r.warnings.push(w),
+                Err((w, ids)) => {
+                    if ids.len() > 1 {
+                        let _ = log.update(|e| e.ambiguous = ids.clone());
+                        return (r, Some(Error::usage(w)));
+                    }
+                    r.warnings.push(w);
+                }
             },
             Err(e) => r.warnings.push(format!(
                 "cannot tell the new {what}'s id (listing failed: {}); see `{} list`",
@@ -230,6 +375,11 @@ pub async fn rotate<K: TokenKind>(
                 K::NOUNS.command
             )),
         }
+    }
+    if let Some(id) = &r.new_id
+        && let Err(e) = log.created(&id.text)
+    {
+        return (r, Some(e));
     }
     let created_text = match &r.new_id {
         Some(id) => format!("the new {what} (id {}) was created and printed", id.text),
@@ -244,15 +394,24 @@ pub async fn rotate<K: TokenKind>(
             .as_ref()
             .map(|i| i.text.clone())
             .unwrap_or_default(),
-        old_token_id: old_id.clone(),
+        old_token_id: old.map(|o| o.id.text.clone()).unwrap_or_default(),
         name: new_name.clone(),
         expires: expires_ms.and_then(crate::dates::rfc3339_millis),
     };
 
     // 4. Delivery and verification; a failure puts the file back and retires nothing.
     let mut backup = None;
-    let checked =
-        deliver_and_verify::<K>(client, observer, req, &secret, &vars, &mut r, &mut backup).await;
+    let checked = deliver_and_verify::<K>(
+        client,
+        observer,
+        req,
+        &secret,
+        &vars,
+        &mut r,
+        &mut backup,
+        log,
+    )
+    .await;
     let client = client.renewed();
     if let Err((step, e)) = checked {
         let restored = match backup.map(FileBackup::restore) {
@@ -265,7 +424,7 @@ pub async fn rotate<K: TokenKind>(
             None => String::new(),
         };
         let message = format!(
-            "{created_text}, but {step} failed: {}; nothing was retired, the old {what} {old_id}              still works{restored}",
+            "{created_text}, but {step} failed: {}; nothing was retired, {kept}{restored}",
             e.message
         );
         return (r, Some(e.reworded(message)));
@@ -280,8 +439,7 @@ pub async fn rotate<K: TokenKind>(
             }
             Err(e) => {
                 let message = format!(
-                    "{created_text}, but it could not be stored in context '{}': {}; the context \
-                     still has its old credential and the old {what} {old_id} was kept",
+                    "{created_text}, but it could not be stored in context '{}': {}; the context still has its old credential and the old {what} {old_id} was kept",
                     target.name, e.message
                 );
                 return (r, Some(e.reworded(message)));
@@ -289,32 +447,99 @@ pub async fn rotate<K: TokenKind>(
         }
     }
 
-    // 6. Only now the old one.
+    // 6. Only now the old one (and the superseded ones, once the new one is verified).
     let fate = retirement::<K>(req, &r);
     r.fate = fate;
+    let mut due = None;
     if fate != OldTokenFate::Keep
-        && let Some(overlap) = req.overlap
+        && let Some(overlap) = overlap_ms
     {
         let from = created_ms.unwrap_or_else(|| Utc::now().timestamp_millis());
-        let at = from.saturating_add(i64::try_from(overlap.as_millis()).unwrap_or(i64::MAX));
+        let at = from.saturating_add(overlap);
         if at > Utc::now().timestamp_millis() {
             r.old_retires_at = Some(at);
-            return (r, None);
+            due = Some(at);
         }
+    }
+    if let Some(new) = &r.new_id {
+        let old_retirement =
+            old.filter(|_| fate != OldTokenFate::Keep)
+                .map(|o| crate::journal::Retirement {
+                    id: o.id.text.clone(),
+                    how: journaled::how(fate).to_string(),
+                    after: Some(new.text.clone()),
+                    overlap_ms: due.and(overlap_ms),
+                    due: due.and_then(crate::dates::rfc3339_millis),
+                });
+        if r.verified {
+            if let Err(e) = log.settle(
+                &new.text,
+                !r.delivered.is_empty(),
+                old_retirement,
+                journaled::superseded_how::<K>(),
+            ) {
+                return (r, Some(e));
+            }
+            // The superseded ones: never delivered, retired now.
+            if let Ok(entry) = log.entry() {
+                for ret in entry.retire.iter().filter(|x| x.after.is_none()) {
+                    if old.is_some_and(|o| o.id.text == ret.id) {
+                        continue;
+                    }
+                    let token = before.iter().find(|t| t.id.text == ret.id);
+                    let id = token
+                        .map(|t| t.id.clone())
+                        .unwrap_or_else(|| TokenId::string(&ret.id));
+                    let fallback = token.cloned().unwrap_or_else(|| Token {
+                        id: id.clone(),
+                        name: String::new(),
+                        expires: None,
+                        last_used: crate::platform::LastUsed::Unknown,
+                        created: None,
+                        revoked: false,
+                        cells: Vec::new(),
+                        json: serde_json::Value::Null,
+                    });
+                    match journaled::retire_one::<K>(&client, &fallback.id, &ret.how, &fallback)
+                        .await
+                    {
+                        Ok(()) => {
+                            let _ = log.retired(&ret.id);
+                        }
+                        Err(e) => r.warnings.push(e.message),
+                    }
+                }
+            }
+        } else {
+            // Nothing could verify it: it is the current one, the old one is kept.
+            let _ = log.update(|e| {
+                e.rotation = None;
+                e.current = Some(new.text.clone());
+                e.delivered = !r.delivered.is_empty();
+            });
+        }
+    }
+    let Some(old) = old else {
+        return (r, None);
+    };
+    if due.is_some() {
+        return (r, None);
     }
     let outcome = match fate {
         OldTokenFate::Keep => return (r, None),
-        OldTokenFate::Delete => K::delete(&client, &req.old_id).await,
-        OldTokenFate::Revoke => K::revoke(&client, &req.old_id).await,
+        OldTokenFate::Delete => K::delete(&client, &old.id).await,
+        OldTokenFate::Revoke => K::revoke(&client, &old.id).await,
     };
     match outcome {
         // A 404 is a token retired already (Posit Connect removes expired ones itself).
         Ok(()) => {
             r.fate_done = true;
+            let _ = log.retired(&old.id.text);
             (r, None)
         }
         Err(e) if e.status == Some(404) => {
             r.fate_done = true;
+            let _ = log.retired(&old.id.text);
             (r, None)
         }
         Err(e) => {
@@ -356,6 +581,7 @@ fn retirement<K: TokenKind>(req: &RotateRequest, r: &Rotation) -> OldTokenFate {
 /// Steps 4 of a rotation, each recorded in `r` as it succeeds: the file, the command, the
 /// platform's check (or the context's, with `--save-to-context`), the verify command. A
 /// failure names its step.
+#[allow(clippy::too_many_arguments)]
 async fn deliver_and_verify<K: TokenKind>(
     client: &Client,
     observer: &dyn Observer,
@@ -364,8 +590,10 @@ async fn deliver_and_verify<K: TokenKind>(
     vars: &Vars,
     r: &mut Rotation,
     backup: &mut Option<FileBackup>,
+    log: &journaled::Log,
 ) -> std::result::Result<(), (String, Error)> {
     let d = &req.delivery;
+    let journal_error = |e: Error| ("writing the journal".to_string(), e);
     if let Some(path) = &d.file {
         let b = deliver::deliver_file(path, secret)
             .map_err(|e| (format!("delivery to {}", path.display()), e))?;
@@ -377,6 +605,9 @@ async fn deliver_and_verify<K: TokenKind>(
         deliver::run_command("the delivery command", line, Some(secret), vars, d.timeout)
             .map_err(|e| ("delivery by command".to_string(), e))?;
         r.delivered.push("command");
+    }
+    if d.delivers() {
+        log.delivered().map_err(journal_error)?;
     }
     let client = client.renewed();
     if let Some(target) = &req.target {
@@ -394,6 +625,9 @@ async fn deliver_and_verify<K: TokenKind>(
             .map_err(|e| ("the verify command".to_string(), e))?;
         r.verified = true;
     }
+    if r.verified {
+        log.verified().map_err(journal_error)?;
+    }
     Ok(())
 }
 
@@ -403,7 +637,7 @@ fn new_id(
     known: &HashSet<String>,
     after: &[Token],
     name: &str,
-) -> std::result::Result<TokenId, String> {
+) -> std::result::Result<TokenId, (String, Vec<String>)> {
     let fresh: Vec<&TokenId> = after
         .iter()
         .filter(|t| t.name == name && !t.id.text.is_empty() && !known.contains(&t.id.text))
@@ -411,14 +645,23 @@ fn new_id(
         .collect();
     match fresh.as_slice() {
         [id] => Ok((*id).clone()),
-        [] => Err(format!(
-            "cannot tell the new id: no new entry named '{name}' in the list"
+        [] => Err((
+            format!("cannot tell the new id: no new entry named '{name}' in the list"),
+            Vec::new(),
         )),
-        several => Err(format!(
-            "cannot tell the new id: {} new entries are named '{name}' (another rotation at the \
-             same time?)",
-            several.len()
-        )),
+        several => {
+            let ids: Vec<String> = several.iter().map(|i| i.text.clone()).collect();
+            Err((
+                format!(
+                    "cannot tell the new id: {} new entries are named '{name}' ({}; another \
+                     rotation at the same time?): none of them is retired; delete the strays, \
+                     or set them aside with `sts renew --forget ID`",
+                    several.len(),
+                    ids.join(", ")
+                ),
+                ids,
+            ))
+        }
     }
 }
 
@@ -501,8 +744,9 @@ mod tests {
         assert_eq!(new_id(&known, &after, "a"), Ok(TokenId::string("3")));
         assert!(new_id(&known, &after, "b").is_err());
         let twice = [token("3", "a"), token("5", "a")];
-        let e = new_id(&known, &twice, "a").unwrap_err();
+        let (e, ids) = new_id(&known, &twice, "a").unwrap_err();
         assert!(e.contains("2 new entries"), "{e}");
+        assert_eq!(ids, ["3", "5"]);
     }
 
     fn rotation() -> Rotation {
@@ -540,6 +784,17 @@ mod tests {
         req.fate_is_default = false;
         req.fate = OldTokenFate::Keep;
         assert_eq!(retirement::<Posit>(&req, &r), OldTokenFate::Keep);
+    }
+
+    #[test]
+    fn a_credential_is_known_by_its_name_without_the_rotation_suffix() {
+        type Q = crate::platform::qualytics::ServiceTokens;
+        assert_eq!(
+            base_of::<Q>("nightly loader (rotated 2026-01-01 00:00:00) 2"),
+            "nightly loader"
+        );
+        assert_eq!(base_of::<Q>("nightly loader"), "nightly loader");
+        assert_eq!(base_of::<ServiceTokens>("my agent"), "my agent");
     }
 
     #[test]

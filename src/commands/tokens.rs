@@ -135,6 +135,12 @@ fn rotate_request<K: TokenKind>(
         overlap,
         delivery,
         context_name: src.context_name(&cli.global).unwrap_or_default(),
+        journal: Some(crate::journal::Journal::resolve(
+            deliver.journal.as_deref(),
+            (src.env)(crate::env_vars::STS_CLI_JOURNAL),
+            &src.config_path(&cli.global)?.0,
+        )),
+        lock_timeout: settings::resolve_timeout(&cli.global, src)?,
     })
 }
 

@@ -5,6 +5,7 @@ mod api;
 mod fleet;
 mod jsonl;
 pub mod prometheus;
+pub mod renewals;
 mod usage_error;
 pub use fleet::FleetProgress;
 pub use usage_error::clap_error;

@@ -374,6 +374,23 @@ pub trait TokenKind {
         Ok(false)
     }
 
+    /// The exact name a create request sends (the rotation journal records it, CONTRACT §12).
+    fn request_name(_request: &Self::Request) -> String {
+        String::new()
+    }
+
+    /// The request again with ` n` after its name, for a create the server refused with 409
+    /// because the name is taken (Qualytics); `None`: a 409 is final.
+    fn renamed(_request: &Self::Request, _n: u32) -> Option<Self::Request> {
+        None
+    }
+
+    /// Whether `name` is one of the names the tokens of a credential called `base` go by
+    /// (Qualytics adds ` (rotated …)`).
+    fn name_matches(base: &str, name: &str) -> bool {
+        base == name
+    }
+
     /// When the server says a token was created and when it expires (epoch milliseconds), from
     /// a create's answer or a list entry: a rotation's `--overlap` counts from the first, its
     /// commands get the second.

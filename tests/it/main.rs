@@ -38,6 +38,8 @@ mod hardening_tls;
 mod linux_musl;
 mod metrics;
 mod proptest_decoders;
+mod renew;
+mod renew_recipes;
 mod sandbox_api;
 mod sandbox_clock;
 mod sandbox_faults;

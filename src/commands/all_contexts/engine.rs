@@ -245,6 +245,25 @@ where
     F: Fn(Client, PlatformKind) -> Fut + 'a,
     Fut: Future<Output = Result<T>> + 'a,
 {
+    let task = move |client, target: &Target| task(client, target.context.platform);
+    run_each(jobs, reader, timeout, output, observer, on_done, task).await
+}
+
+/// [`run_all`], the task given the whole target (its name too).
+pub async fn run_each<'a, T, F, Fut>(
+    jobs: Vec<ContextJob>,
+    reader: KeyringReader,
+    timeout: Duration,
+    output: OutputSettings,
+    observer: &'a dyn Observer,
+    on_done: &'a dyn Fn(),
+    task: F,
+) -> Vec<ContextResult<T>>
+where
+    T: 'a,
+    F: Fn(Client, &Target) -> Fut + 'a,
+    Fut: Future<Output = Result<T>> + 'a,
+{
     let permits = std::rc::Rc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT));
     let task = std::rc::Rc::new(task);
     let futures: Vec<Pin<Box<dyn Future<Output = ContextResult<T>> + 'a>>> = jobs
@@ -261,7 +280,7 @@ where
                         match Settings::for_context(&target.context, credential, timeout, output)
                             .and_then(|s| s.client(observer))
                         {
-                            Ok(client) => task(client, platform).await,
+                            Ok(client) => task(client, &target).await,
                             Err(e) => Err(e),
                         }
                     }

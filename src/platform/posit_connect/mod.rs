@@ -240,6 +240,10 @@ impl TokenKind for ServiceTokens {
             .map(|_| true)
     }
 
+    fn request_name(request: &NewToken) -> String {
+        request.name.clone()
+    }
+
     fn created_times(json: &Value) -> (Option<i64>, Option<i64>) {
         (
             time_field(json, "created_time"),

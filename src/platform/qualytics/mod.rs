@@ -85,17 +85,26 @@ pub fn days_until(expires: i64, now: DateTime<Utc>) -> Result<i64> {
     Ok(days)
 }
 
-/// `<base> (rotated yyyy-MM-dd HH:mm)`: `<base>` is the old name without an earlier such
-/// suffix, cut so that the whole stays within 255 characters.
+/// `<base> (rotated yyyy-MM-dd HH:mm:ss)` (UTC, CONTRACT §12): `<base>` is the old name without
+/// an earlier such suffix (and its ` 2`, ` 3`), cut so that the whole stays within 255 characters.
 pub fn rotated_name(old: &str, now: DateTime<Utc>) -> String {
-    let base = match old.rfind(" (rotated ") {
-        Some(i) if old.ends_with(')') => &old[..i],
-        _ => old,
-    };
-    let suffix = format!(" (rotated {})", now.format("%Y-%m-%d %H:%M"));
+    let base = base_name(old);
+    let suffix = format!(" (rotated {})", now.format("%Y-%m-%d %H:%M:%S"));
     let room = MAX_NAME - suffix.chars().count();
     let base: String = base.chars().take(room).collect();
     format!("{base}{suffix}")
+}
+
+/// A token's name without its ` (rotated …)` suffix and the ` n` a 409 added after it.
+pub fn base_name(name: &str) -> &str {
+    let trimmed = match name.rsplit_once(' ') {
+        Some((head, n)) if head.ends_with(')') && n.parse::<u32>().is_ok() => head,
+        _ => name,
+    };
+    match trimmed.rfind(" (rotated ") {
+        Some(i) if trimmed.ends_with(')') => &trimmed[..i],
+        _ => name,
+    }
 }
 
 impl TokenKind for ServiceTokens {
@@ -277,6 +286,25 @@ impl TokenKind for ServiceTokens {
 
     fn created_times(json: &Value) -> (Option<i64>, Option<i64>) {
         (time_field(json, "created"), time_field(json, "expiration"))
+    }
+
+    fn request_name(request: &NewToken) -> String {
+        request.name.clone()
+    }
+
+    /// A 409 (the name is taken for that user): ` 2`, ` 3`, … after the name (CONTRACT §12).
+    fn renamed(request: &NewToken, n: u32) -> Option<NewToken> {
+        let suffix = format!(" {n}");
+        let room = MAX_NAME - suffix.chars().count();
+        let base: String = request.name.chars().take(room).collect();
+        Some(NewToken {
+            name: format!("{base}{suffix}"),
+            ..request.clone()
+        })
+    }
+
+    fn name_matches(base: &str, name: &str) -> bool {
+        name == base || base_name(name) == base
     }
 
     fn check_revoke() -> Result<()> {
@@ -563,12 +591,22 @@ mod tests {
     fn rotated_names_replace_an_earlier_suffix_and_fit() {
         assert_eq!(
             rotated_name("loader", now()),
-            "loader (rotated 2026-03-10 12:00)"
+            "loader (rotated 2026-03-10 12:00:00)"
         );
         assert_eq!(
-            rotated_name("loader (rotated 2025-01-01 00:00)", now()),
-            "loader (rotated 2026-03-10 12:00)"
+            rotated_name("loader (rotated 2025-01-01 00:00:00) 2", now()),
+            "loader (rotated 2026-03-10 12:00:00)"
         );
+        assert!(ServiceTokens::name_matches(
+            "loader",
+            "loader (rotated 2025-01-01 00:00:00) 3"
+        ));
+        assert!(ServiceTokens::name_matches("loader", "loader"));
+        assert!(!ServiceTokens::name_matches("loader", "loader 2"));
+        assert!(!ServiceTokens::name_matches(
+            "load",
+            "loader (rotated 2025-01-01 00:00:00)"
+        ));
         let long = rotated_name(&"y".repeat(300), now());
         assert_eq!(long.chars().count(), MAX_NAME);
     }

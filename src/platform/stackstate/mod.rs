@@ -158,6 +158,10 @@ impl TokenKind for ServiceTokens {
             json.get("expiration").and_then(Value::as_i64),
         )
     }
+
+    fn request_name(request: &NewServiceTokenRequest) -> String {
+        request.name.clone()
+    }
 }
 
 impl TokenKind for IngestionApiKeys {
@@ -253,6 +257,10 @@ impl TokenKind for IngestionApiKeys {
             description: wire.description,
             expiration: new_expiry(expiration, wire.expiration, wire.last_update_timestamp, now)?,
         })
+    }
+
+    fn request_name(request: &GenerateIngestionApiKeyRequest) -> String {
+        request.name.clone()
     }
 }
 
