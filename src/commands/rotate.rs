@@ -296,10 +296,12 @@ pub async fn replace<K: TokenKind>(
     };
 
     // 2. The new one, each name written down with the ids it had before it is sent.
-    let mut request = request;
+    let first_request = request;
+    let mut renamed: Option<K::Request> = None;
     let mut attempt = 1;
     let created = loop {
-        let name = K::request_name(&request);
+        let request = renamed.as_ref().unwrap_or(&first_request);
+        let name = K::request_name(request);
         let existing: Vec<String> = before
             .iter()
             .filter(|t| t.name == name)
@@ -314,12 +316,13 @@ pub async fn replace<K: TokenKind>(
         ) {
             return (r, Some(e));
         }
-        match K::create(client, &request).await {
+        match K::create(client, request).await {
             Ok(created) => break created,
             Err(e) if e.status == Some(409) && attempt < 20 => {
                 attempt += 1;
-                match K::renamed(&request, attempt) {
-                    Some(next) => request = next,
+                // ` 2`, ` 3`, … after the name first sent, never one after another.
+                match K::renamed(&first_request, attempt) {
+                    Some(next) => renamed = Some(next),
                     None => {
                         return (
                             r,
@@ -343,7 +346,7 @@ pub async fn replace<K: TokenKind>(
         .get("name")
         .and_then(|n| n.as_str())
         .map(str::to_string)
-        .unwrap_or_else(|| K::request_name(&request));
+        .unwrap_or_else(|| K::request_name(renamed.as_ref().unwrap_or(&first_request)));
     let (mut created_ms, mut expires_ms) = K::created_times(&created.json);
     r.new_id = created.id.clone();
     r.created = Some(created);

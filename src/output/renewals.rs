@@ -26,6 +26,15 @@ pub struct RenewRow {
     pub error: Option<Error>,
 }
 
+/// An id as a string on every platform, as in `-o jsonl` rows (CONTRACT §14), so a script can
+/// hand it to any command.
+fn id_text(id: &Value) -> Value {
+    match id {
+        Value::String(_) | Value::Null => id.clone(),
+        other => Value::String(other.to_string()),
+    }
+}
+
 impl RenewRow {
     fn json(&self) -> Value {
         let mut v = json!({
@@ -33,10 +42,10 @@ impl RenewRow {
             "kind": self.kind,
             "name": self.name,
             "action": self.action,
-            "id": self.id.clone().unwrap_or(Value::Null),
+            "id": self.id.as_ref().map(id_text).unwrap_or(Value::Null),
         });
         if let Some(old) = &self.old_id {
-            v["old-id"] = old.clone();
+            v["old-id"] = id_text(old);
         }
         if let Some(at) = self.expires.and_then(crate::dates::rfc3339_millis) {
             v["expires"] = json!(at);

@@ -391,7 +391,10 @@ fn a_failed_delivery_is_exit_12_and_the_next_renew_retires_the_old_and_the_stran
 
     std::fs::write(&broken, "").unwrap();
     let r = home.renew(&["--force", "-o", "json"]).fails(12);
-    let stranded = rows(&r)[0]["id"].to_string();
+    let stranded = rows(&r)[0]["id"]
+        .as_str()
+        .expect("ids are strings")
+        .to_string();
     assert_eq!(live(&ss, "service-token").len(), 2);
     assert_eq!(
         std::fs::read_to_string(&key).unwrap(),
@@ -605,6 +608,10 @@ fn renew_killed_anywhere_is_taken_up_by_the_next_run() {
                 .filter(|(_, n)| n.starts_with(name))
                 .collect();
             assert_eq!(live.len(), 1, "round {round}, {name}: {live:?}");
+            // One ` (rotated …)` and at most one ` n` after the entry's name, however many
+            // rotations came before.
+            let longest = format!("{name} (rotated 2026-12-04 13:45:02) 20").len();
+            assert!(live[0].1.len() <= longest, "round {round}: {live:?}");
             let secret = std::fs::read_to_string(d.join(format!("{name}.key"))).unwrap();
             assert!(
                 authenticates(sb, "service-token", &secret),
@@ -711,9 +718,16 @@ fn renew_killed_anywhere_is_taken_up_by_the_next_run() {
                     .unwrap()
                     .read_to_string(&mut err)
                     .unwrap();
+                let mut out = String::new();
+                child
+                    .stdout
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut out)
+                    .unwrap();
                 // A run can only end early when the stage it was to be held at was not on
                 // its way (a retire with nothing to retire is impossible here: --force renews).
-                panic!("renew ended before {stage} of {name}: {status}: {err}");
+                panic!("renew ended before {stage} of {name}: {status}: {out}{err}");
             }
             std::thread::sleep(std::time::Duration::from_millis(10)); // a poll interval
         };
@@ -747,7 +761,8 @@ fn renew_killed_anywhere_is_taken_up_by_the_next_run() {
                 break;
             }
             eprintln!(
-                "after killing at {stage} of {name}: {}",
+                "after killing at {stage} of {name}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
         }
@@ -777,7 +792,7 @@ fn spawn_renew(home: &Home, args: &[&str]) -> std::process::Child {
     }
     cmd.arg("renew")
         .args(args)
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap()

@@ -95,15 +95,19 @@ pub fn rotated_name(old: &str, now: DateTime<Utc>) -> String {
     format!("{base}{suffix}")
 }
 
-/// A token's name without its ` (rotated …)` suffix and the ` n` a 409 added after it.
+/// A token's name without its ` (rotated …)` suffixes and the ` n` a 409 added after each (a
+/// name that went through several rotations by other tools may carry more than one).
 pub fn base_name(name: &str) -> &str {
-    let trimmed = match name.rsplit_once(' ') {
-        Some((head, n)) if head.ends_with(')') && n.parse::<u32>().is_ok() => head,
-        _ => name,
-    };
-    match trimmed.rfind(" (rotated ") {
-        Some(i) if trimmed.ends_with(')') => &trimmed[..i],
-        _ => name,
+    let mut name = name;
+    loop {
+        let trimmed = match name.rsplit_once(' ') {
+            Some((head, n)) if head.ends_with(')') && n.parse::<u32>().is_ok() => head,
+            _ => name,
+        };
+        match trimmed.rfind(" (rotated ") {
+            Some(i) if trimmed.ends_with(')') => name = &trimmed[..i],
+            _ => return name,
+        }
     }
 }
 
@@ -607,6 +611,24 @@ mod tests {
             "load",
             "loader (rotated 2025-01-01 00:00:00)"
         ));
+        assert_eq!(
+            rotated_name(
+                "loader (rotated 2025-01-01 00:00:00) 2 (rotated 2025-02-01 00:00:00) 3",
+                now()
+            ),
+            "loader (rotated 2026-03-10 12:00:00)"
+        );
+        let third = ServiceTokens::renamed(
+            &NewToken {
+                name: "loader (rotated 2026-03-10 12:00:00)".into(),
+                user: UserRef::Id(2),
+                expires_in_days: None,
+                scim_only: false,
+            },
+            3,
+        )
+        .unwrap();
+        assert_eq!(third.name, "loader (rotated 2026-03-10 12:00:00) 3");
         let long = rotated_name(&"y".repeat(300), now());
         assert_eq!(long.chars().count(), MAX_NAME);
     }
