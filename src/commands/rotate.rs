@@ -485,7 +485,7 @@ mod tests {
             created: None,
             revoked: false,
             cells: vec![],
-            json: Value::Null,
+            json: Value::Null.into(),
         }
     }
 

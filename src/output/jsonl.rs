@@ -173,7 +173,7 @@ mod tests {
                 Cell::Date(Some(0)),
                 Cell::Text(None),
             ],
-            json: Value::Null,
+            json: Value::Null.into(),
         };
         let columns = [
             fixed("ID"),

@@ -275,7 +275,7 @@ impl Printer {
             stream::write_json_list(
                 &mut out,
                 K::NOUNS.json_list,
-                tokens.iter().map(|t| &t.json),
+                tokens.iter().map(|t| t.json.transient()),
                 &masker,
             )?;
             return out.flush();
@@ -869,7 +869,7 @@ mod tests {
             created: None,
             revoked: true,
             cells: vec![],
-            json: Value::Null,
+            json: Value::Null.into(),
         };
         let n = now().timestamp_millis();
         let text = |c: Cell| cell_text(&c, &token, now());

@@ -239,10 +239,10 @@ fn serialize(
 
 /// `{"<key>": [rows…]}` pretty-printed, each row written as it comes: the bytes of
 /// `pretty(&json!({key: rows}))`.
-pub fn write_json_list<'a, W: Write>(
+pub fn write_json_list<W: Write, V: std::borrow::Borrow<Value>>(
     w: &mut W,
     key: &str,
-    rows: impl IntoIterator<Item = &'a Value>,
+    rows: impl IntoIterator<Item = V>,
     masker: &Masker,
 ) -> io::Result<()> {
     w.write_all(b"{\n  ")?;
@@ -252,13 +252,22 @@ pub fn write_json_list<'a, W: Write>(
     let mut any = false;
     for row in rows {
         w.write_all(if any { b",\n    " } else { b"\n    " })?;
-        write_value(w, row, masker, true, 2, &mut scratch)?;
+        write_value(w, row.borrow(), masker, true, 2, &mut scratch)?;
         any = true;
     }
     if any {
         w.write_all(b"\n  ")?;
     }
     w.write_all(b"]\n}\n")
+}
+
+/// The display width of a cell: its length when it is printable ASCII.
+fn width(s: &str) -> usize {
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        s.len()
+    } else {
+        s.width()
+    }
 }
 
 /// A piped table (no terminal width, no colour): the bytes `render_table_with` makes with
@@ -280,11 +289,11 @@ pub fn write_piped_table<W: Write>(
     // comfy-table gives an empty column one character.
     let mut widths = vec![1usize; columns];
     for (i, h) in header.into_iter().flatten().enumerate() {
-        widths[i] = widths[i].max(h.width());
+        widths[i] = widths[i].max(width(h));
     }
     for row in rows {
         for (i, c) in row.iter().enumerate() {
-            widths[i] = widths[i].max(c.width());
+            widths[i] = widths[i].max(width(c));
         }
     }
     if widths.iter().any(|&w| w > usize::from(u16::MAX / 2)) {
@@ -293,14 +302,14 @@ pub fn write_piped_table<W: Write>(
     let mut line = String::new();
     let mut write_line = |cells: &mut dyn Iterator<Item = &str>| -> io::Result<()> {
         line.clear();
-        for i in 0..columns {
+        for (i, &column_width) in widths.iter().enumerate() {
             let cell = cells.next().unwrap_or("");
             if i > 0 {
                 line.push_str(" | ");
             }
             line.push_str(cell);
             if i + 1 < columns {
-                for _ in cell.width()..widths[i] {
+                for _ in width(cell)..column_width {
                     line.push(' ');
                 }
             }
