@@ -102,7 +102,7 @@ pub struct Token {
     pub revoked: bool,
     pub cells: Vec<Cell>,
     /// The server's object, with any secret field taken out (`-o json`), made when first read.
-    pub json: crate::platform::RowJson,
+    pub json: crate::platform::row_json::RowJson,
 }
 
 impl Token {

@@ -341,7 +341,7 @@ fn token_row(t: ServiceToken) -> Token {
             Cell::List(t.roles.clone()),
             Cell::Text(t.dedicated_subject.clone()),
         ],
-        json: crate::platform::RowJson::of(t),
+        json: crate::platform::row_json::RowJson::of(t),
     }
 }
 
@@ -360,7 +360,7 @@ fn key_row(k: IngestionApiKey) -> Token {
             Cell::Expiration(k.expiration),
             Cell::Text(k.description.clone()),
         ],
-        json: crate::platform::RowJson::of(k),
+        json: crate::platform::row_json::RowJson::of(k),
     }
 }
 
