@@ -167,6 +167,12 @@ pub fn json_value_except(value: &mut Value, allowed: Option<&str>) {
 /// separators that serde_json writes raw become `\uXXXX` escapes (they only occur inside
 /// strings, so the text stays valid JSON and means the same).
 pub fn json_text(serialized: &str) -> String {
+    if serialized
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) || b == b'\n')
+    {
+        return serialized.to_string();
+    }
     let mut out = String::with_capacity(serialized.len());
     for c in serialized.chars() {
         if needs_escape(c) && c != '\n' {
@@ -176,6 +182,68 @@ pub fn json_text(serialized: &str) -> String {
         }
     }
     out
+}
+
+/// The registry as it stands, taken once for one large output (a list written row by row): each
+/// string is then checked with one precompiled search per long secret and one comparison per
+/// short one, without a lock or a copy when nothing is found. Masks exactly as [`json_value_except`].
+pub struct Masker {
+    long: Vec<memchr::memmem::Finder<'static>>,
+    short: Vec<String>,
+    allowed: Option<String>,
+}
+
+impl Masker {
+    pub fn now(allowed: Option<&str>) -> Masker {
+        let secrets = registry().read().unwrap_or_else(|e| e.into_inner());
+        let allowed = allowed.map(|a| a.trim().to_string());
+        let mut long = Vec::new();
+        let mut short = Vec::new();
+        for s in secrets
+            .iter()
+            .filter(|s| Some(s.as_str()) != allowed.as_deref())
+        {
+            if s.chars().count() >= SUBSTRING_MIN_CHARS {
+                long.push(memchr::memmem::Finder::new(s.as_bytes()).into_owned());
+            } else {
+                short.push(s.clone());
+            }
+        }
+        Masker {
+            long,
+            short,
+            allowed,
+        }
+    }
+
+    /// The secret left as is (a freshly created one, on the output that shows it).
+    pub fn allowed(&self) -> Option<&str> {
+        self.allowed.as_deref()
+    }
+
+    fn any_long(&self, text: &str) -> bool {
+        self.long.iter().any(|f| f.find(text.as_bytes()).is_some())
+    }
+
+    /// A JSON string value: as [`json_value_except`] masks it.
+    pub fn value<'a>(&self, value: &'a str) -> std::borrow::Cow<'a, str> {
+        if !self.short.is_empty() {
+            let trimmed = value.trim();
+            if self.short.iter().any(|s| s == trimmed) {
+                return std::borrow::Cow::Borrowed(MASK);
+            }
+        }
+        self.key(value)
+    }
+
+    /// A JSON object key: the long secrets only.
+    pub fn key<'a>(&self, key: &'a str) -> std::borrow::Cow<'a, str> {
+        if self.any_long(key) {
+            std::borrow::Cow::Owned(mask_long(key, self.allowed.as_deref()))
+        } else {
+            std::borrow::Cow::Borrowed(key)
+        }
+    }
 }
 
 /// A JSON string value with the known secrets masked: the long ones anywhere, a short one only
@@ -215,6 +283,10 @@ fn mask_long(text: &str, allowed: Option<&str>) -> String {
 pub fn mask(text: &str, allowed: Option<&str>) -> String {
     let secrets = registry().read().unwrap_or_else(|e| e.into_inner());
     let allowed = allowed.map(str::trim);
+    // Most text holds no secret at all: one search each, no copy per secret.
+    if !secrets.iter().any(|s| contains(text, s)) {
+        return text.to_string();
+    }
     let mut out = text.to_string();
     for secret in secrets.iter() {
         if Some(secret.as_str()) == allowed {
@@ -229,6 +301,16 @@ pub fn mask(text: &str, allowed: Option<&str>) -> String {
         }
     }
     out
+}
+
+/// Whether `secret` occurs in `text`: a vectorised search for long texts (a whole table), the
+/// plain one for short ones (a cell), where building the searcher would cost more than it saves.
+fn contains(text: &str, secret: &str) -> bool {
+    if text.len() < 256 {
+        text.contains(secret)
+    } else {
+        memchr::memmem::find(text.as_bytes(), secret.as_bytes()).is_some()
+    }
 }
 
 /// Replaces `secret` where it is the whole text or a whole word of it (delimited by whitespace,
@@ -292,12 +374,23 @@ pub fn needs_escape(c: char) -> bool {
         )
 }
 
+/// Whether no character of `text` is escaped by [`needs_escape`] (newlines and tabs aside when
+/// `lines`): printable ASCII only, checked a byte at a time. Text with other bytes takes the
+/// character-by-character path.
+pub fn plain(text: &str, lines: bool) -> bool {
+    text.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) || (lines && (b == b'\n' || b == b'\t')))
+}
+
 fn push_escaped(out: &mut String, c: char) {
     out.push_str(&format!("\\u{:04x}", c as u32));
 }
 
 /// Every character of [`needs_escape`] escaped, newlines and tabs included.
 fn escape_all(text: &str) -> String {
+    if plain(text, false) {
+        return text.to_string();
+    }
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if needs_escape(c) {
@@ -313,6 +406,9 @@ fn escape_all(text: &str) -> String {
 /// sequences (`ESC [ digits;… m`), its erase-line (`ESC [ 2 K`) and carriage return kept too.
 /// Everything else of [`needs_escape`] escaped.
 fn escape(text: &str, ansi: bool) -> String {
+    if plain(text, true) {
+        return text.to_string();
+    }
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;

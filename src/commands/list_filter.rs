@@ -136,7 +136,7 @@ mod tests {
             created: None,
             revoked,
             cells: vec![],
-            json: Value::Null,
+            json: Value::Null.into(),
         }
     }
 

@@ -501,7 +501,7 @@ pub async fn replace<K: TokenKind>(
                         created: None,
                         revoked: false,
                         cells: Vec::new(),
-                        json: serde_json::Value::Null,
+                        json: serde_json::Value::Null.into(),
                     });
                     match journaled::retire_one::<K>(&client, &fallback.id, &ret.how, &fallback)
                         .await
@@ -731,7 +731,7 @@ mod tests {
             created: None,
             revoked: false,
             cells: vec![],
-            json: Value::Null,
+            json: Value::Null.into(),
         }
     }
 

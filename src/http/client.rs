@@ -377,7 +377,9 @@ impl Client {
             }
             let status = resp.status();
             let headers = resp.headers().clone();
-            let mut body = Vec::new();
+            // One allocation of the announced size (already checked against the cap).
+            let announced = resp.content_length().unwrap_or(0);
+            let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
             while let Some(chunk) = resp.chunk().await.map_err(network)? {
                 if body.len() + chunk.len() > MAX_BODY_BYTES {
                     return Err(NoAnswer::TooLarge);

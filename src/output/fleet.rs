@@ -62,7 +62,7 @@ impl Printer {
                 .iter()
                 .map(|r| {
                     context_entry(r, |tokens| {
-                        let list: Vec<&Value> = tokens.iter().map(|t| &t.json).collect();
+                        let list: Vec<&Value> = tokens.iter().map(|t| &*t.json).collect();
                         (nouns.json_list, json!(list))
                     })
                 })

@@ -1,7 +1,7 @@
 //! `-o jsonl` (CONTRACT §14): one JSON object per line with the same keys on every platform and
 //! kind, built from the rows and columns the platforms give (no platform is named here).
 
-use std::io;
+use std::io::{self, Write};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
@@ -14,7 +14,7 @@ use crate::platform::{Cell, Column, Created, LastUsed, PlatformKind, Token, Toke
 const COMMON_HEADERS: [&str; 6] = ["ID", "NAME", "EXPIRATION", "LAST USED", "STATUS", "CREATED"];
 
 /// One value on one line, known secrets but `allowed` masked, a newline after it.
-pub(super) fn line(mut value: Value, allowed: Option<&str>) -> String {
+pub(crate) fn line(mut value: Value, allowed: Option<&str>) -> String {
     crate::redact::json_value_except(&mut value, allowed);
     let s = serde_json::to_string(&value).unwrap_or_else(|_| "null".into());
     let mut s = crate::redact::json_text(&s);
@@ -115,21 +115,22 @@ impl Printer {
         tokens: &[Token],
         now: DateTime<Utc>,
     ) -> io::Result<()> {
-        let mut text = String::new();
+        let mut out = super::stream::stdout();
+        let masker = crate::redact::Masker::now(None);
+        let mut scratch = Vec::new();
         for t in tokens {
-            text += &line(
-                token_line(
-                    self.context.as_deref(),
-                    K::PLATFORM,
-                    K::NOUNS.json_one,
-                    K::COLUMNS,
-                    t,
-                    now,
-                ),
-                None,
+            let v = token_line(
+                self.context.as_deref(),
+                K::PLATFORM,
+                K::NOUNS.json_one,
+                K::COLUMNS,
+                t,
+                now,
             );
+            super::stream::write_value(&mut out, &v, &masker, false, 0, &mut scratch)?;
+            out.write_all(b"\n")?;
         }
-        super::write_raw(crate::redact::Stream::Stdout, &text)
+        out.flush()
     }
 
     /// A create or rotation: the new one's line, its secret under `secret`.
@@ -172,7 +173,7 @@ mod tests {
                 Cell::Date(Some(0)),
                 Cell::Text(None),
             ],
-            json: Value::Null,
+            json: Value::Null.into(),
         };
         let columns = [
             fixed("ID"),

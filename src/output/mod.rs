@@ -26,6 +26,7 @@ use crate::platform::{
 use crate::settings::OutputSettings;
 
 mod progress;
+mod stream;
 mod table;
 use ColumnKind::{Id, Text};
 pub use progress::Spinner;
@@ -226,6 +227,13 @@ impl Printer {
         if rows.is_empty() {
             return write_stdout(&format!("{empty}\n"));
         }
+        if self.width.is_none() && !self.stdout_color {
+            let mut out = stream::stdout();
+            if let Some(done) = stream::write_piped_table(&mut out, headers, self.headers, rows) {
+                done?;
+                return out.flush();
+            }
+        }
         let options = TableOptions {
             width: self.width,
             no_headers: !self.headers,
@@ -263,11 +271,15 @@ impl Printer {
             return self.jsonl_tokens::<K>(&tokens, now);
         }
         if self.is_json() {
-            let list = Value::Array(tokens.into_iter().map(|t| t.json).collect());
-            return write_raw(
-                crate::redact::Stream::Stdout,
-                &pretty_owned(json!({ K::NOUNS.json_list: list }), None),
-            );
+            let mut out = stream::stdout();
+            let masker = crate::redact::Masker::now(None);
+            stream::write_json_list(
+                &mut out,
+                K::NOUNS.json_list,
+                tokens.iter().map(|t| t.json.transient()),
+                &masker,
+            )?;
+            return out.flush();
         }
         let headers: Vec<&str> = K::COLUMNS.iter().map(|c| c.header).collect();
         let kinds: Vec<ColumnKind> = K::COLUMNS
@@ -858,7 +870,7 @@ mod tests {
             created: None,
             revoked: true,
             cells: vec![],
-            json: Value::Null,
+            json: Value::Null.into(),
         };
         let n = now().timestamp_millis();
         let text = |c: Cell| cell_text(&c, &token, now());

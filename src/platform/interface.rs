@@ -101,8 +101,8 @@ pub struct Token {
     /// The platform says it is switched off (Qualytics `active: false`).
     pub revoked: bool,
     pub cells: Vec<Cell>,
-    /// The server's object, with any secret field taken out (`-o json`).
-    pub json: Value,
+    /// The server's object, with any secret field taken out (`-o json`), made when first read.
+    pub json: crate::platform::row_json::RowJson,
 }
 
 impl Token {
@@ -285,7 +285,7 @@ pub trait TokenKind {
             created: None,
             revoked: false,
             cells: Vec::new(),
-            json,
+            json: json.into(),
         }
     }
 

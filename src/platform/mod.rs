@@ -12,12 +12,14 @@ pub mod interface;
 pub mod kind;
 pub mod posit_connect;
 pub mod qualytics;
+pub mod row_json;
 pub mod stackstate;
 
 use std::fmt;
 
 pub use interface::*;
 pub use kind::{AuthScheme, CredentialKind, PlatformKind, Profile};
+pub use row_json::RowJson;
 
 use crate::error::Result;
 use crate::http::client::Client;

@@ -120,7 +120,7 @@ impl TokenKind for MemoryTokens {
                     Cell::Id(Some(id.to_string())),
                     Cell::Text(Some(name.clone())),
                 ],
-                json: serde_json::json!({ "id": id, "name": name }),
+                json: serde_json::json!({ "id": id, "name": name }).into(),
             })
             .collect();
         rows.sort_by(|a, b| a.name.cmp(&b.name));

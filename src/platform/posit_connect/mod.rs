@@ -283,7 +283,7 @@ fn row(mut v: Value) -> Token {
             Cell::LastUsed(last_used),
             Cell::Status,
         ],
-        json: v,
+        json: v.into(),
     }
 }
 

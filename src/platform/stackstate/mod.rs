@@ -135,7 +135,8 @@ impl TokenKind for ServiceTokens {
         name: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<NewServiceTokenRequest> {
-        let wire: ServiceToken = serde_json::from_value(old.json.clone()).unwrap_or_default();
+        let wire: ServiceToken =
+            serde_json::from_value(Value::clone(&old.json)).unwrap_or_default();
         Ok(NewServiceTokenRequest {
             name: name.map_or_else(|| wire.name.clone(), str::to_string),
             expiry_date: new_expiry(expiration, wire.expiration, wire.last_update_timestamp, now)?,
@@ -251,7 +252,8 @@ impl TokenKind for IngestionApiKeys {
         name: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<GenerateIngestionApiKeyRequest> {
-        let wire: IngestionApiKey = serde_json::from_value(old.json.clone()).unwrap_or_default();
+        let wire: IngestionApiKey =
+            serde_json::from_value(Value::clone(&old.json)).unwrap_or_default();
         Ok(GenerateIngestionApiKeyRequest {
             name: name.map_or_else(|| wire.name.clone(), str::to_string),
             description: wire.description,
@@ -347,7 +349,7 @@ fn token_row(t: ServiceToken) -> Token {
             Cell::List(t.roles.clone()),
             Cell::Text(t.dedicated_subject.clone()),
         ],
-        json: to_value(&t),
+        json: crate::platform::row_json::RowJson::of(t),
     }
 }
 
@@ -366,7 +368,7 @@ fn key_row(k: IngestionApiKey) -> Token {
             Cell::Expiration(k.expiration),
             Cell::Text(k.description.clone()),
         ],
-        json: to_value(&k),
+        json: crate::platform::row_json::RowJson::of(k),
     }
 }
 

@@ -7,8 +7,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// `ServiceToken`: one element of `GET /security/tokens`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+/// `ServiceToken`: one element of `GET /security/tokens`. Decoded field by field (a list holds
+/// thousands): the known fields typed, the rest kept in `extra`, as `#[serde(flatten)]` would
+/// without its buffering of every field first.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceToken {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -28,6 +30,102 @@ pub struct ServiceToken {
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+/// A field name: the index of a known one, or an unknown one's name (kept in `extra`).
+enum Field {
+    Known(usize),
+    Other(String),
+}
+
+struct FieldSeed(&'static [&'static str]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for FieldSeed {
+    type Value = Field;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Field, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for FieldSeed {
+    type Value = Field;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Field, E> {
+        Ok(match self.0.iter().position(|k| *k == v) {
+            Some(i) => Field::Known(i),
+            None => Field::Other(v.to_string()),
+        })
+    }
+}
+
+/// Decodes a struct of known `fields`, each by `known`, and the others into a map.
+macro_rules! decode_fields {
+    ($name:ident, $expecting:literal, [$($field:ident => $key:literal),* $(,)?]) => {
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> serde::de::Visitor<'de> for V {
+                    type Value = $name;
+
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str($expecting)
+                    }
+
+                    fn visit_map<A: serde::de::MapAccess<'de>>(
+                        self,
+                        mut map: A,
+                    ) -> Result<$name, A::Error> {
+                        const FIELDS: &[&str] = &[$($key),*];
+                        let mut out = $name::default();
+                        while let Some(field) = map.next_key_seed(FieldSeed(FIELDS))? {
+                            match field {
+                                Field::Other(k) => {
+                                    let v: Value = map.next_value()?;
+                                    out.extra.insert(k, v);
+                                }
+                                Field::Known(i) => {
+                                    let mut n = 0;
+                                    $(
+                                        if i == n {
+                                            out.$field = map.next_value()?;
+                                            continue;
+                                        }
+                                        n += 1;
+                                    )*
+                                    let _ = n;
+                                }
+                            }
+                        }
+                        Ok(out)
+                    }
+                }
+                d.deserialize_map(V)
+            }
+        }
+    };
+}
+
+decode_fields!(ServiceToken, "a service token", [
+    id => "id",
+    last_update_timestamp => "lastUpdateTimestamp",
+    name => "name",
+    description => "description",
+    expiration => "expiration",
+    roles => "roles",
+    dedicated_subject => "dedicatedSubject",
+]);
+
+decode_fields!(IngestionApiKey, "an ingestion API key", [
+    id => "id",
+    last_update_timestamp => "lastUpdateTimestamp",
+    name => "name",
+    description => "description",
+    expiration => "expiration",
+]);
 
 /// `NewServiceTokenRequest`: body of `POST /security/tokens`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,8 +153,9 @@ pub struct ServiceTokenCreatedResponse {
     pub extra: Map<String, Value>,
 }
 
-/// `IngestionApiKey`: one element of `GET /security/ingestion/api_keys`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+/// `IngestionApiKey`: one element of `GET /security/ingestion/api_keys`, decoded as
+/// [`ServiceToken`] is.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct IngestionApiKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,0 +1,428 @@
+//! Large outputs written as they are made (issue 24): one locked, buffered stdout; JSON values
+//! serialised straight into it, each string masked and escaped on its way out; piped tables
+//! written line by line. The bytes are exactly those of the whole-string path (`pretty`,
+//! `jsonl::line`, `render_table_with`): only the work and the memory differ.
+
+use std::borrow::Cow;
+use std::io::{self, Write};
+
+use serde::Serialize;
+use serde_json::Value;
+use serde_json::ser::{CharEscape, Formatter};
+use unicode_width::UnicodeWidthStr;
+
+use crate::redact::{Masker, Stream};
+
+/// The buffer in front of stdout.
+const BUFFER: usize = 64 * 1024;
+
+/// Stdout, locked once and buffered.
+pub fn stdout() -> io::BufWriter<io::StdoutLock<'static>> {
+    io::BufWriter::with_capacity(BUFFER, io::stdout().lock())
+}
+
+/// serde_json's pretty (two spaces, starting at `indent` levels) or compact layout, with every
+/// string value and key masked as [`crate::redact::json_value_except`] masks it and escaped as
+/// [`crate::redact::json_text`] escapes it.
+struct SafeFormatter<'m> {
+    masker: &'m Masker,
+    pretty: bool,
+    indent: usize,
+    has_value: bool,
+    in_key: bool,
+    /// The string being written, unescaped, until its end.
+    string: String,
+    /// A key was masked: the row must be written again with its keys sorted after masking.
+    key_masked: &'m std::cell::Cell<bool>,
+}
+
+fn indent<W: ?Sized + Write>(w: &mut W, n: usize) -> io::Result<()> {
+    for _ in 0..n {
+        w.write_all(b"  ")?;
+    }
+    Ok(())
+}
+
+impl Formatter for SafeFormatter<'_> {
+    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.indent += 1;
+        self.has_value = false;
+        w.write_all(b"[")
+    }
+
+    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.indent -= 1;
+        if self.pretty && self.has_value {
+            w.write_all(b"\n")?;
+            indent(w, self.indent)?;
+        }
+        w.write_all(b"]")
+    }
+
+    fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        if !self.pretty {
+            return if first { Ok(()) } else { w.write_all(b",") };
+        }
+        w.write_all(if first { b"\n" } else { b",\n" })?;
+        indent(w, self.indent)
+    }
+
+    fn end_array_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.indent += 1;
+        self.has_value = false;
+        w.write_all(b"{")
+    }
+
+    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.indent -= 1;
+        if self.pretty && self.has_value {
+            w.write_all(b"\n")?;
+            indent(w, self.indent)?;
+        }
+        w.write_all(b"}")
+    }
+
+    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        self.in_key = true;
+        self.begin_array_value(w, first)
+    }
+
+    fn end_object_key<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
+        self.in_key = false;
+        Ok(())
+    }
+
+    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        w.write_all(if self.pretty { b": " } else { b":" })
+    }
+
+    fn end_object_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn begin_string<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
+        self.string.clear();
+        Ok(())
+    }
+
+    fn write_string_fragment<W: ?Sized + Write>(&mut self, _w: &mut W, s: &str) -> io::Result<()> {
+        self.string.push_str(s);
+        Ok(())
+    }
+
+    fn write_char_escape<W: ?Sized + Write>(
+        &mut self,
+        _w: &mut W,
+        e: CharEscape,
+    ) -> io::Result<()> {
+        self.string.push(match e {
+            CharEscape::Quote => '"',
+            CharEscape::ReverseSolidus => '\\',
+            CharEscape::Solidus => '/',
+            CharEscape::Backspace => '\u{8}',
+            CharEscape::FormFeed => '\u{c}',
+            CharEscape::LineFeed => '\n',
+            CharEscape::CarriageReturn => '\r',
+            CharEscape::Tab => '\t',
+            CharEscape::AsciiControl(b) => char::from(b),
+        });
+        Ok(())
+    }
+
+    fn end_string<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        let raw = std::mem::take(&mut self.string);
+        let shown = if self.in_key {
+            let k = self.masker.key(&raw);
+            if matches!(k, Cow::Owned(_)) {
+                self.key_masked.set(true);
+            }
+            k
+        } else {
+            self.masker.value(&raw)
+        };
+        let result = write_json_string(w, &shown);
+        drop(shown);
+        self.string = raw;
+        result
+    }
+}
+
+/// A JSON string in quotes: serde_json's escapes, then `\uXXXX` for what
+/// [`crate::redact::needs_escape`] names (C1 controls, DEL, bidirectional overrides).
+fn write_json_string<W: ?Sized + Write>(w: &mut W, s: &str) -> io::Result<()> {
+    w.write_all(b"\"")?;
+    if s.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        w.write_all(s.as_bytes())?;
+        return w.write_all(b"\"");
+    }
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        let escaped: Option<Cow<'static, str>> = match c {
+            '"' => Some("\\\"".into()),
+            '\\' => Some("\\\\".into()),
+            '\n' => Some("\\n".into()),
+            '\r' => Some("\\r".into()),
+            '\t' => Some("\\t".into()),
+            '\u{8}' => Some("\\b".into()),
+            '\u{c}' => Some("\\f".into()),
+            c if (c as u32) < 0x20 => {
+                let b = c as u8;
+                let hex = [HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]];
+                Some(format!("\\u00{}", String::from_utf8_lossy(&hex)).into())
+            }
+            c if crate::redact::needs_escape(c) => Some(format!("\\u{:04x}", c as u32).into()),
+            _ => None,
+        };
+        if let Some(e) = escaped {
+            w.write_all(&s.as_bytes()[start..i])?;
+            w.write_all(e.as_bytes())?;
+            start = i + c.len_utf8();
+        }
+    }
+    w.write_all(&s.as_bytes()[start..])?;
+    w.write_all(b"\"")
+}
+
+/// Writes `value` at `indent` levels (pretty) or on one line, masked and escaped. A value whose
+/// object keys held a secret is masked first and written again, so that its keys come out
+/// sorted as the whole-value path sorts them.
+pub fn write_value<W: Write>(
+    w: &mut W,
+    value: &Value,
+    masker: &Masker,
+    pretty: bool,
+    level: usize,
+    scratch: &mut Vec<u8>,
+) -> io::Result<()> {
+    scratch.clear();
+    let key_masked = serialize(scratch, value, masker, pretty, level)?;
+    if key_masked {
+        let mut owned = value.clone();
+        crate::redact::json_value_except(&mut owned, masker.allowed());
+        scratch.clear();
+        serialize(scratch, &owned, masker, pretty, level)?;
+    }
+    w.write_all(scratch)
+}
+
+fn serialize(
+    out: &mut Vec<u8>,
+    value: &Value,
+    masker: &Masker,
+    pretty: bool,
+    level: usize,
+) -> io::Result<bool> {
+    let key_masked = std::cell::Cell::new(false);
+    let formatter = SafeFormatter {
+        masker,
+        pretty,
+        indent: level,
+        has_value: false,
+        in_key: false,
+        string: String::new(),
+        key_masked: &key_masked,
+    };
+    let mut ser = serde_json::Serializer::with_formatter(&mut *out, formatter);
+    value.serialize(&mut ser).map_err(io::Error::other)?;
+    drop(ser);
+    Ok(key_masked.get())
+}
+
+/// `{"<key>": [rows…]}` pretty-printed, each row written as it comes: the bytes of
+/// `pretty(&json!({key: rows}))`.
+pub fn write_json_list<W: Write, V: std::borrow::Borrow<Value>>(
+    w: &mut W,
+    key: &str,
+    rows: impl IntoIterator<Item = V>,
+    masker: &Masker,
+) -> io::Result<()> {
+    w.write_all(b"{\n  ")?;
+    write_json_string(w, &masker.key(key))?;
+    w.write_all(b": [")?;
+    let mut scratch = Vec::new();
+    let mut any = false;
+    for row in rows {
+        w.write_all(if any { b",\n    " } else { b"\n    " })?;
+        write_value(w, row.borrow(), masker, true, 2, &mut scratch)?;
+        any = true;
+    }
+    if any {
+        w.write_all(b"\n  ")?;
+    }
+    w.write_all(b"]\n}\n")
+}
+
+/// The display width of a cell: its length when it is printable ASCII.
+fn width(s: &str) -> usize {
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        s.len()
+    } else {
+        s.width()
+    }
+}
+
+/// A piped table (no terminal width, no colour): the bytes `render_table_with` makes with
+/// comfy-table, written line by line, each line through the sink's redaction. `None` when a cell
+/// is too wide for comfy-table's own arithmetic (it counts in `u16`): the caller renders it then.
+pub fn write_piped_table<W: Write>(
+    w: &mut W,
+    headers: &[&str],
+    show_headers: bool,
+    rows: &[Vec<String>],
+) -> Option<io::Result<()>> {
+    let columns = headers
+        .len()
+        .max(rows.iter().map(Vec::len).max().unwrap_or(0));
+    let header = show_headers.then_some(headers);
+    if columns == 0 {
+        return Some(Ok(()));
+    }
+    // comfy-table gives an empty column one character.
+    let mut widths = vec![1usize; columns];
+    for (i, h) in header.into_iter().flatten().enumerate() {
+        widths[i] = widths[i].max(width(h));
+    }
+    for row in rows {
+        for (i, c) in row.iter().enumerate() {
+            widths[i] = widths[i].max(width(c));
+        }
+    }
+    if widths.iter().any(|&w| w > usize::from(u16::MAX / 2)) {
+        return None;
+    }
+    let mut line = String::new();
+    let mut write_line = |cells: &mut dyn Iterator<Item = &str>| -> io::Result<()> {
+        line.clear();
+        for (i, &column_width) in widths.iter().enumerate() {
+            let cell = cells.next().unwrap_or("");
+            if i > 0 {
+                line.push_str(" | ");
+            }
+            line.push_str(cell);
+            if i + 1 < columns {
+                for _ in width(cell)..column_width {
+                    line.push(' ');
+                }
+            }
+        }
+        let end = line.trim_end().len();
+        line.truncate(end);
+        line.push('\n');
+        let shown = crate::redact::text_except(&line, Stream::Stdout, None);
+        w.write_all(shown.as_bytes())
+    };
+    Some((|| {
+        if let Some(h) = header {
+            write_line(&mut h.iter().copied())?;
+        }
+        for row in rows {
+            write_line(&mut row.iter().map(String::as_str))?;
+        }
+        Ok(())
+    })())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::table::{ColumnKind, TableOptions, render_table_with};
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    /// Strings with what the sink escapes or masks: controls, C1, DEL, bidi, wide characters,
+    /// quotes, and the secrets registered below.
+    fn text() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop_oneof![
+                Just("a".to_string()),
+                Just(" ".to_string()),
+                Just("\"\\/".to_string()),
+                Just("\n\t\r\u{8}\u{c}\u{1}\u{1b}[31m".to_string()),
+                Just("\u{7f}\u{9b}\u{202e}\u{2028}\u{061c}".to_string()),
+                Just("日本é🙂".to_string()),
+                Just("stream-secret-0123456789".to_string()),
+                Just("zq7".to_string()),
+                Just("***".to_string()),
+            ],
+            0..6,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
+    fn register() {
+        crate::redact::register("stream-secret-0123456789");
+        crate::redact::register("zq7");
+    }
+
+    proptest! {
+        #[test]
+        fn json_lists_are_the_bytes_of_the_whole_value_path(
+            rows in prop::collection::vec(prop::collection::vec((text(), text()), 0..4), 0..4)
+        ) {
+            register();
+            let rows: Vec<Value> = rows
+                .into_iter()
+                .map(|kv| {
+                    let m: serde_json::Map<String, Value> = kv
+                        .into_iter()
+                        .map(|(k, v)| (k, json!([v.clone(), {"n": v}, [], {}, 1, null, true])))
+                        .collect();
+                    Value::Object(m)
+                })
+                .collect();
+            let masker = Masker::now(None);
+            let mut out = Vec::new();
+            write_json_list(&mut out, "service-tokens", rows.iter(), &masker).unwrap();
+            let expected = crate::output::pretty(&json!({"service-tokens": rows}));
+            prop_assert_eq!(String::from_utf8(out).unwrap(), expected);
+            for row in &rows {
+                let mut out = Vec::new();
+                write_value(&mut out, row, &masker, false, 0, &mut Vec::new()).unwrap();
+                out.push(b'\n');
+                let expected = crate::output::jsonl::line(row.clone(), None);
+                prop_assert_eq!(String::from_utf8(out).unwrap(), expected);
+            }
+        }
+
+        #[test]
+        fn piped_tables_are_the_bytes_of_comfy_table(
+            rows in prop::collection::vec(prop::collection::vec(text(), 0..4), 1..5),
+            no_headers: bool,
+        ) {
+            register();
+            let rows: Vec<Vec<String>> = rows
+                .into_iter()
+                .map(|r| r.iter().map(|c| crate::output::clean(c)).collect())
+                .collect();
+            let headers = ["ID", "NAME", "DEDICATED_SUBJECT"];
+            let options = TableOptions { width: None, no_headers, color: false };
+            let kinds = [ColumnKind::Id, ColumnKind::Text, ColumnKind::Text];
+            let whole = render_table_with(&headers, &rows, &kinds, options);
+            let expected = crate::redact::text(&whole, Stream::Stdout);
+            let mut out = Vec::new();
+            write_piped_table(&mut out, &headers, !no_headers, &rows).unwrap().unwrap();
+            prop_assert_eq!(String::from_utf8(out).unwrap(), expected);
+        }
+    }
+
+    #[test]
+    fn a_secret_echoed_as_a_key_is_masked_and_the_keys_sorted_again() {
+        register();
+        let row = json!({"stream-secret-0123456789": 1, "a": "zq7", "b": {"x-stream-secret-0123456789": 2}});
+        let masker = Masker::now(None);
+        let mut out = Vec::new();
+        write_json_list(&mut out, "k", [&row], &masker).unwrap();
+        let expected = crate::output::pretty(&json!({"k": [row]}));
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+        assert!(expected.contains("\"***\": 1"), "{expected}");
+    }
+}
