@@ -57,6 +57,7 @@ fn bench_script_writes_a_report_with_every_figure() {
         "| 4. `service-token list -o prometheus`, 100 tokens | ≤ 1.5 × curl; ≤ curl's peak + 2 × answer | ",
         "| 4. `service-token list -o text`, 300 tokens | ≤ 1.5 × curl; ≤ curl's peak + 2 × answer | ",
         "| 4. `service-token list -o prometheus`, 300 tokens | ≤ 1.5 × curl; ≤ curl's peak + 2 × answer | ",
+        "| 9. `renew` over 20 contexts, nothing due | ≤ 2 × `service-token list -A` | ",
         "| 5. requests per command | exactly 1 (Go CLI: 2) | ",
         "| 6. stripped `sts` binary | < 8 MB | ",
         "| 7. `service-token list -A`, 20 contexts | ≤ 2 × 1 context | ",
@@ -98,6 +99,8 @@ fn bench_script_writes_a_report_with_every_figure() {
         "| `sts … service-token list -o prometheus` | ",
         "## 8. The exporter",
         "| `curl -s http://…/metrics` (",
+        "## 9. `sts renew` with nothing due",
+        "| `sts renew -o json` | ",
     ] {
         assert!(
             text.contains(needle),
