@@ -233,7 +233,8 @@ fn base_of<K: TokenKind>(name: &str) -> String {
     base
 }
 
-fn empty_rotation(req: &RotateRequest) -> Rotation {
+/// A rotation of `req` with no step taken yet.
+pub(crate) fn empty_rotation(req: &RotateRequest) -> Rotation {
     Rotation {
         old_id: req.old_id.clone(),
         created: None,
