@@ -66,9 +66,17 @@ const VERSION: &str = concat!(
     ")"
 );
 
+/// Parses `argv`. The trimmed help of [`sts_cli::cli::finish`] changes only what help and usage
+/// errors show, and it builds the whole command tree, so a command line that parses does without
+/// it; help and errors are made again from the finished command.
 fn parse(argv: &[OsString]) -> Result<Cli, clap::Error> {
-    let mut matches =
-        sts_cli::cli::finish(Cli::command().version(VERSION)).try_get_matches_from(argv)?;
+    let mut matches = match Cli::command().version(VERSION).try_get_matches_from(argv) {
+        Ok(matches) => matches,
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayVersion => return Err(e),
+        Err(_) => {
+            sts_cli::cli::finish(Cli::command().version(VERSION)).try_get_matches_from(argv)?
+        }
+    };
     // `-c` may repeat (`sts exporter`); the derive keeps the last, so all are read here.
     let contexts: Vec<String> = matches
         .get_many::<String>("context")
