@@ -585,6 +585,24 @@ pub(crate) fn one_line(message: &str) -> String {
         .join("; ")
 }
 
+/// A file of `sts`'s own that lives beside the config file unless a flag or its environment
+/// variable names it (the journal, `renewals.toml`): `flag` > `env` (empty counts as unset) >
+/// `<config folder>/<name>`.
+pub fn file_beside(
+    flag: Option<&Path>,
+    env: Option<String>,
+    config_path: &Path,
+    name: &str,
+) -> PathBuf {
+    match (flag, env.filter(|e| !e.is_empty())) {
+        (Some(p), _) => p.to_path_buf(),
+        (None, Some(e)) => PathBuf::from(e),
+        (None, None) => config_path
+            .parent()
+            .map_or_else(|| PathBuf::from(name), |d| d.join(name)),
+    }
+}
+
 /// The folder holding `path` (`.` for a bare file name).
 pub(crate) fn parent_dir(path: &Path) -> &Path {
     match path.parent() {

@@ -182,12 +182,9 @@ pub struct CredentialLock {
 impl Journal {
     /// `--journal` > `STS_CLI_JOURNAL` > `journal.toml` beside the config file.
     pub fn resolve(flag: Option<&Path>, env: Option<String>, config_path: &Path) -> Journal {
-        let path = match (flag, env.filter(|e| !e.is_empty())) {
-            (Some(p), _) => p.to_path_buf(),
-            (None, Some(e)) => PathBuf::from(e),
-            (None, None) => beside(config_path, FILE_NAME),
-        };
-        Journal { path }
+        Journal {
+            path: config::file_beside(flag, env, config_path, FILE_NAME),
+        }
     }
 
     fn target(&self) -> Result<PathBuf> {
@@ -245,7 +242,7 @@ impl Journal {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| FILE_NAME.to_string());
-        let path = beside(&target, &format!("{name}.{:016x}.lock", fnv(key)));
+        let path = config::parent_dir(&target).join(format!("{name}.{:016x}.lock", fnv(key)));
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
@@ -289,13 +286,6 @@ impl Journal {
                 }
             }
         }
-    }
-}
-
-fn beside(path: &Path, name: &str) -> PathBuf {
-    match path.parent() {
-        Some(dir) => dir.join(name),
-        None => PathBuf::from(name),
     }
 }
 

@@ -85,13 +85,7 @@ struct Raw {
 
 /// `--file` > `STS_CLI_RENEWALS` > `renewals.toml` beside the config.
 pub fn resolve(flag: Option<&Path>, env: Option<String>, config_path: &Path) -> PathBuf {
-    match (flag, env.filter(|e| !e.is_empty())) {
-        (Some(p), _) => p.to_path_buf(),
-        (None, Some(e)) => PathBuf::from(e),
-        (None, None) => config_path
-            .parent()
-            .map_or_else(|| PathBuf::from(FILE_NAME), |d| d.join(FILE_NAME)),
-    }
+    crate::config::file_beside(flag, env, config_path, FILE_NAME)
 }
 
 /// Reads and checks the whole file against the config's contexts.
