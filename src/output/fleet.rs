@@ -2,7 +2,7 @@
 //! document over every context, a `⚠️ context <name>: …` line per failing one, and the progress
 //! line while contexts answer.
 
-use std::io;
+use std::io::{self, Write};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -46,11 +46,13 @@ impl Printer {
     }
 
     /// `service-token list -A`, `ingestion-api-key list -A`: `CONTEXT | PLATFORM | ID | NAME |
-    /// STATUS | EXPIRATION | LAST USED`, sorted by context, then name.
+    /// STATUS | EXPIRATION | LAST USED`, sorted by context, then name. The tokens are taken out
+    /// of `results` as they are written, each context's dropped once written, so that a large
+    /// list is never held twice (the failures stay for the exit code).
     pub fn fleet_tokens(
         &self,
         nouns: &Nouns,
-        results: &[ContextResult<Vec<Token>>],
+        results: &mut [ContextResult<Vec<Token>>],
         now: DateTime<Utc>,
     ) -> io::Result<()> {
         if self.is_jsonl() {
@@ -58,31 +60,36 @@ impl Printer {
         }
         self.context_failures(results);
         if self.is_json() {
-            let contexts: Vec<Value> = results
-                .iter()
-                .map(|r| {
-                    context_entry(r, |tokens| {
-                        let list: Vec<&Value> = tokens.iter().map(|t| &*t.json).collect();
-                        (nouns.json_list, json!(list))
-                    })
-                })
-                .collect();
-            return self.json(&json!({ "contexts": contexts }));
+            let masker = crate::redact::Masker::now(None);
+            let mut fleet = super::stream::FleetJson::start(super::stream::stdout(), &masker)?;
+            for r in results.iter_mut() {
+                let fields = context_entry(r, |_| None);
+                match &mut r.result {
+                    Ok(tokens) => {
+                        let tokens = std::mem::take(tokens);
+                        let rows = tokens.iter().map(|t| t.json.transient());
+                        fleet.entry(&fields, Some((nouns.json_list, rows)))?;
+                    }
+                    Err(_) => fleet.entry(&fields, None::<(&str, Vec<Value>)>)?,
+                }
+            }
+            return fleet.finish()?.flush();
         }
         let mut rows: Vec<Vec<String>> = Vec::new();
-        for r in results {
-            let Ok(tokens) = &r.result else { continue };
-            let mut tokens: Vec<&Token> = tokens.iter().collect();
+        for r in results.iter_mut() {
+            let Ok(tokens) = &mut r.result else { continue };
+            let mut tokens = std::mem::take(tokens);
             tokens.sort_by(|a, b| a.name.cmp(&b.name));
+            let context = clean(&r.name);
             for t in tokens {
                 rows.push(vec![
-                    clean(&r.name),
+                    context.clone(),
                     r.platform.as_str().to_string(),
-                    cell_text(&Cell::Id(Some(t.id.text.clone())), t, now),
+                    cell_text(&Cell::Id(Some(t.id.text.clone())), &t, now),
                     clean(&t.name),
-                    cell_text(&Cell::Status, t, now),
-                    cell_text(&Cell::Expiration(t.expires), t, now),
-                    cell_text(&Cell::LastUsed(t.last_used), t, now),
+                    cell_text(&Cell::Status, &t, now),
+                    cell_text(&Cell::Expiration(t.expires), &t, now),
+                    cell_text(&Cell::LastUsed(t.last_used), &t, now),
                 ]);
             }
         }
@@ -115,7 +122,7 @@ impl Printer {
         if self.is_json() {
             let contexts: Vec<Value> = results
                 .iter()
-                .map(|r| context_entry(r, |v| ("server-info", v.json.clone())))
+                .map(|r| context_entry(r, |v| Some(("server-info", v.json.clone()))))
                 .collect();
             return self.json(&json!({ "contexts": contexts }));
         }
@@ -241,20 +248,21 @@ impl Printer {
     fn jsonl_fleet_tokens(
         &self,
         nouns: &Nouns,
-        results: &[ContextResult<Vec<Token>>],
+        results: &mut [ContextResult<Vec<Token>>],
         now: DateTime<Utc>,
     ) -> io::Result<()> {
         let keys = nouns.json_one == INGESTION_KEYS.json_one;
-        let mut text = String::new();
-        for r in results {
-            match &r.result {
+        let mut out = super::stream::stdout();
+        for r in results.iter_mut() {
+            match &mut r.result {
                 Ok(tokens) => {
+                    let tokens = std::mem::take(tokens);
                     let columns = crate::with_platform!(r.platform, P => if keys {
                         <<P as Platform>::IngestionKeys as TokenKind>::COLUMNS
                     } else {
                         <<P as Platform>::ServiceTokens as TokenKind>::COLUMNS
                     });
-                    for t in tokens {
+                    for t in &tokens {
                         let v = jsonl::token_line(
                             Some(&r.name),
                             r.platform,
@@ -263,13 +271,16 @@ impl Printer {
                             t,
                             now,
                         );
-                        text += &jsonl::line(v, None);
+                        out.write_all(jsonl::line(v, None).as_bytes())?;
                     }
                 }
-                Err(e) => text += &jsonl::line(jsonl::error_line(&r.name, r.platform, e), None),
+                Err(e) => {
+                    let line = jsonl::line(jsonl::error_line(&r.name, r.platform, e), None);
+                    out.write_all(line.as_bytes())?;
+                }
             }
         }
-        super::write_raw(crate::redact::Stream::Stdout, &text)
+        out.flush()
     }
 
     fn fleet_table(
@@ -285,7 +296,8 @@ impl Printer {
 
 /// `{"context", "platform", "url", <key>: …}` or `{…, "error": {"error-message", "status"?,
 /// "exit-code"}}`.
-fn context_entry<T>(r: &ContextResult<T>, ok: impl Fn(&T) -> (&str, Value)) -> Value {
+/// (`ok` may give nothing: the caller then writes that member itself.)
+fn context_entry<T>(r: &ContextResult<T>, ok: impl Fn(&T) -> Option<(&str, Value)>) -> Value {
     let mut v = json!({
         "context": r.name,
         "platform": r.platform.as_str(),
@@ -293,8 +305,9 @@ fn context_entry<T>(r: &ContextResult<T>, ok: impl Fn(&T) -> (&str, Value)) -> V
     });
     match &r.result {
         Ok(t) => {
-            let (key, value) = ok(t);
-            v[key] = value;
+            if let Some((key, value)) = ok(t) {
+                v[key] = value;
+            }
         }
         Err(e) => v["error"] = error_json(e),
     }

@@ -60,6 +60,7 @@ pub fn token_line(
         }
         let value = match cell {
             Cell::Id(v) | Cell::Text(v) => v.as_deref().map_or(Value::Null, |s| json!(s)),
+            Cell::Name => json!(token.name),
             Cell::List(items) => json!(items),
             Cell::Expiration(t) | Cell::Date(t) => time(*t),
             Cell::LastUsed(LastUsed::At(t)) => time(Some(*t)),

@@ -229,10 +229,8 @@ impl Printer {
         }
         if self.width.is_none() && !self.stdout_color {
             let mut out = stream::stdout();
-            if let Some(done) = stream::write_piped_table(&mut out, headers, self.headers, rows) {
-                done?;
-                return out.flush();
-            }
+            stream::write_piped_table(&mut out, headers, self.headers, rows)?;
+            return out.flush();
         }
         let options = TableOptions {
             width: self.width,
@@ -286,11 +284,11 @@ impl Printer {
             .iter()
             .map(|c| if c.wraps { Text } else { Id })
             .collect();
+        // Each token is dropped once its row is made: the list is never held twice.
         let rows: Vec<Vec<String>> = tokens
-            .iter()
-            .map(|t| t.cells.iter().map(|c| cell_text(c, t, now)).collect())
+            .into_iter()
+            .map(|t| t.cells.iter().map(|c| cell_text(c, &t, now)).collect())
             .collect();
-        drop(tokens);
         self.table(&headers, &rows, &kinds, K::NOUNS.empty)
     }
 
@@ -788,6 +786,7 @@ fn capitalised(s: &str) -> String {
 fn cell_text(cell: &Cell, token: &Token, now: DateTime<Utc>) -> String {
     match cell {
         Cell::Id(v) | Cell::Text(v) => v.as_deref().map_or_else(|| "-".into(), clean),
+        Cell::Name => clean(&token.name),
         Cell::List(items) => format!(
             "[{}]",
             items.iter().map(|r| clean(r)).collect::<Vec<_>>().join(" ")

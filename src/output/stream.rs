@@ -261,6 +261,106 @@ pub fn write_json_list<W: Write, V: std::borrow::Borrow<Value>>(
     w.write_all(b"]\n}\n")
 }
 
+/// `-A -o json`: `{"contexts": [entry…]}` pretty-printed, each context's entry written as it
+/// comes and the rows of its list one by one: the bytes of `pretty(&json!({"contexts":
+/// entries}))` where each entry holds its list under its key.
+pub struct FleetJson<'m, W: Write> {
+    w: W,
+    masker: &'m Masker,
+    scratch: Vec<u8>,
+    entries: usize,
+}
+
+impl<'m, W: Write> FleetJson<'m, W> {
+    pub fn start(mut w: W, masker: &'m Masker) -> io::Result<Self> {
+        w.write_all(b"{\n  ")?;
+        write_json_string(&mut w, &masker.key("contexts"))?;
+        w.write_all(b": [")?;
+        Ok(FleetJson {
+            w,
+            masker,
+            scratch: Vec::new(),
+            entries: 0,
+        })
+    }
+
+    /// One context: the members of `fields` (an object) and, when given, the list under its key
+    /// in its sorted place among them, as the whole-value path sorts an object's keys.
+    pub fn entry<V: std::borrow::Borrow<Value>>(
+        &mut self,
+        fields: &Value,
+        list: Option<(&str, impl IntoIterator<Item = V>)>,
+    ) -> io::Result<()> {
+        self.w.write_all(if self.entries > 0 {
+            b",\n    {"
+        } else {
+            b"\n    {"
+        })?;
+        self.entries += 1;
+        let empty = serde_json::Map::new();
+        let members = fields.as_object().unwrap_or(&empty);
+        let mut list = list.map(|(key, rows)| (self.masker.key(key).into_owned(), rows));
+        let mut first = true;
+        for (key, value) in members {
+            let key = self.masker.key(key);
+            if list.as_ref().is_some_and(|(k, _)| k.as_str() < &*key) {
+                let (k, rows) = list.take().expect("checked");
+                self.list_member(&mut first, &k, rows)?;
+            }
+            self.member_key(&mut first, &key)?;
+            write_value(&mut self.w, value, self.masker, true, 3, &mut self.scratch)?;
+        }
+        if let Some((k, rows)) = list.take() {
+            self.list_member(&mut first, &k, rows)?;
+        }
+        self.w.write_all(b"\n    }")
+    }
+
+    fn member_key(&mut self, first: &mut bool, key: &str) -> io::Result<()> {
+        self.w
+            .write_all(if *first { b"\n      " } else { b",\n      " })?;
+        *first = false;
+        write_json_string(&mut self.w, key)?;
+        self.w.write_all(b": ")
+    }
+
+    fn list_member<V: std::borrow::Borrow<Value>>(
+        &mut self,
+        first: &mut bool,
+        key: &str,
+        rows: impl IntoIterator<Item = V>,
+    ) -> io::Result<()> {
+        self.member_key(first, key)?;
+        self.w.write_all(b"[")?;
+        let mut any = false;
+        for row in rows {
+            self.w
+                .write_all(if any { b",\n        " } else { b"\n        " })?;
+            write_value(
+                &mut self.w,
+                row.borrow(),
+                self.masker,
+                true,
+                4,
+                &mut self.scratch,
+            )?;
+            any = true;
+        }
+        if any {
+            self.w.write_all(b"\n      ")?;
+        }
+        self.w.write_all(b"]")
+    }
+
+    pub fn finish(mut self) -> io::Result<W> {
+        if self.entries > 0 {
+            self.w.write_all(b"\n  ")?;
+        }
+        self.w.write_all(b"]\n}\n")?;
+        Ok(self.w)
+    }
+}
+
 /// The display width of a cell: its length when it is printable ASCII.
 fn width(s: &str) -> usize {
     if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
@@ -271,20 +371,21 @@ fn width(s: &str) -> usize {
 }
 
 /// A piped table (no terminal width, no colour): the bytes `render_table_with` makes with
-/// comfy-table, written line by line, each line through the sink's redaction. `None` when a cell
-/// is too wide for comfy-table's own arithmetic (it counts in `u16`): the caller renders it then.
+/// comfy-table, written line by line, each line through the sink's redaction. A cell wider than
+/// comfy-table's own arithmetic allows (it counts in `u16` and wraps such a cell at 65,535
+/// columns) stays whole on its line here: a piped table never wraps.
 pub fn write_piped_table<W: Write>(
     w: &mut W,
     headers: &[&str],
     show_headers: bool,
     rows: &[Vec<String>],
-) -> Option<io::Result<()>> {
+) -> io::Result<()> {
     let columns = headers
         .len()
         .max(rows.iter().map(Vec::len).max().unwrap_or(0));
     let header = show_headers.then_some(headers);
     if columns == 0 {
-        return Some(Ok(()));
+        return Ok(());
     }
     // comfy-table gives an empty column one character.
     let mut widths = vec![1usize; columns];
@@ -295,9 +396,6 @@ pub fn write_piped_table<W: Write>(
         for (i, c) in row.iter().enumerate() {
             widths[i] = widths[i].max(width(c));
         }
-    }
-    if widths.iter().any(|&w| w > usize::from(u16::MAX / 2)) {
-        return None;
     }
     let mut line = String::new();
     let mut write_line = |cells: &mut dyn Iterator<Item = &str>| -> io::Result<()> {
@@ -320,15 +418,13 @@ pub fn write_piped_table<W: Write>(
         let shown = crate::redact::text_except(&line, Stream::Stdout, None);
         w.write_all(shown.as_bytes())
     };
-    Some((|| {
-        if let Some(h) = header {
-            write_line(&mut h.iter().copied())?;
-        }
-        for row in rows {
-            write_line(&mut row.iter().map(String::as_str))?;
-        }
-        Ok(())
-    })())
+    if let Some(h) = header {
+        write_line(&mut h.iter().copied())?;
+    }
+    for row in rows {
+        write_line(&mut row.iter().map(String::as_str))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -394,6 +490,42 @@ mod tests {
         }
 
         #[test]
+        fn fleet_json_is_the_bytes_of_the_whole_value_path(
+            contexts in prop::collection::vec(
+                (text(), prop::option::of(prop::collection::vec(text(), 0..3))),
+                0..4,
+            ),
+            keys: bool,
+        ) {
+            register();
+            let list_key = if keys { "ingestion-api-keys" } else { "service-tokens" };
+            let masker = Masker::now(None);
+            let mut fleet = FleetJson::start(Vec::new(), &masker).unwrap();
+            let mut whole = Vec::new();
+            for (name, rows) in &contexts {
+                let mut fields = json!({"context": name, "platform": "p", "url": "http://h"});
+                let mut entry = fields.clone();
+                match rows {
+                    Some(rows) => {
+                        let rows: Vec<Value> =
+                            rows.iter().map(|r| json!({"name": r, "id": 1})).collect();
+                        entry[list_key] = json!(rows);
+                        fleet.entry(&fields, Some((list_key, rows.iter()))).unwrap();
+                    }
+                    None => {
+                        fields["error"] = json!({"error-message": name, "exit-code": 3});
+                        entry = fields.clone();
+                        fleet.entry(&fields, None::<(&str, Vec<Value>)>).unwrap();
+                    }
+                }
+                whole.push(entry);
+            }
+            let out = fleet.finish().unwrap();
+            let expected = crate::output::pretty(&json!({"contexts": whole}));
+            prop_assert_eq!(String::from_utf8(out).unwrap(), expected);
+        }
+
+        #[test]
         fn piped_tables_are_the_bytes_of_comfy_table(
             rows in prop::collection::vec(prop::collection::vec(text(), 0..4), 1..5),
             no_headers: bool,
@@ -409,9 +541,26 @@ mod tests {
             let whole = render_table_with(&headers, &rows, &kinds, options);
             let expected = crate::redact::text(&whole, Stream::Stdout);
             let mut out = Vec::new();
-            write_piped_table(&mut out, &headers, !no_headers, &rows).unwrap().unwrap();
+            write_piped_table(&mut out, &headers, !no_headers, &rows).unwrap();
             prop_assert_eq!(String::from_utf8(out).unwrap(), expected);
         }
+    }
+
+    #[test]
+    fn a_cell_wider_than_comfy_tables_arithmetic_stays_whole_on_its_line() {
+        let name = "n".repeat(70_000);
+        let rows = vec![
+            vec!["1".to_string(), name.clone()],
+            vec!["22".to_string(), "b".into()],
+        ];
+        let mut out = Vec::new();
+        write_piped_table(&mut out, &["ID", "NAME"], true, &rows).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "one line per row and the header");
+        assert_eq!(lines[0], "ID | NAME");
+        assert_eq!(lines[1], format!("1  | {name}"));
+        assert_eq!(lines[2], "22 | b");
     }
 
     #[test]

@@ -78,6 +78,8 @@ pub enum Cell {
     /// An id or a guid: never wrapped.
     Id(Option<String>),
     Text(Option<String>),
+    /// The token's own name ([`Token::name`]), kept once.
+    Name,
     /// `[a b]`.
     List(Vec<String>),
     /// An expiry in epoch milliseconds: `yyyy-MM-dd`, past ones `(expired)`.

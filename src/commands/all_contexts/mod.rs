@@ -181,7 +181,7 @@ pub fn list_all(
     if printer.is_prometheus() {
         return super::metrics::print_all(printer, nouns, results, rows, filter, now);
     }
-    printer.fleet_tokens(nouns, &results, now)?;
+    printer.fleet_tokens(nouns, &mut results, now)?;
     verdict(&results, rows, Some((filter, nouns)))
 }
 

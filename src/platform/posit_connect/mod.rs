@@ -269,14 +269,14 @@ fn row(mut v: Value) -> Token {
             .clone()
             .map(TokenId::string)
             .unwrap_or_else(TokenId::missing),
-        name: name.clone(),
+        name,
         expires,
         last_used,
         created: time_field(&v, "created_time"),
         revoked: false,
         cells: vec![
             Cell::Id(guid),
-            Cell::Text(Some(name)),
+            Cell::Name,
             Cell::List(strings(&v, "scopes")),
             Cell::Date(time_field(&v, "created_time")),
             Cell::Expiration(expires),

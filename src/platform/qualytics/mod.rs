@@ -362,14 +362,14 @@ fn row(mut v: Value) -> Token {
     };
     Token {
         id: id.map(TokenId::int).unwrap_or_else(TokenId::missing),
-        name: name.clone(),
+        name,
         expires,
         last_used,
         created: time_field(&v, "created"),
         revoked: v.get("active").and_then(Value::as_bool) == Some(false),
         cells: vec![
             Cell::Id(id.map(|i| i.to_string())),
-            Cell::Text(Some(name)),
+            Cell::Name,
             Cell::Text(str_at(&v, &["user", "user_id"]).map(str::to_string)),
             Cell::Text(str_at(&v, &["user", "role"]).map(str::to_string)),
             Cell::Expiration(expires),

@@ -344,7 +344,7 @@ fn token_row(t: ServiceToken) -> Token {
         revoked: false,
         cells: vec![
             Cell::Id(t.id.map(|i| i.to_string())),
-            Cell::Text(Some(t.name.clone())),
+            Cell::Name,
             Cell::Expiration(t.expiration),
             Cell::List(t.roles.clone()),
             Cell::Text(t.dedicated_subject.clone()),
@@ -364,7 +364,7 @@ fn key_row(k: IngestionApiKey) -> Token {
         revoked: false,
         cells: vec![
             Cell::Id(k.id.map(|i| i.to_string())),
-            Cell::Text(Some(k.name.clone())),
+            Cell::Name,
             Cell::Expiration(k.expiration),
             Cell::Text(k.description.clone()),
         ],
