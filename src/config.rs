@@ -638,17 +638,7 @@ pub(crate) fn lock(path: &Path, what: &str) -> Result<File> {
         .to_os_string();
     name.push(".lock");
     let lock_path = parent_dir(path).join(name);
-    let mut options = OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    options.mode(0o600);
-    let file = options.open(&lock_path).map_err(|e| {
-        write_error(
-            what,
-            path,
-            format!("cannot open {}: {e}", lock_path.display()),
-        )
-    })?;
+    let file = open_lock_file(&lock_path, path, what)?;
     file.lock().map_err(|e| {
         write_error(
             what,
@@ -657,6 +647,23 @@ pub(crate) fn lock(path: &Path, what: &str) -> Result<File> {
         )
     })?;
     Ok(file)
+}
+
+/// Opens `lock_path`, the lock file that guards `path`, without locking it: created 0600 (its
+/// folders 0700) when missing, never truncated.
+pub(crate) fn open_lock_file(lock_path: &Path, path: &Path, what: &str) -> Result<File> {
+    create_parent_dirs(lock_path, what)?;
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    options.mode(0o600);
+    options.open(lock_path).map_err(|e| {
+        write_error(
+            what,
+            path,
+            format!("cannot open {}: {e}", lock_path.display()),
+        )
+    })
 }
 
 /// The mode a rewritten file gets.

@@ -9,7 +9,7 @@
 //! credential at once while a delivery command may still run `sts` itself.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -243,20 +243,7 @@ impl Journal {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| FILE_NAME.to_string());
         let path = config::parent_dir(&target).join(format!("{name}.{:016x}.lock", fnv(key)));
-        if let Some(dir) = path.parent()
-            && !dir.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                Error::new(Kind::Write, format!("cannot create {}: {e}", dir.display()))
-            })?;
-        }
-        let mut options = OpenOptions::new();
-        options.read(true).write(true).create(true).truncate(false);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options
-            .open(&path)
-            .map_err(|e| Error::new(Kind::Write, format!("cannot open {}: {e}", path.display())))?;
+        let file = config::open_lock_file(&path, &target, "journal")?;
         let until = Instant::now() + timeout;
         let mut waited = false;
         loop {
