@@ -332,6 +332,20 @@ pub async fn replace<K: TokenKind>(
                     }
                 }
             }
+            Err(e)
+                if e.kind == crate::error::Kind::Connect
+                    && e.message.starts_with("no answer to") =>
+            {
+                // Sent, and no answer: the server may have made it. The journal has its name
+                // and the ids that name had, so the next run finds it and retires it.
+                let message = format!(
+                    "cannot create the new {what}: {}; it may have been created all the same: \
+                     the next `sts rotate` or `sts renew` of this credential finds it and \
+                     retires it; {kept}",
+                    e.message
+                );
+                return (r, Some(e.reworded(message)));
+            }
             Err(e) => {
                 return (
                     r,

@@ -152,6 +152,10 @@ impl<E: Emulator> App<E> {
         lock(&self.faults).take(method, path, template)
     }
 
+    pub fn put_back_fault(&self, method: &str, template: &str, action: FaultAction) {
+        lock(&self.faults).put_back(method, template, action);
+    }
+
     pub fn add_fault(&self, spec: FaultSpec) -> Result<usize, String> {
         lock(&self.faults).push(spec, E::KIND.as_str(), E::API_BASES, E::error_body)
     }

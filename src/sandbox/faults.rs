@@ -35,6 +35,9 @@ pub struct FaultSpec {
     pub content_type: Option<String>,
     #[serde(default)]
     pub hang: bool,
+    /// Do what the request asks (create, delete…), then never answer.
+    #[serde(default)]
+    pub hang_after: bool,
 }
 
 /// What to do with a request that a fault caught.
@@ -44,6 +47,8 @@ pub struct FaultAction {
     pub delay: Option<Duration>,
     /// Never answer.
     pub hang: bool,
+    /// Carry the request out, then never answer.
+    pub hang_after: bool,
     /// Answer this instead of the real answer; `None` means the real answer (after the delay).
     pub response: Option<CannedResponse>,
 }
@@ -134,6 +139,11 @@ impl Fault {
                 })
             }
         };
+        if spec.hang_after && (spec.hang || response.is_some()) {
+            return Err(
+                "hang_after carries the request out: no hang, status or body with it".into(),
+            );
+        }
         if retry_after.is_some() && response.is_none() {
             return Err("retry_after needs a status or a body".to_string());
         }
@@ -144,6 +154,7 @@ impl Fault {
             action: FaultAction {
                 delay: spec.delay_ms.map(Duration::from_millis),
                 hang: spec.hang,
+                hang_after: spec.hang_after,
                 response,
             },
         })
@@ -207,6 +218,17 @@ impl FaultQueue {
             self.0.remove(index);
         }
         Some(action)
+    }
+
+    /// Puts a `hang_after` fault back in front, for one more request of this method and route:
+    /// the request it caught was refused, so nothing was carried out to hang after.
+    pub fn put_back(&mut self, method: &str, template: &str, action: FaultAction) {
+        self.0.push_front(Fault {
+            method: Some(method.to_string()),
+            path: Some(template.to_string()),
+            remaining: 1,
+            action,
+        });
     }
 }
 
@@ -318,6 +340,13 @@ mod tests {
         }
         assert!(serde_json::from_value::<FaultSpec>(json!({"count": 1, "delay": 5})).is_err());
         push(&mut q, json!({"count": 1, "hang": true})).unwrap();
+        push(&mut q, json!({"count": 1, "hang_after": true})).unwrap();
+        for bad in [
+            json!({"count": 1, "hang_after": true, "hang": true}),
+            json!({"count": 1, "hang_after": true, "status": 500}),
+        ] {
+            assert!(push(&mut q, bad.clone()).is_err(), "{bad} accepted");
+        }
         q.clear();
         assert_eq!(q.take("GET", "/api/x", "/api/x"), None);
     }

@@ -27,11 +27,23 @@ pub async fn intercept<E: Emulator>(
         .map(MatchedPath::as_str)
         .filter(|route| !route.contains("{*"));
     app.record_request(request_key(&method, route, base));
-    let Some(action) = app.take_fault(&method, &path, &template_path(&path)) else {
+    let template = template_path(&path);
+    let Some(action) = app.take_fault(&method, &path, &template) else {
         return next.run(req).await;
     };
     if let Some(delay) = action.delay {
         tokio::time::sleep(delay).await;
+    }
+    if action.hang_after {
+        // The change is made (and written to the state file); the answer is never sent. A
+        // refusal changed nothing: it is sent, and the fault waits for the next such request.
+        let answer = next.run(req).await;
+        if !answer.status().is_success() {
+            app.put_back_fault(&method, &template, action);
+            return answer;
+        }
+        drop(answer);
+        return std::future::pending::<Response>().await;
     }
     if action.hang {
         // Never answer: hyper drops this future when the client goes away, or at shutdown.

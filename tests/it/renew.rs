@@ -645,7 +645,9 @@ fn renew_killed_anywhere_is_taken_up_by_the_next_run() {
     let mut kills = 0;
     let mut by_stage = std::collections::BTreeMap::<&str, usize>::new();
     while kills < 100 {
-        let (stage, name) = match next(8) {
+        let (stage, name) = match next(10) {
+            8 => ("answer", "agent"),
+            9 => ("answer", "loader"),
             0 => ("create", "agent"),
             1 => ("after-create", "agent"),
             2 => ("deliver", "agent"),
@@ -662,6 +664,22 @@ fn renew_killed_anywhere_is_taken_up_by_the_next_run() {
                 (
                     ss,
                     Box::new(move || ss.request_count("POST /api/security/tokens") > n),
+                )
+            }
+            ("answer", _) => {
+                // The server makes the token, and its answer (the secret, and on Qualytics
+                // the id) never comes: the kill lands after the create and before anything of
+                // it is known but the request.
+                let (sb, path) = if name == "agent" {
+                    (ss, "/api/security/tokens")
+                } else {
+                    (q, "/api/user-tokens")
+                };
+                let before = live(sb, "service-token").len();
+                sb.fault(json!({"method": "POST", "path": path, "count": 1, "hang_after": true}));
+                (
+                    sb,
+                    Box::new(move || live(sb, "service-token").len() > before),
                 )
             }
             ("after-create", _) => {
@@ -956,4 +974,60 @@ fn a_rotate_killed_while_delivering_is_taken_up_by_the_next_rotate() {
         !text.contains("superseded") && !text.contains("rotation"),
         "{text}"
     );
+}
+
+#[test]
+fn a_create_whose_answer_never_comes_says_it_may_exist_and_the_next_rotate_retires_it() {
+    let env = TestEnv::new();
+    let ss = Sandbox::start();
+    let key = env.dir.path().join("agent.key");
+    let old_secret = ss.create_service_token("agent", &["stackstate-power-user"]);
+    std::fs::write(&key, &old_secret).unwrap();
+    let old = live(&ss, "service-token")[0].0.clone();
+    let rotate = |timeout: &str| {
+        env.sts_at(&ss.url, &ss.admin_token, true)
+            .args(["--timeout", timeout, "service-token", "rotate", &old])
+            .arg("--deliver-file")
+            .arg(&key)
+            .output()
+            .unwrap()
+    };
+    // The server makes the token; its answer, the only place its secret is, never comes.
+    ss.fault(
+        json!({"method": "POST", "path": "/api/security/tokens", "count": 1, "hang_after": true}),
+    );
+    let out = rotate("2s");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("may have been created all the same")
+            && stderr.contains(&format!("the old service token {old} still works")),
+        "{stderr}"
+    );
+    let orphan: Vec<String> = live(&ss, "service-token")
+        .into_iter()
+        .map(|(id, _)| id)
+        .filter(|id| *id != old)
+        .collect();
+    assert_eq!(orphan.len(), 1, "the server made it");
+    assert_eq!(std::fs::read_to_string(&key).unwrap(), old_secret);
+
+    let out = rotate("30s");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let left = live(&ss, "service-token");
+    assert_eq!(
+        left.len(),
+        1,
+        "old and the unanswered one retired: {left:?}"
+    );
+    assert!(left[0].0 != old && left[0].0 != orphan[0], "{left:?}");
+    assert!(authenticates(
+        &ss,
+        "service-token",
+        &std::fs::read_to_string(&key).unwrap()
+    ));
 }
