@@ -120,9 +120,10 @@ impl TokenKind for ServiceTokens {
     }
 
     async fn list(client: &Client) -> Result<Vec<Token>> {
-        let mut tokens: Vec<ServiceToken> = client.get(TOKENS).await?;
-        tokens.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(tokens.into_iter().map(token_row).collect())
+        let tokens: Vec<ServiceToken> = client.get(TOKENS).await?;
+        let mut rows: Vec<Token> = tokens.into_iter().map(token_row).collect();
+        crate::platform::common::sort_by_name(&mut rows);
+        Ok(rows)
     }
 
     async fn delete(client: &Client, id: &TokenId) -> Result<()> {
@@ -237,9 +238,10 @@ impl TokenKind for IngestionApiKeys {
     }
 
     async fn list(client: &Client) -> Result<Vec<Token>> {
-        let mut keys: Vec<IngestionApiKey> = client.get(KEYS).await?;
-        keys.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(keys.into_iter().map(key_row).collect())
+        let keys: Vec<IngestionApiKey> = client.get(KEYS).await?;
+        let mut rows: Vec<Token> = keys.into_iter().map(key_row).collect();
+        crate::platform::common::sort_by_name(&mut rows);
+        Ok(rows)
     }
 
     async fn delete(client: &Client, id: &TokenId) -> Result<()> {
