@@ -10,7 +10,9 @@ use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde::ser::{SerializeMap, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::redact::Masker;
@@ -118,6 +120,68 @@ enum Inner {
         source: Arc<dyn RowSource>,
         made: OnceLock<Value>,
     },
+    /// The object's text in the answer, decoded again when read.
+    Raw {
+        body: Arc<String>,
+        start: u32,
+        end: u32,
+        codec: &'static Codec,
+        made: OnceLock<Value>,
+    },
+}
+
+/// How a raw row's text reads, for its type.
+struct Codec {
+    value: fn(&str) -> Value,
+    append: fn(&str, &mut Vec<u8>, &Masker, bool, usize) -> io::Result<()>,
+}
+
+struct CodecOf<T>(std::marker::PhantomData<T>);
+
+impl<T: SortedJson + DeserializeOwned> CodecOf<T> {
+    const CODEC: Codec = Codec {
+        value: |text| match serde_json::from_str::<T>(text) {
+            Ok(t) => serde_json::to_value(&t).unwrap_or(Value::Null),
+            Err(_) => Value::Null,
+        },
+        append: |text, out, masker, pretty, level| match serde_json::from_str::<T>(text) {
+            Ok(t) => Typed(t).append(out, masker, pretty, level),
+            Err(_) => crate::redact::json::append(out, &Value::Null, masker, pretty, level, || {
+                Value::Null
+            }),
+        },
+    };
+}
+
+/// The rows of a JSON array answer: each element decoded as `T` and made a row by `row`, with
+/// its object kept as its text in `body` (no copy of it, nothing decoded twice unless read). An
+/// answer that does not decode fails with the error decoding it whole gives.
+pub fn decode_rows<T: SortedJson + DeserializeOwned, R>(
+    body: Arc<String>,
+    mut row: impl FnMut(T, RowJson) -> R,
+) -> serde_json::Result<Vec<R>> {
+    let rows = (|| {
+        let raws: Vec<&RawValue> = serde_json::from_str(&body)?;
+        let mut rows = Vec::with_capacity(raws.len());
+        for raw in raws {
+            let text = raw.get();
+            let t: T = serde_json::from_str(text)?;
+            let start = text.as_ptr() as usize - body.as_ptr() as usize;
+            let json = RowJson(Inner::Raw {
+                body: Arc::clone(&body),
+                start: u32::try_from(start).map_err(serde::de::Error::custom)?,
+                end: u32::try_from(start + text.len()).map_err(serde::de::Error::custom)?,
+                codec: &CodecOf::<T>::CODEC,
+                made: OnceLock::new(),
+            });
+            rows.push(row(t, json));
+        }
+        Ok(rows)
+    })();
+    rows.or_else(|e: serde_json::Error| {
+        serde_json::from_str::<Vec<T>>(&body)?;
+        Err(e)
+    })
 }
 
 impl RowJson {
@@ -148,6 +212,19 @@ impl RowJson {
             Inner::Lazy { source, made } if made.get().is_none() => {
                 source.append(out, masker, pretty, level)
             }
+            Inner::Raw {
+                body,
+                start,
+                end,
+                codec,
+                made,
+            } if made.get().is_none() => (codec.append)(
+                &body[*start as usize..*end as usize],
+                out,
+                masker,
+                pretty,
+                level,
+            ),
             _ => {
                 let v: &Value = self;
                 crate::redact::json::append(out, v, masker, pretty, level, || v.clone())
@@ -162,6 +239,18 @@ impl RowJson {
             Inner::Lazy { source, made } => match made.get() {
                 Some(v) => std::borrow::Cow::Borrowed(v),
                 None => std::borrow::Cow::Owned(source.value()),
+            },
+            Inner::Raw {
+                body,
+                start,
+                end,
+                codec,
+                made,
+            } => match made.get() {
+                Some(v) => std::borrow::Cow::Borrowed(v),
+                None => {
+                    std::borrow::Cow::Owned((codec.value)(&body[*start as usize..*end as usize]))
+                }
             },
         }
     }
@@ -180,6 +269,13 @@ impl Deref for RowJson {
         match &self.0 {
             Inner::Given(v) => v,
             Inner::Lazy { source, made } => made.get_or_init(|| source.value()),
+            Inner::Raw {
+                body,
+                start,
+                end,
+                codec,
+                made,
+            } => made.get_or_init(|| (codec.value)(&body[*start as usize..*end as usize])),
         }
     }
 }

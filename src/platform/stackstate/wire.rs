@@ -412,6 +412,43 @@ mod tests {
     }
 
     #[test]
+    fn rows_kept_as_their_text_read_as_the_decoded_ones() {
+        use crate::platform::RowJson;
+        use crate::platform::row_json::decode_rows;
+        crate::redact::register("wire-secret-0123456789");
+        let masker = crate::redact::Masker::now(None);
+        let body = r#" [ {"name":"b\u0041 wire-secret-0123456789","roles":["r"],"id":3,"zz":{"b":1,"a":2}},
+            {"id":1,"name":"a","roles":[],"wire-secret-0123456789":1,"description":"d"} ] "#;
+        let rows = decode_rows(
+            std::sync::Arc::new(body.to_string()),
+            |t: ServiceToken, j| (t, j),
+        )
+        .unwrap();
+        assert_eq!(rows.len(), 2);
+        for (t, raw) in rows {
+            let typed = RowJson::of(t.clone());
+            for pretty in [false, true] {
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                raw.write(&mut a, &masker, pretty, 1).unwrap();
+                typed.write(&mut b, &masker, pretty, 1).unwrap();
+                assert_eq!(String::from_utf8(a), String::from_utf8(b));
+            }
+            assert_eq!(raw, typed);
+            assert_eq!(raw["name"], serde_json::to_value(&t.name).unwrap());
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            raw.write(&mut a, &masker, true, 1).unwrap();
+            typed.write(&mut b, &masker, true, 1).unwrap();
+            assert_eq!(a, b, "once made, the value is written");
+        }
+        for bad in [r#"{"a":1}"#, r#"[{"id":"x"}]"#, "[1,", r#"[{"roles":[1]}]"#] {
+            let whole = serde_json::from_str::<Vec<ServiceToken>>(bad).unwrap_err();
+            let e = decode_rows(std::sync::Arc::new(bad.to_string()), |t: ServiceToken, _| t)
+                .unwrap_err();
+            assert_eq!(e.to_string(), whole.to_string());
+        }
+    }
+
+    #[test]
     fn create_request_uses_expiry_date_and_omits_absent_fields() {
         let r = NewServiceTokenRequest {
             name: "n".into(),
