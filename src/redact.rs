@@ -15,6 +15,8 @@
 //! The one line that shows a freshly created secret passes that secret as an exception
 //! ([`text_except`], [`json_value_except`]); every other line redacts it.
 
+pub mod json;
+
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -143,6 +143,30 @@ impl Client {
         decode(&Method::GET, path, &answer)
     }
 
+    /// `GET <base>/<path>`, decoded by `decode` from the answer's text, which it may keep (a
+    /// large list keeps each row's object as a slice of it, issue 24). Counted and refused as
+    /// [`Client::get`]'s answers are; a `decode` error reads as theirs.
+    pub async fn get_text<R>(
+        &self,
+        path: &str,
+        decode: impl FnOnce(std::sync::Arc<String>) -> serde_json::Result<R>,
+    ) -> Result<R> {
+        let answer = self.send(Method::GET, path, None).await?;
+        check_budget(&Method::GET, path, &answer)?;
+        let status = answer.status;
+        let decoded = match String::from_utf8(answer.body) {
+            Ok(text) => decode(std::sync::Arc::new(text)),
+            // Not UTF-8: serde_json says where, as it does for `get`.
+            Err(e) => serde_json::from_slice::<Value>(e.as_bytes()).and_then(|_| {
+                Err(serde::de::Error::custom(format!(
+                    "not UTF-8: {}",
+                    e.utf8_error()
+                )))
+            }),
+        };
+        decoded.map_err(|e| decode_error(&Method::GET, path, status, &e))
+    }
+
     /// `POST <base>/<path>` with a JSON body, decoded.
     pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T> {
         let body = serde_json::to_vec(body)
@@ -643,19 +667,25 @@ fn redirect_error(method: &Method, url: &str, answer: &Answer) -> Error {
 }
 
 fn decode<T: DeserializeOwned>(method: &Method, path: &str, answer: &Answer) -> Result<T> {
-    // Counted before decoding: a small answer of many tiny values costs far more memory decoded.
+    check_budget(method, path, answer)?;
+    serde_json::from_slice(&answer.body).map_err(|e| decode_error(method, path, answer.status, &e))
+}
+
+/// Counted before decoding: a small answer of many tiny values costs far more memory decoded.
+fn check_budget(method: &Method, path: &str, answer: &Answer) -> Result<()> {
     super::budget::take_values(&answer.body).map_err(|which| {
         Error::usage(format!(
             "the answer to {method} {path} was not decoded: {}",
             which.describe()
         ))
-    })?;
-    serde_json::from_slice(&answer.body).map_err(|e| {
-        Error::usage(format!(
-            "the server's answer to {method} {path} ({}) could not be decoded: {e}",
-            status_line(answer.status)
-        ))
     })
+}
+
+fn decode_error(method: &Method, path: &str, status: StatusCode, e: &serde_json::Error) -> Error {
+    Error::usage(format!(
+        "the server's answer to {method} {path} ({}) could not be decoded: {e}",
+        status_line(status)
+    ))
 }
 
 /// `404 Not Found`.

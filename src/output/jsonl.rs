@@ -4,6 +4,7 @@
 use std::io::{self, Write};
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::Printer;
@@ -36,6 +37,141 @@ fn detail_key(header: &str) -> String {
     header.to_ascii_lowercase().replace([' ', '_'], "-")
 }
 
+/// A cell as a `detail` value, borrowed from the row.
+enum CellJson<'a> {
+    Null,
+    Str(&'a str),
+    List(&'a [String]),
+    Time(i64),
+}
+
+fn cell_json<'a>(cell: &'a Cell, token: &'a Token, now: DateTime<Utc>) -> CellJson<'a> {
+    match cell {
+        Cell::Id(v) | Cell::Text(v) => v.as_deref().map_or(CellJson::Null, CellJson::Str),
+        Cell::Name => CellJson::Str(&token.name),
+        Cell::List(items) => CellJson::List(items),
+        Cell::Expiration(t) | Cell::Date(t) => t.map_or(CellJson::Null, CellJson::Time),
+        Cell::LastUsed(LastUsed::At(t)) => CellJson::Time(*t),
+        Cell::LastUsed(_) => CellJson::Null,
+        Cell::Status => CellJson::Str(token.status(now).as_str()),
+    }
+}
+
+impl Serialize for CellJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            CellJson::Null => s.serialize_unit(),
+            CellJson::Str(v) => s.serialize_str(v),
+            CellJson::List(v) => v.serialize(s),
+            CellJson::Time(t) => Time(Some(*t)).serialize(s),
+        }
+    }
+}
+
+/// Epoch milliseconds as [`time`] shows them.
+struct Time(Option<i64>);
+
+impl Serialize for Time {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0.and_then(DateTime::<Utc>::from_timestamp_millis) {
+            Some(t) => s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+            None => s.serialize_unit(),
+        }
+    }
+}
+
+/// What every line of one list shares: the `detail` keys in their order, each with its
+/// column, and the `CREATED` columns.
+struct Plan {
+    detail: Vec<(String, usize)>,
+    created: Vec<usize>,
+}
+
+impl Plan {
+    fn new(columns: &[Column]) -> Plan {
+        let mut detail: Vec<(String, usize)> = Vec::new();
+        let mut created = Vec::new();
+        for (i, column) in columns.iter().enumerate() {
+            if column.header == "CREATED" {
+                created.push(i);
+            } else if !COMMON_HEADERS.contains(&column.header) {
+                detail.push((detail_key(column.header), i));
+            }
+        }
+        // As a map keeps them: sorted, the last of equal keys.
+        detail.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut kept: Vec<(String, usize)> = Vec::with_capacity(detail.len());
+        for d in detail {
+            match kept.last_mut() {
+                Some(last) if last.0 == d.0 => *last = d,
+                _ => kept.push(d),
+            }
+        }
+        Plan {
+            detail: kept,
+            created,
+        }
+    }
+}
+
+/// The line of one token, borrowed from it: serialises as [`token_line`]'s value does.
+struct Line<'a> {
+    context: Option<&'a str>,
+    platform: &'static str,
+    kind: &'a str,
+    plan: &'a Plan,
+    token: &'a Token,
+    now: DateTime<Utc>,
+}
+
+struct Detail<'a>(&'a Line<'a>);
+
+impl Serialize for Detail<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let line = self.0;
+        let mut map = s.serialize_map(Some(line.plan.detail.len()))?;
+        for (key, i) in &line.plan.detail {
+            let value = match line.token.cells.get(*i) {
+                Some(cell) => cell_json(cell, line.token, line.now),
+                None => continue,
+            };
+            map.serialize_entry(key, &value)?;
+        }
+        map.end()
+    }
+}
+
+impl Serialize for Line<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let t = self.token;
+        let mut created = t.created;
+        for i in &self.plan.created {
+            if let Some(Cell::Date(d)) = t.cells.get(*i) {
+                created = created.or(*d);
+            }
+        }
+        let status = t.status(self.now).as_str();
+        let mut map = s.serialize_map(Some(10))?;
+        map.serialize_entry("context", &self.context)?;
+        map.serialize_entry("created", &Time(created))?;
+        map.serialize_entry("detail", &Detail(self))?;
+        map.serialize_entry("expires", &Time(t.expires))?;
+        map.serialize_entry("id", &(!t.id.text.is_empty()).then_some(t.id.text.as_str()))?;
+        map.serialize_entry("kind", self.kind)?;
+        let last_used = match t.last_used {
+            LastUsed::At(at) => Some(at),
+            _ => None,
+        };
+        map.serialize_entry("last-used", &Time(last_used))?;
+        map.serialize_entry("name", &t.name)?;
+        map.serialize_entry("platform", self.platform)?;
+        map.serialize_entry("status", status)?;
+        map.end()
+    }
+}
+
 /// The line of one token.
 pub fn token_line(
     context: Option<&str>,
@@ -58,15 +194,7 @@ pub fn token_line(
         if COMMON_HEADERS.contains(&column.header) {
             continue;
         }
-        let value = match cell {
-            Cell::Id(v) | Cell::Text(v) => v.as_deref().map_or(Value::Null, |s| json!(s)),
-            Cell::Name => json!(token.name),
-            Cell::List(items) => json!(items),
-            Cell::Expiration(t) | Cell::Date(t) => time(*t),
-            Cell::LastUsed(LastUsed::At(t)) => time(Some(*t)),
-            Cell::LastUsed(_) => Value::Null,
-            Cell::Status => json!(token.status(now).as_str()),
-        };
+        let value = serde_json::to_value(cell_json(cell, token, now)).unwrap_or(Value::Null);
         detail.insert(detail_key(column.header), value);
     }
     let id = if token.id.text.is_empty() {
@@ -109,6 +237,43 @@ pub(super) fn error_json(e: &Error) -> Value {
     err
 }
 
+/// The lines of a list, each written straight from its token (no JSON value is made unless a
+/// key must be masked): the bytes of [`token_line`]'s values, masked and escaped.
+fn write_lines<K: TokenKind>(
+    w: &mut impl Write,
+    context: Option<&str>,
+    tokens: &[Token],
+    now: DateTime<Utc>,
+    masker: &crate::redact::Masker,
+) -> io::Result<()> {
+    let plan = Plan::new(K::COLUMNS);
+    let mut scratch = Vec::new();
+    for token in tokens {
+        let line = Line {
+            context,
+            platform: K::PLATFORM.as_str(),
+            kind: K::NOUNS.json_one,
+            plan: &plan,
+            token,
+            now,
+        };
+        scratch.clear();
+        crate::redact::json::append(&mut scratch, &line, masker, false, 0, || {
+            token_line(
+                context,
+                K::PLATFORM,
+                K::NOUNS.json_one,
+                K::COLUMNS,
+                token,
+                now,
+            )
+        })?;
+        scratch.push(b'\n');
+        w.write_all(&scratch)?;
+    }
+    Ok(())
+}
+
 impl Printer {
     /// A list, one line per token.
     pub(super) fn jsonl_tokens<K: TokenKind>(
@@ -118,19 +283,7 @@ impl Printer {
     ) -> io::Result<()> {
         let mut out = super::stream::stdout();
         let masker = crate::redact::Masker::now(None);
-        let mut scratch = Vec::new();
-        for t in tokens {
-            let v = token_line(
-                self.context.as_deref(),
-                K::PLATFORM,
-                K::NOUNS.json_one,
-                K::COLUMNS,
-                t,
-                now,
-            );
-            super::stream::write_value(&mut out, &v, &masker, false, 0, &mut scratch)?;
-            out.write_all(b"\n")?;
-        }
+        write_lines::<K>(&mut out, self.context.as_deref(), tokens, now, &masker)?;
         out.flush()
     }
 
@@ -216,5 +369,104 @@ mod tests {
             json!({"roles": ["a"], "dedicated-subject": null})
         );
         assert!(!line(v, None).trim_end().contains('\n'));
+    }
+
+    /// A token with every shape of cell.
+    fn every_token(name: &str, text: Option<&str>) -> Token {
+        Token {
+            id: if name.is_empty() {
+                TokenId::missing()
+            } else {
+                TokenId::int(7)
+            },
+            name: name.into(),
+            expires: Some(1_735_689_600_000),
+            last_used: LastUsed::At(5),
+            created: None,
+            revoked: true,
+            cells: vec![
+                Cell::Id(Some("7".into())),
+                Cell::Text(Some(name.into())),
+                Cell::List(vec!["a".into(), name.into()]),
+                Cell::Date(Some(0)),
+                Cell::Text(text.map(String::from)),
+                Cell::Status,
+                Cell::LastUsed(LastUsed::Never),
+                Cell::Expiration(None),
+            ],
+            json: Value::Null.into(),
+        }
+    }
+
+    /// `Line` written against `line(token_line(…))`.
+    fn lines_match(columns: &[Column], tokens: &[Token]) {
+        let masker = crate::redact::Masker::now(None);
+        let now = crate::dates::test_now();
+        let mut fast = Vec::new();
+        let plan = Plan::new(columns);
+        let mut whole = String::new();
+        for t in tokens {
+            let l = Line {
+                context: Some("ctx \u{1b}"),
+                platform: PlatformKind::Stackstate.as_str(),
+                kind: "service-token",
+                plan: &plan,
+                token: t,
+                now,
+            };
+            crate::redact::json::append(&mut fast, &l, &masker, false, 0, || {
+                token_line(
+                    Some("ctx \u{1b}"),
+                    PlatformKind::Stackstate,
+                    "service-token",
+                    columns,
+                    t,
+                    now,
+                )
+            })
+            .unwrap();
+            fast.push(b'\n');
+            let v = token_line(
+                Some("ctx \u{1b}"),
+                PlatformKind::Stackstate,
+                "service-token",
+                columns,
+                t,
+                now,
+            );
+            whole.push_str(&line(v, None));
+        }
+        assert_eq!(String::from_utf8(fast).unwrap(), whole);
+    }
+
+    const EVERY: [Column; 8] = [
+        fixed("ID"),
+        col("NAME"),
+        col("ROLES"),
+        fixed("CREATED"),
+        col("DEDICATED_SUBJECT"),
+        col("STATE"),
+        col("LAST SEEN"),
+        col("ROLES"),
+    ];
+
+    #[test]
+    fn written_lines_are_the_bytes_of_the_value_lines() {
+        crate::redact::register("jsonl-secret-0123456789");
+        crate::redact::register("zq7");
+        let tokens = [
+            every_token("ci", None),
+            every_token("", Some("zq7")),
+            every_token("x jsonl-secret-0123456789 \u{202e}\"", Some("d\n")),
+        ];
+        lines_match(&EVERY, &tokens);
+        lines_match(&EVERY[..3], &tokens);
+        lines_match(&[], &tokens);
+    }
+
+    #[test]
+    fn a_masked_detail_key_sorts_as_the_value_lines_do() {
+        crate::redact::register("dedicated-subject");
+        lines_match(&EVERY, &[every_token("n", Some("dedicated-subject"))]);
     }
 }

@@ -6,11 +6,11 @@
 use std::borrow::Cow;
 use std::io::{self, Write};
 
-use serde::Serialize;
 use serde_json::Value;
-use serde_json::ser::{CharEscape, Formatter};
 use unicode_width::UnicodeWidthStr;
 
+use crate::platform::RowJson;
+use crate::redact::json::{append, write_json_string};
 use crate::redact::{Masker, Stream};
 
 /// The buffer in front of stdout.
@@ -21,180 +21,10 @@ pub fn stdout() -> io::BufWriter<io::StdoutLock<'static>> {
     io::BufWriter::with_capacity(BUFFER, io::stdout().lock())
 }
 
-/// serde_json's pretty (two spaces, starting at `indent` levels) or compact layout, with every
-/// string value and key masked as [`crate::redact::json_value_except`] masks it and escaped as
-/// [`crate::redact::json_text`] escapes it.
-struct SafeFormatter<'m> {
-    masker: &'m Masker,
-    pretty: bool,
-    indent: usize,
-    has_value: bool,
-    in_key: bool,
-    /// The string being written, unescaped, until its end.
-    string: String,
-    /// A key was masked: the row must be written again with its keys sorted after masking.
-    key_masked: &'m std::cell::Cell<bool>,
-}
-
-fn indent<W: ?Sized + Write>(w: &mut W, n: usize) -> io::Result<()> {
-    for _ in 0..n {
-        w.write_all(b"  ")?;
-    }
-    Ok(())
-}
-
-impl Formatter for SafeFormatter<'_> {
-    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.indent += 1;
-        self.has_value = false;
-        w.write_all(b"[")
-    }
-
-    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.indent -= 1;
-        if self.pretty && self.has_value {
-            w.write_all(b"\n")?;
-            indent(w, self.indent)?;
-        }
-        w.write_all(b"]")
-    }
-
-    fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
-        if !self.pretty {
-            return if first { Ok(()) } else { w.write_all(b",") };
-        }
-        w.write_all(if first { b"\n" } else { b",\n" })?;
-        indent(w, self.indent)
-    }
-
-    fn end_array_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
-        self.has_value = true;
-        Ok(())
-    }
-
-    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.indent += 1;
-        self.has_value = false;
-        w.write_all(b"{")
-    }
-
-    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.indent -= 1;
-        if self.pretty && self.has_value {
-            w.write_all(b"\n")?;
-            indent(w, self.indent)?;
-        }
-        w.write_all(b"}")
-    }
-
-    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
-        self.in_key = true;
-        self.begin_array_value(w, first)
-    }
-
-    fn end_object_key<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
-        self.in_key = false;
-        Ok(())
-    }
-
-    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        w.write_all(if self.pretty { b": " } else { b":" })
-    }
-
-    fn end_object_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
-        self.has_value = true;
-        Ok(())
-    }
-
-    fn begin_string<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
-        self.string.clear();
-        Ok(())
-    }
-
-    fn write_string_fragment<W: ?Sized + Write>(&mut self, _w: &mut W, s: &str) -> io::Result<()> {
-        self.string.push_str(s);
-        Ok(())
-    }
-
-    fn write_char_escape<W: ?Sized + Write>(
-        &mut self,
-        _w: &mut W,
-        e: CharEscape,
-    ) -> io::Result<()> {
-        self.string.push(match e {
-            CharEscape::Quote => '"',
-            CharEscape::ReverseSolidus => '\\',
-            CharEscape::Solidus => '/',
-            CharEscape::Backspace => '\u{8}',
-            CharEscape::FormFeed => '\u{c}',
-            CharEscape::LineFeed => '\n',
-            CharEscape::CarriageReturn => '\r',
-            CharEscape::Tab => '\t',
-            CharEscape::AsciiControl(b) => char::from(b),
-        });
-        Ok(())
-    }
-
-    fn end_string<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        let raw = std::mem::take(&mut self.string);
-        let shown = if self.in_key {
-            let k = self.masker.key(&raw);
-            if matches!(k, Cow::Owned(_)) {
-                self.key_masked.set(true);
-            }
-            k
-        } else {
-            self.masker.value(&raw)
-        };
-        let result = write_json_string(w, &shown);
-        drop(shown);
-        self.string = raw;
-        result
-    }
-}
-
-/// A JSON string in quotes: serde_json's escapes, then `\uXXXX` for what
-/// [`crate::redact::needs_escape`] names (C1 controls, DEL, bidirectional overrides).
-fn write_json_string<W: ?Sized + Write>(w: &mut W, s: &str) -> io::Result<()> {
-    w.write_all(b"\"")?;
-    if s.bytes()
-        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
-    {
-        w.write_all(s.as_bytes())?;
-        return w.write_all(b"\"");
-    }
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut start = 0;
-    for (i, c) in s.char_indices() {
-        let escaped: Option<Cow<'static, str>> = match c {
-            '"' => Some("\\\"".into()),
-            '\\' => Some("\\\\".into()),
-            '\n' => Some("\\n".into()),
-            '\r' => Some("\\r".into()),
-            '\t' => Some("\\t".into()),
-            '\u{8}' => Some("\\b".into()),
-            '\u{c}' => Some("\\f".into()),
-            c if (c as u32) < 0x20 => {
-                let b = c as u8;
-                let hex = [HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]];
-                Some(format!("\\u00{}", String::from_utf8_lossy(&hex)).into())
-            }
-            c if crate::redact::needs_escape(c) => Some(format!("\\u{:04x}", c as u32).into()),
-            _ => None,
-        };
-        if let Some(e) = escaped {
-            w.write_all(&s.as_bytes()[start..i])?;
-            w.write_all(e.as_bytes())?;
-            start = i + c.len_utf8();
-        }
-    }
-    w.write_all(&s.as_bytes()[start..])?;
-    w.write_all(b"\"")
-}
-
 /// Writes `value` at `indent` levels (pretty) or on one line, masked and escaped. A value whose
 /// object keys held a secret is masked first and written again, so that its keys come out
 /// sorted as the whole-value path sorts them.
+#[cfg_attr(not(test), allow(dead_code))]
 pub fn write_value<W: Write>(
     w: &mut W,
     value: &Value,
@@ -204,45 +34,76 @@ pub fn write_value<W: Write>(
     scratch: &mut Vec<u8>,
 ) -> io::Result<()> {
     scratch.clear();
-    let key_masked = serialize(scratch, value, masker, pretty, level)?;
-    if key_masked {
-        let mut owned = value.clone();
-        crate::redact::json_value_except(&mut owned, masker.allowed());
-        scratch.clear();
-        serialize(scratch, &owned, masker, pretty, level)?;
-    }
+    append(scratch, value, masker, pretty, level, || value.clone())?;
     w.write_all(scratch)
 }
 
-fn serialize(
-    out: &mut Vec<u8>,
-    value: &Value,
-    masker: &Masker,
-    pretty: bool,
-    level: usize,
-) -> io::Result<bool> {
-    let key_masked = std::cell::Cell::new(false);
-    let formatter = SafeFormatter {
-        masker,
-        pretty,
-        indent: level,
-        has_value: false,
-        in_key: false,
-        string: String::new(),
-        key_masked: &key_masked,
-    };
-    let mut ser = serde_json::Serializer::with_formatter(&mut *out, formatter);
-    value.serialize(&mut ser).map_err(io::Error::other)?;
-    drop(ser);
-    Ok(key_masked.get())
+/// One element of a JSON list, written masked and escaped into a scratch buffer.
+pub trait JsonRow {
+    fn write_row(
+        &self,
+        out: &mut Vec<u8>,
+        masker: &Masker,
+        pretty: bool,
+        level: usize,
+    ) -> io::Result<()>;
+}
+
+impl JsonRow for Value {
+    fn write_row(
+        &self,
+        out: &mut Vec<u8>,
+        m: &Masker,
+        pretty: bool,
+        level: usize,
+    ) -> io::Result<()> {
+        append(out, self, m, pretty, level, || self.clone())
+    }
+}
+
+impl<T: JsonRow + ?Sized> JsonRow for &T {
+    fn write_row(
+        &self,
+        out: &mut Vec<u8>,
+        m: &Masker,
+        pretty: bool,
+        level: usize,
+    ) -> io::Result<()> {
+        (**self).write_row(out, m, pretty, level)
+    }
+}
+
+impl JsonRow for Cow<'_, Value> {
+    fn write_row(
+        &self,
+        out: &mut Vec<u8>,
+        m: &Masker,
+        pretty: bool,
+        level: usize,
+    ) -> io::Result<()> {
+        (**self).write_row(out, m, pretty, level)
+    }
+}
+
+/// A list row's server object, serialised straight from what the platform decoded.
+impl JsonRow for RowJson {
+    fn write_row(
+        &self,
+        out: &mut Vec<u8>,
+        m: &Masker,
+        pretty: bool,
+        level: usize,
+    ) -> io::Result<()> {
+        self.write(out, m, pretty, level)
+    }
 }
 
 /// `{"<key>": [rows…]}` pretty-printed, each row written as it comes: the bytes of
 /// `pretty(&json!({key: rows}))`.
-pub fn write_json_list<W: Write, V: std::borrow::Borrow<Value>>(
+pub fn write_json_list<W: Write, R: JsonRow>(
     w: &mut W,
     key: &str,
-    rows: impl IntoIterator<Item = V>,
+    rows: impl IntoIterator<Item = R>,
     masker: &Masker,
 ) -> io::Result<()> {
     w.write_all(b"{\n  ")?;
@@ -251,8 +112,10 @@ pub fn write_json_list<W: Write, V: std::borrow::Borrow<Value>>(
     let mut scratch = Vec::new();
     let mut any = false;
     for row in rows {
-        w.write_all(if any { b",\n    " } else { b"\n    " })?;
-        write_value(w, row.borrow(), masker, true, 2, &mut scratch)?;
+        scratch.clear();
+        scratch.extend_from_slice(if any { b",\n    " } else { b"\n    " });
+        row.write_row(&mut scratch, masker, true, 2)?;
+        w.write_all(&scratch)?;
         any = true;
     }
     if any {
@@ -286,10 +149,10 @@ impl<'m, W: Write> FleetJson<'m, W> {
 
     /// One context: the members of `fields` (an object) and, when given, the list under its key
     /// in its sorted place among them, as the whole-value path sorts an object's keys.
-    pub fn entry<V: std::borrow::Borrow<Value>>(
+    pub fn entry<R: JsonRow>(
         &mut self,
         fields: &Value,
-        list: Option<(&str, impl IntoIterator<Item = V>)>,
+        list: Option<(&str, impl IntoIterator<Item = R>)>,
     ) -> io::Result<()> {
         self.w.write_all(if self.entries > 0 {
             b",\n    {"
@@ -324,26 +187,21 @@ impl<'m, W: Write> FleetJson<'m, W> {
         self.w.write_all(b": ")
     }
 
-    fn list_member<V: std::borrow::Borrow<Value>>(
+    fn list_member<R: JsonRow>(
         &mut self,
         first: &mut bool,
         key: &str,
-        rows: impl IntoIterator<Item = V>,
+        rows: impl IntoIterator<Item = R>,
     ) -> io::Result<()> {
         self.member_key(first, key)?;
         self.w.write_all(b"[")?;
         let mut any = false;
         for row in rows {
-            self.w
-                .write_all(if any { b",\n        " } else { b"\n        " })?;
-            write_value(
-                &mut self.w,
-                row.borrow(),
-                self.masker,
-                true,
-                4,
-                &mut self.scratch,
-            )?;
+            self.scratch.clear();
+            self.scratch
+                .extend_from_slice(if any { b",\n        " } else { b"\n        " });
+            row.write_row(&mut self.scratch, self.masker, true, 4)?;
+            self.w.write_all(&self.scratch)?;
             any = true;
         }
         if any {

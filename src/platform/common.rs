@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::dates::parse_expiration;
 use crate::error::{Error, Result};
-use crate::platform::interface::TokenId;
+use crate::platform::interface::{Token, TokenId};
 use crate::secret::Secret;
 
 /// An int64 id, as the Go CLI words its refusal.
@@ -103,5 +103,13 @@ pub fn strip_base_path<'a>(url: &'a str, base: &str) -> &'a str {
     match url.strip_suffix(base) {
         Some(rest) if rest.ends_with('/') && !rest.ends_with("//") => rest.trim_end_matches('/'),
         _ => url,
+    }
+}
+
+/// A list's rows sorted by name, the server's order kept among equal names. An answer already in
+/// that order (the common case) is left as it is, without moving a row.
+pub fn sort_by_name(rows: &mut [Token]) {
+    if !rows.is_sorted_by(|a, b| a.name <= b.name) {
+        rows.sort_by(|a, b| a.name.cmp(&b.name));
     }
 }

@@ -1,16 +1,113 @@
 //! The server's object of a list row (`-o json`), made only when something reads it (issue 24:
 //! a row costs memory in proportion to what it holds). A platform that decodes its rows into
-//! typed structs keeps the struct and makes the JSON value from it on demand; a text table never
-//! makes it, and `-o json` makes each row's value while writing it and drops it after.
+//! typed structs keeps the struct: `-o json` of a list writes it straight from the struct, its
+//! keys in the order of its JSON value (sorted), and a JSON value is made only when something
+//! reads it as one (a rotation, `get`).
 
-use std::borrow::Cow;
 use std::fmt;
+use std::io;
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 
-use serde_json::Value;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde::ser::{SerializeMap, Serializer};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 
-type Make = Arc<dyn Fn() -> Value + Send + Sync>;
+use crate::redact::Masker;
+
+/// A typed server object that can write itself with its keys in the order its JSON value has
+/// them (byte order, as `serde_json::Map` sorts), without making the value.
+pub trait SortedJson: Serialize + Send + Sync {
+    fn serialize_sorted<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error>;
+}
+
+impl SortedJson for Value {
+    fn serialize_sorted<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.serialize(s)
+    }
+}
+
+/// One field of a typed object, as JSON shows it.
+pub enum JsonField<'a> {
+    Int(i64),
+    Str(&'a str),
+    Strs(&'a [String]),
+}
+
+impl Serialize for JsonField<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            JsonField::Int(i) => s.serialize_i64(*i),
+            JsonField::Str(v) => s.serialize_str(v),
+            JsonField::Strs(v) => v.serialize(s),
+        }
+    }
+}
+
+/// An object of `known` fields (given in byte order of their keys; `None` ones left out) and the
+/// `extra` ones the struct kept, merged in byte order of their keys.
+pub fn serialize_merged<S: Serializer>(
+    s: S,
+    known: &[(&str, Option<JsonField<'_>>)],
+    extra: &Map<String, Value>,
+) -> Result<S::Ok, S::Error> {
+    let present = known.iter().filter(|(_, v)| v.is_some()).count();
+    let mut map = s.serialize_map(Some(present + extra.len()))?;
+    let mut extra = extra.iter().peekable();
+    for (key, value) in known {
+        let Some(value) = value else { continue };
+        while let Some((k, v)) = extra.next_if(|(k, _)| k.as_str() < *key) {
+            map.serialize_entry(k, v)?;
+        }
+        map.serialize_entry(key, value)?;
+    }
+    for (k, v) in extra {
+        map.serialize_entry(k, v)?;
+    }
+    map.end()
+}
+
+/// What a lazily made row holds.
+trait RowSource: Send + Sync {
+    fn value(&self) -> Value;
+    fn append(
+        &self,
+        out: &mut Vec<u8>,
+        masker: &Masker,
+        pretty: bool,
+        level: usize,
+    ) -> io::Result<()>;
+}
+
+struct Typed<T>(T);
+
+struct Sorted<'a, T>(&'a T);
+
+impl<T: SortedJson> Serialize for Sorted<'_, T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize_sorted(s)
+    }
+}
+
+impl<T: SortedJson> RowSource for Typed<T> {
+    fn value(&self) -> Value {
+        serde_json::to_value(&self.0).unwrap_or(Value::Null)
+    }
+
+    fn append(
+        &self,
+        out: &mut Vec<u8>,
+        masker: &Masker,
+        pretty: bool,
+        level: usize,
+    ) -> io::Result<()> {
+        crate::redact::json::append(out, &Sorted(&self.0), masker, pretty, level, || {
+            self.value()
+        })
+    }
+}
 
 /// A JSON value, given or made on first use.
 #[derive(Clone)]
@@ -19,25 +116,141 @@ pub struct RowJson(Inner);
 #[derive(Clone)]
 enum Inner {
     Given(Value),
-    Lazy { make: Make, made: OnceLock<Value> },
+    Lazy {
+        source: Arc<dyn RowSource>,
+        made: OnceLock<Value>,
+    },
+    /// The object's text in the answer, decoded again when read.
+    Raw {
+        body: Arc<String>,
+        start: u32,
+        end: u32,
+        codec: &'static Codec,
+        made: OnceLock<Value>,
+    },
+}
+
+/// How a raw row's text reads, for its type.
+struct Codec {
+    value: fn(&str) -> Value,
+    append: fn(&str, &mut Vec<u8>, &Masker, bool, usize) -> io::Result<()>,
+}
+
+struct CodecOf<T>(std::marker::PhantomData<T>);
+
+impl<T: SortedJson + DeserializeOwned> CodecOf<T> {
+    const CODEC: Codec = Codec {
+        value: |text| match serde_json::from_str::<T>(text) {
+            Ok(t) => serde_json::to_value(&t).unwrap_or(Value::Null),
+            Err(_) => Value::Null,
+        },
+        append: |text, out, masker, pretty, level| match serde_json::from_str::<T>(text) {
+            Ok(t) => Typed(t).append(out, masker, pretty, level),
+            Err(_) => crate::redact::json::append(out, &Value::Null, masker, pretty, level, || {
+                Value::Null
+            }),
+        },
+    };
+}
+
+/// The rows of a JSON array answer: each element decoded as `T` and made a row by `row`, with
+/// its object kept as its text in `body` (no copy of it, nothing decoded twice unless read). An
+/// answer that does not decode fails with the error decoding it whole gives.
+pub fn decode_rows<T: SortedJson + DeserializeOwned, R>(
+    body: Arc<String>,
+    mut row: impl FnMut(T, RowJson) -> R,
+) -> serde_json::Result<Vec<R>> {
+    let rows = (|| {
+        let raws: Vec<&RawValue> = serde_json::from_str(&body)?;
+        let mut rows = Vec::with_capacity(raws.len());
+        for raw in raws {
+            let text = raw.get();
+            let t: T = serde_json::from_str(text)?;
+            let start = text.as_ptr() as usize - body.as_ptr() as usize;
+            let json = RowJson(Inner::Raw {
+                body: Arc::clone(&body),
+                start: u32::try_from(start).map_err(serde::de::Error::custom)?,
+                end: u32::try_from(start + text.len()).map_err(serde::de::Error::custom)?,
+                codec: &CodecOf::<T>::CODEC,
+                made: OnceLock::new(),
+            });
+            rows.push(row(t, json));
+        }
+        Ok(rows)
+    })();
+    rows.or_else(|e: serde_json::Error| {
+        serde_json::from_str::<Vec<T>>(&body)?;
+        Err(e)
+    })
 }
 
 impl RowJson {
     /// The value of `source`, serialised when first read.
-    pub fn of<T: serde::Serialize + Send + Sync + 'static>(source: T) -> RowJson {
+    pub fn of<T: SortedJson + 'static>(source: T) -> RowJson {
         RowJson(Inner::Lazy {
-            make: Arc::new(move || serde_json::to_value(&source).unwrap_or(Value::Null)),
+            source: Arc::new(Typed(source)),
             made: OnceLock::new(),
         })
     }
 
-    /// The value for one use, not kept when it had to be made (a large list written row by row).
-    pub fn transient(&self) -> Cow<'_, Value> {
+    /// The row for one use (a large list written row by row): written with
+    /// [`RowJson::write`], its value is not made.
+    pub fn transient(&self) -> &RowJson {
+        self
+    }
+
+    /// Appends the object to `out` as [`crate::redact::json::append`] appends its value:
+    /// masked and escaped, pretty at `level` levels or on one line.
+    pub fn write(
+        &self,
+        out: &mut Vec<u8>,
+        masker: &Masker,
+        pretty: bool,
+        level: usize,
+    ) -> io::Result<()> {
         match &self.0 {
-            Inner::Given(v) => Cow::Borrowed(v),
-            Inner::Lazy { make, made } => match made.get() {
-                Some(v) => Cow::Borrowed(v),
-                None => Cow::Owned(make()),
+            Inner::Lazy { source, made } if made.get().is_none() => {
+                source.append(out, masker, pretty, level)
+            }
+            Inner::Raw {
+                body,
+                start,
+                end,
+                codec,
+                made,
+            } if made.get().is_none() => (codec.append)(
+                &body[*start as usize..*end as usize],
+                out,
+                masker,
+                pretty,
+                level,
+            ),
+            _ => {
+                let v: &Value = self;
+                crate::redact::json::append(out, v, masker, pretty, level, || v.clone())
+            }
+        }
+    }
+
+    /// The value, not kept when it had to be made.
+    fn value(&self) -> std::borrow::Cow<'_, Value> {
+        match &self.0 {
+            Inner::Given(v) => std::borrow::Cow::Borrowed(v),
+            Inner::Lazy { source, made } => match made.get() {
+                Some(v) => std::borrow::Cow::Borrowed(v),
+                None => std::borrow::Cow::Owned(source.value()),
+            },
+            Inner::Raw {
+                body,
+                start,
+                end,
+                codec,
+                made,
+            } => match made.get() {
+                Some(v) => std::borrow::Cow::Borrowed(v),
+                None => {
+                    std::borrow::Cow::Owned((codec.value)(&body[*start as usize..*end as usize]))
+                }
             },
         }
     }
@@ -55,20 +268,27 @@ impl Deref for RowJson {
     fn deref(&self) -> &Value {
         match &self.0 {
             Inner::Given(v) => v,
-            Inner::Lazy { make, made } => made.get_or_init(|| make()),
+            Inner::Lazy { source, made } => made.get_or_init(|| source.value()),
+            Inner::Raw {
+                body,
+                start,
+                end,
+                codec,
+                made,
+            } => made.get_or_init(|| (codec.value)(&body[*start as usize..*end as usize])),
         }
     }
 }
 
 impl fmt::Debug for RowJson {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.transient(), f)
+        fmt::Debug::fmt(&*self.value(), f)
     }
 }
 
 impl PartialEq for RowJson {
     fn eq(&self, other: &RowJson) -> bool {
-        *self.transient() == *other.transient()
+        *self.value() == *other.value()
     }
 }
 
@@ -79,9 +299,66 @@ mod tests {
     #[test]
     fn made_on_demand_and_equal_to_the_given_value() {
         let lazy = RowJson::of(serde_json::json!({"b": 1, "a": [2]}));
-        assert_eq!(*lazy.transient(), serde_json::json!({"a": [2], "b": 1}));
+        assert_eq!(*lazy.value(), serde_json::json!({"a": [2], "b": 1}));
         assert_eq!(lazy, RowJson::from(serde_json::json!({"a": [2], "b": 1})));
         assert_eq!(lazy["a"][0], 2);
         assert_eq!(lazy.clone().get("b"), Some(&Value::from(1)));
+    }
+
+    #[derive(Serialize)]
+    struct Two {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        b: Option<i64>,
+        m: String,
+        #[serde(flatten)]
+        extra: Map<String, Value>,
+    }
+
+    impl SortedJson for Two {
+        fn serialize_sorted<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            serialize_merged(
+                s,
+                &[
+                    ("b", self.b.map(JsonField::Int)),
+                    ("m", Some(JsonField::Str(&self.m))),
+                ],
+                &self.extra,
+            )
+        }
+    }
+
+    #[test]
+    fn a_typed_row_writes_the_bytes_of_its_value() {
+        crate::redact::register("secret-0123456789");
+        let masker = Masker::now(None);
+        for extra in [
+            serde_json::json!({}),
+            serde_json::json!({"a": 1, "c": "secret-0123456789", "n": null, "z": [{"y": 1, "x": 2}]}),
+            serde_json::json!({"secret-0123456789": 1, "A": 2}),
+        ] {
+            for b in [None, Some(3)] {
+                let two = Two {
+                    b,
+                    m: "x\u{1b}secret-0123456789".into(),
+                    extra: extra.as_object().unwrap().clone(),
+                };
+                let row = RowJson::of(two);
+                for pretty in [false, true] {
+                    let mut typed = b"[".to_vec();
+                    row.write(&mut typed, &masker, pretty, 2).unwrap();
+                    let mut whole = b"[".to_vec();
+                    crate::redact::json::append(
+                        &mut whole,
+                        &*row.value(),
+                        &masker,
+                        pretty,
+                        2,
+                        || row.value().into_owned(),
+                    )
+                    .unwrap();
+                    assert_eq!(String::from_utf8(typed), String::from_utf8(whole));
+                }
+            }
+        }
     }
 }

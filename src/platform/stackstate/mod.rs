@@ -17,6 +17,7 @@ use crate::platform::interface::{
     Validation, col, fixed,
 };
 use crate::platform::kind::{CredentialKind, PlatformKind, Profile};
+use crate::platform::row_json::{RowJson, decode_rows};
 use crate::platform::stackstate::wire::{
     AuthorizeIngestionApiKeyRequest, GenerateIngestionApiKeyRequest,
     GeneratedIngestionApiKeyResponse, IngestionApiKey, NewServiceTokenRequest, ServerInfo,
@@ -120,9 +121,11 @@ impl TokenKind for ServiceTokens {
     }
 
     async fn list(client: &Client) -> Result<Vec<Token>> {
-        let mut tokens: Vec<ServiceToken> = client.get(TOKENS).await?;
-        tokens.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(tokens.into_iter().map(token_row).collect())
+        let mut rows = client
+            .get_text(TOKENS, |body| decode_rows(body, token_row_of))
+            .await?;
+        crate::platform::common::sort_by_name(&mut rows);
+        Ok(rows)
     }
 
     async fn delete(client: &Client, id: &TokenId) -> Result<()> {
@@ -237,9 +240,11 @@ impl TokenKind for IngestionApiKeys {
     }
 
     async fn list(client: &Client) -> Result<Vec<Token>> {
-        let mut keys: Vec<IngestionApiKey> = client.get(KEYS).await?;
-        keys.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(keys.into_iter().map(key_row).collect())
+        let mut rows = client
+            .get_text(KEYS, |body| decode_rows(body, key_row_of))
+            .await?;
+        crate::platform::common::sort_by_name(&mut rows);
+        Ok(rows)
     }
 
     async fn delete(client: &Client, id: &TokenId) -> Result<()> {
@@ -335,6 +340,12 @@ impl Platform for StackState {
 
 /// A list element as a row.
 fn token_row(t: ServiceToken) -> Token {
+    let json = RowJson::of(t.clone());
+    token_row_of(t, json)
+}
+
+/// A list element as a row, its server object `json`.
+fn token_row_of(t: ServiceToken, json: RowJson) -> Token {
     Token {
         id: id_of(t.id),
         name: t.name.clone(),
@@ -349,12 +360,18 @@ fn token_row(t: ServiceToken) -> Token {
             Cell::List(t.roles.clone()),
             Cell::Text(t.dedicated_subject.clone()),
         ],
-        json: crate::platform::row_json::RowJson::of(t),
+        json,
     }
 }
 
 /// A list element as a row.
 fn key_row(k: IngestionApiKey) -> Token {
+    let json = RowJson::of(k.clone());
+    key_row_of(k, json)
+}
+
+/// A list element as a row, its server object `json`.
+fn key_row_of(k: IngestionApiKey, json: RowJson) -> Token {
     Token {
         id: id_of(k.id),
         name: k.name.clone(),
@@ -368,7 +385,7 @@ fn key_row(k: IngestionApiKey) -> Token {
             Cell::Expiration(k.expiration),
             Cell::Text(k.description.clone()),
         ],
-        json: crate::platform::row_json::RowJson::of(k),
+        json,
     }
 }
 

@@ -7,6 +7,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::platform::row_json::{JsonField, SortedJson, serialize_merged};
+
 /// `ServiceToken`: one element of `GET /security/tokens`. Decoded field by field (a list holds
 /// thousands): the known fields typed, the rest kept in `extra`, as `#[serde(flatten)]` would
 /// without its buffering of every field first.
@@ -126,6 +128,55 @@ decode_fields!(IngestionApiKey, "an ingestion API key", [
     description => "description",
     expiration => "expiration",
 ]);
+
+impl SortedJson for ServiceToken {
+    fn serialize_sorted<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_merged(
+            s,
+            &[
+                (
+                    "dedicatedSubject",
+                    self.dedicated_subject.as_deref().map(JsonField::Str),
+                ),
+                (
+                    "description",
+                    self.description.as_deref().map(JsonField::Str),
+                ),
+                ("expiration", self.expiration.map(JsonField::Int)),
+                ("id", self.id.map(JsonField::Int)),
+                (
+                    "lastUpdateTimestamp",
+                    self.last_update_timestamp.map(JsonField::Int),
+                ),
+                ("name", Some(JsonField::Str(&self.name))),
+                ("roles", Some(JsonField::Strs(&self.roles))),
+            ],
+            &self.extra,
+        )
+    }
+}
+
+impl SortedJson for IngestionApiKey {
+    fn serialize_sorted<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_merged(
+            s,
+            &[
+                (
+                    "description",
+                    self.description.as_deref().map(JsonField::Str),
+                ),
+                ("expiration", self.expiration.map(JsonField::Int)),
+                ("id", self.id.map(JsonField::Int)),
+                (
+                    "lastUpdateTimestamp",
+                    self.last_update_timestamp.map(JsonField::Int),
+                ),
+                ("name", Some(JsonField::Str(&self.name))),
+            ],
+            &self.extra,
+        )
+    }
+}
 
 /// `NewServiceTokenRequest`: body of `POST /security/tokens`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -329,6 +380,72 @@ mod tests {
         );
         let bare: ServiceToken = serde_json::from_str("{}").unwrap();
         assert_eq!(bare.name, "");
+    }
+
+    #[test]
+    fn sorted_rows_write_the_bytes_of_their_values() {
+        let masker = crate::redact::Masker::now(None);
+        for text in [
+            r#"{"name":"a","roles":["r","s"],"id":3,"expiration":9,"lastUpdateTimestamp":1}"#,
+            r#"{"name":"b","roles":[],"dedicatedSubject":"d","description":"x","zz":1,"e":[1],"dedicatedSubjectX":2,"a":{}}"#,
+            r#"{}"#,
+        ] {
+            let t: ServiceToken = serde_json::from_str(text).unwrap();
+            let k: IngestionApiKey = serde_json::from_str(text).unwrap();
+            let rows = [
+                crate::platform::RowJson::of(t.clone()),
+                crate::platform::RowJson::of(k.clone()),
+            ];
+            let values = [
+                serde_json::to_value(&t).unwrap(),
+                serde_json::to_value(&k).unwrap(),
+            ];
+            for (row, value) in rows.iter().zip(&values) {
+                let mut typed = Vec::new();
+                row.write(&mut typed, &masker, true, 2).unwrap();
+                let mut whole = Vec::new();
+                crate::redact::json::append(&mut whole, value, &masker, true, 2, || value.clone())
+                    .unwrap();
+                assert_eq!(String::from_utf8(typed), String::from_utf8(whole));
+            }
+        }
+    }
+
+    #[test]
+    fn rows_kept_as_their_text_read_as_the_decoded_ones() {
+        use crate::platform::RowJson;
+        use crate::platform::row_json::decode_rows;
+        crate::redact::register("wire-secret-0123456789");
+        let masker = crate::redact::Masker::now(None);
+        let body = r#" [ {"name":"b\u0041 wire-secret-0123456789","roles":["r"],"id":3,"zz":{"b":1,"a":2}},
+            {"id":1,"name":"a","roles":[],"wire-secret-0123456789":1,"description":"d"} ] "#;
+        let rows = decode_rows(
+            std::sync::Arc::new(body.to_string()),
+            |t: ServiceToken, j| (t, j),
+        )
+        .unwrap();
+        assert_eq!(rows.len(), 2);
+        for (t, raw) in rows {
+            let typed = RowJson::of(t.clone());
+            for pretty in [false, true] {
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                raw.write(&mut a, &masker, pretty, 1).unwrap();
+                typed.write(&mut b, &masker, pretty, 1).unwrap();
+                assert_eq!(String::from_utf8(a), String::from_utf8(b));
+            }
+            assert_eq!(raw, typed);
+            assert_eq!(raw["name"], serde_json::to_value(&t.name).unwrap());
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            raw.write(&mut a, &masker, true, 1).unwrap();
+            typed.write(&mut b, &masker, true, 1).unwrap();
+            assert_eq!(a, b, "once made, the value is written");
+        }
+        for bad in [r#"{"a":1}"#, r#"[{"id":"x"}]"#, "[1,", r#"[{"roles":[1]}]"#] {
+            let whole = serde_json::from_str::<Vec<ServiceToken>>(bad).unwrap_err();
+            let e = decode_rows(std::sync::Arc::new(bad.to_string()), |t: ServiceToken, _| t)
+                .unwrap_err();
+            assert_eq!(e.to_string(), whole.to_string());
+        }
     }
 
     #[test]
