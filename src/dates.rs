@@ -91,7 +91,7 @@ fn parse_date(text: &str) -> Option<DateTime<Utc>> {
 pub fn render_expiration(millis: i64, now: DateTime<Utc>) -> String {
     match DateTime::<Utc>::from_timestamp_millis(millis) {
         Some(t) if (0..=9999).contains(&chrono::Datelike::year(&t)) => {
-            let date = t.format("%Y-%m-%d").to_string();
+            let date = ymd(&t);
             if t < now {
                 format!("{date} (expired)")
             } else {
@@ -106,11 +106,16 @@ pub fn render_expiration(millis: i64, now: DateTime<Utc>) -> String {
 /// date as the plain number.
 pub fn render_date(millis: i64) -> String {
     match DateTime::<Utc>::from_timestamp_millis(millis) {
-        Some(t) if (0..=9999).contains(&chrono::Datelike::year(&t)) => {
-            t.format("%Y-%m-%d").to_string()
-        }
+        Some(t) if (0..=9999).contains(&chrono::Datelike::year(&t)) => ymd(&t),
         _ => millis.to_string(),
     }
+}
+
+/// `yyyy-MM-dd` of a year from 0 to 9999: what `%Y-%m-%d` gives, without parsing the format
+/// string again for every row of a large list.
+fn ymd(t: &DateTime<Utc>) -> String {
+    use chrono::Datelike;
+    format!("{:04}-{:02}-{:02}", t.year(), t.month(), t.day())
 }
 
 /// How long ago a moment was, in its largest whole unit: `45s ago`, `3h ago`, `12d ago`.
@@ -179,6 +184,22 @@ mod age_tests {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn ymd_is_what_the_format_string_gives() {
+        for ms in [
+            0i64,
+            1,
+            86_399_999,
+            951_782_400_000,
+            1_767_225_599_999,
+            -62_135_596_800_000,
+            253_402_300_799_999,
+        ] {
+            let t = DateTime::<Utc>::from_timestamp_millis(ms).unwrap();
+            assert_eq!(ymd(&t), t.format("%Y-%m-%d").to_string(), "{ms}");
+        }
+    }
     use super::*;
 
     use super::test_now as now;
