@@ -181,7 +181,11 @@ pub fn render_as(
     credentials.sort_by(|a, b| {
         (&a.context, a.kind, &a.name, &a.id).cmp(&(&b.context, b.kind, &b.name, &b.id))
     });
-    let labels: Vec<String> = credentials.iter().map(credential_labels).collect();
+    let masker = crate::redact::Masker::now(None);
+    let labels: Vec<String> = credentials
+        .iter()
+        .map(|c| credential_labels(c, &masker))
+        .collect();
     let mut keep: Vec<bool> = vec![true; credentials.len()];
     for i in 1..labels.len() {
         if labels[i] == labels[i - 1] {
@@ -189,10 +193,10 @@ pub fn render_as(
         }
     }
     let mut out = String::with_capacity(credentials.len() * 4 * 160 + 1024);
-    let series = |out: &mut String, pick: &dyn Fn(&CredentialRecord) -> Option<i64>| {
+    let series = |out: &mut String, name: &str, pick: &dyn Fn(&CredentialRecord) -> Option<i64>| {
         for (i, c) in credentials.iter().enumerate() {
             if let Some(ms) = pick(c).filter(|_| keep[i]) {
-                let _ = writeln!(out, "{{{}}} {}", labels[i], seconds(ms));
+                let _ = writeln!(out, "{name}{{{}}} {}", labels[i], ms as f64 / 1000.0);
             }
         }
     };
@@ -203,9 +207,11 @@ pub fn render_as(
         "When the credential expires, in Unix seconds (no sample for one that never expires).",
         "gauge",
     );
-    let at = out.len();
-    series(&mut out, &|c| c.expires);
-    prefix_lines(&mut out, at, "sts_credential_expiration_timestamp_seconds");
+    series(
+        &mut out,
+        "sts_credential_expiration_timestamp_seconds",
+        &|c| c.expires,
+    );
 
     family(
         &mut out,
@@ -213,9 +219,11 @@ pub fn render_as(
         "When the credential was last used, in Unix seconds, where the platform keeps it.",
         "gauge",
     );
-    let at = out.len();
-    series(&mut out, &|c| c.last_used);
-    prefix_lines(&mut out, at, "sts_credential_last_used_timestamp_seconds");
+    series(
+        &mut out,
+        "sts_credential_last_used_timestamp_seconds",
+        &|c| c.last_used,
+    );
 
     family(
         &mut out,
@@ -223,9 +231,9 @@ pub fn render_as(
         "When the credential was created, in Unix seconds, where the platform tells it.",
         "gauge",
     );
-    let at = out.len();
-    series(&mut out, &|c| c.created);
-    prefix_lines(&mut out, at, "sts_credential_created_timestamp_seconds");
+    series(&mut out, "sts_credential_created_timestamp_seconds", &|c| {
+        c.created
+    });
 
     family(
         &mut out,
@@ -331,29 +339,27 @@ fn family(out: &mut String, format: Format, name: &str, help: &str, kind: &str) 
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
-/// Puts the metric name before each line written from `at` on (the series are written as
-/// `{labels} value` first, so one closure serves the three timestamp families).
-fn prefix_lines(out: &mut String, at: usize, name: &str) {
-    if at == out.len() {
-        return;
+fn credential_labels(c: &CredentialRecord, masker: &crate::redact::Masker) -> String {
+    let mut out = String::with_capacity(64 + c.context.len() + c.id.len() + c.name.len());
+    for (i, (key, value)) in [
+        ("context", c.context.as_str()),
+        ("platform", c.platform),
+        ("kind", c.kind),
+        ("id", c.id.as_str()),
+        ("name", c.name.as_str()),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(key);
+        out.push_str("=\"");
+        push_label_value(&mut out, &masker.text(value));
+        out.push('"');
     }
-    let tail = out.split_off(at);
-    for line in tail.lines() {
-        out.push_str(name);
-        out.push_str(line);
-        out.push('\n');
-    }
-}
-
-fn credential_labels(c: &CredentialRecord) -> String {
-    format!(
-        "context=\"{}\",platform=\"{}\",kind=\"{}\",id=\"{}\",name=\"{}\"",
-        label_value(&c.context),
-        label_value(c.platform),
-        label_value(c.kind),
-        label_value(&c.id),
-        label_value(&c.name)
-    )
+    out
 }
 
 fn context_labels(c: &ContextRecord) -> String {
@@ -370,6 +376,19 @@ fn context_labels(c: &ContextRecord) -> String {
 pub fn label_value(value: &str) -> String {
     let masked = crate::redact::mask(value, None);
     let mut out = String::with_capacity(masked.len());
+    push_label_value(&mut out, &masked);
+    out
+}
+
+/// A masked label value, escaped onto `out`.
+fn push_label_value(out: &mut String, masked: &str) {
+    if masked
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'\\' && b != b'"')
+    {
+        out.push_str(masked);
+        return;
+    }
     for c in masked.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -381,7 +400,6 @@ pub fn label_value(value: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }
 
 /// Epoch milliseconds as Unix seconds (`1767225600`, `1767225600.5`).
@@ -497,5 +515,27 @@ mod tests {
         assert!(text.contains("sts_context_last_success_timestamp_seconds{context=\"prod\",platform=\"stackstate\"} 1\n"));
         assert!(!text.contains("last_success_timestamp_seconds{context=\"down\""));
         assert!(text.contains("sts_credential_created_timestamp_seconds{context=\"prod\",platform=\"stackstate\",kind=\"service-token\",id=\"1\",name=\"a\"} 1700000000\n"));
+    }
+
+    #[test]
+    fn labels_are_the_masked_and_escaped_values() {
+        crate::redact::register("label-secret-0123456789");
+        let masker = crate::redact::Masker::now(None);
+        for name in [
+            "ci",
+            "a\"b\\c\nd\u{1b}\u{202e}é",
+            "x label-secret-0123456789",
+        ] {
+            let c = record(name, "7\"");
+            let expected = format!(
+                "context=\"{}\",platform=\"{}\",kind=\"{}\",id=\"{}\",name=\"{}\"",
+                label_value(&c.context),
+                label_value(c.platform),
+                label_value(c.kind),
+                label_value(&c.id),
+                label_value(&c.name)
+            );
+            assert_eq!(credential_labels(&c, &masker), expected);
+        }
     }
 }
