@@ -175,6 +175,56 @@ pub fn render_as(
     contexts: &[ContextRecord],
     refresh: Option<&RefreshRecord>,
 ) -> String {
+    let mut out = String::with_capacity(credentials.len() * 4 * 160 + 1024);
+    let _ = render_with(
+        format,
+        credentials,
+        contexts,
+        refresh,
+        &mut out,
+        &mut |_| Ok(()),
+    );
+    out
+}
+
+/// The exposition of a list (`-o prometheus`, [`render`]'s text) written to `w` as it is made,
+/// a buffer at a time, rather than whole.
+pub fn write_rendered(
+    w: &mut impl std::io::Write,
+    credentials: &mut [CredentialRecord],
+    contexts: &[ContextRecord],
+) -> std::io::Result<()> {
+    const SPILL: usize = 64 * 1024;
+    let mut out = String::with_capacity(SPILL + 1024);
+    let mut spill = |out: &mut String| {
+        if out.len() >= SPILL {
+            w.write_all(out.as_bytes())?;
+            out.clear();
+        }
+        Ok(())
+    };
+    render_with(
+        Format::Text,
+        credentials,
+        contexts,
+        None,
+        &mut out,
+        &mut spill,
+    )?;
+    w.write_all(out.as_bytes())?;
+    w.flush()
+}
+
+/// Writes the exposition onto `out`, handing it to `spill` after each credential's line (which
+/// may write it out and clear it).
+fn render_with(
+    format: Format,
+    credentials: &mut [CredentialRecord],
+    contexts: &[ContextRecord],
+    refresh: Option<&RefreshRecord>,
+    out: &mut String,
+    spill: &mut dyn FnMut(&mut String) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let family = |out: &mut String, name: &str, help: &str, kind: &str| {
         family(out, format, name, help, kind)
     };
@@ -192,51 +242,60 @@ pub fn render_as(
             keep[i] = false;
         }
     }
-    let mut out = String::with_capacity(credentials.len() * 4 * 160 + 1024);
-    let series = |out: &mut String, name: &str, pick: &dyn Fn(&CredentialRecord) -> Option<i64>| {
+    let series = |out: &mut String,
+                  spill: &mut dyn FnMut(&mut String) -> std::io::Result<()>,
+                  name: &str,
+                  pick: &dyn Fn(&CredentialRecord) -> Option<i64>| {
         for (i, c) in credentials.iter().enumerate() {
             if let Some(ms) = pick(c).filter(|_| keep[i]) {
                 let _ = writeln!(out, "{name}{{{}}} {}", labels[i], ms as f64 / 1000.0);
+                spill(out)?;
             }
         }
+        Ok::<(), std::io::Error>(())
     };
 
     family(
-        &mut out,
+        out,
         "sts_credential_expiration_timestamp_seconds",
         "When the credential expires, in Unix seconds (no sample for one that never expires).",
         "gauge",
     );
     series(
-        &mut out,
+        out,
+        spill,
         "sts_credential_expiration_timestamp_seconds",
         &|c| c.expires,
-    );
+    )?;
 
     family(
-        &mut out,
+        out,
         "sts_credential_last_used_timestamp_seconds",
         "When the credential was last used, in Unix seconds, where the platform keeps it.",
         "gauge",
     );
     series(
-        &mut out,
+        out,
+        spill,
         "sts_credential_last_used_timestamp_seconds",
         &|c| c.last_used,
-    );
+    )?;
 
     family(
-        &mut out,
+        out,
         "sts_credential_created_timestamp_seconds",
         "When the credential was created, in Unix seconds, where the platform tells it.",
         "gauge",
     );
-    series(&mut out, "sts_credential_created_timestamp_seconds", &|c| {
-        c.created
-    });
+    series(
+        out,
+        spill,
+        "sts_credential_created_timestamp_seconds",
+        &|c| c.created,
+    )?;
 
     family(
-        &mut out,
+        out,
         "sts_credential_info",
         "Every credential, with its status (active, revoked, expired); always 1.",
         "info",
@@ -249,11 +308,12 @@ pub fn render_as(
                 labels[i],
                 c.status.as_str()
             );
+            spill(out)?;
         }
     }
 
     family(
-        &mut out,
+        out,
         "sts_context_up",
         "1 when the last refresh of the context answered, else 0.",
         "gauge",
@@ -267,7 +327,7 @@ pub fn render_as(
         );
     }
     family(
-        &mut out,
+        out,
         "sts_context_last_success_timestamp_seconds",
         "When the context last answered, in Unix seconds.",
         "gauge",
@@ -285,7 +345,7 @@ pub fn render_as(
 
     if let Some(r) = refresh {
         family(
-            &mut out,
+            out,
             "sts_exporter_refresh_duration_seconds",
             "How long the last refresh of every context took.",
             "gauge",
@@ -296,7 +356,7 @@ pub fn render_as(
             r.duration_seconds
         );
         family(
-            &mut out,
+            out,
             "sts_exporter_refreshes_total",
             "Refreshes done, by result: success (every context answered) or failure.",
             "counter",
@@ -315,7 +375,7 @@ pub fn render_as(
     if format == Format::OpenMetrics {
         out.push_str("# EOF\n");
     }
-    out
+    Ok(())
 }
 
 /// Writes an exposition on stdout as it is: every label value in it was masked and escaped by
@@ -537,5 +597,23 @@ mod tests {
             );
             assert_eq!(credential_labels(&c, &masker), expected);
         }
+    }
+
+    #[test]
+    fn written_as_made_it_is_the_rendered_text() {
+        let mut creds: Vec<CredentialRecord> = (0..3000)
+            .map(|i| record(&format!("n{}", 3000 - i), &i.to_string()))
+            .collect();
+        let contexts = [ContextRecord {
+            context: "prod".into(),
+            platform: "stackstate",
+            up: true,
+            last_success: Some(1_700_000_000_000),
+        }];
+        let whole = render(&mut creds.clone(), &contexts, None);
+        let mut out = Vec::new();
+        write_rendered(&mut out, &mut creds, &contexts).unwrap();
+        assert!(whole.len() > 128 * 1024);
+        assert_eq!(String::from_utf8(out).unwrap(), whole);
     }
 }
