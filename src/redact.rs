@@ -191,6 +191,8 @@ pub fn json_text(serialized: &str) -> String {
 /// short one, without a lock or a copy when nothing is found. Masks exactly as [`json_value_except`].
 pub struct Masker {
     long: Vec<memchr::memmem::Finder<'static>>,
+    /// The length in bytes of the shortest of `long`.
+    shortest_long: usize,
     short: Vec<String>,
     allowed: Option<String>,
 }
@@ -212,6 +214,7 @@ impl Masker {
             }
         }
         Masker {
+            shortest_long: long.iter().map(|f| f.needle().len()).min().unwrap_or(0),
             long,
             short,
             allowed,
@@ -224,7 +227,9 @@ impl Masker {
     }
 
     fn any_long(&self, text: &str) -> bool {
-        self.long.iter().any(|f| f.find(text.as_bytes()).is_some())
+        // Most strings (keys, names, ids) are shorter than any secret: no search at all.
+        text.len() >= self.shortest_long
+            && self.long.iter().any(|f| f.find(text.as_bytes()).is_some())
     }
 
     /// A JSON string value: as [`json_value_except`] masks it.
@@ -236,6 +241,16 @@ impl Masker {
             }
         }
         self.key(value)
+    }
+
+    /// A text as [`mask`] masks it (the long secrets anywhere, a short one as a whole word),
+    /// borrowed when it holds none, which one search per secret tells.
+    pub fn text<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
+        if self.any_long(text) || self.short.iter().any(|s| text.contains(s.as_str())) {
+            std::borrow::Cow::Owned(mask(text, self.allowed.as_deref()))
+        } else {
+            std::borrow::Cow::Borrowed(text)
+        }
     }
 
     /// A JSON object key: the long secrets only.
@@ -528,5 +543,23 @@ mod tests {
             v,
             serde_json::json!({"service-tokens": [{"***": 1, "zq9": "***", "x": {"pre-***": true}}]})
         );
+    }
+
+    #[test]
+    fn the_masker_masks_texts_as_mask_does() {
+        register("masker-text-0123456789");
+        register("q7");
+        let masker = Masker::now(None);
+        for text in [
+            "",
+            "plain",
+            "q7",
+            "a q7 b",
+            "aq7b",
+            "x masker-text-0123456789 q7\n",
+            "masker-text-0123456789masker-text-0123456789",
+        ] {
+            assert_eq!(masker.text(text), mask(text, None), "{text:?}");
+        }
     }
 }

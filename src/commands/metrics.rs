@@ -89,9 +89,8 @@ pub fn print_all(
     let failed = ContextResult::first_failure(&results).is_some();
     let (mut credentials, contexts) = prometheus::records_of(nouns.json_one, &results, now);
     drop(results);
-    let text = prometheus::render(&mut credentials, &contexts, None);
+    prometheus::write_rendered(&mut std::io::stdout().lock(), &mut credentials, &contexts)?;
     drop(credentials);
-    prometheus::write_stdout(&text)?;
     if !failed {
         filter.check(rows, nouns)?;
     }

@@ -62,6 +62,16 @@ fn take(counter: &AtomicUsize, n: usize, max: usize, which: Exceeded) -> Result<
     }
 }
 
+/// The bytes outside a string that can change the count: a string, a separator, an opening.
+const STARTS: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'"' as usize] = true;
+    t[b',' as usize] = true;
+    t[b'[' as usize] = true;
+    t[b'{' as usize] = true;
+    t
+};
+
 /// How many JSON values this body holds as array elements or object members, at any depth, in
 /// one pass and without allocating (a malformed body gives some count; the decoder refuses it).
 pub fn count_values(body: &[u8]) -> usize {
@@ -88,6 +98,14 @@ pub fn count_values(body: &[u8]) -> usize {
             continue;
         }
         if b.is_ascii_whitespace() {
+            continue;
+        }
+        if !first && !STARTS[usize::from(b)] {
+            // Digits, letters, `:` and closing brackets count for nothing: skip to the next
+            // byte that might.
+            while i < body.len() && !STARTS[usize::from(body[i])] {
+                i += 1;
+            }
             continue;
         }
         if first && b != b']' && b != b'}' {
@@ -120,6 +138,11 @@ mod tests {
         );
         assert_eq!(count_values(br#"["a\"[,", "b"]"#), 2);
         assert_eq!(count_values(b"  [ \n ]  "), 0);
+        assert_eq!(
+            count_values(br#"[12, true,null ,[3,{"k":[ ]}], -1.5e3]"#),
+            8
+        );
+        assert_eq!(count_values(br#"{"a":1}{"b":[2 , 3]}"#), 4);
         let million = format!("[{}]", vec!["{}"; 1_000_000].join(","));
         assert_eq!(count_values(million.as_bytes()), 1_000_000);
     }

@@ -175,60 +175,127 @@ pub fn render_as(
     contexts: &[ContextRecord],
     refresh: Option<&RefreshRecord>,
 ) -> String {
+    let mut out = String::with_capacity(credentials.len() * 4 * 160 + 1024);
+    let _ = render_with(
+        format,
+        credentials,
+        contexts,
+        refresh,
+        &mut out,
+        &mut |_| Ok(()),
+    );
+    out
+}
+
+/// The exposition of a list (`-o prometheus`, [`render`]'s text) written to `w` as it is made,
+/// a buffer at a time, rather than whole.
+pub fn write_rendered(
+    w: &mut impl std::io::Write,
+    credentials: &mut [CredentialRecord],
+    contexts: &[ContextRecord],
+) -> std::io::Result<()> {
+    const SPILL: usize = 64 * 1024;
+    let mut out = String::with_capacity(SPILL + 1024);
+    let mut spill = |out: &mut String| {
+        if out.len() >= SPILL {
+            w.write_all(out.as_bytes())?;
+            out.clear();
+        }
+        Ok(())
+    };
+    render_with(
+        Format::Text,
+        credentials,
+        contexts,
+        None,
+        &mut out,
+        &mut spill,
+    )?;
+    w.write_all(out.as_bytes())?;
+    w.flush()
+}
+
+/// Writes the exposition onto `out`, handing it to `spill` after each credential's line (which
+/// may write it out and clear it).
+fn render_with(
+    format: Format,
+    credentials: &mut [CredentialRecord],
+    contexts: &[ContextRecord],
+    refresh: Option<&RefreshRecord>,
+    out: &mut String,
+    spill: &mut dyn FnMut(&mut String) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let family = |out: &mut String, name: &str, help: &str, kind: &str| {
         family(out, format, name, help, kind)
     };
     credentials.sort_by(|a, b| {
         (&a.context, a.kind, &a.name, &a.id).cmp(&(&b.context, b.kind, &b.name, &b.id))
     });
-    let labels: Vec<String> = credentials.iter().map(credential_labels).collect();
+    let masker = crate::redact::Masker::now(None);
+    let labels: Vec<String> = credentials
+        .iter()
+        .map(|c| credential_labels(c, &masker))
+        .collect();
     let mut keep: Vec<bool> = vec![true; credentials.len()];
     for i in 1..labels.len() {
         if labels[i] == labels[i - 1] {
             keep[i] = false;
         }
     }
-    let mut out = String::with_capacity(credentials.len() * 4 * 160 + 1024);
-    let series = |out: &mut String, pick: &dyn Fn(&CredentialRecord) -> Option<i64>| {
+    let series = |out: &mut String,
+                  spill: &mut dyn FnMut(&mut String) -> std::io::Result<()>,
+                  name: &str,
+                  pick: &dyn Fn(&CredentialRecord) -> Option<i64>| {
         for (i, c) in credentials.iter().enumerate() {
             if let Some(ms) = pick(c).filter(|_| keep[i]) {
-                let _ = writeln!(out, "{{{}}} {}", labels[i], seconds(ms));
+                let _ = writeln!(out, "{name}{{{}}} {}", labels[i], ms as f64 / 1000.0);
+                spill(out)?;
             }
         }
+        Ok::<(), std::io::Error>(())
     };
 
     family(
-        &mut out,
+        out,
         "sts_credential_expiration_timestamp_seconds",
         "When the credential expires, in Unix seconds (no sample for one that never expires).",
         "gauge",
     );
-    let at = out.len();
-    series(&mut out, &|c| c.expires);
-    prefix_lines(&mut out, at, "sts_credential_expiration_timestamp_seconds");
+    series(
+        out,
+        spill,
+        "sts_credential_expiration_timestamp_seconds",
+        &|c| c.expires,
+    )?;
 
     family(
-        &mut out,
+        out,
         "sts_credential_last_used_timestamp_seconds",
         "When the credential was last used, in Unix seconds, where the platform keeps it.",
         "gauge",
     );
-    let at = out.len();
-    series(&mut out, &|c| c.last_used);
-    prefix_lines(&mut out, at, "sts_credential_last_used_timestamp_seconds");
+    series(
+        out,
+        spill,
+        "sts_credential_last_used_timestamp_seconds",
+        &|c| c.last_used,
+    )?;
 
     family(
-        &mut out,
+        out,
         "sts_credential_created_timestamp_seconds",
         "When the credential was created, in Unix seconds, where the platform tells it.",
         "gauge",
     );
-    let at = out.len();
-    series(&mut out, &|c| c.created);
-    prefix_lines(&mut out, at, "sts_credential_created_timestamp_seconds");
+    series(
+        out,
+        spill,
+        "sts_credential_created_timestamp_seconds",
+        &|c| c.created,
+    )?;
 
     family(
-        &mut out,
+        out,
         "sts_credential_info",
         "Every credential, with its status (active, revoked, expired); always 1.",
         "info",
@@ -241,11 +308,12 @@ pub fn render_as(
                 labels[i],
                 c.status.as_str()
             );
+            spill(out)?;
         }
     }
 
     family(
-        &mut out,
+        out,
         "sts_context_up",
         "1 when the last refresh of the context answered, else 0.",
         "gauge",
@@ -259,7 +327,7 @@ pub fn render_as(
         );
     }
     family(
-        &mut out,
+        out,
         "sts_context_last_success_timestamp_seconds",
         "When the context last answered, in Unix seconds.",
         "gauge",
@@ -277,7 +345,7 @@ pub fn render_as(
 
     if let Some(r) = refresh {
         family(
-            &mut out,
+            out,
             "sts_exporter_refresh_duration_seconds",
             "How long the last refresh of every context took.",
             "gauge",
@@ -288,7 +356,7 @@ pub fn render_as(
             r.duration_seconds
         );
         family(
-            &mut out,
+            out,
             "sts_exporter_refreshes_total",
             "Refreshes done, by result: success (every context answered) or failure.",
             "counter",
@@ -307,7 +375,7 @@ pub fn render_as(
     if format == Format::OpenMetrics {
         out.push_str("# EOF\n");
     }
-    out
+    Ok(())
 }
 
 /// Writes an exposition on stdout as it is: every label value in it was masked and escaped by
@@ -331,29 +399,27 @@ fn family(out: &mut String, format: Format, name: &str, help: &str, kind: &str) 
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
-/// Puts the metric name before each line written from `at` on (the series are written as
-/// `{labels} value` first, so one closure serves the three timestamp families).
-fn prefix_lines(out: &mut String, at: usize, name: &str) {
-    if at == out.len() {
-        return;
+fn credential_labels(c: &CredentialRecord, masker: &crate::redact::Masker) -> String {
+    let mut out = String::with_capacity(64 + c.context.len() + c.id.len() + c.name.len());
+    for (i, (key, value)) in [
+        ("context", c.context.as_str()),
+        ("platform", c.platform),
+        ("kind", c.kind),
+        ("id", c.id.as_str()),
+        ("name", c.name.as_str()),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(key);
+        out.push_str("=\"");
+        push_label_value(&mut out, &masker.text(value));
+        out.push('"');
     }
-    let tail = out.split_off(at);
-    for line in tail.lines() {
-        out.push_str(name);
-        out.push_str(line);
-        out.push('\n');
-    }
-}
-
-fn credential_labels(c: &CredentialRecord) -> String {
-    format!(
-        "context=\"{}\",platform=\"{}\",kind=\"{}\",id=\"{}\",name=\"{}\"",
-        label_value(&c.context),
-        label_value(c.platform),
-        label_value(c.kind),
-        label_value(&c.id),
-        label_value(&c.name)
-    )
+    out
 }
 
 fn context_labels(c: &ContextRecord) -> String {
@@ -370,6 +436,19 @@ fn context_labels(c: &ContextRecord) -> String {
 pub fn label_value(value: &str) -> String {
     let masked = crate::redact::mask(value, None);
     let mut out = String::with_capacity(masked.len());
+    push_label_value(&mut out, &masked);
+    out
+}
+
+/// A masked label value, escaped onto `out`.
+fn push_label_value(out: &mut String, masked: &str) {
+    if masked
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'\\' && b != b'"')
+    {
+        out.push_str(masked);
+        return;
+    }
     for c in masked.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -381,7 +460,6 @@ pub fn label_value(value: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }
 
 /// Epoch milliseconds as Unix seconds (`1767225600`, `1767225600.5`).
@@ -497,5 +575,45 @@ mod tests {
         assert!(text.contains("sts_context_last_success_timestamp_seconds{context=\"prod\",platform=\"stackstate\"} 1\n"));
         assert!(!text.contains("last_success_timestamp_seconds{context=\"down\""));
         assert!(text.contains("sts_credential_created_timestamp_seconds{context=\"prod\",platform=\"stackstate\",kind=\"service-token\",id=\"1\",name=\"a\"} 1700000000\n"));
+    }
+
+    #[test]
+    fn labels_are_the_masked_and_escaped_values() {
+        crate::redact::register("label-secret-0123456789");
+        let masker = crate::redact::Masker::now(None);
+        for name in [
+            "ci",
+            "a\"b\\c\nd\u{1b}\u{202e}é",
+            "x label-secret-0123456789",
+        ] {
+            let c = record(name, "7\"");
+            let expected = format!(
+                "context=\"{}\",platform=\"{}\",kind=\"{}\",id=\"{}\",name=\"{}\"",
+                label_value(&c.context),
+                label_value(c.platform),
+                label_value(c.kind),
+                label_value(&c.id),
+                label_value(&c.name)
+            );
+            assert_eq!(credential_labels(&c, &masker), expected);
+        }
+    }
+
+    #[test]
+    fn written_as_made_it_is_the_rendered_text() {
+        let mut creds: Vec<CredentialRecord> = (0..3000)
+            .map(|i| record(&format!("n{}", 3000 - i), &i.to_string()))
+            .collect();
+        let contexts = [ContextRecord {
+            context: "prod".into(),
+            platform: "stackstate",
+            up: true,
+            last_success: Some(1_700_000_000_000),
+        }];
+        let whole = render(&mut creds.clone(), &contexts, None);
+        let mut out = Vec::new();
+        write_rendered(&mut out, &mut creds, &contexts).unwrap();
+        assert!(whole.len() > 128 * 1024);
+        assert_eq!(String::from_utf8(out).unwrap(), whole);
     }
 }
