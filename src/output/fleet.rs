@@ -85,7 +85,7 @@ impl Printer {
                 rows.push(vec![
                     context.clone(),
                     r.platform.as_str().to_string(),
-                    cell_text(&Cell::Id(Some(t.id.text.clone())), &t, now),
+                    cell_text(&Cell::TokenId, &t, now),
                     clean(&t.name),
                     cell_text(&Cell::Status, &t, now),
                     cell_text(&Cell::Expiration(t.expires), &t, now),

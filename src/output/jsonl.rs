@@ -49,6 +49,8 @@ fn cell_json<'a>(cell: &'a Cell, token: &'a Token, now: DateTime<Utc>) -> CellJs
     match cell {
         Cell::Id(v) | Cell::Text(v) => v.as_deref().map_or(CellJson::Null, CellJson::Str),
         Cell::Name => CellJson::Str(&token.name),
+        Cell::TokenId if token.id.text.is_empty() => CellJson::Null,
+        Cell::TokenId => CellJson::Str(&token.id.text),
         Cell::List(items) => CellJson::List(items),
         Cell::Expiration(t) | Cell::Date(t) => t.map_or(CellJson::Null, CellJson::Time),
         Cell::LastUsed(LastUsed::At(t)) => CellJson::Time(*t),

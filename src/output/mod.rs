@@ -787,6 +787,8 @@ fn cell_text(cell: &Cell, token: &Token, now: DateTime<Utc>) -> String {
     match cell {
         Cell::Id(v) | Cell::Text(v) => v.as_deref().map_or_else(|| "-".into(), clean),
         Cell::Name => clean(&token.name),
+        Cell::TokenId if token.id.text.is_empty() => "-".into(),
+        Cell::TokenId => clean(&token.id.text),
         Cell::List(items) => format!(
             "[{}]",
             items.iter().map(|r| clean(r)).collect::<Vec<_>>().join(" ")

@@ -80,6 +80,8 @@ pub enum Cell {
     Text(Option<String>),
     /// The token's own name ([`Token::name`]), kept once.
     Name,
+    /// The token's own id ([`Token::id`]), kept once: `-` (JSON `null`) when it has none.
+    TokenId,
     /// `[a b]`.
     List(Vec<String>),
     /// An expiry in epoch milliseconds: `yyyy-MM-dd`, past ones `(expired)`.

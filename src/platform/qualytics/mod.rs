@@ -368,7 +368,7 @@ fn row(mut v: Value) -> Token {
         created: time_field(&v, "created"),
         revoked: v.get("active").and_then(Value::as_bool) == Some(false),
         cells: vec![
-            Cell::Id(id.map(|i| i.to_string())),
+            Cell::TokenId,
             Cell::Name,
             Cell::Text(str_at(&v, &["user", "user_id"]).map(str::to_string)),
             Cell::Text(str_at(&v, &["user", "role"]).map(str::to_string)),

@@ -348,17 +348,17 @@ fn token_row(t: ServiceToken) -> Token {
 fn token_row_of(t: ServiceToken, json: RowJson) -> Token {
     Token {
         id: id_of(t.id),
-        name: t.name.clone(),
+        name: t.name,
         expires: t.expiration,
         last_used: LastUsed::Unknown,
         created: None,
         revoked: false,
         cells: vec![
-            Cell::Id(t.id.map(|i| i.to_string())),
+            Cell::TokenId,
             Cell::Name,
             Cell::Expiration(t.expiration),
-            Cell::List(t.roles.clone()),
-            Cell::Text(t.dedicated_subject.clone()),
+            Cell::List(t.roles),
+            Cell::Text(t.dedicated_subject),
         ],
         json,
     }
@@ -374,16 +374,16 @@ fn key_row(k: IngestionApiKey) -> Token {
 fn key_row_of(k: IngestionApiKey, json: RowJson) -> Token {
     Token {
         id: id_of(k.id),
-        name: k.name.clone(),
+        name: k.name,
         expires: k.expiration,
         last_used: LastUsed::Unknown,
         created: None,
         revoked: false,
         cells: vec![
-            Cell::Id(k.id.map(|i| i.to_string())),
+            Cell::TokenId,
             Cell::Name,
             Cell::Expiration(k.expiration),
-            Cell::Text(k.description.clone()),
+            Cell::Text(k.description),
         ],
         json,
     }
