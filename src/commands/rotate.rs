@@ -146,7 +146,7 @@ pub async fn rotate<K: TokenKind>(
 ) -> (Rotation, Option<Error>) {
     let what = K::NOUNS.one;
     let old_id = &req.old_id.text;
-    let mut r = empty_rotation(req);
+    let mut r = Rotation::new(req.old_id.clone(), req.fate);
     if let Err(e) = req.delivery.check() {
         return (r, Some(e));
     }
@@ -231,23 +231,6 @@ fn base_of<K: TokenKind>(name: &str) -> String {
         }
     }
     base
-}
-
-/// A rotation of `req` with no step taken yet.
-pub(crate) fn empty_rotation(req: &RotateRequest) -> Rotation {
-    Rotation {
-        old_id: req.old_id.clone(),
-        created: None,
-        new_id: None,
-        saved_to_context: None,
-        fate: req.fate,
-        fate_done: false,
-        warnings: Vec::new(),
-        delivered: Vec::new(),
-        delivered_file: None,
-        verified: false,
-        old_retires_at: None,
-    }
 }
 
 fn nothing_changed<K: TokenKind>(e: Error, old_id: &str, step: &str) -> Error {
@@ -768,19 +751,7 @@ mod tests {
     }
 
     fn rotation() -> Rotation {
-        Rotation {
-            old_id: TokenId::int(1),
-            created: None,
-            new_id: None,
-            saved_to_context: None,
-            fate: OldTokenFate::Keep,
-            fate_done: false,
-            warnings: Vec::new(),
-            delivered: Vec::new(),
-            delivered_file: None,
-            verified: false,
-            old_retires_at: None,
-        }
+        Rotation::new(TokenId::int(1), OldTokenFate::Keep)
     }
 
     #[test]

@@ -196,6 +196,25 @@ pub struct Rotation {
     pub old_retires_at: Option<i64>,
 }
 
+impl Rotation {
+    /// A rotation of `old_id` with no step taken yet.
+    pub fn new(old_id: TokenId, fate: OldTokenFate) -> Rotation {
+        Rotation {
+            old_id,
+            created: None,
+            new_id: None,
+            saved_to_context: None,
+            fate,
+            fate_done: false,
+            warnings: Vec::new(),
+            delivered: Vec::new(),
+            delivered_file: None,
+            verified: false,
+            old_retires_at: None,
+        }
+    }
+}
+
 /// The names a kind goes by in messages and JSON.
 #[derive(Debug)]
 pub struct Nouns {

@@ -23,7 +23,7 @@ use crate::http::client::{Client, Observer};
 use crate::journal::Journal;
 use crate::output::Printer;
 use crate::output::renewals::{JournalRow, RenewRow};
-use crate::platform::{Platform, Status, Token, TokenId, TokenKind};
+use crate::platform::{Platform, Rotation, Status, Token, TokenId, TokenKind};
 use crate::settings::{self, OutputSettings, Sources};
 use crate::{env_vars as ev, with_platform};
 
@@ -401,7 +401,7 @@ async fn renew_locked<K: TokenKind>(
     let Some((req, create)) = create else {
         unreachable!("every other case returned")
     };
-    let blank = rotate::empty_rotation(&req);
+    let blank = Rotation::new(req.old_id.clone(), req.fate);
     let (r, failure) =
         rotate::replace::<K>(client, observer, &req, old, list, create, log, blank).await;
     for w in &r.warnings {
