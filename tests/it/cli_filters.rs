@@ -1,19 +1,10 @@
 //! `--expiring-within` and `--expired` on the `list` commands end to end (issue 8).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use crate::cli_util::admin;
-use crate::common::{Sandbox, TestEnv};
+use crate::common::{Sandbox, TestEnv, now_ms};
 use serde_json::{Value, json};
 
 const DAY_MS: i64 = 86_400_000;
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
 
 fn names(list: &Value) -> Vec<String> {
     let mut names: Vec<String> = list

@@ -2,21 +2,12 @@
 //! sandboxes of the three platforms and one server that is down, every context saved in a real
 //! gnome-keyring Secret Service.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use crate::cli_util::{Run, create_key, run};
 use crate::common::secret_service::SecretService;
-use crate::common::{Sandbox, TestEnv, free_port};
+use crate::common::{Sandbox, TestEnv, free_port, now_ms};
 use serde_json::{Value, json};
 
 const DAY_MS: i64 = 86_400_000;
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
 
 /// Four live contexts of three platforms, and `dead` whose server is down.
 struct Fleet {

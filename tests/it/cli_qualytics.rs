@@ -2,11 +2,9 @@
 //! `sts-sandbox --platform qualytics`, contexts in a real gnome-keyring Secret Service, the clock
 //! moved instead of waiting.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use crate::cli_util::{Run, run};
 use crate::common::secret_service::SecretService;
-use crate::common::{Prism, Sandbox, TestEnv};
+use crate::common::{Prism, Sandbox, TestEnv, now_ms};
 use serde_json::{Value, json};
 
 const DAY_MS: i64 = 86_400_000;
@@ -35,13 +33,6 @@ fn sts_as(env: &TestEnv, sb: &Sandbox, token: &str) -> assert_cmd::Command {
     let mut cmd = env.sts_at(&sb.url, token, false);
     cmd.env("STS_CLI_PLATFORM", "qualytics");
     cmd
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
 }
 
 fn api_requests(sb: &Sandbox) -> u64 {

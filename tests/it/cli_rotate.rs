@@ -1,21 +1,12 @@
 //! `sts service-token rotate` and `sts ingestion-api-key rotate` end to end (issue 8): the built
 //! `sts` against a real `sts-sandbox`, contexts in a real gnome-keyring Secret Service.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use crate::cli_util::{admin, named, run, server_keys, server_tokens, token_id};
 use crate::common::secret_service::SecretService;
-use crate::common::{Sandbox, TestEnv, read_bytes};
+use crate::common::{Sandbox, TestEnv, now_ms, read_bytes};
 use serde_json::{Value, json};
 
 const DAY_MS: i64 = 86_400_000;
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
 
 /// The status of `GET /api/server/info` with this service token.
 fn info_status(sb: &Sandbox, token: &str) -> u16 {

@@ -8,13 +8,15 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::cli_util::run;
 use crate::common::loopback::{Request, Server, response};
-use crate::common::{Sandbox, TestEnv, drain, free_port, repo_root, send_signal, wait_within};
+use crate::common::{
+    Sandbox, TestEnv, drain, free_port, now_ms, repo_root, send_signal, wait_within,
+};
 
 const DAY_MS: i64 = 86_400_000;
 /// How long a wait for an event may take before the test gives up (a guard, not a bound on
@@ -22,13 +24,6 @@ const DAY_MS: i64 = 86_400_000;
 const PATIENCE: Duration = Duration::from_secs(90);
 const ECHOED: &str = "svctok-echoed-into-a-name-0123456789";
 const HOSTILE: &str = "q\"uote b\\ack\nslash";
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
 
 /// `promtool check metrics` on `text`: it must pass.
 fn promtool_check(text: &str) {

@@ -3,21 +3,13 @@
 //! consumers' files checked against the sandboxes with the secret they hold.
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::cli_util::{Run, run};
 use crate::common::secret_service::SecretService;
-use crate::common::{Sandbox, TestEnv};
+use crate::common::{Sandbox, TestEnv, now_ms};
 use serde_json::{Value, json};
 
 const DAY_MS: i64 = 86_400_000;
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
 
 /// A home with a keyring, saved contexts and a renewals file.
 struct Home {
@@ -728,24 +720,14 @@ fn renew_killed_anywhere_is_taken_up_by_the_next_run() {
                 break true;
             }
             if let Some(status) = child.try_wait().unwrap() {
-                let mut err = String::new();
-                use std::io::Read;
-                child
-                    .stderr
-                    .take()
-                    .unwrap()
-                    .read_to_string(&mut err)
-                    .unwrap();
-                let mut out = String::new();
-                child
-                    .stdout
-                    .take()
-                    .unwrap()
-                    .read_to_string(&mut out)
-                    .unwrap();
+                let out = child.wait_with_output().unwrap();
                 // A run can only end early when the stage it was to be held at was not on
                 // its way (a retire with nothing to retire is impossible here: --force renews).
-                panic!("renew ended before {stage} of {name}: {status}: {out}{err}");
+                panic!(
+                    "renew ended before {stage} of {name}: {status}: {}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
             }
             std::thread::sleep(std::time::Duration::from_millis(10)); // a poll interval
         };

@@ -5,15 +5,11 @@ use std::collections::HashSet;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use crate::common::{Sandbox, send_json};
+use crate::common::{Sandbox, now_ms, send_json};
 use serde_json::{Value, json};
 
 const ADMIN_ROLE: &str = "stackstate-admin";
 const TROUBLESHOOTER: &str = "stackstate-k8s-troubleshooter";
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
 
 /// A request on an API path with one header (or none); returns status and body.
 fn call(

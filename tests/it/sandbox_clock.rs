@@ -2,12 +2,8 @@
 //! seconds, on every platform, while the sandbox keeps reading the real clock. Tests move the
 //! clock instead of waiting for an expiry.
 
-use crate::common::{Sandbox, send_json};
+use crate::common::{Sandbox, now_ms, send_json};
 use serde_json::{Value, json};
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
 
 fn clock_request(sb: &Sandbox, header: Option<(&str, &str)>, body: Value) -> (u16, Value) {
     let mut req = sb.http().post(format!("{}/_sandbox/clock", sb.url));

@@ -383,6 +383,11 @@ impl Default for TestEnv {
 }
 
 /// The repository's root folder.
+/// The wall clock in epoch milliseconds, as the sandboxes and `sts` read it.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
