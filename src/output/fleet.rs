@@ -15,7 +15,7 @@ use super::{Printer, cell_text, clean, write_stdout};
 use crate::config;
 use crate::error::Error;
 use crate::outcome::{AuthStatus, ContextResult};
-use crate::platform::{Cell, INGESTION_KEYS, Nouns, Platform, Token, TokenKind, Validation};
+use crate::platform::{Cell, INGESTION_KEYS, Nouns, Platform, Token, Validation};
 
 impl Printer {
     /// The same printer without the per-request spinner: under `-A` the progress line says
@@ -243,8 +243,8 @@ impl Printer {
         )
     }
 
-    /// The one call to the table renderer for this file's tables.
-    /// `-o jsonl` of a list under `-A`: a line per token, a line per failing context.
+    /// `-o jsonl` of a list under `-A`: a line per token, written straight from it as a list of
+    /// one context writes it, and a line per failing context.
     fn jsonl_fleet_tokens(
         &self,
         nouns: &Nouns,
@@ -252,27 +252,22 @@ impl Printer {
         now: DateTime<Utc>,
     ) -> io::Result<()> {
         let keys = nouns.json_one == INGESTION_KEYS.json_one;
+        let masker = crate::redact::Masker::now(None);
         let mut out = super::stream::stdout();
         for r in results.iter_mut() {
             match &mut r.result {
                 Ok(tokens) => {
                     let tokens = std::mem::take(tokens);
-                    let columns = crate::with_platform!(r.platform, P => if keys {
-                        <<P as Platform>::IngestionKeys as TokenKind>::COLUMNS
+                    let context = Some(r.name.as_str());
+                    crate::with_platform!(r.platform, P => if keys {
+                        jsonl::write_lines::<<P as Platform>::IngestionKeys>(
+                            &mut out, context, &tokens, now, &masker,
+                        )
                     } else {
-                        <<P as Platform>::ServiceTokens as TokenKind>::COLUMNS
-                    });
-                    for t in &tokens {
-                        let v = jsonl::token_line(
-                            Some(&r.name),
-                            r.platform,
-                            nouns.json_one,
-                            columns,
-                            t,
-                            now,
-                        );
-                        out.write_all(jsonl::line(v, None).as_bytes())?;
-                    }
+                        jsonl::write_lines::<<P as Platform>::ServiceTokens>(
+                            &mut out, context, &tokens, now, &masker,
+                        )
+                    })?;
                 }
                 Err(e) => {
                     let line = jsonl::line(jsonl::error_line(&r.name, r.platform, e), None);
@@ -283,6 +278,7 @@ impl Printer {
         out.flush()
     }
 
+    /// The one call to the table renderer for this file's tables.
     fn fleet_table(
         &self,
         headers: &[&str],

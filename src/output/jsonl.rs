@@ -241,7 +241,7 @@ pub(super) fn error_json(e: &Error) -> Value {
 
 /// The lines of a list, each written straight from its token (no JSON value is made unless a
 /// key must be masked): the bytes of [`token_line`]'s values, masked and escaped.
-fn write_lines<K: TokenKind>(
+pub(super) fn write_lines<K: TokenKind>(
     w: &mut impl Write,
     context: Option<&str>,
     tokens: &[Token],
