@@ -89,48 +89,82 @@ fn parse_date(text: &str) -> Option<DateTime<Utc>> {
 /// How a table shows an expiration in epoch milliseconds: `yyyy-MM-dd` in UTC, past ones as
 /// `2025-01-01 (expired)`, and an integer that is no valid date as the plain number.
 pub fn render_expiration(millis: i64, now: DateTime<Utc>) -> String {
+    let mut out = String::new();
+    push_expiration(&mut out, millis, now);
+    out
+}
+
+/// [`render_expiration`], appended to `out` (a large list writes every row into one buffer).
+pub fn push_expiration(out: &mut String, millis: i64, now: DateTime<Utc>) {
     match DateTime::<Utc>::from_timestamp_millis(millis) {
         Some(t) if (0..=9999).contains(&chrono::Datelike::year(&t)) => {
-            let date = ymd(&t);
+            push_ymd(out, &t);
             if t < now {
-                format!("{date} (expired)")
-            } else {
-                date
+                out.push_str(" (expired)");
             }
         }
-        _ => millis.to_string(),
+        _ => push_int(out, millis),
     }
 }
 
 /// A date in epoch milliseconds as `yyyy-MM-dd` in UTC (`CREATED`); an integer that is no valid
 /// date as the plain number.
 pub fn render_date(millis: i64) -> String {
+    let mut out = String::new();
+    push_date(&mut out, millis);
+    out
+}
+
+/// [`render_date`], appended to `out`.
+pub fn push_date(out: &mut String, millis: i64) {
     match DateTime::<Utc>::from_timestamp_millis(millis) {
-        Some(t) if (0..=9999).contains(&chrono::Datelike::year(&t)) => ymd(&t),
-        _ => millis.to_string(),
+        Some(t) if (0..=9999).contains(&chrono::Datelike::year(&t)) => push_ymd(out, &t),
+        _ => push_int(out, millis),
     }
+}
+
+fn push_int(out: &mut String, n: i64) {
+    use std::fmt::Write;
+    let _ = write!(out, "{n}");
 }
 
 /// `yyyy-MM-dd` of a year from 0 to 9999: what `%Y-%m-%d` gives, without parsing the format
 /// string again for every row of a large list.
-fn ymd(t: &DateTime<Utc>) -> String {
+fn push_ymd(out: &mut String, t: &DateTime<Utc>) {
     use chrono::Datelike;
-    format!("{:04}-{:02}-{:02}", t.year(), t.month(), t.day())
+    let digits = |out: &mut String, n: u32, width: u32| {
+        for p in (0..width).rev() {
+            out.push(char::from(b'0' + (n / 10u32.pow(p) % 10) as u8));
+        }
+    };
+    digits(out, t.year() as u32, 4);
+    out.push('-');
+    digits(out, t.month(), 2);
+    out.push('-');
+    digits(out, t.day(), 2);
 }
 
 /// How long ago a moment was, in its largest whole unit: `45s ago`, `3h ago`, `12d ago`.
 pub fn render_age(millis: i64, now: DateTime<Utc>) -> String {
+    let mut out = String::new();
+    push_age(&mut out, millis, now);
+    out
+}
+
+/// [`render_age`], appended to `out`.
+pub fn push_age(out: &mut String, millis: i64, now: DateTime<Utc>) {
     let secs = (now.timestamp_millis().saturating_sub(millis) / 1000).max(0);
     let (n, unit) = if secs < 60 {
-        (secs, "s")
+        (secs, "s ago")
     } else if secs < 3600 {
-        (secs / 60, "m")
+        (secs / 60, "m ago")
     } else if secs < 86_400 {
-        (secs / 3600, "h")
+        (secs / 3600, "h ago")
     } else {
-        (secs / 86_400, "d")
+        (secs / 86_400, "d ago")
     };
-    format!("{n}{unit} ago")
+    push_int(out, n);
+    out.push_str(unit);
 }
 
 /// An RFC 3339 time as epoch milliseconds; a time without an offset is read as UTC.
@@ -197,7 +231,9 @@ mod tests {
             253_402_300_799_999,
         ] {
             let t = DateTime::<Utc>::from_timestamp_millis(ms).unwrap();
-            assert_eq!(ymd(&t), t.format("%Y-%m-%d").to_string(), "{ms}");
+            let mut out = String::from("x");
+            push_ymd(&mut out, &t);
+            assert_eq!(out, format!("x{}", t.format("%Y-%m-%d")), "{ms}");
         }
     }
     use super::*;

@@ -253,6 +253,24 @@ impl Masker {
         }
     }
 
+    /// A server string for one table cell, as [`content`] makes it, borrowed when it holds no
+    /// secret and nothing to escape.
+    pub fn content<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
+        match self.text(text) {
+            t if plain(&t, false) => t,
+            t => std::borrow::Cow::Owned(escape_all(&t)),
+        }
+    }
+
+    /// A text about to be written to `stream`, as [`text_except`] makes it, borrowed when it
+    /// holds no secret and nothing to escape.
+    pub fn sink<'a>(&self, text: &'a str, stream: Stream) -> std::borrow::Cow<'a, str> {
+        match self.text(text) {
+            t if plain(&t, true) => t,
+            t => std::borrow::Cow::Owned(escape(&t, stream.ansi())),
+        }
+    }
+
     /// A JSON object key: the long secrets only.
     pub fn key<'a>(&self, key: &'a str) -> std::borrow::Cow<'a, str> {
         if self.any_long(key) {

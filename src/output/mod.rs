@@ -10,6 +10,7 @@ mod usage_error;
 pub use fleet::FleetProgress;
 pub use usage_error::clap_error;
 
+use std::borrow::Cow;
 use std::io::{self, IsTerminal, Write};
 
 use chrono::{DateTime, Utc};
@@ -17,7 +18,7 @@ use serde_json::{Value, json};
 
 use crate::cli::OutputFormat;
 use crate::config::{Config, Context};
-use crate::dates::{render_age, render_date, render_expiration};
+use crate::dates::{push_age, push_date, push_expiration};
 use crate::error::Error;
 use crate::http::client::Observer;
 use crate::platform::{
@@ -214,6 +215,11 @@ impl Printer {
         )
     }
 
+    /// Whether a table is written as a piped one (no terminal width, no colour).
+    fn piped_table(&self) -> bool {
+        self.width.is_none() && !self.stdout_color
+    }
+
     /// A table on stdout (`empty` when there are no rows), fitted to the terminal, its header
     /// coloured there and left out with `--no-headers`. Any command of any platform prints its
     /// rows through here.
@@ -227,9 +233,10 @@ impl Printer {
         if rows.is_empty() {
             return write_stdout(&format!("{empty}\n"));
         }
-        if self.width.is_none() && !self.stdout_color {
+        if self.piped_table() {
             let mut out = stream::stdout();
-            stream::write_piped_table(&mut out, headers, self.headers, rows)?;
+            let masker = crate::redact::Masker::now(None);
+            stream::write_piped_table(&mut out, headers, self.headers, rows, &masker)?;
             return out.flush();
         }
         let options = TableOptions {
@@ -280,6 +287,21 @@ impl Printer {
             return out.flush();
         }
         let headers: Vec<&str> = K::COLUMNS.iter().map(|c| c.header).collect();
+        if self.piped_table() && !tokens.is_empty() {
+            // Every cell in one buffer, each token dropped once its cells are in it.
+            let masker = crate::redact::Masker::now(None);
+            let mut cells = stream::Cells::new(headers.len(), tokens.len());
+            for t in tokens {
+                for c in &t.cells {
+                    push_cell(cells.text(), c, &t, now, &|s| masker.content(s));
+                    cells.end_cell();
+                }
+                cells.end_row();
+            }
+            let mut out = stream::stdout();
+            stream::write_piped_table(&mut out, &headers, self.headers, &cells, &masker)?;
+            return out.flush();
+        }
         let kinds: Vec<ColumnKind> = K::COLUMNS
             .iter()
             .map(|c| if c.wraps { Text } else { Id })
@@ -784,26 +806,43 @@ fn capitalised(s: &str) -> String {
 
 /// How a cell reads in a table: a missing value is `-`.
 fn cell_text(cell: &Cell, token: &Token, now: DateTime<Utc>) -> String {
-    match cell {
-        Cell::Id(v) | Cell::Text(v) => v.as_deref().map_or_else(|| "-".into(), clean),
-        Cell::Name => clean(&token.name),
-        Cell::TokenId if token.id.text.is_empty() => "-".into(),
-        Cell::TokenId => clean(&token.id.text),
-        Cell::List(items) => format!(
-            "[{}]",
-            items.iter().map(|r| clean(r)).collect::<Vec<_>>().join(" ")
-        ),
-        Cell::Expiration(v) => expiration(*v, now),
-        Cell::Date(v) => v.map_or_else(|| "-".into(), render_date),
-        Cell::LastUsed(LastUsed::Unknown) => "-".into(),
-        Cell::LastUsed(LastUsed::Never) => "never".into(),
-        Cell::LastUsed(LastUsed::At(t)) => render_age(*t, now),
-        Cell::Status => token.status(now).as_str().into(),
-    }
+    let mut out = String::new();
+    push_cell(&mut out, cell, token, now, &|s| Cow::Owned(clean(s)));
+    out
 }
 
-fn expiration(v: Option<i64>, now: DateTime<Utc>) -> String {
-    v.map_or_else(|| "-".into(), |ms| render_expiration(ms, now))
+/// A cell's text appended to `out`, each server string made safe by `clean`.
+fn push_cell(
+    out: &mut String,
+    cell: &Cell,
+    token: &Token,
+    now: DateTime<Utc>,
+    clean: &dyn for<'a> Fn(&'a str) -> Cow<'a, str>,
+) {
+    match cell {
+        Cell::Id(Some(v)) | Cell::Text(Some(v)) => out.push_str(&clean(v)),
+        Cell::Name => out.push_str(&clean(&token.name)),
+        Cell::TokenId if !token.id.text.is_empty() => out.push_str(&clean(&token.id.text)),
+        Cell::Id(None) | Cell::Text(None) | Cell::TokenId => out.push('-'),
+        Cell::List(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                out.push_str(&clean(item));
+            }
+            out.push(']');
+        }
+        Cell::Expiration(Some(ms)) => push_expiration(out, *ms, now),
+        Cell::Date(Some(ms)) => push_date(out, *ms),
+        Cell::Expiration(None) | Cell::Date(None) | Cell::LastUsed(LastUsed::Unknown) => {
+            out.push('-')
+        }
+        Cell::LastUsed(LastUsed::Never) => out.push_str("never"),
+        Cell::LastUsed(LastUsed::At(t)) => push_age(out, *t, now),
+        Cell::Status => out.push_str(token.status(now).as_str()),
+    }
 }
 
 /// A server or file string made safe for one table cell or message: known secrets masked,

@@ -236,11 +236,15 @@ pub fn write_piped_table<W: Write>(
     w: &mut W,
     headers: &[&str],
     show_headers: bool,
-    rows: &[Vec<String>],
+    rows: &(impl TableRows + ?Sized),
+    masker: &Masker,
 ) -> io::Result<()> {
-    let columns = headers
-        .len()
-        .max(rows.iter().map(Vec::len).max().unwrap_or(0));
+    let columns = headers.len().max(
+        (0..rows.rows())
+            .map(|r| rows.row(r).count())
+            .max()
+            .unwrap_or(0),
+    );
     let header = show_headers.then_some(headers);
     if columns == 0 {
         return Ok(());
@@ -250,8 +254,8 @@ pub fn write_piped_table<W: Write>(
     for (i, h) in header.into_iter().flatten().enumerate() {
         widths[i] = widths[i].max(width(h));
     }
-    for row in rows {
-        for (i, c) in row.iter().enumerate() {
+    for r in 0..rows.rows() {
+        for (i, c) in rows.row(r).enumerate() {
             widths[i] = widths[i].max(width(c));
         }
     }
@@ -273,16 +277,84 @@ pub fn write_piped_table<W: Write>(
         let end = line.trim_end().len();
         line.truncate(end);
         line.push('\n');
-        let shown = crate::redact::text_except(&line, Stream::Stdout, None);
-        w.write_all(shown.as_bytes())
+        w.write_all(masker.sink(&line, Stream::Stdout).as_bytes())
     };
     if let Some(h) = header {
         write_line(&mut h.iter().copied())?;
     }
-    for row in rows {
-        write_line(&mut row.iter().map(String::as_str))?;
+    for r in 0..rows.rows() {
+        write_line(&mut rows.row(r))?;
     }
     Ok(())
+}
+
+/// The rows of a table, each an iterator over its cells' text.
+pub trait TableRows {
+    fn rows(&self) -> usize;
+    fn row(&self, r: usize) -> impl Iterator<Item = &str>;
+}
+
+impl TableRows for [Vec<String>] {
+    fn rows(&self) -> usize {
+        self.len()
+    }
+
+    fn row(&self, r: usize) -> impl Iterator<Item = &str> {
+        self[r].iter().map(String::as_str)
+    }
+}
+
+/// The cells of a table in one buffer, row after row: a large list's table costs a few
+/// allocations, not one per cell.
+pub struct Cells {
+    text: String,
+    /// Where each cell ends in `text`.
+    ends: Vec<usize>,
+    /// Where each row's cells start in `ends`.
+    starts: Vec<usize>,
+}
+
+impl Cells {
+    pub fn new(columns: usize, rows: usize) -> Cells {
+        Cells {
+            text: String::new(),
+            ends: Vec::with_capacity(columns * rows),
+            starts: Vec::with_capacity(rows + 1),
+        }
+    }
+
+    /// The buffer the next cell is appended to.
+    pub fn text(&mut self) -> &mut String {
+        if self.starts.is_empty() {
+            self.starts.push(0);
+        }
+        &mut self.text
+    }
+
+    /// The text appended since the last cell is a cell.
+    pub fn end_cell(&mut self) {
+        self.text();
+        self.ends.push(self.text.len());
+    }
+
+    /// The cells since the last row are a row.
+    pub fn end_row(&mut self) {
+        self.text();
+        self.starts.push(self.ends.len());
+    }
+}
+
+impl TableRows for Cells {
+    fn rows(&self) -> usize {
+        self.starts.len().saturating_sub(1)
+    }
+
+    fn row(&self, r: usize) -> impl Iterator<Item = &str> {
+        (self.starts[r]..self.starts[r + 1]).map(|c| {
+            let start = if c == 0 { 0 } else { self.ends[c - 1] };
+            &self.text[start..self.ends[c]]
+        })
+    }
 }
 
 #[cfg(test)]
@@ -398,8 +470,21 @@ mod tests {
             let kinds = [ColumnKind::Id, ColumnKind::Text, ColumnKind::Text];
             let whole = render_table_with(&headers, &rows, &kinds, options);
             let expected = crate::redact::text(&whole, Stream::Stdout);
+            let masker = Masker::now(None);
             let mut out = Vec::new();
-            write_piped_table(&mut out, &headers, !no_headers, &rows).unwrap();
+            write_piped_table(&mut out, &headers, !no_headers, &rows[..], &masker).unwrap();
+            prop_assert_eq!(String::from_utf8(out).unwrap(), expected.clone());
+            // The same rows from one buffer (a large list's table).
+            let mut cells = Cells::new(headers.len(), rows.len());
+            for row in &rows {
+                for c in row {
+                    cells.text().push_str(c);
+                    cells.end_cell();
+                }
+                cells.end_row();
+            }
+            let mut out = Vec::new();
+            write_piped_table(&mut out, &headers, !no_headers, &cells, &masker).unwrap();
             prop_assert_eq!(String::from_utf8(out).unwrap(), expected);
         }
     }
@@ -412,7 +497,14 @@ mod tests {
             vec!["22".to_string(), "b".into()],
         ];
         let mut out = Vec::new();
-        write_piped_table(&mut out, &["ID", "NAME"], true, &rows).unwrap();
+        write_piped_table(
+            &mut out,
+            &["ID", "NAME"],
+            true,
+            &rows[..],
+            &Masker::now(None),
+        )
+        .unwrap();
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "one line per row and the header");
