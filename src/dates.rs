@@ -132,16 +132,44 @@ fn push_int(out: &mut String, n: i64) {
 /// string again for every row of a large list.
 fn push_ymd(out: &mut String, t: &DateTime<Utc>) {
     use chrono::Datelike;
-    let digits = |out: &mut String, n: u32, width: u32| {
-        for p in (0..width).rev() {
-            out.push(char::from(b'0' + (n / 10u32.pow(p) % 10) as u8));
+    push_digits(out, t.year() as u32, 4);
+    out.push('-');
+    push_digits(out, t.month(), 2);
+    out.push('-');
+    push_digits(out, t.day(), 2);
+}
+
+/// Epoch milliseconds as RFC 3339 in UTC, as chrono's `to_rfc3339_opts(AutoSi, true)` writes
+/// them (`2026-01-02T03:04:05Z`, `…05.120Z`), appended to `out` without a format string or an
+/// allocation; `None` for a moment chrono cannot hold.
+pub fn push_rfc3339(out: &mut String, millis: i64) -> Option<()> {
+    use chrono::{Datelike, Timelike};
+    let t = DateTime::<Utc>::from_timestamp_millis(millis)?;
+    if !(0..=9999).contains(&t.year()) {
+        out.push_str(&t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
+        return Some(());
+    }
+    push_ymd(out, &t);
+    out.push('T');
+    for (i, n) in [t.hour(), t.minute(), t.second()].into_iter().enumerate() {
+        if i > 0 {
+            out.push(':');
         }
-    };
-    digits(out, t.year() as u32, 4);
-    out.push('-');
-    digits(out, t.month(), 2);
-    out.push('-');
-    digits(out, t.day(), 2);
+        push_digits(out, n, 2);
+    }
+    let ms = t.timestamp_subsec_millis();
+    if ms != 0 {
+        out.push('.');
+        push_digits(out, ms, 3);
+    }
+    out.push('Z');
+    Some(())
+}
+
+fn push_digits(out: &mut String, n: u32, width: u32) {
+    for p in (0..width).rev() {
+        out.push(char::from(b'0' + (n / 10u32.pow(p) % 10) as u8));
+    }
 }
 
 /// How long ago a moment was, in its largest whole unit: `45s ago`, `3h ago`, `12d ago`.
@@ -218,6 +246,19 @@ mod age_tests {
 
 #[cfg(test)]
 mod tests {
+
+    proptest::proptest! {
+        #[test]
+        fn rfc3339_is_what_chrono_writes(ms in proptest::prelude::any::<i64>(), near in -4_000_000_000_000i64..300_000_000_000_000) {
+            for ms in [ms, near, near - near % 1000] {
+                let mut out = String::new();
+                let expected = DateTime::<Utc>::from_timestamp_millis(ms)
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
+                let written = push_rfc3339(&mut out, ms).map(|()| out);
+                proptest::prop_assert_eq!(written, expected, "{}", ms);
+            }
+        }
+    }
 
     #[test]
     fn ymd_is_what_the_format_string_gives() {

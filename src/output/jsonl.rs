@@ -3,11 +3,12 @@
 
 use std::io::{self, Write};
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::Printer;
+use crate::dates::push_rfc3339;
 use crate::error::Error;
 use crate::platform::{Cell, Column, Created, LastUsed, PlatformKind, Token, TokenKind};
 
@@ -25,11 +26,11 @@ pub(crate) fn line(mut value: Value, allowed: Option<&str>) -> String {
 
 /// Epoch milliseconds as RFC 3339 UTC.
 fn time(millis: Option<i64>) -> Value {
-    millis
-        .and_then(DateTime::<Utc>::from_timestamp_millis)
-        .map_or(Value::Null, |t| {
-            json!(t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
-        })
+    let mut out = String::new();
+    match millis.and_then(|ms| push_rfc3339(&mut out, ms)) {
+        Some(()) => Value::String(out),
+        None => Value::Null,
+    }
 }
 
 /// A column header as a `detail` key: `DEDICATED_SUBJECT` → `dedicated-subject`.
@@ -75,8 +76,9 @@ struct Time(Option<i64>);
 
 impl Serialize for Time {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0.and_then(DateTime::<Utc>::from_timestamp_millis) {
-            Some(t) => s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+        let mut out = String::new();
+        match self.0.and_then(|ms| push_rfc3339(&mut out, ms)) {
+            Some(()) => s.serialize_str(&out),
             None => s.serialize_unit(),
         }
     }

@@ -492,7 +492,7 @@ mod tests {
     #[test]
     fn a_cell_wider_than_comfy_tables_arithmetic_stays_whole_on_its_line() {
         let name = "n".repeat(70_000);
-        let rows = vec![
+        let rows = [
             vec!["1".to_string(), name.clone()],
             vec!["22".to_string(), "b".into()],
         ];
