@@ -296,18 +296,20 @@ impl Printer {
         }
         let headers: Vec<&str> = K::COLUMNS.iter().map(|c| c.header).collect();
         if self.piped_table() && !tokens.is_empty() {
-            // Every cell in one buffer.
             let masker = crate::redact::Masker::now(None);
-            let mut cells = stream::Cells::new(headers.len(), tokens.len());
-            for t in tokens {
-                for c in &t.cells {
-                    push_cell(cells.text(), c, t, now, &|s| masker.content(s));
-                    cells.end_cell();
-                }
-                cells.end_row();
-            }
+            let rows = stream::MadeRows {
+                rows: tokens.len(),
+                make: |r: usize, row: &mut stream::RowText| {
+                    let t = &tokens[r];
+                    for c in &t.cells {
+                        push_cell(&mut row.text, c, t, now, &|s| masker.content(s));
+                        row.end_cell();
+                    }
+                },
+                scratch: Default::default(),
+            };
             let mut out = stream::stdout();
-            stream::write_piped_table(&mut out, &headers, self.headers, &cells, &masker)?;
+            stream::write_piped_table(&mut out, &headers, self.headers, &rows, &masker)?;
             return out.flush();
         }
         let kinds: Vec<ColumnKind> = K::COLUMNS

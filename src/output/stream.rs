@@ -239,25 +239,27 @@ pub fn write_piped_table<W: Write>(
     rows: &(impl TableRows + ?Sized),
     masker: &Masker,
 ) -> io::Result<()> {
-    let columns = headers.len().max(
-        (0..rows.rows())
-            .map(|r| rows.row(r).count())
-            .max()
-            .unwrap_or(0),
-    );
+    // Each row is read twice (its widths, then its line): a large list's rows are made from
+    // their tokens as they are read, never held as text all together. comfy-table gives an
+    // empty column one character.
+    let mut widths = vec![1usize; headers.len()];
+    for r in 0..rows.rows() {
+        rows.with_row(r, |cells| {
+            for (i, c) in cells.enumerate() {
+                if i >= widths.len() {
+                    widths.resize(i + 1, 1);
+                }
+                widths[i] = widths[i].max(width(c));
+            }
+        });
+    }
+    let columns = widths.len();
     let header = show_headers.then_some(headers);
     if columns == 0 {
         return Ok(());
     }
-    // comfy-table gives an empty column one character.
-    let mut widths = vec![1usize; columns];
     for (i, h) in header.into_iter().flatten().enumerate() {
         widths[i] = widths[i].max(width(h));
-    }
-    for r in 0..rows.rows() {
-        for (i, c) in rows.row(r).enumerate() {
-            widths[i] = widths[i].max(width(c));
-        }
     }
     let mut line = String::new();
     let mut write_line = |cells: &mut dyn Iterator<Item = &str>| -> io::Result<()> {
@@ -283,15 +285,15 @@ pub fn write_piped_table<W: Write>(
         write_line(&mut h.iter().copied())?;
     }
     for r in 0..rows.rows() {
-        write_line(&mut rows.row(r))?;
+        rows.with_row(r, |cells| write_line(cells))?;
     }
     Ok(())
 }
 
-/// The rows of a table, each an iterator over its cells' text.
+/// The rows of a table: each one's cells' text, handed to `f`.
 pub trait TableRows {
     fn rows(&self) -> usize;
-    fn row(&self, r: usize) -> impl Iterator<Item = &str>;
+    fn with_row<R>(&self, r: usize, f: impl FnOnce(&mut dyn Iterator<Item = &str>) -> R) -> R;
 }
 
 impl TableRows for [Vec<String>] {
@@ -299,61 +301,47 @@ impl TableRows for [Vec<String>] {
         self.len()
     }
 
-    fn row(&self, r: usize) -> impl Iterator<Item = &str> {
-        self[r].iter().map(String::as_str)
+    fn with_row<R>(&self, r: usize, f: impl FnOnce(&mut dyn Iterator<Item = &str>) -> R) -> R {
+        f(&mut self[r].iter().map(String::as_str))
     }
 }
 
-/// The cells of a table in one buffer, row after row: a large list's table costs a few
-/// allocations, not one per cell.
-pub struct Cells {
-    text: String,
-    /// Where each cell ends in `text`.
+/// Rows made when read by `make`, which appends row `r`'s cells to the [`RowText`] it is
+/// given, each ended by [`RowText::end_cell`].
+pub struct MadeRows<F> {
+    pub rows: usize,
+    pub make: F,
+    pub scratch: std::cell::RefCell<RowText>,
+}
+
+/// The text of the row being made, and where its cells end.
+#[derive(Default)]
+pub struct RowText {
+    pub text: String,
     ends: Vec<usize>,
-    /// Where each row's cells start in `ends`.
-    starts: Vec<usize>,
 }
 
-impl Cells {
-    pub fn new(columns: usize, rows: usize) -> Cells {
-        Cells {
-            text: String::new(),
-            ends: Vec::with_capacity(columns * rows),
-            starts: Vec::with_capacity(rows + 1),
-        }
-    }
-
-    /// The buffer the next cell is appended to.
-    pub fn text(&mut self) -> &mut String {
-        if self.starts.is_empty() {
-            self.starts.push(0);
-        }
-        &mut self.text
-    }
-
-    /// The text appended since the last cell is a cell.
+impl RowText {
     pub fn end_cell(&mut self) {
-        self.text();
         self.ends.push(self.text.len());
     }
-
-    /// The cells since the last row are a row.
-    pub fn end_row(&mut self) {
-        self.text();
-        self.starts.push(self.ends.len());
-    }
 }
 
-impl TableRows for Cells {
+impl<F: Fn(usize, &mut RowText)> TableRows for MadeRows<F> {
     fn rows(&self) -> usize {
-        self.starts.len().saturating_sub(1)
+        self.rows
     }
 
-    fn row(&self, r: usize) -> impl Iterator<Item = &str> {
-        (self.starts[r]..self.starts[r + 1]).map(|c| {
-            let start = if c == 0 { 0 } else { self.ends[c - 1] };
-            &self.text[start..self.ends[c]]
-        })
+    fn with_row<R>(&self, r: usize, f: impl FnOnce(&mut dyn Iterator<Item = &str>) -> R) -> R {
+        let mut row = self.scratch.borrow_mut();
+        row.text.clear();
+        row.ends.clear();
+        (self.make)(r, &mut row);
+        let row = &*row;
+        f(&mut (0..row.ends.len()).map(|c| {
+            let start = if c == 0 { 0 } else { row.ends[c - 1] };
+            &row.text[start..row.ends[c]]
+        }))
     }
 }
 
@@ -474,17 +462,19 @@ mod tests {
             let mut out = Vec::new();
             write_piped_table(&mut out, &headers, !no_headers, &rows[..], &masker).unwrap();
             prop_assert_eq!(String::from_utf8(out).unwrap(), expected.clone());
-            // The same rows from one buffer (a large list's table).
-            let mut cells = Cells::new(headers.len(), rows.len());
-            for row in &rows {
-                for c in row {
-                    cells.text().push_str(c);
-                    cells.end_cell();
-                }
-                cells.end_row();
-            }
+            // The same rows made as they are read (a large list's table).
+            let made = MadeRows {
+                rows: rows.len(),
+                make: |r: usize, row: &mut RowText| {
+                    for c in &rows[r] {
+                        row.text.push_str(c);
+                        row.end_cell();
+                    }
+                },
+                scratch: Default::default(),
+            };
             let mut out = Vec::new();
-            write_piped_table(&mut out, &headers, !no_headers, &cells, &masker).unwrap();
+            write_piped_table(&mut out, &headers, !no_headers, &made, &masker).unwrap();
             prop_assert_eq!(String::from_utf8(out).unwrap(), expected);
         }
     }
