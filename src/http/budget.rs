@@ -1,24 +1,30 @@
 //! The bound on what one command reads, all answers together (CONTRACT §7): bytes of every body,
-//! and JSON values of every answer that is decoded. One `sts` process runs one command, so the
-//! count is the process's: the pages of a paged list and the contexts of `-A`, however many run
-//! at once, draw on the same budget, and an answer never costs memory past it.
+//! and JSON values and objects of every answer that is decoded. One `sts` process runs one
+//! command, so the count is the process's: the pages of a paged list and the contexts of `-A`,
+//! however many run at once, draw on the same budget, and an answer never costs memory past it.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Bytes of all the answers of one command together.
 pub const MAX_TOTAL_BYTES: usize = 32 * 1024 * 1024;
 /// JSON values (array elements and object members, at any depth) of all the answers of one
-/// command together.
-pub const MAX_TOTAL_VALUES: usize = 500_000;
+/// command together: 100,000 StackState tokens hold about 650,000.
+pub const MAX_TOTAL_VALUES: usize = 1_000_000;
+/// JSON objects of all the answers of one command together. Each row of a list (a token, a key,
+/// a user) is an object and costs a few hundred bytes once decoded, however little it holds:
+/// this bounds what a list of empty objects can cost.
+pub const MAX_TOTAL_OBJECTS: usize = 200_000;
 
 static BYTES: AtomicUsize = AtomicUsize::new(0);
 static VALUES: AtomicUsize = AtomicUsize::new(0);
+static OBJECTS: AtomicUsize = AtomicUsize::new(0);
 
 /// Which bound an answer hit, said in the error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exceeded {
     Bytes,
     Values,
+    Objects,
 }
 
 impl Exceeded {
@@ -34,6 +40,10 @@ impl Exceeded {
                 "the answers to this command together hold more than {MAX_TOTAL_VALUES} JSON \
                  values, the bound on what one command reads"
             ),
+            Exceeded::Objects => format!(
+                "the answers to this command together hold more than {MAX_TOTAL_OBJECTS} JSON \
+                 objects (rows), the bound on what one command reads"
+            ),
         }
     }
 }
@@ -43,13 +53,15 @@ pub fn take_bytes(n: usize) -> Result<(), Exceeded> {
     take(&BYTES, n, MAX_TOTAL_BYTES, Exceeded::Bytes)
 }
 
-/// Takes the values of this JSON body from the budget, before it is decoded.
+/// Takes the values and the objects of this JSON body from the budget, before it is decoded.
 pub fn take_values(body: &[u8]) -> Result<(), Exceeded> {
+    let counted = count(body);
+    take(&VALUES, counted.values, MAX_TOTAL_VALUES, Exceeded::Values)?;
     take(
-        &VALUES,
-        count_values(body),
-        MAX_TOTAL_VALUES,
-        Exceeded::Values,
+        &OBJECTS,
+        counted.objects,
+        MAX_TOTAL_OBJECTS,
+        Exceeded::Objects,
     )
 }
 
@@ -72,10 +84,26 @@ const STARTS: [bool; 256] = {
     t
 };
 
-/// How many JSON values this body holds as array elements or object members, at any depth, in
-/// one pass and without allocating (a malformed body gives some count; the decoder refuses it).
+/// What a JSON body holds, counted before it is decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counted {
+    /// Array elements and object members, at any depth.
+    pub values: usize,
+    /// Objects, at any depth.
+    pub objects: usize,
+}
+
+/// How many JSON values this body holds as array elements or object members, at any depth.
+#[cfg(test)]
 pub fn count_values(body: &[u8]) -> usize {
+    count(body).values
+}
+
+/// The values and objects of this body, in one pass and without allocating (a malformed body
+/// gives some count; the decoder refuses it).
+pub fn count(body: &[u8]) -> Counted {
     let mut count = 0usize;
+    let mut objects = 0usize;
     let mut in_string = false;
     let mut escaped = false;
     // Just after `[` or `{`: the next thing that is not a closing bracket starts a member.
@@ -114,12 +142,19 @@ pub fn count_values(body: &[u8]) -> usize {
         first = false;
         match b {
             b'"' => in_string = true,
-            b'[' | b'{' => first = true,
+            b'[' => first = true,
+            b'{' => {
+                first = true;
+                objects += 1;
+            }
             b',' => count += 1,
             _ => {}
         }
     }
-    count
+    Counted {
+        values: count,
+        objects,
+    }
 }
 
 #[cfg(test)]
@@ -148,8 +183,18 @@ mod tests {
     }
 
     #[test]
+    fn objects_are_counted_at_every_depth_outside_strings() {
+        let objects = |body: &[u8]| count(body).objects;
+        assert_eq!(objects(b"[]"), 0);
+        assert_eq!(objects(b"[{}, {}, {}]"), 3);
+        assert_eq!(objects(br#"{"a": {"b": [{}, "{"]}, "c": "}{"}"#), 3);
+        assert_eq!(objects(br#"["\"{", {"k": "\\"}]"#), 1);
+    }
+
+    #[test]
     fn the_bound_names_itself() {
         assert!(Exceeded::Bytes.describe().contains("32 MiB"));
-        assert!(Exceeded::Values.describe().contains("500000 JSON values"));
+        assert!(Exceeded::Values.describe().contains("1000000 JSON values"));
+        assert!(Exceeded::Objects.describe().contains("200000 JSON objects"));
     }
 }

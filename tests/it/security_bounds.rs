@@ -126,12 +126,82 @@ fn a_million_empty_objects_stop_at_the_bound_on_every_platform() {
             );
             let r = r.fails(3);
             assert!(
-                r.stderr.contains("500000 JSON values"),
+                r.stderr.contains("200000 JSON objects"),
                 "{platform}: {}",
                 r.stderr
             );
             assert_eq!(r.stdout, "", "{platform}");
             assert!(peak < PEAK_LIMIT_KIB, "{platform}: peak RSS {peak} KiB");
+        }
+    }
+}
+
+#[test]
+fn a_million_and_one_scalars_stop_at_the_bound_on_values() {
+    let body = format!("[{}]", vec!["0"; 1_000_001].join(","));
+    let server =
+        Server::start(move |_| response(200, &[("Content-Type", "application/json")], &body));
+    let env = TestEnv::new();
+    let (r, peak) = run_measured(
+        &env,
+        &["--platform", "posit-connect", "service-token", "list"],
+        &[("STS_CLI_URL", &server.url), ("STS_CLI_API_TOKEN", "t")],
+    );
+    let r = r.fails(3);
+    assert!(r.stderr.contains("1000000 JSON values"), "{}", r.stderr);
+    assert_eq!(r.stdout, "");
+    assert!(peak < PEAK_LIMIT_KIB, "peak RSS {peak} KiB");
+}
+
+/// The costliest answers the bounds let through: as many empty rows as the object bound allows,
+/// and one row with as many members as the value bound allows. Each is read in full, and
+/// memory stays under the same peak on every platform.
+#[test]
+fn the_costliest_answers_within_the_bounds_stay_under_the_peak() {
+    let empty_rows = format!("[{}]", vec!["{}"; 199_000].join(","));
+    let members: Vec<String> = (0..990_000).map(|i| format!(r#""k{i}":0"#)).collect();
+    let wide_row = format!(r#"[{{"name":"wide",{}}}]"#, members.join(","));
+    for (what, body) in [("empty rows", empty_rows), ("a wide row", wide_row)] {
+        let body = std::sync::Arc::new(body);
+        for platform in ["stackstate", "posit-connect", "qualytics"] {
+            let body = std::sync::Arc::clone(&body);
+            let server = Server::start(move |_| {
+                response(200, &[("Content-Type", "application/json")], &body)
+            });
+            let env = TestEnv::new();
+            for output in ["text", "json"] {
+                let (r, peak) = run_measured(
+                    &env,
+                    &[
+                        "--platform",
+                        platform,
+                        "service-token",
+                        "list",
+                        "-o",
+                        output,
+                    ],
+                    &[("STS_CLI_URL", &server.url), ("STS_CLI_API_TOKEN", "t")],
+                );
+                let r = r.ok();
+                // Read in full: every empty row is a line of the table or an object of the JSON.
+                let shown = match (what, output) {
+                    ("empty rows", "text") => r.stdout.lines().count() == 199_001,
+                    ("empty rows", _) => {
+                        let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+                        v.as_object()
+                            .and_then(|o| o.values().next())
+                            .and_then(|l| l.as_array())
+                            .map(Vec::len)
+                            == Some(199_000)
+                    }
+                    _ => r.stdout.contains("wide"),
+                };
+                assert!(shown, "{what}, {platform}, {output}: not read in full");
+                assert!(
+                    peak < PEAK_LIMIT_KIB,
+                    "{what}, {platform}, {output}: peak RSS {peak} KiB"
+                );
+            }
         }
     }
 }
