@@ -87,8 +87,7 @@ pub fn print_all(
 ) -> Result<(), Failure> {
     printer.context_failures(&results);
     let failed = ContextResult::first_failure(&results).is_some();
-    let (mut credentials, contexts) = prometheus::records_of(nouns.json_one, &results, now);
-    drop(results);
+    let (mut credentials, contexts) = prometheus::records_of(nouns.json_one, results, now);
     prometheus::write_rendered(&mut std::io::stdout().lock(), &mut credentials, &contexts)?;
     drop(credentials);
     if !failed {

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use super::Printer;
 use crate::dates::push_rfc3339;
 use crate::error::Error;
-use crate::platform::{Cell, Column, Created, LastUsed, PlatformKind, Token, TokenKind};
+use crate::platform::{Cell, Column, Created, LastUsed, PlatformKind, Source, Token, TokenKind};
 
 /// Columns whose cell is one of the common keys, not part of `detail`.
 const COMMON_HEADERS: [&str; 6] = ["ID", "NAME", "EXPIRATION", "LAST USED", "STATUS", "CREATED"];
@@ -87,24 +87,24 @@ impl Serialize for Time {
 /// What every line of one list shares: the `detail` keys in their order, each with its
 /// column, and the `CREATED` columns.
 struct Plan {
-    detail: Vec<(String, usize)>,
-    created: Vec<usize>,
+    detail: Vec<(String, Source)>,
+    created: Vec<Source>,
 }
 
 impl Plan {
     fn new(columns: &[Column]) -> Plan {
-        let mut detail: Vec<(String, usize)> = Vec::new();
+        let mut detail: Vec<(String, Source)> = Vec::new();
         let mut created = Vec::new();
-        for (i, column) in columns.iter().enumerate() {
+        for column in columns {
             if column.header == "CREATED" {
-                created.push(i);
+                created.push(column.source);
             } else if !COMMON_HEADERS.contains(&column.header) {
-                detail.push((detail_key(column.header), i));
+                detail.push((detail_key(column.header), column.source));
             }
         }
         // As a map keeps them: sorted, the last of equal keys.
         detail.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut kept: Vec<(String, usize)> = Vec::with_capacity(detail.len());
+        let mut kept: Vec<(String, Source)> = Vec::with_capacity(detail.len());
         for d in detail {
             match kept.last_mut() {
                 Some(last) if last.0 == d.0 => *last = d,
@@ -135,12 +135,11 @@ impl Serialize for Detail<'_> {
         use serde::ser::SerializeMap;
         let line = self.0;
         let mut map = s.serialize_map(Some(line.plan.detail.len()))?;
-        for (key, i) in &line.plan.detail {
-            let value = match line.token.cells.get(*i) {
-                Some(cell) => cell_json(cell, line.token, line.now),
-                None => continue,
+        for (key, source) in &line.plan.detail {
+            let Some(cell) = line.token.cell(*source) else {
+                continue;
             };
-            map.serialize_entry(key, &value)?;
+            map.serialize_entry(key, &cell_json(&cell, line.token, line.now))?;
         }
         map.end()
     }
@@ -151,8 +150,8 @@ impl Serialize for Line<'_> {
         use serde::ser::SerializeMap;
         let t = self.token;
         let mut created = t.created;
-        for i in &self.plan.created {
-            if let Some(Cell::Date(d)) = t.cells.get(*i) {
+        for source in &self.plan.created {
+            if let Some(Cell::Date(d)) = t.cell(*source).as_deref() {
                 created = created.or(*d);
             }
         }
@@ -176,6 +175,114 @@ impl Serialize for Line<'_> {
     }
 }
 
+/// The keys of every line, in the order a line writes them.
+const LINE_KEYS: [&str; 10] = [
+    "context",
+    "created",
+    "detail",
+    "expires",
+    "id",
+    "kind",
+    "last-used",
+    "name",
+    "platform",
+    "status",
+];
+
+impl Plan {
+    /// Whether no key of a line holds a known secret: then lines are written by
+    /// [`Line::write_direct`], whose keys are written as they are.
+    fn keys_clean(&self, masker: &crate::redact::Masker) -> bool {
+        LINE_KEYS
+            .iter()
+            .copied()
+            .chain(self.detail.iter().map(|(k, _)| k.as_str()))
+            .all(|k| matches!(masker.key(k), std::borrow::Cow::Borrowed(_)))
+    }
+}
+
+/// A string value, masked and escaped as the serialiser writes it.
+fn direct_str(out: &mut Vec<u8>, s: &str, masker: &crate::redact::Masker) {
+    let _ = crate::redact::json::write_json_string(out, &masker.value(s));
+}
+
+fn direct_time(out: &mut Vec<u8>, millis: Option<i64>, masker: &crate::redact::Masker) {
+    let mut text = String::new();
+    match millis.and_then(|ms| push_rfc3339(&mut text, ms)) {
+        Some(()) => direct_str(out, &text, masker),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+impl Line<'_> {
+    /// The bytes that serialising the line writes, written straight into `out` (the keys of
+    /// the plan holding no secret, [`Plan::keys_clean`]).
+    fn write_direct(&self, out: &mut Vec<u8>, masker: &crate::redact::Masker) {
+        let t = self.token;
+        let mut created = t.created;
+        for source in &self.plan.created {
+            if let Some(Cell::Date(d)) = t.cell(*source).as_deref() {
+                created = created.or(*d);
+            }
+        }
+        let str_or_null = |out: &mut Vec<u8>, s: Option<&str>| match s {
+            Some(s) => direct_str(out, s, masker),
+            None => out.extend_from_slice(b"null"),
+        };
+        out.extend_from_slice(b"{\"context\":");
+        str_or_null(out, self.context);
+        out.extend_from_slice(b",\"created\":");
+        direct_time(out, created, masker);
+        out.extend_from_slice(b",\"detail\":{");
+        let mut first = true;
+        for (key, source) in &self.plan.detail {
+            let Some(cell) = t.cell(*source) else {
+                continue;
+            };
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            let _ = crate::redact::json::write_json_string(out, key);
+            out.push(b':');
+            match cell_json(&cell, t, self.now) {
+                CellJson::Null => out.extend_from_slice(b"null"),
+                CellJson::Str(s) => direct_str(out, s, masker),
+                CellJson::Time(ms) => direct_time(out, Some(ms), masker),
+                CellJson::List(items) => {
+                    out.push(b'[');
+                    for (i, item) in items.iter().enumerate() {
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                        direct_str(out, item, masker);
+                    }
+                    out.push(b']');
+                }
+            }
+        }
+        out.extend_from_slice(b"},\"expires\":");
+        direct_time(out, t.expires, masker);
+        out.extend_from_slice(b",\"id\":");
+        str_or_null(out, (!t.id.text.is_empty()).then_some(t.id.text.as_str()));
+        out.extend_from_slice(b",\"kind\":");
+        direct_str(out, self.kind, masker);
+        out.extend_from_slice(b",\"last-used\":");
+        let last_used = match t.last_used {
+            LastUsed::At(at) => Some(at),
+            _ => None,
+        };
+        direct_time(out, last_used, masker);
+        out.extend_from_slice(b",\"name\":");
+        direct_str(out, &t.name, masker);
+        out.extend_from_slice(b",\"platform\":");
+        direct_str(out, self.platform, masker);
+        out.extend_from_slice(b",\"status\":");
+        direct_str(out, t.status(self.now).as_str(), masker);
+        out.push(b'}');
+    }
+}
+
 /// The line of one token.
 pub fn token_line(
     context: Option<&str>,
@@ -188,17 +295,20 @@ pub fn token_line(
     // The platform's creation time (Posit `created_time`, Qualytics `created`), else a column.
     let mut created = token.created;
     let mut detail = Map::new();
-    for (column, cell) in columns.iter().zip(&token.cells) {
+    for (column, cell) in columns
+        .iter()
+        .map_while(|c| Some((c, token.cell(c.source)?)))
+    {
         if column.header == "CREATED" {
-            if let Cell::Date(t) = cell {
-                created = created.or(*t);
+            if let Cell::Date(t) = *cell {
+                created = created.or(t);
             }
             continue;
         }
         if COMMON_HEADERS.contains(&column.header) {
             continue;
         }
-        let value = serde_json::to_value(cell_json(cell, token, now)).unwrap_or(Value::Null);
+        let value = serde_json::to_value(cell_json(&cell, token, now)).unwrap_or(Value::Null);
         detail.insert(detail_key(column.header), value);
     }
     let id = if token.id.text.is_empty() {
@@ -251,6 +361,7 @@ pub(super) fn write_lines<K: TokenKind>(
     masker: &crate::redact::Masker,
 ) -> io::Result<()> {
     let plan = Plan::new(K::COLUMNS);
+    let direct = plan.keys_clean(masker);
     let mut scratch = Vec::new();
     for token in tokens {
         let line = Line {
@@ -262,6 +373,12 @@ pub(super) fn write_lines<K: TokenKind>(
             now,
         };
         scratch.clear();
+        if direct {
+            line.write_direct(&mut scratch, masker);
+            scratch.push(b'\n');
+            w.write_all(&scratch)?;
+            continue;
+        }
         crate::redact::json::append(&mut scratch, &line, masker, false, 0, || {
             token_line(
                 context,
@@ -334,11 +451,11 @@ mod tests {
             json: Value::Null.into(),
         };
         let columns = [
-            fixed("ID"),
-            col("NAME"),
-            col("ROLES"),
-            fixed("CREATED"),
-            col("DEDICATED_SUBJECT"),
+            fixed("ID", Source::Cell(0)),
+            col("NAME", Source::Cell(1)),
+            col("ROLES", Source::Cell(2)),
+            fixed("CREATED", Source::Cell(3)),
+            col("DEDICATED_SUBJECT", Source::Cell(4)),
         ];
         let v = token_line(
             None,
@@ -418,6 +535,7 @@ mod tests {
                 token: t,
                 now,
             };
+            let start = fast.len();
             crate::redact::json::append(&mut fast, &l, &masker, false, 0, || {
                 token_line(
                     Some("ctx \u{1b}"),
@@ -430,6 +548,15 @@ mod tests {
             })
             .unwrap();
             fast.push(b'\n');
+            // Written straight, when no key holds a secret: the same bytes.
+            if plan.keys_clean(&masker) {
+                let mut direct = Vec::new();
+                l.write_direct(&mut direct, &masker);
+                assert_eq!(
+                    String::from_utf8_lossy(&fast[start..fast.len() - 1]),
+                    String::from_utf8_lossy(&direct)
+                );
+            }
             let v = token_line(
                 Some("ctx \u{1b}"),
                 PlatformKind::Stackstate,
@@ -444,14 +571,14 @@ mod tests {
     }
 
     const EVERY: [Column; 8] = [
-        fixed("ID"),
-        col("NAME"),
-        col("ROLES"),
-        fixed("CREATED"),
-        col("DEDICATED_SUBJECT"),
-        col("STATE"),
-        col("LAST SEEN"),
-        col("ROLES"),
+        fixed("ID", Source::Cell(0)),
+        col("NAME", Source::Cell(1)),
+        col("ROLES", Source::Cell(2)),
+        fixed("CREATED", Source::Cell(3)),
+        col("DEDICATED_SUBJECT", Source::Cell(4)),
+        col("STATE", Source::Cell(5)),
+        col("LAST SEEN", Source::Cell(6)),
+        col("ROLES", Source::Cell(7)),
     ];
 
     #[test]

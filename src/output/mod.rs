@@ -301,8 +301,8 @@ impl Printer {
                 rows: tokens.len(),
                 make: |r: usize, row: &mut stream::RowText| {
                     let t = &tokens[r];
-                    for c in &t.cells {
-                        push_cell(&mut row.text, c, t, now, &|s| masker.content(s));
+                    for c in K::COLUMNS.iter().map_while(|c| t.cell(c.source)) {
+                        push_cell(&mut row.text, &c, t, now, &|s| masker.content(s));
                         row.end_cell();
                     }
                 },
@@ -318,7 +318,13 @@ impl Printer {
             .collect();
         let rows: Vec<Vec<String>> = tokens
             .iter()
-            .map(|t| t.cells.iter().map(|c| cell_text(c, t, now)).collect())
+            .map(|t| {
+                K::COLUMNS
+                    .iter()
+                    .map_while(|c| t.cell(c.source))
+                    .map(|c| cell_text(&c, t, now))
+                    .collect()
+            })
             .collect();
         self.table(&headers, &rows, &kinds, K::NOUNS.empty)
     }
@@ -333,8 +339,8 @@ impl Printer {
         }
         let rows: Vec<Vec<String>> = K::COLUMNS
             .iter()
-            .zip(&token.cells)
-            .map(|(c, cell)| vec![c.header.to_string(), cell_text(cell, &token, now)])
+            .map_while(|c| Some((c.header, token.cell(c.source)?)))
+            .map(|(header, cell)| vec![header.to_string(), cell_text(&cell, &token, now)])
             .collect();
         self.table(&["FIELD", "VALUE"], &rows, &[Id, Text], K::NOUNS.empty)
     }
@@ -359,9 +365,9 @@ impl Printer {
         several: bool,
     ) -> io::Result<()> {
         let ids = if several {
-            Value::from(ids.iter().map(|i| i.json.clone()).collect::<Vec<_>>())
+            Value::from(ids.iter().map(TokenId::json).collect::<Vec<_>>())
         } else {
-            ids.first().map_or(Value::Null, |i| i.json.clone())
+            ids.first().map_or(Value::Null, TokenId::json)
         };
         let key = match done {
             Done::Deleted => nouns.json_deleted.to_string(),
@@ -628,8 +634,8 @@ impl Printer {
         if self.is_json() {
             let mut v = json!({
                 K::NOUNS.json_one: created.json,
-                "old-id": r.old_id.json,
-                "new-id": r.new_id.as_ref().map(|i| i.json.clone()),
+                "old-id": r.old_id.json(),
+                "new-id": r.new_id.as_ref().map(TokenId::json),
                 "old-deleted": r.fate == OldTokenFate::Delete && r.fate_done,
             });
             if K::ROTATED_CAN_BE_SAVED.is_none() {

@@ -83,27 +83,27 @@ pub struct CredentialRecord {
 }
 
 impl CredentialRecord {
-    /// The record of a listed token of `context`.
+    /// The record of a listed token of `context`, which keeps the token's id and name.
     pub fn of(
         context: &str,
         platform: PlatformKind,
         kind: &'static str,
-        token: &Token,
+        token: Token,
         now: DateTime<Utc>,
     ) -> CredentialRecord {
         CredentialRecord {
             context: context.to_string(),
             platform: platform.as_str(),
             kind,
-            id: token.id.text.clone(),
-            name: token.name.clone(),
+            status: token.status(now),
+            id: token.id.text,
+            name: token.name,
             expires: token.expires,
             last_used: match token.last_used {
                 LastUsed::At(t) => Some(t),
                 LastUsed::Unknown | LastUsed::Never => None,
             },
             created: token.created,
-            status: token.status(now),
         }
     }
 }
@@ -133,22 +133,22 @@ pub struct RefreshRecord {
 /// tokens and `up 1`, each failing one `up 0`.
 pub fn records_of(
     kind: &'static str,
-    results: &[ContextResult<Vec<Token>>],
+    results: Vec<ContextResult<Vec<Token>>>,
     now: DateTime<Utc>,
 ) -> (Vec<CredentialRecord>, Vec<ContextRecord>) {
     let mut credentials = Vec::new();
     let mut contexts = Vec::new();
     for r in results {
         let up = r.result.is_ok();
-        if let Ok(tokens) = &r.result {
+        if let Ok(tokens) = r.result {
             credentials.extend(
                 tokens
-                    .iter()
+                    .into_iter()
                     .map(|t| CredentialRecord::of(&r.name, r.platform, kind, t, now)),
             );
         }
         contexts.push(ContextRecord {
-            context: r.name.clone(),
+            context: r.name,
             platform: r.platform.as_str(),
             up,
             last_success: up.then(|| now.timestamp_millis()),

@@ -16,14 +16,22 @@ use crate::platform::kind::{PlatformKind, Profile};
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenId {
     pub text: String,
-    pub json: Value,
+    shape: IdShape,
+}
+
+/// How an id reads in JSON; its text is [`TokenId::text`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum IdShape {
+    Int(i64),
+    Str,
+    Missing,
 }
 
 impl TokenId {
     pub fn int(id: i64) -> TokenId {
         TokenId {
             text: id.to_string(),
-            json: Value::from(id),
+            shape: IdShape::Int(id),
         }
     }
 
@@ -31,15 +39,23 @@ impl TokenId {
     pub fn missing() -> TokenId {
         TokenId {
             text: String::new(),
-            json: Value::Null,
+            shape: IdShape::Missing,
         }
     }
 
     pub fn string(id: impl Into<String>) -> TokenId {
-        let id = id.into();
         TokenId {
-            json: Value::from(id.clone()),
-            text: id,
+            text: id.into(),
+            shape: IdShape::Str,
+        }
+    }
+
+    /// The id as JSON shows it: a number, a string, or `null` when the server sent none.
+    pub fn json(&self) -> Value {
+        match self.shape {
+            IdShape::Int(i) => Value::from(i),
+            IdShape::Str => Value::from(self.text.as_str()),
+            IdShape::Missing => Value::Null,
         }
     }
 }
@@ -104,12 +120,29 @@ pub struct Token {
     pub created: Option<i64>,
     /// The platform says it is switched off (Qualytics `active: false`).
     pub revoked: bool,
+    /// The platform's own cells, shown by the columns of [`Source::Cell`]; the other columns
+    /// show the fields above, kept once.
     pub cells: Vec<Cell>,
     /// The server's object, with any secret field taken out (`-o json`), made when first read.
     pub json: crate::platform::row_json::RowJson,
 }
 
 impl Token {
+    /// The cell of a column: from the token's fields, or the platform's cell (`None` when the
+    /// token has no such cell, as a row made from a create's answer).
+    pub fn cell(&self, source: Source) -> Option<std::borrow::Cow<'_, Cell>> {
+        use std::borrow::Cow::{Borrowed, Owned};
+        Some(match source {
+            Source::Id => Owned(Cell::TokenId),
+            Source::Name => Owned(Cell::Name),
+            Source::Expiration => Owned(Cell::Expiration(self.expires)),
+            Source::Created => Owned(Cell::Date(self.created)),
+            Source::LastUsed => Owned(Cell::LastUsed(self.last_used)),
+            Source::Status => Owned(Cell::Status),
+            Source::Cell(i) => Borrowed(self.cells.get(i)?),
+        })
+    }
+
     pub fn status(&self, now: DateTime<Utc>) -> Status {
         match self.expires {
             Some(e) if e <= now.timestamp_millis() => Status::Expired,
@@ -119,24 +152,40 @@ impl Token {
     }
 }
 
-/// A column of a list: its header and whether its cells may wrap.
+/// A column of a list: its header, whether its cells may wrap, and where they come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Column {
     pub header: &'static str,
     pub wraps: bool,
+    pub source: Source,
 }
 
-pub const fn col(header: &'static str) -> Column {
+/// Where a column's cells come from: a field every token has, or the platform's own cell
+/// `Cell(i)` of [`Token::cells`]. A row holds only what the platform alone knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Id,
+    Name,
+    Expiration,
+    Created,
+    LastUsed,
+    Status,
+    Cell(usize),
+}
+
+pub const fn col(header: &'static str, source: Source) -> Column {
     Column {
         header,
         wraps: true,
+        source,
     }
 }
 
-pub const fn fixed(header: &'static str) -> Column {
+pub const fn fixed(header: &'static str, source: Source) -> Column {
     Column {
         header,
         wraps: false,
+        source,
     }
 }
 

@@ -118,7 +118,7 @@ enum Inner {
     Given(Value),
     Lazy {
         source: Arc<dyn RowSource>,
-        made: OnceLock<Value>,
+        made: OnceLock<Box<Value>>,
     },
     /// The object's text in the answer, decoded again when read.
     Raw {
@@ -126,7 +126,7 @@ enum Inner {
         start: u32,
         end: u32,
         codec: &'static Codec,
-        made: OnceLock<Value>,
+        made: OnceLock<Box<Value>>,
     },
 }
 
@@ -268,14 +268,16 @@ impl Deref for RowJson {
     fn deref(&self) -> &Value {
         match &self.0 {
             Inner::Given(v) => v,
-            Inner::Lazy { source, made } => made.get_or_init(|| source.value()),
+            Inner::Lazy { source, made } => made.get_or_init(|| Box::new(source.value())),
             Inner::Raw {
                 body,
                 start,
                 end,
                 codec,
                 made,
-            } => made.get_or_init(|| (codec.value)(&body[*start as usize..*end as usize])),
+            } => {
+                made.get_or_init(|| Box::new((codec.value)(&body[*start as usize..*end as usize])))
+            }
         }
     }
 }

@@ -20,7 +20,7 @@ use sts_cli::http::client::Client;
 use sts_cli::outcome::Target;
 use sts_cli::output::Printer;
 use sts_cli::platform::{
-    Cell, Column, CreateInput, Created, LastUsed, Nouns, OldTokenFate, PlatformKind, Token,
+    Column, CreateInput, Created, LastUsed, Nouns, OldTokenFate, PlatformKind, Source, Token,
     TokenId, TokenKind, fixed,
 };
 use sts_cli::secret::Secret;
@@ -66,7 +66,7 @@ struct MemoryTokens;
 impl TokenKind for MemoryTokens {
     const PLATFORM: PlatformKind = PlatformKind::Stackstate;
     const NOUNS: Nouns = sts_cli::platform::SERVICE_TOKENS;
-    const COLUMNS: &'static [Column] = &[fixed("ID"), fixed("NAME")];
+    const COLUMNS: &'static [Column] = &[fixed("ID", Source::Id), fixed("NAME", Source::Name)];
     const DEFAULT_FATE: OldTokenFate = OldTokenFate::Delete;
     type Request = (String, Option<i64>);
 
@@ -116,10 +116,7 @@ impl TokenKind for MemoryTokens {
                 last_used: LastUsed::Unknown,
                 created: None,
                 revoked: false,
-                cells: vec![
-                    Cell::Id(Some(id.to_string())),
-                    Cell::Text(Some(name.clone())),
-                ],
+                cells: Vec::new(),
                 json: serde_json::json!({ "id": id, "name": name }).into(),
             })
             .collect();

@@ -169,14 +169,17 @@ pub fn refresh(
                 let remembered = match r.result {
                     Ok(lists) => Remembered {
                         platform: r.platform,
-                        credentials: lists
-                            .iter()
-                            .flat_map(|(kind, tokens)| {
-                                tokens.iter().map(|t| {
-                                    CredentialRecord::of(&r.name, r.platform, kind, t, now)
+                        credentials: {
+                            let (name, platform) = (&r.name, r.platform);
+                            lists
+                                .into_iter()
+                                .flat_map(|(kind, tokens)| {
+                                    tokens.into_iter().map(move |t| {
+                                        CredentialRecord::of(name, platform, kind, t, now)
+                                    })
                                 })
-                            })
-                            .collect(),
+                                .collect()
+                        },
                         up: true,
                         last_success: Some(now.timestamp_millis()),
                     },

@@ -163,8 +163,8 @@ fn row(
         kind: entry.kind.as_str(),
         name: entry.name.clone(),
         action,
-        id: id.map(|i| i.json.clone()),
-        old_id: old_id.map(|i| i.json.clone()),
+        id: id.map(TokenId::json),
+        old_id: old_id.map(TokenId::json),
         expires,
         error,
     }

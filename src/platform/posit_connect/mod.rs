@@ -16,7 +16,7 @@ use crate::http::client::Client;
 use crate::platform::common::{check_name, expiration_millis, new_expiry, time_field};
 use crate::platform::interface::Platform;
 use crate::platform::interface::{
-    Cell, Column, CreateInput, Created, LastUsed, OldTokenFate, Token, TokenId, TokenKind,
+    Cell, Column, CreateInput, Created, LastUsed, OldTokenFate, Source, Token, TokenId, TokenKind,
     Validation, col, fixed,
 };
 use crate::platform::kind::{AuthScheme, PlatformKind, Profile};
@@ -74,13 +74,13 @@ impl TokenKind for ServiceTokens {
     const PLATFORM: PlatformKind = PlatformKind::PositConnect;
     const NOUNS: crate::platform::interface::Nouns = crate::platform::interface::SERVICE_TOKENS;
     const COLUMNS: &'static [Column] = &[
-        fixed("ID"),
-        col("NAME"),
-        col("SCOPES"),
-        fixed("CREATED"),
-        fixed("EXPIRATION"),
-        fixed("LAST USED"),
-        fixed("STATUS"),
+        fixed("ID", Source::Id),
+        col("NAME", Source::Name),
+        col("SCOPES", Source::Cell(0)),
+        fixed("CREATED", Source::Created),
+        fixed("EXPIRATION", Source::Expiration),
+        fixed("LAST USED", Source::LastUsed),
+        fixed("STATUS", Source::Status),
     ];
     /// `sts` can neither install the new key in its consumer nor check it, so the old one stays
     /// until the user deletes it (CONTRACT §9.1).
@@ -274,15 +274,7 @@ fn row(mut v: Value) -> Token {
         last_used,
         created: time_field(&v, "created_time"),
         revoked: false,
-        cells: vec![
-            Cell::Id(guid),
-            Cell::Name,
-            Cell::List(strings(&v, "scopes")),
-            Cell::Date(time_field(&v, "created_time")),
-            Cell::Expiration(expires),
-            Cell::LastUsed(last_used),
-            Cell::Status,
-        ],
+        cells: vec![Cell::List(strings(&v, "scopes"))],
         json: v.into(),
     }
 }

@@ -19,7 +19,7 @@ use crate::platform::common::{
 };
 use crate::platform::interface::Platform;
 use crate::platform::interface::{
-    Cell, Column, CreateInput, Created, LastUsed, OldTokenFate, Token, TokenId, TokenKind,
+    Cell, Column, CreateInput, Created, LastUsed, OldTokenFate, Source, Token, TokenId, TokenKind,
     Validation, col, fixed,
 };
 use crate::platform::kind::{CredentialKind, PlatformKind, Profile};
@@ -115,13 +115,13 @@ impl TokenKind for ServiceTokens {
     const PLATFORM: PlatformKind = PlatformKind::Qualytics;
     const NOUNS: crate::platform::interface::Nouns = crate::platform::interface::SERVICE_TOKENS;
     const COLUMNS: &'static [Column] = &[
-        fixed("ID"),
-        col("NAME"),
-        col("SERVICE USER"),
-        col("ROLE"),
-        fixed("EXPIRATION"),
-        fixed("LAST USED"),
-        fixed("STATUS"),
+        fixed("ID", Source::Id),
+        col("NAME", Source::Name),
+        col("SERVICE USER", Source::Cell(0)),
+        col("ROLE", Source::Cell(1)),
+        fixed("EXPIRATION", Source::Expiration),
+        fixed("LAST USED", Source::LastUsed),
+        fixed("STATUS", Source::Status),
     ];
     /// Qualytics' own advice: revoke, watch, delete later.
     const DEFAULT_FATE: OldTokenFate = OldTokenFate::Revoke;
@@ -368,13 +368,8 @@ fn row(mut v: Value) -> Token {
         created: time_field(&v, "created"),
         revoked: v.get("active").and_then(Value::as_bool) == Some(false),
         cells: vec![
-            Cell::TokenId,
-            Cell::Name,
             Cell::Text(str_at(&v, &["user", "user_id"]).map(str::to_string)),
             Cell::Text(str_at(&v, &["user", "role"]).map(str::to_string)),
-            Cell::Expiration(expires),
-            Cell::LastUsed(last_used),
-            Cell::Status,
         ],
         json: v.into(),
     }

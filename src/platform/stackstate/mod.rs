@@ -13,7 +13,7 @@ use crate::http::client::Client;
 use crate::platform::common::{check_name, expiration_millis, new_expiry, parse_int_id};
 use crate::platform::interface::Platform;
 use crate::platform::interface::{
-    Cell, Column, CreateInput, Created, LastUsed, OldTokenFate, Token, TokenId, TokenKind,
+    Cell, Column, CreateInput, Created, LastUsed, OldTokenFate, Source, Token, TokenId, TokenKind,
     Validation, col, fixed,
 };
 use crate::platform::kind::{CredentialKind, PlatformKind, Profile};
@@ -55,11 +55,11 @@ impl TokenKind for ServiceTokens {
     const PLATFORM: PlatformKind = PlatformKind::Stackstate;
     const NOUNS: crate::platform::interface::Nouns = crate::platform::interface::SERVICE_TOKENS;
     const COLUMNS: &'static [Column] = &[
-        fixed("ID"),
-        col("NAME"),
-        fixed("EXPIRATION"),
-        col("ROLES"),
-        col("DEDICATED_SUBJECT"),
+        fixed("ID", Source::Id),
+        col("NAME", Source::Name),
+        fixed("EXPIRATION", Source::Expiration),
+        col("ROLES", Source::Cell(0)),
+        col("DEDICATED_SUBJECT", Source::Cell(1)),
     ];
     const DEFAULT_FATE: OldTokenFate = OldTokenFate::Delete;
     type Request = NewServiceTokenRequest;
@@ -194,10 +194,10 @@ impl TokenKind for IngestionApiKeys {
     const PLATFORM: PlatformKind = PlatformKind::Stackstate;
     const NOUNS: crate::platform::interface::Nouns = crate::platform::interface::INGESTION_KEYS;
     const COLUMNS: &'static [Column] = &[
-        fixed("ID"),
-        col("NAME"),
-        fixed("EXPIRATION"),
-        col("DESCRIPTION"),
+        fixed("ID", Source::Id),
+        col("NAME", Source::Name),
+        fixed("EXPIRATION", Source::Expiration),
+        col("DESCRIPTION", Source::Cell(0)),
     ];
     const DEFAULT_FATE: OldTokenFate = OldTokenFate::Delete;
     const ROTATED_CAN_BE_SAVED: Option<&'static str> =
@@ -353,13 +353,7 @@ fn token_row_of(t: ServiceToken, json: RowJson) -> Token {
         last_used: LastUsed::Unknown,
         created: None,
         revoked: false,
-        cells: vec![
-            Cell::TokenId,
-            Cell::Name,
-            Cell::Expiration(t.expiration),
-            Cell::List(t.roles),
-            Cell::Text(t.dedicated_subject),
-        ],
+        cells: vec![Cell::List(t.roles), Cell::Text(t.dedicated_subject)],
         json,
     }
 }
@@ -379,12 +373,7 @@ fn key_row_of(k: IngestionApiKey, json: RowJson) -> Token {
         last_used: LastUsed::Unknown,
         created: None,
         revoked: false,
-        cells: vec![
-            Cell::TokenId,
-            Cell::Name,
-            Cell::Expiration(k.expiration),
-            Cell::Text(k.description),
-        ],
+        cells: vec![Cell::Text(k.description)],
         json,
     }
 }
