@@ -466,21 +466,7 @@ mod tests {
             crate::dates::test_now(),
         );
         let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
-        assert_eq!(
-            keys,
-            [
-                "context",
-                "created",
-                "detail",
-                "expires",
-                "id",
-                "kind",
-                "last-used",
-                "name",
-                "platform",
-                "status"
-            ]
-        );
+        assert_eq!(keys, LINE_KEYS);
         assert_eq!(v["id"], "7");
         assert_eq!(v["created"], "1970-01-01T00:00:00Z");
         assert_eq!(v["expires"], "2025-01-01T00:00:00Z");

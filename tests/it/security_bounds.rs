@@ -102,17 +102,21 @@ fn service_user_list_against_endless_large_pages_stops_at_the_bound() {
     assert!(server.requests().len() <= 3, "{}", server.requests().len());
 }
 
-#[test]
-fn a_million_empty_objects_stop_at_the_bound_on_every_platform() {
-    let million = format!("[{}]", vec!["{}"; 1_000_000].join(","));
-    let body = std::sync::Arc::new(million);
-    for platform in ["stackstate", "posit-connect", "qualytics"] {
-        let body = std::sync::Arc::clone(&body);
-        let server =
-            Server::start(move |_| response(200, &[("Content-Type", "application/json")], &body));
-        let env = TestEnv::new();
-        for output in ["text", "json"] {
-            let (r, peak) = run_measured(
+/// `service-token list -o OUTPUT` of `platform` against a server that always answers `body`:
+/// the run and its peak RSS.
+fn list_measured(
+    body: &std::sync::Arc<String>,
+    platform: &str,
+    outputs: &[&str],
+) -> Vec<(Run, u64)> {
+    let body = std::sync::Arc::clone(body);
+    let server =
+        Server::start(move |_| response(200, &[("Content-Type", "application/json")], &body));
+    let env = TestEnv::new();
+    outputs
+        .iter()
+        .map(|output| {
+            run_measured(
                 &env,
                 &[
                     "--platform",
@@ -123,7 +127,17 @@ fn a_million_empty_objects_stop_at_the_bound_on_every_platform() {
                     output,
                 ],
                 &[("STS_CLI_URL", &server.url), ("STS_CLI_API_TOKEN", "t")],
-            );
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_million_empty_objects_stop_at_the_bound_on_every_platform() {
+    let million = format!("[{}]", vec!["{}"; 1_000_000].join(","));
+    let body = std::sync::Arc::new(million);
+    for platform in ["stackstate", "posit-connect", "qualytics"] {
+        for (r, peak) in list_measured(&body, platform, &["text", "json"]) {
             let r = r.fails(3);
             assert!(
                 r.stderr.contains("200000 JSON objects"),
@@ -138,15 +152,8 @@ fn a_million_empty_objects_stop_at_the_bound_on_every_platform() {
 
 #[test]
 fn a_million_and_one_scalars_stop_at_the_bound_on_values() {
-    let body = format!("[{}]", vec!["0"; 1_000_001].join(","));
-    let server =
-        Server::start(move |_| response(200, &[("Content-Type", "application/json")], &body));
-    let env = TestEnv::new();
-    let (r, peak) = run_measured(
-        &env,
-        &["--platform", "posit-connect", "service-token", "list"],
-        &[("STS_CLI_URL", &server.url), ("STS_CLI_API_TOKEN", "t")],
-    );
+    let body = std::sync::Arc::new(format!("[{}]", vec!["0"; 1_000_001].join(",")));
+    let (r, peak) = list_measured(&body, "posit-connect", &["text"]).remove(0);
     let r = r.fails(3);
     assert!(r.stderr.contains("1000000 JSON values"), "{}", r.stderr);
     assert_eq!(r.stdout, "");
@@ -164,24 +171,8 @@ fn the_costliest_answers_within_the_bounds_stay_under_the_peak() {
     for (what, body) in [("empty rows", empty_rows), ("a wide row", wide_row)] {
         let body = std::sync::Arc::new(body);
         for platform in ["stackstate", "posit-connect", "qualytics"] {
-            let body = std::sync::Arc::clone(&body);
-            let server = Server::start(move |_| {
-                response(200, &[("Content-Type", "application/json")], &body)
-            });
-            let env = TestEnv::new();
-            for output in ["text", "json"] {
-                let (r, peak) = run_measured(
-                    &env,
-                    &[
-                        "--platform",
-                        platform,
-                        "service-token",
-                        "list",
-                        "-o",
-                        output,
-                    ],
-                    &[("STS_CLI_URL", &server.url), ("STS_CLI_API_TOKEN", "t")],
-                );
+            let runs = list_measured(&body, platform, &["text", "json"]);
+            for ((r, peak), output) in runs.into_iter().zip(["text", "json"]) {
                 let r = r.ok();
                 // Read in full: every empty row is a line of the table or an object of the JSON.
                 let shown = match (what, output) {
