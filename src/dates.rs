@@ -86,15 +86,16 @@ fn parse_date(text: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.and_utc())
 }
 
-/// How a table shows an expiration in epoch milliseconds: `yyyy-MM-dd` in UTC, past ones as
-/// `2025-01-01 (expired)`, and an integer that is no valid date as the plain number.
+/// [`push_expiration`] as a string.
 pub fn render_expiration(millis: i64, now: DateTime<Utc>) -> String {
     let mut out = String::new();
     push_expiration(&mut out, millis, now);
     out
 }
 
-/// [`render_expiration`], appended to `out` (a large list writes every row into one buffer).
+/// How a table shows an expiration in epoch milliseconds, appended to `out` (a large list writes
+/// every row into one buffer): `yyyy-MM-dd` in UTC, past ones as `2025-01-01 (expired)`, and an
+/// integer that is no valid date as the plain number.
 pub fn push_expiration(out: &mut String, millis: i64, now: DateTime<Utc>) {
     match DateTime::<Utc>::from_timestamp_millis(millis) {
         Some(t) if (0..=9999).contains(&chrono::Datelike::year(&t)) => {
@@ -107,15 +108,16 @@ pub fn push_expiration(out: &mut String, millis: i64, now: DateTime<Utc>) {
     }
 }
 
-/// A date in epoch milliseconds as `yyyy-MM-dd` in UTC (`CREATED`); an integer that is no valid
-/// date as the plain number.
-pub fn render_date(millis: i64) -> String {
+/// [`push_date`] as a string.
+#[cfg(test)]
+fn render_date(millis: i64) -> String {
     let mut out = String::new();
     push_date(&mut out, millis);
     out
 }
 
-/// [`render_date`], appended to `out`.
+/// A date in epoch milliseconds as `yyyy-MM-dd` in UTC (`CREATED`), appended to `out`; an
+/// integer that is no valid date as the plain number.
 pub fn push_date(out: &mut String, millis: i64) {
     match DateTime::<Utc>::from_timestamp_millis(millis) {
         Some(t) if (0..=9999).contains(&chrono::Datelike::year(&t)) => push_ymd(out, &t),
@@ -172,14 +174,16 @@ fn push_digits(out: &mut String, n: u32, width: u32) {
     }
 }
 
-/// How long ago a moment was, in its largest whole unit: `45s ago`, `3h ago`, `12d ago`.
-pub fn render_age(millis: i64, now: DateTime<Utc>) -> String {
+/// [`push_age`] as a string.
+#[cfg(test)]
+fn render_age(millis: i64, now: DateTime<Utc>) -> String {
     let mut out = String::new();
     push_age(&mut out, millis, now);
     out
 }
 
-/// [`render_age`], appended to `out`.
+/// How long ago a moment was, in its largest whole unit, appended to `out`: `45s ago`,
+/// `3h ago`, `12d ago`.
 pub fn push_age(out: &mut String, millis: i64, now: DateTime<Utc>) {
     let secs = (now.timestamp_millis().saturating_sub(millis) / 1000).max(0);
     let (n, unit) = if secs < 60 {

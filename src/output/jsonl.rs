@@ -118,60 +118,40 @@ impl Plan {
     }
 }
 
-/// The line of one token, borrowed from it: serialises as [`token_line`]'s value does.
+/// The line of one token, borrowed from it.
 struct Line<'a> {
     context: Option<&'a str>,
-    platform: &'static str,
+    platform: PlatformKind,
     kind: &'a str,
+    columns: &'a [Column],
     plan: &'a Plan,
     token: &'a Token,
     now: DateTime<Utc>,
 }
 
-struct Detail<'a>(&'a Line<'a>);
-
-impl Serialize for Detail<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let line = self.0;
-        let mut map = s.serialize_map(Some(line.plan.detail.len()))?;
-        for (key, source) in &line.plan.detail {
-            let Some(cell) = line.token.cell(*source) else {
-                continue;
-            };
-            map.serialize_entry(key, &cell_json(&cell, line.token, line.now))?;
+impl Line<'_> {
+    /// Appends the line to `out`: written directly when no key of the plan holds a known secret
+    /// (`direct`, [`Plan::keys_clean`]), else from its value, whose keys are then masked and
+    /// sorted again. The bytes of [`token_line`]'s value either way.
+    fn write(
+        &self,
+        out: &mut Vec<u8>,
+        direct: bool,
+        masker: &crate::redact::Masker,
+    ) -> io::Result<()> {
+        if direct {
+            self.write_direct(out, masker);
+            return Ok(());
         }
-        map.end()
-    }
-}
-
-impl Serialize for Line<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let t = self.token;
-        let mut created = t.created;
-        for source in &self.plan.created {
-            if let Some(Cell::Date(d)) = t.cell(*source).as_deref() {
-                created = created.or(*d);
-            }
-        }
-        let status = t.status(self.now).as_str();
-        let mut map = s.serialize_map(Some(10))?;
-        map.serialize_entry("context", &self.context)?;
-        map.serialize_entry("created", &Time(created))?;
-        map.serialize_entry("detail", &Detail(self))?;
-        map.serialize_entry("expires", &Time(t.expires))?;
-        map.serialize_entry("id", &(!t.id.text.is_empty()).then_some(t.id.text.as_str()))?;
-        map.serialize_entry("kind", self.kind)?;
-        let last_used = match t.last_used {
-            LastUsed::At(at) => Some(at),
-            _ => None,
-        };
-        map.serialize_entry("last-used", &Time(last_used))?;
-        map.serialize_entry("name", &t.name)?;
-        map.serialize_entry("platform", self.platform)?;
-        map.serialize_entry("status", status)?;
-        map.end()
+        let value = token_line(
+            self.context,
+            self.platform,
+            self.kind,
+            self.columns,
+            self.token,
+            self.now,
+        );
+        crate::redact::json::append(out, &value, masker, false, 0, || value.clone())
     }
 }
 
@@ -268,15 +248,11 @@ impl Line<'_> {
         out.extend_from_slice(b",\"kind\":");
         direct_str(out, self.kind, masker);
         out.extend_from_slice(b",\"last-used\":");
-        let last_used = match t.last_used {
-            LastUsed::At(at) => Some(at),
-            _ => None,
-        };
-        direct_time(out, last_used, masker);
+        direct_time(out, t.last_used.at(), masker);
         out.extend_from_slice(b",\"name\":");
         direct_str(out, &t.name, masker);
         out.extend_from_slice(b",\"platform\":");
-        direct_str(out, self.platform, masker);
+        direct_str(out, self.platform.as_str(), masker);
         out.extend_from_slice(b",\"status\":");
         direct_str(out, t.status(self.now).as_str(), masker);
         out.push(b'}');
@@ -295,10 +271,7 @@ pub fn token_line(
     // The platform's creation time (Posit `created_time`, Qualytics `created`), else a column.
     let mut created = token.created;
     let mut detail = Map::new();
-    for (column, cell) in columns
-        .iter()
-        .map_while(|c| Some((c, token.cell(c.source)?)))
-    {
+    for (column, cell) in token.cells_of(columns) {
         if column.header == "CREATED" {
             if let Cell::Date(t) = *cell {
                 created = created.or(t);
@@ -325,10 +298,7 @@ pub fn token_line(
         "status": token.status(now).as_str(),
         "created": time(created),
         "expires": time(token.expires),
-        "last-used": match token.last_used {
-            LastUsed::At(t) => time(Some(t)),
-            _ => Value::Null,
-        },
+        "last-used": time(token.last_used.at()),
         "detail": detail,
     })
 }
@@ -366,29 +336,15 @@ pub(super) fn write_lines<K: TokenKind>(
     for token in tokens {
         let line = Line {
             context,
-            platform: K::PLATFORM.as_str(),
+            platform: K::PLATFORM,
             kind: K::NOUNS.json_one,
+            columns: K::COLUMNS,
             plan: &plan,
             token,
             now,
         };
         scratch.clear();
-        if direct {
-            line.write_direct(&mut scratch, masker);
-            scratch.push(b'\n');
-            w.write_all(&scratch)?;
-            continue;
-        }
-        crate::redact::json::append(&mut scratch, &line, masker, false, 0, || {
-            token_line(
-                context,
-                K::PLATFORM,
-                K::NOUNS.json_one,
-                K::COLUMNS,
-                token,
-                now,
-            )
-        })?;
+        line.write(&mut scratch, direct, masker)?;
         scratch.push(b'\n');
         w.write_all(&scratch)?;
     }
@@ -509,40 +465,17 @@ mod tests {
     fn lines_match(columns: &[Column], tokens: &[Token]) {
         let masker = crate::redact::Masker::now(None);
         let now = crate::dates::test_now();
-        let mut fast = Vec::new();
         let plan = Plan::new(columns);
-        let mut whole = String::new();
         for t in tokens {
             let l = Line {
                 context: Some("ctx \u{1b}"),
-                platform: PlatformKind::Stackstate.as_str(),
+                platform: PlatformKind::Stackstate,
                 kind: "service-token",
+                columns,
                 plan: &plan,
                 token: t,
                 now,
             };
-            let start = fast.len();
-            crate::redact::json::append(&mut fast, &l, &masker, false, 0, || {
-                token_line(
-                    Some("ctx \u{1b}"),
-                    PlatformKind::Stackstate,
-                    "service-token",
-                    columns,
-                    t,
-                    now,
-                )
-            })
-            .unwrap();
-            fast.push(b'\n');
-            // Written straight, when no key holds a secret: the same bytes.
-            if plan.keys_clean(&masker) {
-                let mut direct = Vec::new();
-                l.write_direct(&mut direct, &masker);
-                assert_eq!(
-                    String::from_utf8_lossy(&fast[start..fast.len() - 1]),
-                    String::from_utf8_lossy(&direct)
-                );
-            }
             let v = token_line(
                 Some("ctx \u{1b}"),
                 PlatformKind::Stackstate,
@@ -551,9 +484,19 @@ mod tests {
                 t,
                 now,
             );
-            whole.push_str(&line(v, None));
+            let whole = line(v, None);
+            // From the value always; written straight too when no key holds a secret.
+            for direct in [false, plan.keys_clean(&masker)] {
+                let mut written = Vec::new();
+                l.write(&mut written, direct, &masker).unwrap();
+                written.push(b'\n');
+                assert_eq!(
+                    String::from_utf8(written).unwrap(),
+                    whole,
+                    "direct: {direct}"
+                );
+            }
         }
-        assert_eq!(String::from_utf8(fast).unwrap(), whole);
     }
 
     const EVERY: [Column; 8] = [

@@ -301,7 +301,7 @@ impl Printer {
                 rows: tokens.len(),
                 make: |r: usize, row: &mut stream::RowText| {
                     let t = &tokens[r];
-                    for c in K::COLUMNS.iter().map_while(|c| t.cell(c.source)) {
+                    for (_, c) in t.cells_of(K::COLUMNS) {
                         push_cell(&mut row.text, &c, t, now, &|s| masker.content(s));
                         row.end_cell();
                     }
@@ -319,10 +319,8 @@ impl Printer {
         let rows: Vec<Vec<String>> = tokens
             .iter()
             .map(|t| {
-                K::COLUMNS
-                    .iter()
-                    .map_while(|c| t.cell(c.source))
-                    .map(|c| cell_text(&c, t, now))
+                t.cells_of(K::COLUMNS)
+                    .map(|(_, c)| cell_text(&c, t, now))
                     .collect()
             })
             .collect();
@@ -337,10 +335,9 @@ impl Printer {
         if self.is_json() {
             return self.json(&token.json);
         }
-        let rows: Vec<Vec<String>> = K::COLUMNS
-            .iter()
-            .map_while(|c| Some((c.header, token.cell(c.source)?)))
-            .map(|(header, cell)| vec![header.to_string(), cell_text(&cell, &token, now)])
+        let rows: Vec<Vec<String>> = token
+            .cells_of(K::COLUMNS)
+            .map(|(c, cell)| vec![c.header.to_string(), cell_text(&cell, &token, now)])
             .collect();
         self.table(&["FIELD", "VALUE"], &rows, &[Id, Text], K::NOUNS.empty)
     }

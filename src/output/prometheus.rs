@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 
 use crate::outcome::ContextResult;
-use crate::platform::{LastUsed, PlatformKind, Status, Token};
+use crate::platform::{PlatformKind, Status, Token};
 
 /// The `Content-Type` of the text format 0.0.4.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -99,10 +99,7 @@ impl CredentialRecord {
             id: token.id.text,
             name: token.name,
             expires: token.expires,
-            last_used: match token.last_used {
-                LastUsed::At(t) => Some(t),
-                LastUsed::Unknown | LastUsed::Never => None,
-            },
+            last_used: token.last_used.at(),
             created: token.created,
         }
     }

@@ -3,7 +3,6 @@
 //! written line by line. The bytes are exactly those of the whole-string path (`pretty`,
 //! `jsonl::line`, `render_table_with`): only the work and the memory differ.
 
-use std::borrow::Cow;
 use std::io::{self, Write};
 
 use serde_json::Value;
@@ -62,18 +61,6 @@ impl JsonRow for Value {
 }
 
 impl<T: JsonRow + ?Sized> JsonRow for &T {
-    fn write_row(
-        &self,
-        out: &mut Vec<u8>,
-        m: &Masker,
-        pretty: bool,
-        level: usize,
-    ) -> io::Result<()> {
-        (**self).write_row(out, m, pretty, level)
-    }
-}
-
-impl JsonRow for Cow<'_, Value> {
     fn write_row(
         &self,
         out: &mut Vec<u8>,

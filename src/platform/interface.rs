@@ -70,6 +70,16 @@ pub enum LastUsed {
     At(i64),
 }
 
+impl LastUsed {
+    /// When, if the platform told a moment.
+    pub fn at(self) -> Option<i64> {
+        match self {
+            LastUsed::At(t) => Some(t),
+            LastUsed::Unknown | LastUsed::Never => None,
+        }
+    }
+}
+
 /// `STATUS` (CONTRACT §9): `expired` wins over `revoked`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
 pub enum Status {
@@ -141,6 +151,17 @@ impl Token {
             Source::Status => Owned(Cell::Status),
             Source::Cell(i) => Borrowed(self.cells.get(i)?),
         })
+    }
+
+    /// The cells of a row of `columns`, each with its column, up to the first the token has
+    /// not (a row made from a create's answer shows its leading columns only).
+    pub fn cells_of<'a>(
+        &'a self,
+        columns: &'a [Column],
+    ) -> impl Iterator<Item = (&'a Column, std::borrow::Cow<'a, Cell>)> {
+        columns
+            .iter()
+            .map_while(|c| Some((c, self.cell(c.source)?)))
     }
 
     pub fn status(&self, now: DateTime<Utc>) -> Status {
