@@ -17,13 +17,28 @@ use serde_json::{Map, Value};
 
 use crate::redact::Masker;
 
+mod plain;
+
+pub use plain::Shape;
+
 /// A typed server object that can write itself with its keys in the order its JSON value has
 /// them (byte order, as `serde_json::Map` sorts), without making the value.
 pub trait SortedJson: Serialize + Send + Sync {
+    /// What its serialisation adds to or drops from the object it decoded from.
+    const SHAPE: plain::Shape = plain::Shape {
+        always: &[],
+        keeps_null: false,
+    };
+
     fn serialize_sorted<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error>;
 }
 
 impl SortedJson for Value {
+    const SHAPE: plain::Shape = plain::Shape {
+        always: &[],
+        keeps_null: true,
+    };
+
     fn serialize_sorted<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.serialize(s)
     }
@@ -144,11 +159,21 @@ impl<T: SortedJson + DeserializeOwned> CodecOf<T> {
             Ok(t) => serde_json::to_value(&t).unwrap_or(Value::Null),
             Err(_) => Value::Null,
         },
-        append: |text, out, masker, pretty, level| match serde_json::from_str::<T>(text) {
-            Ok(t) => Typed(t).append(out, masker, pretty, level),
-            Err(_) => crate::redact::json::append(out, &Value::Null, masker, pretty, level, || {
-                Value::Null
-            }),
+        append: |text, out, masker, pretty, level| {
+            // Its text already as the typed path writes it, and no secret in it: laid out as is.
+            if matches!(masker.text(text), std::borrow::Cow::Borrowed(_))
+                && plain::append(text, out, pretty, level, T::SHAPE)
+            {
+                return Ok(());
+            }
+            match serde_json::from_str::<T>(text) {
+                Ok(t) => Typed(t).append(out, masker, pretty, level),
+                Err(_) => {
+                    crate::redact::json::append(out, &Value::Null, masker, pretty, level, || {
+                        Value::Null
+                    })
+                }
+            }
         },
     };
 }
@@ -160,28 +185,77 @@ pub fn decode_rows<T: SortedJson + DeserializeOwned, R>(
     body: Arc<String>,
     mut row: impl FnMut(T, RowJson) -> R,
 ) -> serde_json::Result<Vec<R>> {
+    // One pass: each element decoded where it lies, its end told by the decoder (no pass to
+    // split the array first). Anything but `[`, elements, `,` and `]` is left to the whole
+    // decode below, for its error.
     let rows = (|| {
-        let raws: Vec<&RawValue> = serde_json::from_str(&body)?;
-        let mut rows = Vec::with_capacity(raws.len());
-        for raw in raws {
-            let text = raw.get();
-            let t: T = serde_json::from_str(text)?;
-            let start = text.as_ptr() as usize - body.as_ptr() as usize;
-            let json = RowJson(Inner::Raw {
-                body: Arc::clone(&body),
-                start: u32::try_from(start).map_err(serde::de::Error::custom)?,
-                end: u32::try_from(start + text.len()).map_err(serde::de::Error::custom)?,
-                codec: &CodecOf::<T>::CODEC,
-                made: OnceLock::new(),
-            });
-            rows.push(row(t, json));
+        let bytes = body.as_bytes();
+        let skip = |mut i: usize| {
+            while i < bytes.len() && matches!(bytes[i], b' ' | b'\n' | b'\t' | b'\r') {
+                i += 1;
+            }
+            i
+        };
+        let mut i = skip(0);
+        if bytes.get(i) != Some(&b'[') {
+            return None;
         }
-        Ok(rows)
+        i = skip(i + 1);
+        let mut rows = Vec::new();
+        if bytes.get(i) == Some(&b']') {
+            i += 1;
+        } else {
+            loop {
+                let mut one = serde_json::Deserializer::from_str(&body[i..]).into_iter::<T>();
+                let t = one.next()?.ok()?;
+                let end = i + one.byte_offset();
+                rows.push(row(
+                    t,
+                    RowJson(Inner::Raw {
+                        body: Arc::clone(&body),
+                        start: u32::try_from(i).ok()?,
+                        end: u32::try_from(end).ok()?,
+                        codec: &CodecOf::<T>::CODEC,
+                        made: OnceLock::new(),
+                    }),
+                ));
+                i = skip(end);
+                match bytes.get(i) {
+                    Some(b',') => i = skip(i + 1),
+                    Some(b']') => {
+                        i += 1;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        (skip(i) == bytes.len()).then_some(rows)
     })();
-    rows.or_else(|e: serde_json::Error| {
-        serde_json::from_str::<Vec<T>>(&body)?;
-        Err(e)
-    })
+    match rows {
+        Some(rows) => Ok(rows),
+        // Not a plain array of such elements: the error decoding it whole gives (or, should
+        // that decode succeed, its rows).
+        None => {
+            serde_json::from_str::<Vec<T>>(&body)?;
+            let raws: Vec<&RawValue> = serde_json::from_str(&body)?;
+            let mut rows = Vec::with_capacity(raws.len());
+            for raw in raws {
+                let text = raw.get();
+                let t: T = serde_json::from_str(text)?;
+                let start = text.as_ptr() as usize - body.as_ptr() as usize;
+                let json = RowJson(Inner::Raw {
+                    body: Arc::clone(&body),
+                    start: u32::try_from(start).map_err(serde::de::Error::custom)?,
+                    end: u32::try_from(start + text.len()).map_err(serde::de::Error::custom)?,
+                    codec: &CodecOf::<T>::CODEC,
+                    made: OnceLock::new(),
+                });
+                rows.push(row(t, json));
+            }
+            Ok(rows)
+        }
+    }
 }
 
 impl RowJson {

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::platform::row_json::{JsonField, SortedJson, serialize_merged};
+use crate::platform::row_json::{JsonField, Shape, SortedJson, serialize_merged};
 
 /// `ServiceToken`: one element of `GET /security/tokens`. Decoded field by field (a list holds
 /// thousands): the known fields typed, the rest kept in `extra`, as `#[serde(flatten)]` would
@@ -130,6 +130,11 @@ decode_fields!(IngestionApiKey, "an ingestion API key", [
 ]);
 
 impl SortedJson for ServiceToken {
+    const SHAPE: Shape = Shape {
+        always: &["name", "roles"],
+        keeps_null: false,
+    };
+
     fn serialize_sorted<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         serialize_merged(
             s,
@@ -157,6 +162,11 @@ impl SortedJson for ServiceToken {
 }
 
 impl SortedJson for IngestionApiKey {
+    const SHAPE: Shape = Shape {
+        always: &["name"],
+        keeps_null: false,
+    };
+
     fn serialize_sorted<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         serialize_merged(
             s,
@@ -411,6 +421,55 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+        /// A row written from its text in the answer (laid out as is, or decoded again when it
+        /// is not plain) is byte for byte the row written from its decoded struct.
+        #[test]
+        fn a_row_from_its_text_is_the_row_from_its_struct(
+            members in proptest::collection::vec((0usize..9, 0usize..14), 0..8),
+            spaced in proptest::prelude::any::<bool>(),
+            sorted in proptest::prelude::any::<bool>(),
+        ) {
+            const KEYS: [&str; 9] = ["name", "roles", "id", "expiration", "description",
+                "dedicatedSubject", "lastUpdateTimestamp", "aa", "zz"];
+            let mut members = members;
+            if sorted {
+                // Often plain: name and roles there, keys in order, each once.
+                members.extend([(0, 0), (1, 2)]);
+                members.sort_by_key(|&(k, _)| KEYS[k]);
+                members.dedup_by_key(|m| m.0);
+            }
+            use crate::platform::RowJson;
+            use crate::platform::row_json::decode_rows;
+            const VALUES: [&str; 14] = ["\"n\"", "[\"r\",\"s\"]", "[]", "7", "-3", "null", "1.5",
+                "12345678901234567890", "\"a\\u0041\"", "\"é\"", "{\"b\":1,\"a\":[true]}",
+                "{\"a\":{},\"b\":[[]]}", "\"row-secret-0123456789\"", "-0"];
+            crate::redact::register("row-secret-0123456789");
+            let sep = if spaced { " ,\n " } else { "," };
+            let object = format!("{{{}}}", members.iter()
+                .map(|&(k, v)| format!("\"{}\"{}{}", KEYS[k], if spaced { " : " } else { ":" }, VALUES[v]))
+                .collect::<Vec<_>>().join(sep));
+            let body = format!("[{object}{sep}{object}]");
+            let Ok(whole) = serde_json::from_str::<Vec<ServiceToken>>(&body) else {
+                return Ok(());
+            };
+            let rows = decode_rows(std::sync::Arc::new(body.clone()), |t: ServiceToken, j| (t, j)).unwrap();
+            proptest::prop_assert_eq!(rows.len(), whole.len());
+            let masker = crate::redact::Masker::now(None);
+            for ((t, raw), w) in rows.into_iter().zip(whole) {
+                proptest::prop_assert_eq!(&t, &w);
+                let typed = RowJson::of(t);
+                for pretty in [false, true] {
+                    let (mut a, mut b) = (Vec::new(), Vec::new());
+                    raw.write(&mut a, &masker, pretty, 2).unwrap();
+                    typed.write(&mut b, &masker, pretty, 2).unwrap();
+                    proptest::prop_assert_eq!(String::from_utf8(a).unwrap(), String::from_utf8(b).unwrap());
+                }
+            }
+        }
+    }
+
     #[test]
     fn rows_kept_as_their_text_read_as_the_decoded_ones() {
         use crate::platform::RowJson;
@@ -440,7 +499,19 @@ mod tests {
             typed.write(&mut b, &masker, true, 1).unwrap();
             assert_eq!(a, b, "once made, the value is written");
         }
-        for bad in [r#"{"a":1}"#, r#"[{"id":"x"}]"#, "[1,", r#"[{"roles":[1]}]"#] {
+        for bad in [
+            r#"{"a":1}"#,
+            r#"[{"id":"x"}]"#,
+            "[1,",
+            r#"[{"roles":[1]}]"#,
+            r#"[{"name":"a"},]"#,
+            r#"[{"name":"a"} {"name":"b"}]"#,
+            r#"[{"name":"a"}] x"#,
+            r#"[{"name":"a"}"#,
+            "[",
+            "",
+            r#"[{"name":"a","id":1}}]"#,
+        ] {
             let whole = serde_json::from_str::<Vec<ServiceToken>>(bad).unwrap_err();
             let e = decode_rows(std::sync::Arc::new(bad.to_string()), |t: ServiceToken, _| t)
                 .unwrap_err();

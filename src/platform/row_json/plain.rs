@@ -1,0 +1,298 @@
+//! A list row's object written from its text in the answer, without decoding it again, when the
+//! text is already what the typed path would write (issue 24: `-o json` of a large list). The
+//! text is only re-laid out; anything the typed path would change is declined, and the caller
+//! then takes that path.
+
+/// What a typed row's own serialisation does beyond laying out its text.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    /// Top-level keys it always writes (a `String` or `Vec` field with a default).
+    pub always: &'static [&'static str],
+    /// Whether a top-level `null` is written (a `Value` keeps it; an `Option` field drops it).
+    pub keeps_null: bool,
+}
+
+/// Appends `text` (one JSON object that has decoded as a row) to `out` as serde_json lays it out,
+/// pretty at `level` levels or compact, when that is what the typed path writes: its members
+/// sorted by key at every depth (no key twice), strings of printable ASCII without escapes,
+/// integers that fit in 64 bits, and the row's `shape` met. Otherwise `out` is left as it was
+/// and the answer is false.
+pub fn append(text: &str, out: &mut Vec<u8>, pretty: bool, level: usize, shape: Shape) -> bool {
+    let start = out.len();
+    let mut copy = Copy {
+        b: text.as_bytes(),
+        i: 0,
+        out,
+        pretty,
+    };
+    let ok =
+        copy.ws() == Some(b'{') && copy.object(level, Some(shape)).is_some() && copy.ws().is_none();
+    if !ok {
+        out.truncate(start);
+    }
+    ok
+}
+
+/// Objects of more members are declined (rows have a handful).
+const MAX_MEMBERS: usize = 24;
+
+struct Copy<'a, 'o> {
+    b: &'a [u8],
+    i: usize,
+    out: &'o mut Vec<u8>,
+    pretty: bool,
+}
+
+impl<'a> Copy<'a, '_> {
+    /// Skips whitespace; the next byte.
+    fn ws(&mut self) -> Option<u8> {
+        while let Some(&c) = self.b.get(self.i) {
+            if !matches!(c, b' ' | b'\n' | b'\t' | b'\r') {
+                return Some(c);
+            }
+            self.i += 1;
+        }
+        None
+    }
+
+    fn newline(&mut self, level: usize) {
+        self.out.push(b'\n');
+        for _ in 0..level {
+            self.out.extend_from_slice(b"  ");
+        }
+    }
+
+    fn value(&mut self, level: usize) -> Option<()> {
+        match self.ws()? {
+            b'{' => self.object(level, None),
+            b'[' => self.array(level),
+            b'"' => {
+                let s = self.string()?;
+                self.quoted(s);
+                Some(())
+            }
+            b'n' => self.word(b"null"),
+            b't' => self.word(b"true"),
+            b'f' => self.word(b"false"),
+            _ => self.integer(),
+        }
+    }
+
+    fn word(&mut self, w: &[u8]) -> Option<()> {
+        let end = self.i + w.len();
+        (self.b.get(self.i..end)? == w).then_some(())?;
+        self.out.extend_from_slice(w);
+        self.i = end;
+        Some(())
+    }
+
+    /// `-?digits`, at most 18 digits (an i64 or u64 writes them back as they are), not `-0`.
+    fn integer(&mut self) -> Option<()> {
+        let start = self.i;
+        if self.b.get(self.i) == Some(&b'-') {
+            self.i += 1;
+        }
+        let digits = self.i;
+        while self.b.get(self.i).is_some_and(u8::is_ascii_digit) {
+            self.i += 1;
+        }
+        let n = self.i - digits;
+        let text = &self.b[start..self.i];
+        let next = self.b.get(self.i).copied();
+        if n == 0 || n > 18 || text == b"-0" || matches!(next, Some(b'.' | b'e' | b'E')) {
+            return None;
+        }
+        self.out.extend_from_slice(text);
+        Some(())
+    }
+
+    /// A string without escapes, of printable ASCII; its content.
+    fn string(&mut self) -> Option<&'a [u8]> {
+        let start = self.i + 1;
+        let len = memchr::memchr2(b'"', b'\\', self.b.get(start..)?)?;
+        let s = &self.b[start..start + len];
+        if self.b[start + len] != b'"' || !s.iter().all(|&c| (0x20..0x7f).contains(&c)) {
+            return None;
+        }
+        self.i = start + len + 1;
+        Some(s)
+    }
+
+    fn quoted(&mut self, s: &[u8]) {
+        self.out.push(b'"');
+        self.out.extend_from_slice(s);
+        self.out.push(b'"');
+    }
+
+    /// An object, its members sorted by key as the typed path writes them (a server keeps its
+    /// own field order): each member is laid out, with a leading comma, where it comes, and then
+    /// moved into its place among those before it.
+    fn object(&mut self, level: usize, top: Option<Shape>) -> Option<()> {
+        self.i += 1;
+        let mut always = 0;
+        if self.ws()? == b'}' {
+            self.i += 1;
+            self.out.extend_from_slice(b"{}");
+        } else {
+            self.out.push(b'{');
+            let base = self.out.len();
+            // Each member's key and the length of its laid-out bytes, in their present order.
+            let mut members: [(&[u8], usize); MAX_MEMBERS] = [(&[], 0); MAX_MEMBERS];
+            let mut n = 0;
+            loop {
+                if self.ws()? != b'"' || n == MAX_MEMBERS {
+                    return None;
+                }
+                let key = self.string()?;
+                let start = self.out.len();
+                self.out.push(b',');
+                if self.pretty {
+                    self.newline(level + 1);
+                }
+                self.quoted(key);
+                if self.ws()? != b':' {
+                    return None;
+                }
+                self.i += 1;
+                self.out
+                    .extend_from_slice(if self.pretty { b": " } else { b":" });
+                if let Some(shape) = top {
+                    if !shape.keeps_null && self.ws()? == b'n' {
+                        return None;
+                    }
+                    always += usize::from(shape.always.iter().any(|a| a.as_bytes() == key));
+                }
+                self.value(level + 1)?;
+                members[n] = (key, self.out.len() - start);
+                n += 1;
+                // Into its place: swapped with each member before it whose key is greater.
+                let mut k = n - 1;
+                while k > 0 && members[k - 1].0 > members[k].0 {
+                    let at = base + members[..k - 1].iter().map(|m| m.1).sum::<usize>();
+                    let (a, b) = (members[k - 1].1, members[k].1);
+                    self.out[at..at + a + b].rotate_left(a);
+                    members.swap(k - 1, k);
+                    k -= 1;
+                }
+                if k > 0 && members[k - 1].0 == members[k].0 {
+                    return None;
+                }
+                match self.ws()? {
+                    b',' => self.i += 1,
+                    b'}' => {
+                        self.i += 1;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+            // The first member's leading comma.
+            self.out.remove(base);
+            if self.pretty {
+                self.newline(level);
+            }
+            self.out.push(b'}');
+        }
+        match top {
+            Some(shape) if always != shape.always.len() => None,
+            _ => Some(()),
+        }
+    }
+
+    fn array(&mut self, level: usize) -> Option<()> {
+        self.i += 1;
+        if self.ws()? == b']' {
+            self.i += 1;
+            self.out.extend_from_slice(b"[]");
+            return Some(());
+        }
+        self.out.push(b'[');
+        let mut first = true;
+        loop {
+            if !first {
+                self.out.push(b',');
+            }
+            first = false;
+            if self.pretty {
+                self.newline(level + 1);
+            }
+            self.value(level + 1)?;
+            match self.ws()? {
+                b',' => self.i += 1,
+                b']' => {
+                    self.i += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+        if self.pretty {
+            self.newline(level);
+        }
+        self.out.push(b']');
+        Some(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROW: Shape = Shape {
+        always: &["name"],
+        keeps_null: false,
+    };
+
+    fn laid_out(text: &str, pretty: bool) -> Option<String> {
+        let mut out = b"x".to_vec();
+        let ok = append(text, &mut out, pretty, 1, ROW);
+        assert_eq!(ok, out.len() > 1, "declined means nothing written");
+        ok.then(|| String::from_utf8(out[1..].to_vec()).unwrap())
+    }
+
+    #[test]
+    fn a_plain_object_is_laid_out_as_serde_json_lays_it_out() {
+        let text = r#" {"z":{"y":null,"b":[{"d":1,"c":2}]}, "a" : [ 1 , {"b":[]}, {} ], "name":"n x", "id":-12, "t":true} "#;
+        let value: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(
+            laid_out(text, false).unwrap(),
+            serde_json::to_string(&value).unwrap()
+        );
+        let pretty = laid_out(text, true).unwrap();
+        assert_eq!(
+            pretty,
+            serde_json::to_string_pretty(&value)
+                .unwrap()
+                .replace('\n', "\n  ")
+        );
+        assert!(pretty.ends_with("\n  }"), "{pretty}");
+        assert_eq!(
+            laid_out(r#"{"name":""}"#, true).unwrap(),
+            "{\n    \"name\": \"\"\n  }"
+        );
+    }
+
+    #[test]
+    fn anything_the_typed_path_would_change_is_declined() {
+        for text in [
+            r#"{"name":"a","name":"b"}"#, // a key twice
+            r#"{"z":1,"name":"a","z":2}"#,
+            r#"{"id":1}"#,               // `name` missing: written as ""
+            r#"{"id":null,"name":"a"}"#, // a top-level null is dropped
+            r#"{"name":"a\u0041"}"#,     // an escape
+            r#"{"name":"é"}"#,           // beyond ASCII
+            "{\"name\":\"a\u{7f}\"}",    // DEL
+            r#"{"id":1.0,"name":"a"}"#,  // not an integer
+            r#"{"id":1e3,"name":"a"}"#,
+            r#"{"id":-0,"name":"a"}"#,
+            r#"{"id":1234567890123456789,"name":"a"}"#, // 19 digits
+            r#"{"name":"a"} x"#,
+            r#"{"name":"a""#,
+            "[]",
+        ] {
+            assert_eq!(laid_out(text, true), None, "{text}");
+        }
+        assert!(laid_out(r#"{"name":"a","z":{"a":null}}"#, true).is_some());
+        assert!(laid_out(r#"{"id":123456789012345678,"name":"a"}"#, true).is_some());
+    }
+}
