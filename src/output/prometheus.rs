@@ -138,11 +138,17 @@ pub fn records_of(
     for r in results {
         let up = r.result.is_ok();
         if let Ok(tokens) = r.result {
-            credentials.extend(
-                tokens
-                    .into_iter()
-                    .map(|t| CredentialRecord::of(&r.name, r.platform, kind, t, now)),
-            );
+            // Made where the tokens were (a record is smaller than a token: the collect reuses
+            // the list's memory), so a large list is not held twice.
+            let records: Vec<CredentialRecord> = tokens
+                .into_iter()
+                .map(|t| CredentialRecord::of(&r.name, r.platform, kind, t, now))
+                .collect();
+            if credentials.is_empty() {
+                credentials = records;
+            } else {
+                credentials.extend(records);
+            }
         }
         contexts.push(ContextRecord {
             context: r.name,
@@ -225,19 +231,51 @@ fn render_with(
     let family = |out: &mut String, name: &str, help: &str, kind: &str| {
         family(out, format, name, help, kind)
     };
-    credentials.sort_by(|a, b| {
-        (&a.context, a.kind, &a.name, &a.id).cmp(&(&b.context, b.kind, &b.name, &b.id))
+    // In place (a stable sort takes a buffer of half the records): records that compare equal
+    // here are the same series.
+    credentials.sort_unstable_by(|a, b| {
+        (
+            &a.context,
+            a.kind,
+            &a.name,
+            &a.id,
+            a.platform,
+            a.expires,
+            a.last_used,
+            a.created,
+            a.status.as_str(),
+        )
+            .cmp(&(
+                &b.context,
+                b.kind,
+                &b.name,
+                &b.id,
+                b.platform,
+                b.expires,
+                b.last_used,
+                b.created,
+                b.status.as_str(),
+            ))
     });
     let masker = crate::redact::Masker::now(None);
-    let labels: Vec<String> = credentials
-        .iter()
-        .map(|c| credential_labels(c, &masker))
-        .collect();
-    let mut keep: Vec<bool> = vec![true; credentials.len()];
-    for i in 1..labels.len() {
-        if labels[i] == labels[i - 1] {
-            keep[i] = false;
-        }
+    // A series whose labels are those of the one before it is left out. The labels are written
+    // into each line as it is made, not kept: two records' labels are compared as text only
+    // where masking or escaping could make different values the same.
+    let mut keep: Vec<bool> = Vec::with_capacity(credentials.len());
+    let (mut a, mut b) = (String::new(), String::new());
+    for (i, c) in credentials.iter().enumerate() {
+        keep.push(match i.checked_sub(1).map(|p| &credentials[p]) {
+            None => true,
+            Some(p) if same_labels(p, c) => false,
+            Some(p) if label_plain(p, &masker) && label_plain(c, &masker) => true,
+            Some(p) => {
+                a.clear();
+                b.clear();
+                push_credential_labels(&mut a, p, &masker);
+                push_credential_labels(&mut b, c, &masker);
+                a != b
+            }
+        });
     }
     let series = |out: &mut String,
                   spill: &mut dyn FnMut(&mut String) -> std::io::Result<()>,
@@ -245,7 +283,12 @@ fn render_with(
                   pick: &dyn Fn(&CredentialRecord) -> Option<i64>| {
         for (i, c) in credentials.iter().enumerate() {
             if let Some(ms) = pick(c).filter(|_| keep[i]) {
-                let _ = writeln!(out, "{name}{{{}}} {}", labels[i], ms as f64 / 1000.0);
+                out.push_str(name);
+                out.push('{');
+                push_credential_labels(out, c, &masker);
+                out.push_str("} ");
+                push_seconds(out, ms);
+                out.push('\n');
                 spill(out)?;
             }
         }
@@ -299,12 +342,11 @@ fn render_with(
     );
     for (i, c) in credentials.iter().enumerate() {
         if keep[i] {
-            let _ = writeln!(
-                out,
-                "sts_credential_info{{{},status=\"{}\"}} 1",
-                labels[i],
-                c.status.as_str()
-            );
+            out.push_str("sts_credential_info{");
+            push_credential_labels(out, c, &masker);
+            out.push_str(",status=\"");
+            out.push_str(c.status.as_str());
+            out.push_str("\"} 1\n");
             spill(out)?;
         }
     }
@@ -396,27 +438,41 @@ fn family(out: &mut String, format: Format, name: &str, help: &str, kind: &str) 
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
-fn credential_labels(c: &CredentialRecord, masker: &crate::redact::Masker) -> String {
-    let mut out = String::with_capacity(64 + c.context.len() + c.id.len() + c.name.len());
-    for (i, (key, value)) in [
+/// The labels of a credential's series, onto `out`.
+fn push_credential_labels(out: &mut String, c: &CredentialRecord, masker: &crate::redact::Masker) {
+    for (i, (key, value)) in label_pairs(c).into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(key);
+        out.push_str("=\"");
+        push_label_value(out, &masker.text(value));
+        out.push('"');
+    }
+}
+
+fn label_pairs(c: &CredentialRecord) -> [(&'static str, &str); 5] {
+    [
         ("context", c.context.as_str()),
         ("platform", c.platform),
         ("kind", c.kind),
         ("id", c.id.as_str()),
         ("name", c.name.as_str()),
     ]
-    .into_iter()
-    .enumerate()
-    {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(key);
-        out.push_str("=\"");
-        push_label_value(&mut out, &masker.text(value));
-        out.push('"');
-    }
-    out
+}
+
+fn same_labels(a: &CredentialRecord, b: &CredentialRecord) -> bool {
+    label_pairs(a) == label_pairs(b)
+}
+
+/// Every label value written as it is (no secret in it, nothing to escape): two such records
+/// have the same labels only when they have the same values.
+fn label_plain(c: &CredentialRecord, masker: &crate::redact::Masker) -> bool {
+    label_pairs(c).iter().all(|(_, v)| {
+        v.bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b'\\' && b != b'"')
+            && matches!(masker.text(v), std::borrow::Cow::Borrowed(_))
+    })
 }
 
 fn context_labels(c: &ContextRecord) -> String {
@@ -461,7 +517,33 @@ fn push_label_value(out: &mut String, masked: &str) {
 
 /// Epoch milliseconds as Unix seconds (`1767225600`, `1767225600.5`).
 fn seconds(ms: i64) -> String {
-    (ms as f64 / 1000.0).to_string()
+    let mut out = String::new();
+    push_seconds(&mut out, ms);
+    out
+}
+
+/// Epoch milliseconds as Unix seconds onto `out`: what `ms as f64 / 1000.0` displays, written
+/// from the integer (the shortest decimal of that f64 is the millisecond one while it holds
+/// fewer digits than an f64 tells apart).
+fn push_seconds(out: &mut String, ms: i64) {
+    if ms.unsigned_abs() >= 1_000_000_000_000_000 {
+        let _ = write!(out, "{}", ms as f64 / 1000.0);
+        return;
+    }
+    if ms < 0 {
+        out.push('-');
+    }
+    let (whole, mut frac) = (ms.unsigned_abs() / 1000, ms.unsigned_abs() % 1000);
+    let _ = write!(out, "{whole}");
+    if frac != 0 {
+        out.push('.');
+        let mut width = 3;
+        while frac % 10 == 0 {
+            frac /= 10;
+            width -= 1;
+        }
+        let _ = write!(out, "{frac:0width$}");
+    }
 }
 
 #[cfg(test)]
@@ -592,8 +674,38 @@ mod tests {
                 label_value(&c.id),
                 label_value(&c.name)
             );
-            assert_eq!(credential_labels(&c, &masker), expected);
+            let mut labels = String::new();
+            push_credential_labels(&mut labels, &c, &masker);
+            assert_eq!(labels, expected);
         }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn seconds_are_what_the_f64_displays(
+            ms in proptest::prelude::any::<i64>(),
+            near in -4_000_000_000_000i64..300_000_000_000_000,
+        ) {
+            for ms in [ms, near, near / 1000 * 1000, near / 10 * 10] {
+                proptest::prop_assert_eq!(seconds(ms), (ms as f64 / 1000.0).to_string());
+            }
+        }
+    }
+
+    #[test]
+    fn series_whose_labels_come_out_the_same_are_written_once() {
+        crate::redact::register("dup-secret-0123456789");
+        // Different values, the same labels once masked: one series.
+        let mut creds = vec![
+            record("x dup-secret-0123456789", "1"),
+            record("x ***", "1"),
+            record("y", "1"),
+        ];
+        let text = render(&mut creds, &[], None);
+        let info = text
+            .lines()
+            .filter(|l| l.starts_with("sts_credential_info{"));
+        assert_eq!(info.count(), 2, "{text}");
     }
 
     #[test]
