@@ -248,9 +248,18 @@ pub fn write_piped_table<W: Write>(
     for (i, h) in header.into_iter().flatten().enumerate() {
         widths[i] = widths[i].max(width(h));
     }
-    let mut line = String::new();
+    // Lines go through the sink a batch at a time: one search per secret over many lines (a
+    // secret holds no newline, and a short one is masked as a whole word either way).
+    const BATCH: usize = 32 * 1024;
+    let mut batch = String::with_capacity(BATCH + 256);
+    let mut flush = |batch: &mut String| -> io::Result<()> {
+        w.write_all(masker.sink(batch, Stream::Stdout).as_bytes())?;
+        batch.clear();
+        Ok(())
+    };
     let mut write_line = |cells: &mut dyn Iterator<Item = &str>| -> io::Result<()> {
-        line.clear();
+        let line = &mut batch;
+        let start = line.len();
         for (i, &column_width) in widths.iter().enumerate() {
             let cell = cells.next().unwrap_or("");
             if i > 0 {
@@ -263,10 +272,13 @@ pub fn write_piped_table<W: Write>(
                 }
             }
         }
-        let end = line.trim_end().len();
+        let end = start + line[start..].trim_end().len();
         line.truncate(end);
         line.push('\n');
-        w.write_all(masker.sink(&line, Stream::Stdout).as_bytes())
+        if line.len() >= BATCH {
+            flush(line)?;
+        }
+        Ok(())
     };
     if let Some(h) = header {
         write_line(&mut h.iter().copied())?;
@@ -274,7 +286,7 @@ pub fn write_piped_table<W: Write>(
     for r in 0..rows.rows() {
         rows.with_row(r, |cells| write_line(cells))?;
     }
-    Ok(())
+    flush(&mut batch)
 }
 
 /// The rows of a table: each one's cells' text, handed to `f`.

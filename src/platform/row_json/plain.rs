@@ -45,6 +45,7 @@ struct Copy<'a, 'o> {
 
 impl<'a> Copy<'a, '_> {
     /// Skips whitespace; the next byte.
+    #[inline(always)]
     fn ws(&mut self) -> Option<u8> {
         while let Some(&c) = self.b.get(self.i) {
             if !matches!(c, b' ' | b'\n' | b'\t' | b'\r') {
@@ -55,6 +56,7 @@ impl<'a> Copy<'a, '_> {
         None
     }
 
+    #[inline(always)]
     fn newline(&mut self, level: usize) {
         self.out.push(b'\n');
         for _ in 0..level {
@@ -78,6 +80,7 @@ impl<'a> Copy<'a, '_> {
         }
     }
 
+    #[inline(always)]
     fn word(&mut self, w: &[u8]) -> Option<()> {
         let end = self.i + w.len();
         (self.b.get(self.i..end)? == w).then_some(())?;
@@ -87,6 +90,7 @@ impl<'a> Copy<'a, '_> {
     }
 
     /// `-?digits`, at most 18 digits (an i64 or u64 writes them back as they are), not `-0`.
+    #[inline(always)]
     fn integer(&mut self) -> Option<()> {
         let start = self.i;
         if self.b.get(self.i) == Some(&b'-') {
@@ -107,6 +111,7 @@ impl<'a> Copy<'a, '_> {
     }
 
     /// A string without escapes, of printable ASCII; its content.
+    #[inline(always)]
     fn string(&mut self) -> Option<&'a [u8]> {
         let start = self.i + 1;
         let len = memchr::memchr2(b'"', b'\\', self.b.get(start..)?)?;
@@ -118,6 +123,7 @@ impl<'a> Copy<'a, '_> {
         Some(s)
     }
 
+    #[inline(always)]
     fn quoted(&mut self, s: &[u8]) {
         self.out.push(b'"');
         self.out.extend_from_slice(s);
