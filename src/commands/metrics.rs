@@ -89,7 +89,9 @@ pub fn print_all(
     let failed = ContextResult::first_failure(&results).is_some();
     let (mut credentials, contexts) = prometheus::records_of(nouns.json_one, results, now);
     prometheus::write_rendered(&mut std::io::stdout().lock(), &mut credentials, &contexts)?;
-    drop(credentials);
+    // The last thing the process does: the records are left to the operating system, which
+    // takes the memory back whole, rather than freed one allocation at a time.
+    std::mem::forget(credentials);
     if !failed {
         filter.check(rows, nouns)?;
     }

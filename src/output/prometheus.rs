@@ -263,11 +263,14 @@ fn render_with(
     // where masking or escaping could make different values the same.
     let mut keep: Vec<bool> = Vec::with_capacity(credentials.len());
     let (mut a, mut b) = (String::new(), String::new());
+    let mut plain_before = false;
     for (i, c) in credentials.iter().enumerate() {
+        let plain = label_plain(c, &masker);
+        let before = std::mem::replace(&mut plain_before, plain);
         keep.push(match i.checked_sub(1).map(|p| &credentials[p]) {
             None => true,
             Some(p) if same_labels(p, c) => false,
-            Some(p) if label_plain(p, &masker) && label_plain(c, &masker) => true,
+            Some(_) if before && plain => true,
             Some(p) => {
                 a.clear();
                 b.clear();
@@ -534,7 +537,7 @@ fn push_seconds(out: &mut String, ms: i64) {
         out.push('-');
     }
     let (whole, mut frac) = (ms.unsigned_abs() / 1000, ms.unsigned_abs() % 1000);
-    let _ = write!(out, "{whole}");
+    push_decimal(out, whole, 1);
     if frac != 0 {
         out.push('.');
         let mut width = 3;
@@ -542,8 +545,20 @@ fn push_seconds(out: &mut String, ms: i64) {
             frac /= 10;
             width -= 1;
         }
-        let _ = write!(out, "{frac:0width$}");
+        push_decimal(out, frac, width);
     }
+}
+
+/// `n` in decimal, at least `width` digits (zeros in front).
+fn push_decimal(out: &mut String, mut n: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut at = digits.len();
+    while n > 0 || digits.len() - at < width {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    out.extend(digits[at..].iter().map(|&d| char::from(d)));
 }
 
 #[cfg(test)]
