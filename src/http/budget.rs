@@ -53,9 +53,8 @@ pub fn take_bytes(n: usize) -> Result<(), Exceeded> {
     take(&BYTES, n, MAX_TOTAL_BYTES, Exceeded::Bytes)
 }
 
-/// Takes the values and the objects of this JSON body from the budget, before it is decoded.
-pub fn take_values(body: &[u8]) -> Result<(), Exceeded> {
-    let counted = count(body);
+/// Takes the values and the objects of a JSON body from the budget, before it is decoded.
+pub fn take_counted(counted: Counted) -> Result<(), Exceeded> {
     take(&VALUES, counted.values, MAX_TOTAL_VALUES, Exceeded::Values)?;
     take(
         &OBJECTS,
@@ -102,58 +101,75 @@ pub fn count_values(body: &[u8]) -> usize {
 /// The values and objects of this body, in one pass and without allocating (a malformed body
 /// gives some count; the decoder refuses it).
 pub fn count(body: &[u8]) -> Counted {
-    let mut count = 0usize;
-    let mut objects = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    // Just after `[` or `{`: the next thing that is not a closing bracket starts a member.
-    let mut first = false;
-    let mut i = 0;
-    while i < body.len() {
-        let b = body[i];
-        i += 1;
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            } else {
-                // The rest of the string up to its next quote or backslash, in one search.
-                i = memchr::memchr2(b'"', b'\\', &body[i..]).map_or(body.len(), |n| i + n);
+    let mut counter = Counter::default();
+    counter.feed(body);
+    counter.counted()
+}
+
+/// [`count`] made a piece at a time, as the body arrives (the count of the pieces is the count
+/// of the whole, wherever it is cut).
+#[derive(Debug, Default, Clone)]
+pub struct Counter {
+    values: usize,
+    objects: usize,
+    in_string: bool,
+    escaped: bool,
+    /// Just after `[` or `{`: the next thing that is not a closing bracket starts a member.
+    first: bool,
+}
+
+impl Counter {
+    pub fn feed(&mut self, body: &[u8]) {
+        let mut i = 0;
+        while i < body.len() {
+            let b = body[i];
+            i += 1;
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                } else if b == b'\\' {
+                    self.escaped = true;
+                } else if b == b'"' {
+                    self.in_string = false;
+                } else {
+                    // The rest of the string up to its next quote or backslash, in one search.
+                    i = memchr::memchr2(b'"', b'\\', &body[i..]).map_or(body.len(), |n| i + n);
+                }
+                continue;
             }
-            continue;
-        }
-        if b.is_ascii_whitespace() {
-            continue;
-        }
-        if !first && !STARTS[usize::from(b)] {
-            // Digits, letters, `:` and closing brackets count for nothing: skip to the next
-            // byte that might.
-            while i < body.len() && !STARTS[usize::from(body[i])] {
-                i += 1;
+            if b.is_ascii_whitespace() {
+                continue;
             }
-            continue;
-        }
-        if first && b != b']' && b != b'}' {
-            count += 1;
-        }
-        first = false;
-        match b {
-            b'"' => in_string = true,
-            b'[' => first = true,
-            b'{' => {
-                first = true;
-                objects += 1;
+            if !self.first && !STARTS[usize::from(b)] {
+                // Digits, letters, `:` and closing brackets count for nothing: skip to the next
+                // byte that might.
+                while i < body.len() && !STARTS[usize::from(body[i])] {
+                    i += 1;
+                }
+                continue;
             }
-            b',' => count += 1,
-            _ => {}
+            if self.first && b != b']' && b != b'}' {
+                self.values += 1;
+            }
+            self.first = false;
+            match b {
+                b'"' => self.in_string = true,
+                b'[' => self.first = true,
+                b'{' => {
+                    self.first = true;
+                    self.objects += 1;
+                }
+                b',' => self.values += 1,
+                _ => {}
+            }
         }
     }
-    Counted {
-        values: count,
-        objects,
+
+    pub fn counted(&self) -> Counted {
+        Counted {
+            values: self.values,
+            objects: self.objects,
+        }
     }
 }
 
@@ -189,6 +205,30 @@ mod tests {
         assert_eq!(objects(b"[{}, {}, {}]"), 3);
         assert_eq!(objects(br#"{"a": {"b": [{}, "{"]}, "c": "}{"}"#), 3);
         assert_eq!(objects(br#"["\"{", {"k": "\\"}]"#), 1);
+    }
+
+    proptest::proptest! {
+        /// Fed in pieces cut anywhere (inside a string, after a backslash, between a bracket
+        /// and what follows it), the count is the count of the whole.
+        #[test]
+        fn counted_in_pieces_it_is_counted_whole(
+            parts in proptest::collection::vec(0usize..13, 0..40),
+            cuts in proptest::collection::vec(0usize..400, 0..12),
+        ) {
+            const PARTS: [&str; 13] = ["[", "]", "{", "}", ",", ":", "\"a\\\"[,{\"", "12", " ",
+                "\"\\\\\"", "true", "\"k\"", "\"x\\u0041\""];
+            let body: String = parts.iter().map(|&p| PARTS[p]).collect();
+            let bytes = body.as_bytes();
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(bytes.len())).collect();
+            cuts.sort_unstable();
+            let mut counter = Counter::default();
+            let mut from = 0;
+            for cut in cuts.into_iter().chain([bytes.len()]) {
+                counter.feed(&bytes[from..cut]);
+                from = cut;
+            }
+            proptest::prop_assert_eq!(counter.counted(), count(bytes));
+        }
     }
 
     #[test]

@@ -80,6 +80,8 @@ struct Answer {
     status: StatusCode,
     headers: HeaderMap,
     body: Vec<u8>,
+    /// The body's JSON values and objects, counted as it arrived.
+    counted: super::budget::Counted,
 }
 
 /// Why no answer came.
@@ -404,11 +406,14 @@ impl Client {
             // One allocation of the announced size (already checked against the cap).
             let announced = resp.content_length().unwrap_or(0);
             let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
+            // Counted for the budget as it arrives, while the next piece is on its way.
+            let mut counter = super::budget::Counter::default();
             while let Some(chunk) = resp.chunk().await.map_err(network)? {
                 if body.len() + chunk.len() > MAX_BODY_BYTES {
                     return Err(NoAnswer::TooLarge);
                 }
                 super::budget::take_bytes(chunk.len()).map_err(NoAnswer::Exceeded)?;
+                counter.feed(&chunk);
                 body.extend_from_slice(&chunk);
             }
             if *method == Method::POST {
@@ -419,6 +424,7 @@ impl Client {
                 status,
                 headers,
                 body,
+                counted: counter.counted(),
             })
         };
         let result = match tokio::time::timeout_at(self.deadline, exchange).await {
@@ -673,7 +679,7 @@ fn decode<T: DeserializeOwned>(method: &Method, path: &str, answer: &Answer) -> 
 
 /// Counted before decoding: a small answer of many tiny values costs far more memory decoded.
 fn check_budget(method: &Method, path: &str, answer: &Answer) -> Result<()> {
-    super::budget::take_values(&answer.body).map_err(|which| {
+    super::budget::take_counted(answer.counted).map_err(|which| {
         Error::usage(format!(
             "the answer to {method} {path} was not decoded: {}",
             which.describe()
