@@ -134,11 +134,11 @@ fn push_int(out: &mut String, n: i64) {
 /// string again for every row of a large list.
 fn push_ymd(out: &mut String, t: &DateTime<Utc>) {
     use chrono::Datelike;
-    push_digits(out, t.year() as u32, 4);
+    push_digits(out, t.year() as u64, 4);
     out.push('-');
-    push_digits(out, t.month(), 2);
+    push_digits(out, u64::from(t.month()), 2);
     out.push('-');
-    push_digits(out, t.day(), 2);
+    push_digits(out, u64::from(t.day()), 2);
 }
 
 /// Epoch milliseconds as RFC 3339 in UTC, as chrono's `to_rfc3339_opts(AutoSi, true)` writes
@@ -157,21 +157,27 @@ pub fn push_rfc3339(out: &mut String, millis: i64) -> Option<()> {
         if i > 0 {
             out.push(':');
         }
-        push_digits(out, n, 2);
+        push_digits(out, u64::from(n), 2);
     }
     let ms = t.timestamp_subsec_millis();
     if ms != 0 {
         out.push('.');
-        push_digits(out, ms, 3);
+        push_digits(out, u64::from(ms), 3);
     }
     out.push('Z');
     Some(())
 }
 
-fn push_digits(out: &mut String, n: u32, width: u32) {
-    for p in (0..width).rev() {
-        out.push(char::from(b'0' + (n / 10u32.pow(p) % 10) as u8));
+/// `n` in decimal onto `out`, at least `width` digits (zeros in front).
+pub fn push_digits(out: &mut String, mut n: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut at = digits.len();
+    while n > 0 || digits.len() - at < width {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
     }
+    out.extend(digits[at..].iter().map(|&d| char::from(d)));
 }
 
 /// [`push_age`] as a string.

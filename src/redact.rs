@@ -417,6 +417,13 @@ pub fn plain(text: &str, lines: bool) -> bool {
         .all(|b| (0x20..0x7f).contains(&b) || (lines && (b == b'\n' || b == b'\t')))
 }
 
+/// Whether `text` goes between double quotes as it is (a JSON string, a Prometheus label value):
+/// printable ASCII without a quote or a backslash.
+pub fn plain_in_quotes(text: &str) -> bool {
+    text.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+}
+
 fn push_escaped(out: &mut String, c: char) {
     out.push_str(&format!("\\u{:04x}", c as u32));
 }

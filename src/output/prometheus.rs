@@ -472,9 +472,7 @@ fn same_labels(a: &CredentialRecord, b: &CredentialRecord) -> bool {
 /// have the same labels only when they have the same values.
 fn label_plain(c: &CredentialRecord, masker: &crate::redact::Masker) -> bool {
     label_pairs(c).iter().all(|(_, v)| {
-        v.bytes()
-            .all(|b| (0x20..0x7f).contains(&b) && b != b'\\' && b != b'"')
-            && matches!(masker.text(v), std::borrow::Cow::Borrowed(_))
+        crate::redact::plain_in_quotes(v) && matches!(masker.text(v), std::borrow::Cow::Borrowed(_))
     })
 }
 
@@ -498,10 +496,7 @@ pub fn label_value(value: &str) -> String {
 
 /// A masked label value, escaped onto `out`.
 fn push_label_value(out: &mut String, masked: &str) {
-    if masked
-        .bytes()
-        .all(|b| (0x20..0x7f).contains(&b) && b != b'\\' && b != b'"')
-    {
+    if crate::redact::plain_in_quotes(masked) {
         out.push_str(masked);
         return;
     }
@@ -537,7 +532,7 @@ fn push_seconds(out: &mut String, ms: i64) {
         out.push('-');
     }
     let (whole, mut frac) = (ms.unsigned_abs() / 1000, ms.unsigned_abs() % 1000);
-    push_decimal(out, whole, 1);
+    crate::dates::push_digits(out, whole, 1);
     if frac != 0 {
         out.push('.');
         let mut width = 3;
@@ -545,20 +540,8 @@ fn push_seconds(out: &mut String, ms: i64) {
             frac /= 10;
             width -= 1;
         }
-        push_decimal(out, frac, width);
+        crate::dates::push_digits(out, frac, width);
     }
-}
-
-/// `n` in decimal, at least `width` digits (zeros in front).
-fn push_decimal(out: &mut String, mut n: u64, width: usize) {
-    let mut digits = [b'0'; 20];
-    let mut at = digits.len();
-    while n > 0 || digits.len() - at < width {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-    }
-    out.extend(digits[at..].iter().map(|&d| char::from(d)));
 }
 
 #[cfg(test)]

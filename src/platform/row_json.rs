@@ -12,7 +12,6 @@ use std::sync::{Arc, OnceLock};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde::ser::{SerializeMap, Serializer};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::redact::Masker;
@@ -190,17 +189,11 @@ pub fn decode_rows<T: SortedJson + DeserializeOwned, R>(
     // decode below, for its error.
     let rows = (|| {
         let bytes = body.as_bytes();
-        let skip = |mut i: usize| {
-            while i < bytes.len() && matches!(bytes[i], b' ' | b'\n' | b'\t' | b'\r') {
-                i += 1;
-            }
-            i
-        };
-        let mut i = skip(0);
+        let mut i = skip_ws(bytes, 0);
         if bytes.get(i) != Some(&b'[') {
             return None;
         }
-        i = skip(i + 1);
+        i = skip_ws(bytes, i + 1);
         let mut rows = Vec::new();
         if bytes.get(i) == Some(&b']') {
             i += 1;
@@ -219,9 +212,9 @@ pub fn decode_rows<T: SortedJson + DeserializeOwned, R>(
                         made: OnceLock::new(),
                     }),
                 ));
-                i = skip(end);
+                i = skip_ws(bytes, end);
                 match bytes.get(i) {
-                    Some(b',') => i = skip(i + 1),
+                    Some(b',') => i = skip_ws(bytes, i + 1),
                     Some(b']') => {
                         i += 1;
                         break;
@@ -230,32 +223,29 @@ pub fn decode_rows<T: SortedJson + DeserializeOwned, R>(
                 }
             }
         }
-        (skip(i) == bytes.len()).then_some(rows)
+        (skip_ws(bytes, i) == bytes.len()).then_some(rows)
     })();
     match rows {
         Some(rows) => Ok(rows),
-        // Not a plain array of such elements: the error decoding it whole gives (or, should
-        // that decode succeed, its rows).
         None => {
+            // Not a plain array of such elements: the error decoding it whole gives. (An array
+            // that decodes whole reads element by element above, each element decoded as the
+            // whole decode decodes it, so the error below is not expected.)
             serde_json::from_str::<Vec<T>>(&body)?;
-            let raws: Vec<&RawValue> = serde_json::from_str(&body)?;
-            let mut rows = Vec::with_capacity(raws.len());
-            for raw in raws {
-                let text = raw.get();
-                let t: T = serde_json::from_str(text)?;
-                let start = text.as_ptr() as usize - body.as_ptr() as usize;
-                let json = RowJson(Inner::Raw {
-                    body: Arc::clone(&body),
-                    start: u32::try_from(start).map_err(serde::de::Error::custom)?,
-                    end: u32::try_from(start + text.len()).map_err(serde::de::Error::custom)?,
-                    codec: &CodecOf::<T>::CODEC,
-                    made: OnceLock::new(),
-                });
-                rows.push(row(t, json));
-            }
-            Ok(rows)
+            Err(serde::de::Error::custom(
+                "the answer's elements could not be read one by one",
+            ))
         }
     }
+}
+
+/// Skips JSON whitespace in `bytes` from `i`; the index of the next byte.
+#[inline]
+fn skip_ws(bytes: &[u8], mut i: usize) -> usize {
+    while i < bytes.len() && matches!(bytes[i], b' ' | b'\n' | b'\t' | b'\r') {
+        i += 1;
+    }
+    i
 }
 
 impl RowJson {

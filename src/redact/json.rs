@@ -147,9 +147,7 @@ impl Formatter for SafeFormatter<'_> {
 /// [`crate::redact::needs_escape`] names (C1 controls, DEL, bidirectional overrides).
 pub fn write_json_string<W: ?Sized + Write>(w: &mut W, s: &str) -> io::Result<()> {
     w.write_all(b"\"")?;
-    if s.bytes()
-        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
-    {
+    if super::plain_in_quotes(s) {
         w.write_all(s.as_bytes())?;
         return w.write_all(b"\"");
     }

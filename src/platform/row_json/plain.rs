@@ -47,13 +47,8 @@ impl<'a> Copy<'a, '_> {
     /// Skips whitespace; the next byte.
     #[inline(always)]
     fn ws(&mut self) -> Option<u8> {
-        while let Some(&c) = self.b.get(self.i) {
-            if !matches!(c, b' ' | b'\n' | b'\t' | b'\r') {
-                return Some(c);
-            }
-            self.i += 1;
-        }
-        None
+        self.i = super::skip_ws(self.b, self.i);
+        self.b.get(self.i).copied()
     }
 
     #[inline(always)]
