@@ -135,7 +135,7 @@ mod tests {
             last_used,
             created: None,
             revoked,
-            cells: vec![],
+            cells: crate::platform::interface::Cells::new(),
             json: Value::Null.into(),
         }
     }

@@ -498,7 +498,7 @@ pub async fn replace<K: TokenKind>(
                         last_used: crate::platform::LastUsed::Unknown,
                         created: None,
                         revoked: false,
-                        cells: Vec::new(),
+                        cells: crate::platform::interface::Cells::new(),
                         json: serde_json::Value::Null.into(),
                     });
                     match journaled::retire_one::<K>(&client, &fallback.id, &ret.how, &fallback)
@@ -728,7 +728,7 @@ mod tests {
             last_used: LastUsed::Unknown,
             created: None,
             revoked: false,
-            cells: vec![],
+            cells: crate::platform::interface::Cells::new(),
             json: Value::Null.into(),
         }
     }

@@ -397,7 +397,7 @@ mod tests {
             last_used: LastUsed::Unknown,
             created: None,
             revoked: false,
-            cells: vec![
+            cells: smallvec::smallvec![
                 Cell::Id(Some("7".into())),
                 Cell::Text(Some("ci".into())),
                 Cell::List(vec!["a".into()]),
@@ -447,7 +447,7 @@ mod tests {
             last_used: LastUsed::At(5),
             created: None,
             revoked: true,
-            cells: vec![
+            cells: smallvec::smallvec![
                 Cell::Id(Some("7".into())),
                 Cell::Text(Some(name.into())),
                 Cell::List(vec!["a".into(), name.into()]),

@@ -921,7 +921,7 @@ mod tests {
             last_used: LastUsed::Never,
             created: None,
             revoked: true,
-            cells: vec![],
+            cells: crate::platform::interface::Cells::new(),
             json: Value::Null.into(),
         };
         let n = now().timestamp_millis();

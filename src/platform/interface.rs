@@ -118,6 +118,10 @@ pub enum Cell {
     Status,
 }
 
+/// A token's own cells, at most two on every platform: kept in the row, not allocated apart
+/// (a list holds thousands of rows).
+pub type Cells = smallvec::SmallVec<[Cell; 2]>;
+
 /// A token or key as a list shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Token {
@@ -132,7 +136,7 @@ pub struct Token {
     pub revoked: bool,
     /// The platform's own cells, shown by the columns of [`Source::Cell`]; the other columns
     /// show the fields above, kept once.
-    pub cells: Vec<Cell>,
+    pub cells: Cells,
     /// The server's object, with any secret field taken out (`-o json`), made when first read.
     pub json: crate::platform::row_json::RowJson,
 }
@@ -377,7 +381,7 @@ pub trait TokenKind {
             last_used: LastUsed::Never,
             created: None,
             revoked: false,
-            cells: Vec::new(),
+            cells: Cells::new(),
             json: json.into(),
         }
     }

@@ -116,7 +116,7 @@ impl TokenKind for MemoryTokens {
                 last_used: LastUsed::Unknown,
                 created: None,
                 revoked: false,
-                cells: Vec::new(),
+                cells: Default::default(),
                 json: serde_json::json!({ "id": id, "name": name }).into(),
             })
             .collect();

@@ -274,7 +274,7 @@ fn row(mut v: Value) -> Token {
         last_used,
         created: time_field(&v, "created_time"),
         revoked: false,
-        cells: vec![Cell::List(strings(&v, "scopes"))],
+        cells: smallvec::smallvec![Cell::List(strings(&v, "scopes"))],
         json: v.into(),
     }
 }

@@ -367,7 +367,7 @@ fn row(mut v: Value) -> Token {
         last_used,
         created: time_field(&v, "created"),
         revoked: v.get("active").and_then(Value::as_bool) == Some(false),
-        cells: vec![
+        cells: smallvec::smallvec![
             Cell::Text(str_at(&v, &["user", "user_id"]).map(str::to_string)),
             Cell::Text(str_at(&v, &["user", "role"]).map(str::to_string)),
         ],

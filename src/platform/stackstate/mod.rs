@@ -353,7 +353,7 @@ fn token_row_of(t: ServiceToken, json: RowJson) -> Token {
         last_used: LastUsed::Unknown,
         created: None,
         revoked: false,
-        cells: vec![Cell::List(t.roles), Cell::Text(t.dedicated_subject)],
+        cells: smallvec::smallvec![Cell::List(t.roles), Cell::Text(t.dedicated_subject)],
         json,
     }
 }
@@ -373,7 +373,7 @@ fn key_row_of(k: IngestionApiKey, json: RowJson) -> Token {
         last_used: LastUsed::Unknown,
         created: None,
         revoked: false,
-        cells: vec![Cell::Text(k.description)],
+        cells: smallvec::smallvec![Cell::Text(k.description)],
         json,
     }
 }
