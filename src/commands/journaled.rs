@@ -205,11 +205,12 @@ pub async fn open<K: TokenKind>(
                 let candidates: Vec<String> = list
                     .iter()
                     .filter(|t| {
-                        step.names_sent.contains(&t.name)
-                            && !step.existing_ids.contains(&t.id.text)
-                            && (!entry.knows(&t.id.text) || entry.ambiguous.contains(&t.id.text))
+                        let id = t.id.text.as_str();
+                        step.names_sent.iter().any(|n| *n == t.name)
+                            && !step.existing_ids.iter().any(|i| i == id)
+                            && (!entry.knows(id) || entry.ambiguous.iter().any(|i| i == id))
                     })
-                    .map(|t| t.id.text.clone())
+                    .map(|t| t.id.text.to_string())
                     .collect();
                 match candidates.len() {
                     0 => None,
@@ -289,7 +290,7 @@ pub async fn retire_due<K: TokenKind>(
     let now = Utc::now().timestamp_millis();
     let mut retired = Vec::new();
     for id in &entry.superseded {
-        if !list.iter().any(|t| &t.id.text == id) {
+        if !list.iter().any(|t| t.id.text == id) {
             log.retired(id)?;
         }
     }
@@ -312,7 +313,7 @@ pub async fn retire_due<K: TokenKind>(
 /// time written down.
 pub fn due_at<K: TokenKind>(r: &Retirement, list: &[Token]) -> Option<i64> {
     let listed = r.after.as_ref().and_then(|after| {
-        let t = list.iter().find(|t| &t.id.text == after)?;
+        let t = list.iter().find(|t| t.id.text == after)?;
         let created = K::created_times(&t.json).0.or(t.created)?;
         Some(created.saturating_add(r.overlap_ms.unwrap_or(0)))
     });

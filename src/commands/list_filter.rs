@@ -143,7 +143,7 @@ mod tests {
     fn kept(f: &ListFilter, tokens: &[Token]) -> Vec<String> {
         let mut v = tokens.to_vec();
         f.apply(&mut v, now());
-        v.into_iter().map(|t| t.name).collect()
+        v.into_iter().map(|t| t.name.to_string()).collect()
     }
 
     #[test]

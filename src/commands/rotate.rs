@@ -192,7 +192,7 @@ pub async fn rotate<K: TokenKind>(
                     ));
                     return (r, None);
                 }
-                if taken.retired.contains(old_id) {
+                if taken.retired.iter().any(|r| r == old_id) {
                     return (
                         r,
                         Some(Error::usage(format!(
@@ -289,7 +289,7 @@ pub async fn replace<K: TokenKind>(
         let existing: Vec<String> = before
             .iter()
             .filter(|t| t.name == name)
-            .map(|t| t.id.text.clone())
+            .map(|t| t.id.text.to_string())
             .collect();
         if let Err(e) = log.before_create(
             old.map(|o| o.id.text.as_str()),
@@ -351,7 +351,7 @@ pub async fn replace<K: TokenKind>(
 
     // 3. Its id, when the answer has none: list again and take the one that is new.
     if r.new_id.is_none() {
-        let known: HashSet<String> = before.iter().map(|t| t.id.text.clone()).collect();
+        let known: HashSet<String> = before.iter().map(|t| t.id.text.to_string()).collect();
         match K::list(client).await {
             Ok(after) => match new_id(&known, &after, &new_name) {
                 Ok(id) => {
@@ -393,9 +393,9 @@ pub async fn replace<K: TokenKind>(
         token_id: r
             .new_id
             .as_ref()
-            .map(|i| i.text.clone())
+            .map(|i| i.text.to_string())
             .unwrap_or_default(),
-        old_token_id: old.map(|o| o.id.text.clone()).unwrap_or_default(),
+        old_token_id: old.map(|o| o.id.text.to_string()).unwrap_or_default(),
         name: new_name.clone(),
         expires: expires_ms.and_then(crate::dates::rfc3339_millis),
     };
@@ -466,9 +466,9 @@ pub async fn replace<K: TokenKind>(
         let old_retirement =
             old.filter(|_| fate != OldTokenFate::Keep)
                 .map(|o| crate::journal::Retirement {
-                    id: o.id.text.clone(),
+                    id: o.id.text.to_string(),
                     how: journaled::how(fate).to_string(),
-                    after: Some(new.text.clone()),
+                    after: Some(new.text.to_string()),
                     overlap_ms: due.and(overlap_ms),
                     due: due.and_then(crate::dates::rfc3339_millis),
                 });
@@ -493,7 +493,7 @@ pub async fn replace<K: TokenKind>(
                         .unwrap_or_else(|| TokenId::string(&ret.id));
                     let fallback = token.cloned().unwrap_or_else(|| Token {
                         id: id.clone(),
-                        name: String::new(),
+                        name: Default::default(),
                         expires: None,
                         last_used: crate::platform::LastUsed::Unknown,
                         created: None,
@@ -515,7 +515,7 @@ pub async fn replace<K: TokenKind>(
             // Nothing could verify it: it is the current one, the old one is kept.
             let _ = log.update(|e| {
                 e.rotation = None;
-                e.current = Some(new.text.clone());
+                e.current = Some(new.text.to_string());
                 e.delivered = !r.delivered.is_empty();
             });
         }
@@ -641,7 +641,7 @@ fn new_id(
 ) -> std::result::Result<TokenId, (String, Vec<String>)> {
     let fresh: Vec<&TokenId> = after
         .iter()
-        .filter(|t| t.name == name && !t.id.text.is_empty() && !known.contains(&t.id.text))
+        .filter(|t| t.name == name && !t.id.text.is_empty() && !known.contains(t.id.text.as_str()))
         .map(|t| &t.id)
         .collect();
     match fresh.as_slice() {
@@ -651,7 +651,7 @@ fn new_id(
             Vec::new(),
         )),
         several => {
-            let ids: Vec<String> = several.iter().map(|i| i.text.clone()).collect();
+            let ids: Vec<String> = several.iter().map(|i| i.text.to_string()).collect();
             Err((
                 format!(
                     "cannot tell the new id: {} new entries are named '{name}' ({}; another \

@@ -42,7 +42,7 @@ fn detail_key(header: &str) -> String {
 enum CellJson<'a> {
     Null,
     Str(&'a str),
-    List(&'a [String]),
+    List(&'a [compact_str::CompactString]),
     Time(i64),
 }
 
@@ -400,7 +400,7 @@ mod tests {
             cells: smallvec::smallvec![
                 Cell::Id(Some("7".into())),
                 Cell::Text(Some("ci".into())),
-                Cell::List(vec!["a".into()]),
+                Cell::List(smallvec::smallvec!["a".into()]),
                 Cell::Date(Some(0)),
                 Cell::Text(None),
             ],
@@ -450,7 +450,7 @@ mod tests {
             cells: smallvec::smallvec![
                 Cell::Id(Some("7".into())),
                 Cell::Text(Some(name.into())),
-                Cell::List(vec!["a".into(), name.into()]),
+                Cell::List(smallvec::smallvec!["a".into(), name.into()]),
                 Cell::Date(Some(0)),
                 Cell::Text(text.map(String::from)),
                 Cell::Status,

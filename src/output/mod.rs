@@ -929,7 +929,10 @@ mod tests {
         assert_eq!(text(Cell::Id(Some("7".into()))), "7");
         assert_eq!(text(Cell::Text(Some("n\x1b[31m".into()))), "n\\u001b[31m");
         assert_eq!(text(Cell::Text(None)), "-");
-        assert_eq!(text(Cell::List(vec!["a".into(), "b".into()])), "[a b]");
+        assert_eq!(
+            text(Cell::List(smallvec::smallvec!["a".into(), "b".into()])),
+            "[a b]"
+        );
         assert_eq!(
             text(Cell::Expiration(Some(1_735_689_600_000))),
             "2025-01-01 (expired)"

@@ -74,8 +74,8 @@ pub struct CredentialRecord {
     pub platform: &'static str,
     /// `service-token` or `ingestion-api-key`.
     pub kind: &'static str,
-    pub id: String,
-    pub name: String,
+    pub id: compact_str::CompactString,
+    pub name: compact_str::CompactString,
     pub expires: Option<i64>,
     pub last_used: Option<i64>,
     pub created: Option<i64>,

@@ -4,6 +4,7 @@
 //! against these. The registry that names the platforms is `platform/mod.rs`.
 
 use chrono::{DateTime, Utc};
+use compact_str::CompactString;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -15,7 +16,7 @@ use crate::platform::kind::{PlatformKind, Profile};
 /// string guid on Posit Connect).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenId {
-    pub text: String,
+    pub text: CompactString,
     shape: IdShape,
 }
 
@@ -30,7 +31,7 @@ enum IdShape {
 impl TokenId {
     pub fn int(id: i64) -> TokenId {
         TokenId {
-            text: id.to_string(),
+            text: compact_str::ToCompactString::to_compact_string(&id),
             shape: IdShape::Int(id),
         }
     }
@@ -38,12 +39,12 @@ impl TokenId {
     /// The id of an object the server sent without one (`-` in a table, `null` in JSON).
     pub fn missing() -> TokenId {
         TokenId {
-            text: String::new(),
+            text: CompactString::default(),
             shape: IdShape::Missing,
         }
     }
 
-    pub fn string(id: impl Into<String>) -> TokenId {
+    pub fn string(id: impl Into<CompactString>) -> TokenId {
         TokenId {
             text: id.into(),
             shape: IdShape::Str,
@@ -109,7 +110,7 @@ pub enum Cell {
     /// The token's own id ([`Token::id`]), kept once: `-` (JSON `null`) when it has none.
     TokenId,
     /// `[a b]`.
-    List(Vec<String>),
+    List(Items),
     /// An expiry in epoch milliseconds: `yyyy-MM-dd`, past ones `(expired)`.
     Expiration(Option<i64>),
     /// A moment in epoch milliseconds: `yyyy-MM-dd`.
@@ -117,6 +118,10 @@ pub enum Cell {
     LastUsed(LastUsed),
     Status,
 }
+
+/// A cell's list (a token's roles or scopes), most often of one short item: kept in the cell,
+/// with no allocation of its own.
+pub type Items = smallvec::SmallVec<[CompactString; 1]>;
 
 /// A token's own cells, at most two on every platform: kept in the row, not allocated apart
 /// (a list holds thousands of rows).
@@ -126,7 +131,7 @@ pub type Cells = smallvec::SmallVec<[Cell; 2]>;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Token {
     pub id: TokenId,
-    pub name: String,
+    pub name: CompactString,
     /// Epoch milliseconds.
     pub expires: Option<i64>,
     pub last_used: LastUsed,
@@ -376,7 +381,7 @@ pub trait TokenKind {
                 .get("name")
                 .and_then(Value::as_str)
                 .unwrap_or_default()
-                .to_string(),
+                .into(),
             expires: None,
             last_used: LastUsed::Never,
             created: None,

@@ -47,7 +47,7 @@ impl SortedJson for Value {
 pub enum JsonField<'a> {
     Int(i64),
     Str(&'a str),
-    Strs(&'a [String]),
+    Strs(&'a [compact_str::CompactString]),
 }
 
 impl Serialize for JsonField<'_> {

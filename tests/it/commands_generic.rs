@@ -111,7 +111,7 @@ impl TokenKind for MemoryTokens {
             .iter()
             .map(|(id, name, expires)| Token {
                 id: TokenId::int(*id),
-                name: name.clone(),
+                name: name.as_str().into(),
                 expires: *expires,
                 last_used: LastUsed::Unknown,
                 created: None,

@@ -238,7 +238,7 @@ fn current<'a, K: TokenKind>(
     list: &'a [Token],
 ) -> Result<Option<&'a Token>> {
     if let Some(id) = &known.current {
-        return Ok(list.iter().find(|t| &t.id.text == id));
+        return Ok(list.iter().find(|t| t.id.text == id));
     }
     let now = Utc::now();
     let live: Vec<&Token> = list
@@ -355,13 +355,13 @@ async fn renew_locked<K: TokenKind>(
         && known.current.is_none()
     {
         // A token sts never delivered: adopted as it is, delivered at its first renewal.
-        let id = t.id.text.clone();
+        let id = t.id.text.to_string();
         log.update(|e| {
             e.current = Some(id);
             e.delivered = false;
         })?;
     }
-    if cur.is_some_and(|t| taken.retired.contains(&t.id.text)) {
+    if cur.is_some_and(|t| taken.retired.iter().any(|r| *r == t.id.text)) {
         cur = None;
     }
     let unfinished = !known.superseded.is_empty();

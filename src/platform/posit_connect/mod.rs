@@ -210,7 +210,7 @@ impl TokenKind for ServiceTokens {
             now,
         )?;
         Ok(NewToken {
-            name: name.map_or_else(|| old.name.clone(), str::to_string),
+            name: name.map_or_else(|| old.name.to_string(), str::to_string),
             scopes: strings(&old.json, "scopes"),
             expires_at: expires.map(rfc3339).transpose()?,
         })
@@ -269,12 +269,17 @@ fn row(mut v: Value) -> Token {
             .clone()
             .map(TokenId::string)
             .unwrap_or_else(TokenId::missing),
-        name,
+        name: name.into(),
         expires,
         last_used,
         created: time_field(&v, "created_time"),
         revoked: false,
-        cells: smallvec::smallvec![Cell::List(strings(&v, "scopes"))],
+        cells: smallvec::smallvec![Cell::List(
+            strings(&v, "scopes")
+                .iter()
+                .map(|s| s.as_str().into())
+                .collect()
+        )],
         json: v.into(),
     }
 }

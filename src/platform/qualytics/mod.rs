@@ -354,7 +354,7 @@ fn row(mut v: Value) -> Token {
         o.remove("bearer_token");
     }
     let id = v.get("id").and_then(Value::as_i64);
-    let name = str_at(&v, &["name"]).unwrap_or_default().to_string();
+    let name = str_at(&v, &["name"]).unwrap_or_default().into();
     let expires = time_field(&v, "expiration");
     let last_used = match time_field(&v, "last_used") {
         Some(t) => LastUsed::At(t),

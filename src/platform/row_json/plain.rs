@@ -19,6 +19,8 @@ pub struct Shape {
 /// and the answer is false.
 pub fn append(text: &str, out: &mut Vec<u8>, pretty: bool, level: usize, shape: Shape) -> bool {
     let start = out.len();
+    // Room for the row laid out, most often: its text, and its indentation when pretty.
+    out.reserve(if pretty { text.len() * 2 } else { text.len() } + 64);
     let mut copy = Copy {
         b: text.as_bytes(),
         i: 0,
@@ -36,6 +38,10 @@ pub fn append(text: &str, out: &mut Vec<u8>, pretty: bool, level: usize, shape: 
 /// Objects of more members are declined (rows have a handful).
 const MAX_MEMBERS: usize = 24;
 
+/// A comma, a line's end and the indentation of the deepest levels most rows have: what goes
+/// before a member or an element is one copy of a part of it.
+const BREAK: &[u8; 2 + 2 * 8] = b",\n                ";
+
 struct Copy<'a, 'o> {
     b: &'a [u8],
     i: usize,
@@ -51,11 +57,29 @@ impl<'a> Copy<'a, '_> {
         self.b.get(self.i).copied()
     }
 
+    /// A line's end and `level` levels of indentation, after a comma when `comma`.
     #[inline(always)]
-    fn newline(&mut self, level: usize) {
-        self.out.push(b'\n');
-        for _ in 0..level {
-            self.out.extend_from_slice(b"  ");
+    fn newline(&mut self, level: usize, comma: bool) {
+        let from = usize::from(!comma);
+        match BREAK.get(from..2 + 2 * level) {
+            Some(b) => self.out.extend_from_slice(b),
+            None => {
+                self.out.extend_from_slice(&BREAK[from..2]);
+                for _ in 0..level {
+                    self.out.extend_from_slice(b"  ");
+                }
+            }
+        }
+    }
+
+    /// What goes before a member or an element: its comma (taken off the first member of an
+    /// object at its end), and its line when pretty.
+    #[inline(always)]
+    fn before(&mut self, level: usize, comma: bool) {
+        if self.pretty {
+            self.newline(level, comma);
+        } else if comma {
+            self.out.push(b',');
         }
     }
 
@@ -64,8 +88,10 @@ impl<'a> Copy<'a, '_> {
             b'{' => self.object(level, None),
             b'[' => self.array(level),
             b'"' => {
-                let s = self.string()?;
-                self.quoted(s);
+                let start = self.i;
+                self.string()?;
+                // Its text, quotes and all: it has no escape.
+                self.out.extend_from_slice(&self.b[start..self.i]);
                 Some(())
             }
             b'n' => self.word(b"null"),
@@ -118,13 +144,6 @@ impl<'a> Copy<'a, '_> {
         Some(s)
     }
 
-    #[inline(always)]
-    fn quoted(&mut self, s: &[u8]) {
-        self.out.push(b'"');
-        self.out.extend_from_slice(s);
-        self.out.push(b'"');
-    }
-
     /// An object, its members sorted by key as the typed path writes them (a server keeps its
     /// own field order): each member is laid out, with a leading comma, where it comes, and then
     /// moved into its place among those before it.
@@ -135,7 +154,7 @@ impl<'a> Copy<'a, '_> {
             self.i += 1;
             self.out.extend_from_slice(b"{}");
         } else {
-            self.out.push(b'{');
+            // Each member is laid out with a leading comma; the first one's becomes the `{`.
             let base = self.out.len();
             // Each member's key and the length of its laid-out bytes, in their present order.
             let mut members: [(&[u8], usize); MAX_MEMBERS] = [(&[], 0); MAX_MEMBERS];
@@ -144,19 +163,25 @@ impl<'a> Copy<'a, '_> {
                 if self.ws()? != b'"' || n == MAX_MEMBERS {
                     return None;
                 }
+                let quoted = self.i;
                 let key = self.string()?;
                 let start = self.out.len();
-                self.out.push(b',');
+                self.before(level + 1, true);
+                if self.b.get(self.i) == Some(&b':') {
+                    // `"key":` copied at once.
+                    self.i += 1;
+                    self.out.extend_from_slice(&self.b[quoted..self.i]);
+                } else {
+                    self.out.extend_from_slice(&self.b[quoted..self.i]);
+                    if self.ws()? != b':' {
+                        return None;
+                    }
+                    self.i += 1;
+                    self.out.push(b':');
+                }
                 if self.pretty {
-                    self.newline(level + 1);
+                    self.out.push(b' ');
                 }
-                self.quoted(key);
-                if self.ws()? != b':' {
-                    return None;
-                }
-                self.i += 1;
-                self.out
-                    .extend_from_slice(if self.pretty { b": " } else { b":" });
                 if let Some(shape) = top {
                     if !shape.keeps_null && self.ws()? == b'n' {
                         return None;
@@ -188,9 +213,9 @@ impl<'a> Copy<'a, '_> {
                 }
             }
             // The first member's leading comma.
-            self.out.remove(base);
+            self.out[base] = b'{';
             if self.pretty {
-                self.newline(level);
+                self.newline(level, false);
             }
             self.out.push(b'}');
         }
@@ -210,13 +235,8 @@ impl<'a> Copy<'a, '_> {
         self.out.push(b'[');
         let mut first = true;
         loop {
-            if !first {
-                self.out.push(b',');
-            }
+            self.before(level + 1, !first);
             first = false;
-            if self.pretty {
-                self.newline(level + 1);
-            }
             self.value(level + 1)?;
             match self.ws()? {
                 b',' => self.i += 1,
@@ -228,7 +248,7 @@ impl<'a> Copy<'a, '_> {
             }
         }
         if self.pretty {
-            self.newline(level);
+            self.newline(level, false);
         }
         self.out.push(b']');
         Some(())

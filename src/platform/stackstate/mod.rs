@@ -141,9 +141,9 @@ impl TokenKind for ServiceTokens {
         let wire: ServiceToken =
             serde_json::from_value(Value::clone(&old.json)).unwrap_or_default();
         Ok(NewServiceTokenRequest {
-            name: name.map_or_else(|| wire.name.clone(), str::to_string),
+            name: name.map_or_else(|| wire.name.to_string(), str::to_string),
             expiry_date: new_expiry(expiration, wire.expiration, wire.last_update_timestamp, now)?,
-            roles: wire.roles,
+            roles: wire.roles.iter().map(|r| r.to_string()).collect(),
             dedicated_subject: wire.dedicated_subject,
         })
     }
@@ -260,7 +260,7 @@ impl TokenKind for IngestionApiKeys {
         let wire: IngestionApiKey =
             serde_json::from_value(Value::clone(&old.json)).unwrap_or_default();
         Ok(GenerateIngestionApiKeyRequest {
-            name: name.map_or_else(|| wire.name.clone(), str::to_string),
+            name: name.map_or_else(|| wire.name.to_string(), str::to_string),
             description: wire.description,
             expiration: new_expiry(expiration, wire.expiration, wire.last_update_timestamp, now)?,
         })

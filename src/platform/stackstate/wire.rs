@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::platform::interface::Items;
 use crate::platform::row_json::{JsonField, Shape, SortedJson, serialize_merged};
 
 /// `ServiceToken`: one element of `GET /security/tokens`. Decoded field by field (a list holds
@@ -20,13 +21,13 @@ pub struct ServiceToken {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_update_timestamp: Option<i64>,
     #[serde(default)]
-    pub name: String,
+    pub name: compact_str::CompactString,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiration: Option<i64>,
     #[serde(default)]
-    pub roles: Vec<String>,
+    pub roles: crate::platform::interface::Items,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dedicated_subject: Option<String>,
     #[serde(flatten)]
@@ -39,7 +40,9 @@ enum Field {
     Other(String),
 }
 
-struct FieldSeed(&'static [&'static str]);
+/// The index of a known field name, by a comparison with each (of its known length: no call to
+/// compare bytes, as a search in a slice of names makes).
+struct FieldSeed(fn(&str) -> Option<usize>);
 
 impl<'de> serde::de::DeserializeSeed<'de> for FieldSeed {
     type Value = Field;
@@ -57,34 +60,35 @@ impl serde::de::Visitor<'_> for FieldSeed {
     }
 
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Field, E> {
-        Ok(match self.0.iter().position(|k| *k == v) {
+        Ok(match (self.0)(v) {
             Some(i) => Field::Known(i),
             None => Field::Other(v.to_string()),
         })
     }
 }
 
-/// A list of strings decoded into a vector no larger than it needs: serde's own gives room for
-/// four at the first (a row's one role cost 96 bytes for 16).
+/// A list of strings decoded into no more room than it needs: one short item kept in place,
+/// more in a vector of their number (serde's own gives room for four at the first, and a role
+/// of its own allocation: a row's one role cost 96 bytes for 16).
 struct Strings;
 
 impl<'de> serde::de::DeserializeSeed<'de> for Strings {
-    type Value = Vec<String>;
+    type Value = Items;
 
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Vec<String>, D::Error> {
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Items, D::Error> {
         d.deserialize_seq(self)
     }
 }
 
 impl<'de> serde::de::Visitor<'de> for Strings {
-    type Value = Vec<String>;
+    type Value = Items;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a sequence")
     }
 
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
-        let mut out: Vec<String> = Vec::new();
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Items, A::Error> {
+        let mut out = Items::new();
         while let Some(s) = seq.next_element()? {
             if out.len() == out.capacity() {
                 out.reserve_exact(out.len().max(1));
@@ -123,9 +127,19 @@ macro_rules! decode_fields {
                         self,
                         mut map: A,
                     ) -> Result<$name, A::Error> {
-                        const FIELDS: &[&str] = &[$($key),*];
+                        fn known(k: &str) -> Option<usize> {
+                            let mut n = 0;
+                            $(
+                                if k == $key {
+                                    return Some(n);
+                                }
+                                n += 1;
+                            )*
+                            let _ = n;
+                            None
+                        }
                         let mut out = $name::default();
-                        while let Some(field) = map.next_key_seed(FieldSeed(FIELDS))? {
+                        while let Some(field) = map.next_key_seed(FieldSeed(known))? {
                             match field {
                                 Field::Other(k) => {
                                     let v: Value = map.next_value()?;
@@ -266,7 +280,7 @@ pub struct IngestionApiKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_update_timestamp: Option<i64>,
     #[serde(default)]
-    pub name: String,
+    pub name: compact_str::CompactString,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -522,8 +536,9 @@ mod tests {
         ] {
             let t: ServiceToken = serde_json::from_str(&format!(r#"{{"roles":{roles}}}"#)).unwrap();
             let v: Vec<String> = serde_json::from_str(roles).unwrap();
-            assert_eq!(t.roles, v);
+            assert_eq!(t.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(), v);
             assert!(t.roles.capacity() <= v.len().next_power_of_two(), "{roles}");
+            assert_eq!(t.roles.spilled(), v.len() > 1, "{roles}");
         }
         for bad in ["1", "null", "[1]", r#"{"a":1}"#, r#"["a",2]"#] {
             let mine = serde_json::from_str::<ServiceToken>(&format!(r#"{{"roles":{bad}}}"#));

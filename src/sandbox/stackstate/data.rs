@@ -60,9 +60,9 @@ impl StoredServiceToken {
         ServiceToken {
             id: Some(self.id),
             last_update_timestamp: Some(self.last_update_timestamp - offset),
-            name: self.name.clone(),
+            name: self.name.as_str().into(),
             expiration: self.expiration.map(|e| e - offset),
-            roles: self.roles.clone(),
+            roles: self.roles.iter().map(|r| r.as_str().into()).collect(),
             dedicated_subject: self.dedicated_subject.clone(),
             ..ServiceToken::default()
         }
@@ -94,7 +94,7 @@ impl StoredIngestionApiKey {
         IngestionApiKey {
             id: Some(self.id),
             last_update_timestamp: Some(self.last_update_timestamp - offset),
-            name: self.name.clone(),
+            name: self.name.as_str().into(),
             description: self.description.clone(),
             expiration: self.expiration.map(|e| e - offset),
             ..IngestionApiKey::default()
