@@ -135,13 +135,18 @@ impl<'a> Copy<'a, '_> {
     #[inline(always)]
     fn string(&mut self) -> Option<&'a [u8]> {
         let start = self.i + 1;
-        let len = memchr::memchr2(b'"', b'\\', self.b.get(start..)?)?;
-        let s = &self.b[start..start + len];
-        if self.b[start + len] != b'"' || !s.iter().all(|&c| (0x20..0x7f).contains(&c)) {
-            return None;
+        // One pass to the closing quote (a row's strings are short: no search to set up), any
+        // escape or byte beyond printable ASCII declined on the way.
+        let mut end = start;
+        loop {
+            match *self.b.get(end)? {
+                b'"' => break,
+                b'\\' | 0..0x20 | 0x7f.. => return None,
+                _ => end += 1,
+            }
         }
-        self.i = start + len + 1;
-        Some(s)
+        self.i = end + 1;
+        Some(&self.b[start..end])
     }
 
     /// An object, its members sorted by key as the typed path writes them (a server keeps its
