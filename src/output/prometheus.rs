@@ -70,7 +70,7 @@ impl Format {
 /// One credential as the metrics show it (times in epoch milliseconds).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CredentialRecord {
-    pub context: String,
+    pub context: compact_str::CompactString,
     pub platform: &'static str,
     /// `service-token` or `ingestion-api-key`.
     pub kind: &'static str,
@@ -92,7 +92,7 @@ impl CredentialRecord {
         now: DateTime<Utc>,
     ) -> CredentialRecord {
         CredentialRecord {
-            context: context.to_string(),
+            context: context.into(),
             platform: platform.as_str(),
             kind,
             status: token.status(now),
@@ -261,13 +261,14 @@ fn render_with(
     // A series whose labels are those of the one before it is left out. The labels are written
     // into each line as it is made, not kept: two records' labels are compared as text only
     // where masking or escaping could make different values the same.
-    let mut keep: Vec<bool> = Vec::with_capacity(credentials.len());
+    // Whether each record's series are written, and whether its label values go as they are.
+    let mut keep: Vec<Labels> = Vec::with_capacity(credentials.len());
     let (mut a, mut b) = (String::new(), String::new());
     let mut plain_before = false;
     for (i, c) in credentials.iter().enumerate() {
         let plain = label_plain(c, &masker);
         let before = std::mem::replace(&mut plain_before, plain);
-        keep.push(match i.checked_sub(1).map(|p| &credentials[p]) {
+        let kept = match i.checked_sub(1).map(|p| &credentials[p]) {
             None => true,
             Some(p) if same_labels(p, c) => false,
             Some(_) if before && plain => true,
@@ -278,17 +279,26 @@ fn render_with(
                 push_credential_labels(&mut b, c, &masker);
                 a != b
             }
+        };
+        keep.push(match (kept, plain) {
+            (false, _) => Labels::Dropped,
+            (true, true) => Labels::AsTheyAre,
+            (true, false) => Labels::Masked,
         });
     }
+    let labels = |out: &mut String, i: usize, c: &CredentialRecord| match keep[i] {
+        Labels::AsTheyAre => push_plain_labels(out, c),
+        _ => push_credential_labels(out, c, &masker),
+    };
     let series = |out: &mut String,
                   spill: &mut dyn FnMut(&mut String) -> std::io::Result<()>,
                   name: &str,
                   pick: &dyn Fn(&CredentialRecord) -> Option<i64>| {
         for (i, c) in credentials.iter().enumerate() {
-            if let Some(ms) = pick(c).filter(|_| keep[i]) {
+            if let Some(ms) = pick(c).filter(|_| keep[i] != Labels::Dropped) {
                 out.push_str(name);
                 out.push('{');
-                push_credential_labels(out, c, &masker);
+                labels(out, i, c);
                 out.push_str("} ");
                 push_seconds(out, ms);
                 out.push('\n');
@@ -344,9 +354,9 @@ fn render_with(
         "info",
     );
     for (i, c) in credentials.iter().enumerate() {
-        if keep[i] {
+        if keep[i] != Labels::Dropped {
             out.push_str("sts_credential_info{");
-            push_credential_labels(out, c, &masker);
+            labels(out, i, c);
             out.push_str(",status=\"");
             out.push_str(c.status.as_str());
             out.push_str("\"} 1\n");
@@ -452,6 +462,32 @@ fn push_credential_labels(out: &mut String, c: &CredentialRecord, masker: &crate
         push_label_value(out, &masker.text(value));
         out.push('"');
     }
+}
+
+/// A credential record's series: left out (the labels of the one before it), or written with
+/// its label values as they are, or masked and escaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Labels {
+    Dropped,
+    AsTheyAre,
+    Masked,
+}
+
+/// The labels of a credential whose values hold no secret and nothing to escape
+/// ([`label_plain`]): what [`push_credential_labels`] writes, without looking at them again.
+fn push_plain_labels(out: &mut String, c: &CredentialRecord) {
+    const OPENINGS: [&str; 5] = [
+        "context=\"",
+        "\",platform=\"",
+        "\",kind=\"",
+        "\",id=\"",
+        "\",name=\"",
+    ];
+    for (opening, (_, value)) in OPENINGS.into_iter().zip(label_pairs(c)) {
+        out.push_str(opening);
+        out.push_str(value);
+    }
+    out.push('"');
 }
 
 fn label_pairs(c: &CredentialRecord) -> [(&'static str, &str); 5] {
@@ -675,6 +711,36 @@ mod tests {
             let mut labels = String::new();
             push_credential_labels(&mut labels, &c, &masker);
             assert_eq!(labels, expected);
+        }
+    }
+
+    proptest::proptest! {
+        /// Labels whose values hold no secret and nothing to escape are written as they are,
+        /// the same as masked and escaped; a secret or a quote is never taken as plain.
+        #[test]
+        fn plain_labels_are_the_masked_and_escaped_labels(
+            name in "[a-z \"\\\n\u{1b}é]{0,12}|plain-secret-0123456789",
+            id in "[0-9a-f\"]{0,6}",
+            context in "[a-z-]{1,8}|pl\"ain",
+        ) {
+            crate::redact::register("plain-secret-0123456789");
+            let masker = crate::redact::Masker::now(None);
+            let mut c = record(&name, &id);
+            c.context = context.into();
+            let mut masked = String::new();
+            push_credential_labels(&mut masked, &c, &masker);
+            let mut plain = String::new();
+            push_plain_labels(&mut plain, &c);
+            if label_plain(&c, &masker) {
+                proptest::prop_assert_eq!(&masked, &plain);
+            } else {
+                proptest::prop_assert!(
+                    [c.context.as_str(), &c.id, &c.name].iter().any(|v| {
+                        !crate::redact::plain_in_quotes(v) || v.contains("plain-secret-0123456789")
+                    }),
+                    "{masked}"
+                );
+            }
         }
     }
 
