@@ -413,16 +413,42 @@ pub fn needs_escape(c: char) -> bool {
 /// `lines`): printable ASCII only, checked a byte at a time. Text with other bytes takes the
 /// character-by-character path.
 pub fn plain(text: &str, lines: bool) -> bool {
-    text.bytes()
-        .all(|b| (0x20..0x7f).contains(&b) || (lines && (b == b'\n' || b == b'\t')))
+    if lines {
+        text.bytes().all(|b| PLAIN_LINES[usize::from(b)])
+    } else {
+        text.bytes().all(|b| (0x20..0x7f).contains(&b))
+    }
 }
+
+/// The bytes of [`plain`] with `lines`: printable ASCII, a newline, a tab.
+const PLAIN_LINES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0x20;
+    while b < 0x7f {
+        t[b] = true;
+        b += 1;
+    }
+    t[b'\n' as usize] = true;
+    t[b'\t' as usize] = true;
+    t
+};
 
 /// Whether `text` goes between double quotes as it is (a JSON string, a Prometheus label value):
 /// printable ASCII without a quote or a backslash.
 pub fn plain_in_quotes(text: &str) -> bool {
-    text.bytes()
-        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    text.bytes().all(|b| PLAIN_IN_QUOTES[usize::from(b)])
 }
+
+/// The bytes of [`plain_in_quotes`], looked up one at a time.
+const PLAIN_IN_QUOTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0x20;
+    while b < 0x7f {
+        t[b] = b != b'"' as usize && b != b'\\' as usize;
+        b += 1;
+    }
+    t
+};
 
 fn push_escaped(out: &mut String, c: char) {
     out.push_str(&format!("\\u{:04x}", c as u32));
@@ -485,6 +511,29 @@ fn escape(text: &str, ansi: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tables_of_plain_bytes_are_their_rules() {
+        for b in 0..=255u8 {
+            let printable = (0x20..0x7f).contains(&b);
+            let text = char::from(b).to_string();
+            assert_eq!(
+                PLAIN_IN_QUOTES[usize::from(b)],
+                printable && b != b'"' && b != b'\\',
+                "{b}"
+            );
+            assert_eq!(
+                PLAIN_LINES[usize::from(b)],
+                printable || b == b'\n' || b == b'\t'
+            );
+            assert_eq!(plain(&text, true), PLAIN_LINES[usize::from(b)], "{b}");
+            assert_eq!(
+                plain_in_quotes(&text),
+                PLAIN_IN_QUOTES[usize::from(b)],
+                "{b}"
+            );
+        }
+    }
 
     #[test]
     fn long_secrets_are_masked_anywhere_short_ones_only_as_whole_values() {

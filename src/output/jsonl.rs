@@ -183,7 +183,7 @@ impl Plan {
 
 /// A string value, masked and escaped as the serialiser writes it.
 fn direct_str(out: &mut Vec<u8>, s: &str, masker: &crate::redact::Masker) {
-    let _ = crate::redact::json::write_json_string(out, &masker.value(s));
+    crate::redact::json::push_json_string(out, &masker.value(s));
 }
 
 fn direct_time(out: &mut Vec<u8>, millis: Option<i64>, masker: &crate::redact::Masker) {
@@ -223,7 +223,7 @@ impl Line<'_> {
                 out.push(b',');
             }
             first = false;
-            let _ = crate::redact::json::write_json_string(out, key);
+            crate::redact::json::push_json_string(out, key);
             out.push(b':');
             match cell_json(&cell, t, self.now) {
                 CellJson::Null => out.extend_from_slice(b"null"),

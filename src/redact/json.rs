@@ -143,6 +143,19 @@ impl Formatter for SafeFormatter<'_> {
     }
 }
 
+/// `s` in quotes onto `out`, as [`write_json_string`] writes it: a plain one copied at once.
+#[inline]
+pub fn push_json_string(out: &mut Vec<u8>, s: &str) {
+    if super::plain_in_quotes(s) {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        let _ = write_json_string(out, s);
+    }
+}
+
 /// A JSON string in quotes: serde_json's escapes, then `\uXXXX` for what
 /// [`crate::redact::needs_escape`] names (C1 controls, DEL, bidirectional overrides).
 pub fn write_json_string<W: ?Sized + Write>(w: &mut W, s: &str) -> io::Result<()> {
