@@ -134,11 +134,21 @@ fn push_int(out: &mut String, n: i64) {
 /// string again for every row of a large list.
 fn push_ymd(out: &mut String, t: &DateTime<Utc>) {
     use chrono::Datelike;
-    push_digits(out, t.year() as u64, 4);
-    out.push('-');
-    push_digits(out, u64::from(t.month()), 2);
-    out.push('-');
-    push_digits(out, u64::from(t.day()), 2);
+    let (year, month, day) = (t.year().unsigned_abs(), t.month(), t.day());
+    let digit = |n: u32, unit: u32| b'0' + (n / unit % 10) as u8;
+    let text = [
+        digit(year, 1000),
+        digit(year, 100),
+        digit(year, 10),
+        digit(year, 1),
+        b'-',
+        digit(month, 10),
+        digit(month, 1),
+        b'-',
+        digit(day, 10),
+        digit(day, 1),
+    ];
+    out.push_str(std::str::from_utf8(&text).unwrap_or_default());
 }
 
 /// Epoch milliseconds as RFC 3339 in UTC, as chrono's `to_rfc3339_opts(AutoSi, true)` writes
@@ -177,7 +187,8 @@ pub fn push_digits(out: &mut String, mut n: u64, width: usize) {
         digits[at] = b'0' + (n % 10) as u8;
         n /= 10;
     }
-    out.extend(digits[at..].iter().map(|&d| char::from(d)));
+    // ASCII digits: one copy, not a character at a time.
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
 
 /// [`push_age`] as a string.
