@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use crate::redact::Masker;
 
-mod plain;
+pub(crate) mod plain;
 
 pub use plain::Shape;
 
@@ -30,6 +30,16 @@ pub trait SortedJson: Serialize + Send + Sync {
     };
 
     fn serialize_sorted<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error>;
+
+    /// The object at the start of `text` and its length, read without serde when it is plain
+    /// ([`plain::members`]) and holds only fields of the type: what decoding it gives. `None`
+    /// leaves it to serde (the default).
+    fn from_plain(_text: &str) -> Option<(Self, usize)>
+    where
+        Self: Sized,
+    {
+        None
+    }
 }
 
 impl SortedJson for Value {
@@ -199,9 +209,15 @@ pub fn decode_rows<T: SortedJson + DeserializeOwned, R>(
             i += 1;
         } else {
             loop {
-                let mut one = serde_json::Deserializer::from_str(&body[i..]).into_iter::<T>();
-                let t = one.next()?.ok()?;
-                let end = i + one.byte_offset();
+                let (t, end) = match T::from_plain(&body[i..]) {
+                    Some((t, n)) => (t, i + n),
+                    None => {
+                        let mut one =
+                            serde_json::Deserializer::from_str(&body[i..]).into_iter::<T>();
+                        let t = one.next()?.ok()?;
+                        (t, i + one.byte_offset())
+                    }
+                };
                 rows.push(row(
                     t,
                     RowJson(Inner::Raw {

@@ -35,6 +35,155 @@ pub fn append(text: &str, out: &mut Vec<u8>, pretty: bool, level: usize, shape: 
     ok
 }
 
+/// A member's value in a plain object, as [`members`] reads it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Field<'a> {
+    Int(i64),
+    Str(&'a str),
+    Null,
+    /// An array of strings: its items, by [`items`].
+    Strs(&'a str),
+}
+
+/// Reads the object at the start of `text` when it is plain: no whitespace; keys and strings
+/// of printable ASCII without a quote or an escape; values that are integers (at most 18
+/// digits, no leading zero, not `-0`), such strings, `null`, or arrays of such strings. Each
+/// member is handed to `member`, which declines it with `None`; the answer is the object's
+/// length, `None` when it is not plain or a member was declined.
+pub fn members<'a>(
+    text: &'a str,
+    mut member: impl FnMut(&'a str, Field<'a>) -> Option<()>,
+) -> Option<usize> {
+    let b = text.as_bytes();
+    if b.first() != Some(&b'{') {
+        return None;
+    }
+    if b.get(1) == Some(&b'}') {
+        return Some(2);
+    }
+    let mut i = 1;
+    loop {
+        let (key, next) = plain_str(text, i)?;
+        if b.get(next) != Some(&b':') {
+            return None;
+        }
+        i = next + 1;
+        let value = match *b.get(i)? {
+            b'"' => {
+                let (s, next) = plain_str(text, i)?;
+                i = next;
+                Field::Str(s)
+            }
+            b'n' if b.get(i..i + 4) == Some(b"null") => {
+                i += 4;
+                Field::Null
+            }
+            b'[' => {
+                let start = i + 1;
+                i = start;
+                if b.get(i) != Some(&b']') {
+                    loop {
+                        i = plain_str(text, i)?.1;
+                        match *b.get(i)? {
+                            b',' => i += 1,
+                            b']' => break,
+                            _ => return None,
+                        }
+                    }
+                }
+                i += 1;
+                Field::Strs(&text[start..i - 1])
+            }
+            _ => {
+                let (n, next) = plain_int(b, i)?;
+                i = next;
+                Field::Int(n)
+            }
+        };
+        member(key, value)?;
+        match *b.get(i)? {
+            b',' => i += 1,
+            b'}' => return Some(i + 1),
+            _ => return None,
+        }
+    }
+}
+
+/// The items of [`Field::Strs`] (`"a","b"`): none of them holds a quote, so every other piece
+/// between quotes is an item, the others the commas between them.
+pub fn items(strs: &str) -> impl Iterator<Item = &str> {
+    strs.split('"').skip(1).step_by(2)
+}
+
+/// The string starting at `i` (its quote) when it is printable ASCII without a quote or an
+/// escape, and the index after its closing quote.
+#[inline(always)]
+fn plain_str(text: &str, i: usize) -> Option<(&str, usize)> {
+    let b = text.as_bytes();
+    if b.get(i) != Some(&b'"') {
+        return None;
+    }
+    let end = plain_run(b, i + 1);
+    (*b.get(end)? == b'"').then(|| (&text[i + 1..end], end + 1))
+}
+
+/// The index of the first byte from `i` that is not printable ASCII or is a quote or a
+/// backslash (what ends a plain string, or makes it not plain), or the length: eight bytes at
+/// a time, then the last few one by one. A row's strings are short, too short for a search to
+/// pay for setting it up.
+#[inline(always)]
+fn plain_run(b: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    // `x - ONES & !x` sets the high bit of the first zero byte of `x` (a borrow can set it only
+    // above that one), as `x - 0x20 × ONES & !x` does for the first byte below 0x20.
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x;
+    while let Some(word) = b.get(i..i + 8) {
+        let mut eight = [0; 8];
+        eight.copy_from_slice(word);
+        let x = u64::from_le_bytes(eight);
+        let ends = zero(x ^ (ONES * u64::from(b'"')))
+            | zero(x ^ (ONES * u64::from(b'\\')))
+            | zero(x ^ (ONES * 0x7f))
+            | (x.wrapping_sub(ONES * 0x20) & !x)
+            | x;
+        let found = ends & HIGHS;
+        if found != 0 {
+            return i + (found.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while b
+        .get(i)
+        .is_some_and(|&c| (0x20..0x7f).contains(&c) && c != b'"' && c != b'\\')
+    {
+        i += 1;
+    }
+    i
+}
+
+/// The integer starting at `i`: `-?digits`, at most 18 digits (no overflow), no leading zero,
+/// not `-0`; and the index after it.
+#[inline(always)]
+fn plain_int(b: &[u8], i: usize) -> Option<(i64, usize)> {
+    let negative = b.get(i) == Some(&b'-');
+    let start = i + usize::from(negative);
+    let mut end = start;
+    let mut n: i64 = 0;
+    while let Some(d) = b.get(end).filter(|d| d.is_ascii_digit()) {
+        if end - start == 18 {
+            return None;
+        }
+        n = n * 10 + i64::from(d - b'0');
+        end += 1;
+    }
+    let digits = end - start;
+    if digits == 0 || (b[start] == b'0' && (digits > 1 || negative)) {
+        return None;
+    }
+    Some((if negative { -n } else { n }, end))
+}
+
 /// Objects of more members are declined (rows have a handful).
 const MAX_MEMBERS: usize = 24;
 
@@ -135,16 +284,8 @@ impl<'a> Copy<'a, '_> {
     #[inline(always)]
     fn string(&mut self) -> Option<&'a [u8]> {
         let start = self.i + 1;
-        // One pass to the closing quote (a row's strings are short: no search to set up), any
-        // escape or byte beyond printable ASCII declined on the way.
-        let mut end = start;
-        loop {
-            match *self.b.get(end)? {
-                b'"' => break,
-                b'\\' | 0..0x20 | 0x7f.. => return None,
-                _ => end += 1,
-            }
-        }
+        let end = plain_run(self.b, start);
+        (*self.b.get(end)? == b'"').then_some(())?;
         self.i = end + 1;
         Some(&self.b[start..end])
     }
@@ -263,6 +404,28 @@ impl<'a> Copy<'a, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// A plain run ends at the first quote, backslash, control byte, DEL or byte beyond
+        /// ASCII, wherever it is.
+        #[test]
+        fn a_plain_run_ends_at_the_first_byte_that_is_not_plain(
+            bytes in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    b'a', b' ', b'~', b'"', b'\\', 0x1f, 0x7f, 0x80, 0xff, 0, 0x21, 0x5b, 0x5d,
+                ]),
+                0..40,
+            ),
+            from in 0usize..40,
+        ) {
+            let from = from.min(bytes.len());
+            let expected = bytes[from..]
+                .iter()
+                .position(|&c| !(0x20..0x7f).contains(&c) || c == b'"' || c == b'\\')
+                .map_or(bytes.len(), |n| from + n);
+            proptest::prop_assert_eq!(plain_run(&bytes, from), expected);
+        }
+    }
 
     const ROW: Shape = Shape {
         always: &["name"],

@@ -191,6 +191,52 @@ impl SortedJson for ServiceToken {
         keeps_null: false,
     };
 
+    fn from_plain(text: &str) -> Option<(Self, usize)> {
+        use crate::platform::row_json::plain::{Field, items, members};
+        let mut t = ServiceToken::default();
+        // The fields read so far: one read twice is left to serde.
+        let mut seen = 0u8;
+        let n = members(text, |key, value| {
+            let field = match key {
+                "id" => 0,
+                "lastUpdateTimestamp" => 1,
+                "name" => 2,
+                "description" => 3,
+                "expiration" => 4,
+                "roles" => 5,
+                "dedicatedSubject" => 6,
+                // Kept in `extra` as a `Value`: serde's.
+                _ => return None,
+            };
+            if seen & (1 << field) != 0 {
+                return None;
+            }
+            seen |= 1 << field;
+            let int = |v| match v {
+                Field::Int(n) => Some(Some(n)),
+                Field::Null => Some(None),
+                _ => None,
+            };
+            let text = |v| match v {
+                Field::Str(s) => Some(Some(s.to_string())),
+                Field::Null => Some(None),
+                _ => None,
+            };
+            match (field, value) {
+                (0, v) => t.id = int(v)?,
+                (1, v) => t.last_update_timestamp = int(v)?,
+                (2, Field::Str(s)) => t.name = s.into(),
+                (3, v) => t.description = text(v)?,
+                (4, v) => t.expiration = int(v)?,
+                (5, Field::Strs(strs)) => t.roles = items(strs).map(Into::into).collect(),
+                (6, v) => t.dedicated_subject = text(v)?,
+                _ => return None,
+            }
+            Some(())
+        })?;
+        Some((t, n))
+    }
+
     fn serialize_sorted<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         serialize_merged(
             s,
@@ -483,7 +529,7 @@ mod tests {
         /// is not plain) is byte for byte the row written from its decoded struct.
         #[test]
         fn a_row_from_its_text_is_the_row_from_its_struct(
-            members in proptest::collection::vec((0usize..9, 0usize..14), 0..8),
+            members in proptest::collection::vec((0usize..9, 0usize..21), 0..8),
             spaced in proptest::prelude::any::<bool>(),
             sorted in proptest::prelude::any::<bool>(),
         ) {
@@ -491,26 +537,42 @@ mod tests {
                 "dedicatedSubject", "lastUpdateTimestamp", "aa", "zz"];
             let mut members = members;
             if sorted {
-                // Often plain: name and roles there, keys in order, each once.
+                // Often plain: name and roles there, keys in order, each once, values of the
+                // kinds a plain row holds (of any field's type).
+                const PLAIN: [usize; 9] = [0, 1, 2, 3, 4, 5, 12, 18, 20];
                 members.extend([(0, 0), (1, 2)]);
                 members.sort_by_key(|&(k, _)| KEYS[k]);
                 members.dedup_by_key(|m| m.0);
+                for m in &mut members {
+                    m.1 = PLAIN[m.1 % PLAIN.len()];
+                }
             }
             use crate::platform::RowJson;
             use crate::platform::row_json::decode_rows;
-            const VALUES: [&str; 14] = ["\"n\"", "[\"r\",\"s\"]", "[]", "7", "-3", "null", "1.5",
+            const VALUES: [&str; 21] = ["\"n\"", "[\"r\",\"s\"]", "[]", "7", "-3", "null", "1.5",
                 "12345678901234567890", "\"a\\u0041\"", "\"é\"", "{\"b\":1,\"a\":[true]}",
-                "{\"a\":{},\"b\":[[]]}", "\"row-secret-0123456789\"", "-0"];
+                "{\"a\":{},\"b\":[[]]}", "\"row-secret-0123456789\"", "-0", "01", "true",
+                "[1]", "[\"a\",\"b\\\"c\"]", "123456789012345678", "-1234567890123456789",
+                "[\"\",\"x,y\"]"];
             crate::redact::register("row-secret-0123456789");
             let sep = if spaced { " ,\n " } else { "," };
             let object = format!("{{{}}}", members.iter()
                 .map(|&(k, v)| format!("\"{}\"{}{}", KEYS[k], if spaced { " : " } else { ":" }, VALUES[v]))
                 .collect::<Vec<_>>().join(sep));
             let body = format!("[{object}{sep}{object}]");
+            // Read without serde where it is plain, the object is what serde decodes, of the
+            // same length; and an object serde refuses is never read so.
+            let serde_one = serde_json::from_str::<ServiceToken>(&object);
+            if let Some((t, n)) = ServiceToken::from_plain(&object) {
+                proptest::prop_assert_eq!(n, object.len());
+                proptest::prop_assert_eq!(Some(t), serde_one.ok());
+            }
+            let decoded = decode_rows(std::sync::Arc::new(body.clone()), |t: ServiceToken, j| (t, j));
             let Ok(whole) = serde_json::from_str::<Vec<ServiceToken>>(&body) else {
+                proptest::prop_assert!(decoded.is_err());
                 return Ok(());
             };
-            let rows = decode_rows(std::sync::Arc::new(body.clone()), |t: ServiceToken, j| (t, j)).unwrap();
+            let rows = decoded.unwrap();
             proptest::prop_assert_eq!(rows.len(), whole.len());
             let masker = crate::redact::Masker::now(None);
             for ((t, raw), w) in rows.into_iter().zip(whole) {
@@ -523,6 +585,36 @@ mod tests {
                     proptest::prop_assert_eq!(String::from_utf8(a).unwrap(), String::from_utf8(b).unwrap());
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_plain_row_is_read_without_serde_and_anything_else_is_left_to_it() {
+        let row = r#"{"id":683188574115673,"lastUpdateTimestamp":1796424120946,"name":"seed-00001","expiration":1799016121063,"roles":["stackstate-admin","x,y",""],"description":null}"#;
+        let (t, n) = ServiceToken::from_plain(&format!("{row},{{}}]")).unwrap();
+        assert_eq!(n, row.len());
+        assert_eq!(t, serde_json::from_str::<ServiceToken>(row).unwrap());
+        assert_eq!(t.roles.len(), 3);
+        assert_eq!(
+            ServiceToken::from_plain("{}"),
+            Some((ServiceToken::default(), 2))
+        );
+        for declined in [
+            r#"{"id":1,"id":2}"#, // a field twice
+            r#"{"zz":1}"#,        // kept in `extra`
+            r#"{"id": 1}"#,       // whitespace
+            r#"{"id":01}"#,       // a leading zero
+            r#"{"id":-0}"#,
+            r#"{"id":1.5}"#,
+            r#"{"id":1234567890123456789}"#, // 19 digits
+            r#"{"id":"1"}"#,                 // a string for a number
+            r#"{"name":null}"#,
+            r#"{"name":"a"b"}"#, // an escape
+            r#"{"roles":[1]}"#,
+            r#"{"roles":["a" ]}"#,
+            r#"{"name":"a""#, // unclosed
+        ] {
+            assert_eq!(ServiceToken::from_plain(declined), None, "{declined}");
         }
     }
 
