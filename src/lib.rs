@@ -22,5 +22,6 @@ pub mod platform;
 pub mod redact;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
+pub mod scan;
 pub mod secret;
 pub mod settings;

@@ -436,19 +436,8 @@ const PLAIN_LINES: [bool; 256] = {
 /// Whether `text` goes between double quotes as it is (a JSON string, a Prometheus label value):
 /// printable ASCII without a quote or a backslash.
 pub fn plain_in_quotes(text: &str) -> bool {
-    text.bytes().all(|b| PLAIN_IN_QUOTES[usize::from(b)])
+    crate::scan::plain_run(text.as_bytes(), 0) == text.len()
 }
-
-/// The bytes of [`plain_in_quotes`], looked up one at a time.
-const PLAIN_IN_QUOTES: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0x20;
-    while b < 0x7f {
-        t[b] = b != b'"' as usize && b != b'\\' as usize;
-        b += 1;
-    }
-    t
-};
 
 fn push_escaped(out: &mut String, c: char) {
     out.push_str(&format!("\\u{:04x}", c as u32));
@@ -518,18 +507,13 @@ mod tests {
             let printable = (0x20..0x7f).contains(&b);
             let text = char::from(b).to_string();
             assert_eq!(
-                PLAIN_IN_QUOTES[usize::from(b)],
-                printable && b != b'"' && b != b'\\',
-                "{b}"
-            );
-            assert_eq!(
                 PLAIN_LINES[usize::from(b)],
                 printable || b == b'\n' || b == b'\t'
             );
             assert_eq!(plain(&text, true), PLAIN_LINES[usize::from(b)], "{b}");
             assert_eq!(
                 plain_in_quotes(&text),
-                PLAIN_IN_QUOTES[usize::from(b)],
+                printable && b != b'"' && b != b'\\',
                 "{b}"
             );
         }

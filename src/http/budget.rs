@@ -83,50 +83,6 @@ const STARTS: [bool; 256] = {
     t
 };
 
-/// The bytes that can end a string's run of plain bytes: its closing quote, an escape.
-const ENDS: [bool; 256] = {
-    let mut t = [false; 256];
-    t[b'"' as usize] = true;
-    t[b'\\' as usize] = true;
-    t
-};
-
-/// The index in `bytes` from `i` of the first byte of `wanted` (the bytes `table` marks), or
-/// its length: eight bytes at a time, each word tested for every wanted byte at once, then the
-/// last few by the table. A row's strings are short, too short for a search (`memchr`) to pay
-/// for setting it up.
-#[inline(always)]
-fn first_of<const N: usize>(
-    bytes: &[u8],
-    mut i: usize,
-    wanted: &[u8; N],
-    table: &[bool; 256],
-) -> usize {
-    const ONES: u64 = u64::from_le_bytes([1; 8]);
-    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
-    while let Some(word) = bytes.get(i..i + 8) {
-        let mut eight = [0; 8];
-        eight.copy_from_slice(word);
-        let word = u64::from_le_bytes(eight);
-        // A byte of `x` is zero where the word holds a wanted byte; `x - ONES & !x` sets the
-        // high bit of the first such byte (a borrow can set it only above that one).
-        let mut found = 0;
-        for &w in wanted {
-            let x = word ^ (ONES * u64::from(w));
-            found |= x.wrapping_sub(ONES) & !x;
-        }
-        found &= HIGHS;
-        if found != 0 {
-            return i + (found.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while i < bytes.len() && !table[usize::from(bytes[i])] {
-        i += 1;
-    }
-    i
-}
-
 /// What a JSON body holds, counted before it is decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Counted {
@@ -172,7 +128,7 @@ impl Counter {
         }
         while i < body.len() {
             if self.in_string {
-                i = first_of(body, i, b"\"\\", &ENDS);
+                i = crate::scan::quote_or_backslash(body, i);
                 match body.get(i) {
                     None => break,
                     Some(b'"') => {
@@ -281,34 +237,6 @@ mod tests {
                 from = cut;
             }
             proptest::prop_assert_eq!(counter.counted(), count(bytes));
-        }
-    }
-
-    proptest::proptest! {
-        /// The first wanted byte (a string's end; a byte that can change the count) is found
-        /// wherever it is, whatever bytes come before and after it (those with the high bit
-        /// set, and those one off from a wanted one).
-        #[test]
-        fn the_end_of_a_string_is_its_first_quote_or_backslash(
-            bytes in proptest::collection::vec(
-                proptest::sample::select(vec![
-                    b'a', b'"', b'\\', b',', b'[', b'{', 0x21, 0x23, 0x5b, 0x5d, 0x80, 0xff, 0,
-                ]),
-                0..40,
-            ),
-            from in 0usize..40,
-        ) {
-            let from = from.min(bytes.len());
-            let expected = bytes[from..]
-                .iter()
-                .position(|&b| b == b'"' || b == b'\\')
-                .map_or(bytes.len(), |n| from + n);
-            proptest::prop_assert_eq!(first_of(&bytes, from, b"\"\\", &ENDS), expected);
-            let expected = bytes[from..]
-                .iter()
-                .position(|&b| STARTS[usize::from(b)])
-                .map_or(bytes.len(), |n| from + n);
-            proptest::prop_assert_eq!(first_of(&bytes, from, b"\",[{", &STARTS), expected);
         }
     }
 

@@ -123,43 +123,8 @@ fn plain_str(text: &str, i: usize) -> Option<(&str, usize)> {
     if b.get(i) != Some(&b'"') {
         return None;
     }
-    let end = plain_run(b, i + 1);
+    let end = crate::scan::plain_run(b, i + 1);
     (*b.get(end)? == b'"').then(|| (&text[i + 1..end], end + 1))
-}
-
-/// The index of the first byte from `i` that is not printable ASCII or is a quote or a
-/// backslash (what ends a plain string, or makes it not plain), or the length: eight bytes at
-/// a time, then the last few one by one. A row's strings are short, too short for a search to
-/// pay for setting it up.
-#[inline(always)]
-fn plain_run(b: &[u8], mut i: usize) -> usize {
-    const ONES: u64 = u64::from_le_bytes([1; 8]);
-    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
-    // `x - ONES & !x` sets the high bit of the first zero byte of `x` (a borrow can set it only
-    // above that one), as `x - 0x20 × ONES & !x` does for the first byte below 0x20.
-    let zero = |x: u64| x.wrapping_sub(ONES) & !x;
-    while let Some(word) = b.get(i..i + 8) {
-        let mut eight = [0; 8];
-        eight.copy_from_slice(word);
-        let x = u64::from_le_bytes(eight);
-        let ends = zero(x ^ (ONES * u64::from(b'"')))
-            | zero(x ^ (ONES * u64::from(b'\\')))
-            | zero(x ^ (ONES * 0x7f))
-            | (x.wrapping_sub(ONES * 0x20) & !x)
-            | x;
-        let found = ends & HIGHS;
-        if found != 0 {
-            return i + (found.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while b
-        .get(i)
-        .is_some_and(|&c| (0x20..0x7f).contains(&c) && c != b'"' && c != b'\\')
-    {
-        i += 1;
-    }
-    i
 }
 
 /// The integer starting at `i`: `-?digits`, at most 18 digits (no overflow), no leading zero,
@@ -284,7 +249,7 @@ impl<'a> Copy<'a, '_> {
     #[inline(always)]
     fn string(&mut self) -> Option<&'a [u8]> {
         let start = self.i + 1;
-        let end = plain_run(self.b, start);
+        let end = crate::scan::plain_run(self.b, start);
         (*self.b.get(end)? == b'"').then_some(())?;
         self.i = end + 1;
         Some(&self.b[start..end])
@@ -404,28 +369,6 @@ impl<'a> Copy<'a, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    proptest::proptest! {
-        /// A plain run ends at the first quote, backslash, control byte, DEL or byte beyond
-        /// ASCII, wherever it is.
-        #[test]
-        fn a_plain_run_ends_at_the_first_byte_that_is_not_plain(
-            bytes in proptest::collection::vec(
-                proptest::sample::select(vec![
-                    b'a', b' ', b'~', b'"', b'\\', 0x1f, 0x7f, 0x80, 0xff, 0, 0x21, 0x5b, 0x5d,
-                ]),
-                0..40,
-            ),
-            from in 0usize..40,
-        ) {
-            let from = from.min(bytes.len());
-            let expected = bytes[from..]
-                .iter()
-                .position(|&c| !(0x20..0x7f).contains(&c) || c == b'"' || c == b'\\')
-                .map_or(bytes.len(), |n| from + n);
-            proptest::prop_assert_eq!(plain_run(&bytes, from), expected);
-        }
-    }
 
     const ROW: Shape = Shape {
         always: &["name"],
