@@ -265,10 +265,23 @@ fn render_with(
     let mut keep: Vec<Labels> = Vec::with_capacity(credentials.len());
     let (mut a, mut b) = (String::new(), String::new());
     let mut plain_before = false;
+    // Whether the context, platform and kind of the record before go as they are: the next
+    // record most often has the same ones.
+    let mut shared_before = false;
     for (i, c) in credentials.iter().enumerate() {
-        let plain = label_plain(c, &masker);
+        let previous = i.checked_sub(1).map(|p| &credentials[p]);
+        let shared = match previous {
+            Some(p) if p.context == c.context && p.platform == c.platform && p.kind == c.kind => {
+                shared_before
+            }
+            _ => [c.context.as_str(), c.platform, c.kind]
+                .iter()
+                .all(|v| value_plain(v, &masker)),
+        };
+        shared_before = shared;
+        let plain = shared && value_plain(&c.id, &masker) && value_plain(&c.name, &masker);
         let before = std::mem::replace(&mut plain_before, plain);
-        let kept = match i.checked_sub(1).map(|p| &credentials[p]) {
+        let kept = match previous {
             None => true,
             Some(p) if same_labels(p, c) => false,
             Some(_) if before && plain => true,
@@ -474,7 +487,7 @@ enum Labels {
 }
 
 /// The labels of a credential whose values hold no secret and nothing to escape
-/// ([`label_plain`]): what [`push_credential_labels`] writes, without looking at them again.
+/// ([`value_plain`] each): what [`push_credential_labels`] writes, without looking at them again.
 fn push_plain_labels(out: &mut String, c: &CredentialRecord) {
     const OPENINGS: [&str; 5] = [
         "context=\"",
@@ -500,16 +513,26 @@ fn label_pairs(c: &CredentialRecord) -> [(&'static str, &str); 5] {
     ]
 }
 
+/// The same label values ([`label_pairs`]), the one most likely to differ compared first.
 fn same_labels(a: &CredentialRecord, b: &CredentialRecord) -> bool {
-    label_pairs(a) == label_pairs(b)
+    a.name == b.name
+        && a.id == b.id
+        && a.context == b.context
+        && a.kind == b.kind
+        && a.platform == b.platform
 }
 
 /// Every label value written as it is (no secret in it, nothing to escape): two such records
 /// have the same labels only when they have the same values.
+#[cfg(test)]
 fn label_plain(c: &CredentialRecord, masker: &crate::redact::Masker) -> bool {
-    label_pairs(c).iter().all(|(_, v)| {
-        crate::redact::plain_in_quotes(v) && matches!(masker.text(v), std::borrow::Cow::Borrowed(_))
-    })
+    label_pairs(c).iter().all(|(_, v)| value_plain(v, masker))
+}
+
+/// A label value written as it is: no secret in it, nothing to escape.
+fn value_plain(value: &str, masker: &crate::redact::Masker) -> bool {
+    crate::redact::plain_in_quotes(value)
+        && matches!(masker.text(value), std::borrow::Cow::Borrowed(_))
 }
 
 fn context_labels(c: &ContextRecord) -> String {
@@ -753,6 +776,47 @@ mod tests {
             for ms in [ms, near, near / 1000 * 1000, near / 10 * 10] {
                 proptest::prop_assert_eq!(seconds(ms), (ms as f64 / 1000.0).to_string());
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// In a list of records whose contexts and kinds follow one another (plain ones, one
+        /// with a quote, one holding a secret), each record's labels are written as masking and
+        /// escaping make them, whatever the record before it had.
+        #[test]
+        fn every_record_has_its_own_labels_in_a_list(
+            rows in proptest::collection::vec(
+                (0usize..4, proptest::prelude::any::<bool>(), "[a-c\"]{1,3}", "[0-9]{1,2}"),
+                1..30,
+            ),
+        ) {
+            const CONTEXTS: [&str; 4] = ["prod", "pro\"d", "ctx-list-secret-0123456789", "dev"];
+            crate::redact::register("ctx-list-secret-0123456789");
+            let masker = crate::redact::Masker::now(None);
+            let mut creds: Vec<CredentialRecord> = rows
+                .iter()
+                .map(|(context, key, name, id)| {
+                    let mut c = record(name, id);
+                    c.context = CONTEXTS[*context].into();
+                    if *key {
+                        c.kind = "ingestion-api-key";
+                    }
+                    c
+                })
+                .collect();
+            let text = render(&mut creds, &[], None);
+            let mut expected: Vec<String> = Vec::new();
+            for c in &creds {
+                let mut labels = String::new();
+                push_credential_labels(&mut labels, c, &masker);
+                let line = format!("sts_credential_info{{{labels},status=\"active\"}} 1");
+                if expected.last() != Some(&line) {
+                    expected.push(line);
+                }
+            }
+            let info: Vec<&str> =
+                text.lines().filter(|l| l.starts_with("sts_credential_info{")).collect();
+            proptest::prop_assert_eq!(info, expected);
         }
     }
 
