@@ -234,28 +234,27 @@ fn render_with(
     // In place (a stable sort takes a buffer of half the records): records that compare equal
     // here are the same series.
     credentials.sort_unstable_by(|a, b| {
-        (
-            &a.context,
-            a.kind,
-            &a.name,
-            &a.id,
-            a.platform,
-            a.expires,
-            a.last_used,
-            a.created,
-            a.status.as_str(),
-        )
-            .cmp(&(
-                &b.context,
-                b.kind,
-                &b.name,
-                &b.id,
-                b.platform,
-                b.expires,
-                b.last_used,
-                b.created,
-                b.status.as_str(),
-            ))
+        let text = crate::platform::common::text_order;
+        text(&a.context, &b.context)
+            .then_with(|| text(a.kind, b.kind))
+            .then_with(|| text(&a.name, &b.name))
+            .then_with(|| text(&a.id, &b.id))
+            .then_with(|| {
+                (
+                    a.platform,
+                    a.expires,
+                    a.last_used,
+                    a.created,
+                    a.status.as_str(),
+                )
+                    .cmp(&(
+                        b.platform,
+                        b.expires,
+                        b.last_used,
+                        b.created,
+                        b.status.as_str(),
+                    ))
+            })
     });
     let masker = crate::redact::Masker::now(None);
     // A series whose labels are those of the one before it is left out. The labels are written

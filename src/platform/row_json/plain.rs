@@ -111,8 +111,32 @@ pub fn members<'a>(
 
 /// The items of [`Field::Strs`] (`"a","b"`): none of them holds a quote, so every other piece
 /// between quotes is an item, the others the commas between them.
-pub fn items(strs: &str) -> impl Iterator<Item = &str> {
-    strs.split('"').skip(1).step_by(2)
+pub fn items(strs: &str) -> Items<'_> {
+    Items { strs, i: 0 }
+}
+
+/// The iterator of [`items`]: each item from its opening quote to the next quote.
+#[derive(Debug, Clone)]
+pub struct Items<'a> {
+    strs: &'a str,
+    /// The opening quote of the next item.
+    i: usize,
+}
+
+impl<'a> Iterator for Items<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let b = self.strs.as_bytes();
+        if b.get(self.i) != Some(&b'"') {
+            return None;
+        }
+        let start = self.i + 1;
+        let end = crate::scan::quote_or_backslash(b, start);
+        // Past the closing quote and the comma after it.
+        self.i = end + 2;
+        self.strs.get(start..end)
+    }
 }
 
 /// The string starting at `i` (its quote) when it is printable ASCII without a quote or an
