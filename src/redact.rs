@@ -413,25 +413,17 @@ pub fn needs_escape(c: char) -> bool {
 /// `lines`): printable ASCII only, checked a byte at a time. Text with other bytes takes the
 /// character-by-character path.
 pub fn plain(text: &str, lines: bool) -> bool {
-    if lines {
-        text.bytes().all(|b| PLAIN_LINES[usize::from(b)])
-    } else {
-        text.bytes().all(|b| (0x20..0x7f).contains(&b))
+    let b = text.as_bytes();
+    let mut i = 0;
+    loop {
+        i = crate::scan::printable_run(b, i);
+        match b.get(i) {
+            None => return true,
+            Some(b'\n' | b'\t') if lines => i += 1,
+            Some(_) => return false,
+        }
     }
 }
-
-/// The bytes of [`plain`] with `lines`: printable ASCII, a newline, a tab.
-const PLAIN_LINES: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0x20;
-    while b < 0x7f {
-        t[b] = true;
-        b += 1;
-    }
-    t[b'\n' as usize] = true;
-    t[b'\t' as usize] = true;
-    t
-};
 
 /// Whether `text` goes between double quotes as it is (a JSON string, a Prometheus label value):
 /// printable ASCII without a quote or a backslash.
@@ -501,16 +493,31 @@ fn escape(text: &str, ansi: bool) -> String {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// Plain text is printable ASCII (and newlines and tabs, with `lines`), wherever the
+        /// first other byte is.
+        #[test]
+        fn plain_text_is_printable_ascii(text in "[ -~]{0,20}[\t\n\u{1}\u{7f}é\u{202e}]?[ -~\t\n]{0,20}") {
+            let printable = |b: u8| (0x20..0x7f).contains(&b);
+            proptest::prop_assert_eq!(plain(&text, false), text.bytes().all(printable));
+            proptest::prop_assert_eq!(
+                plain(&text, true),
+                text.bytes().all(|b| printable(b) || b == b'\n' || b == b'\t')
+            );
+        }
+    }
+
     #[test]
-    fn the_tables_of_plain_bytes_are_their_rules() {
+    fn the_plain_bytes_are_their_rules() {
         for b in 0..=255u8 {
             let printable = (0x20..0x7f).contains(&b);
             let text = char::from(b).to_string();
+            assert_eq!(plain(&text, false), printable, "{b}");
             assert_eq!(
-                PLAIN_LINES[usize::from(b)],
-                printable || b == b'\n' || b == b'\t'
+                plain(&text, true),
+                printable || b == b'\n' || b == b'\t',
+                "{b}"
             );
-            assert_eq!(plain(&text, true), PLAIN_LINES[usize::from(b)], "{b}");
             assert_eq!(
                 plain_in_quotes(&text),
                 printable && b != b'"' && b != b'\\',

@@ -71,6 +71,18 @@ pub fn plain_run(bytes: &[u8], i: usize) -> usize {
     )
 }
 
+/// The first byte from `i` beyond printable ASCII: a control byte, DEL, any byte of a non-ASCII
+/// character.
+#[inline(always)]
+pub fn printable_run(bytes: &[u8], i: usize) -> usize {
+    first_where(
+        bytes,
+        i,
+        |x| equal(x, 0x7f) | (x.wrapping_sub(ONES * 0x20) & !x) | x,
+        |b| !(0x20..0x7f).contains(&b),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +113,10 @@ mod tests {
             proptest::prop_assert_eq!(
                 plain_run(&bytes, from),
                 first(&|b| !(0x20..0x7f).contains(&b) || b == b'"' || b == b'\\')
+            );
+            proptest::prop_assert_eq!(
+                printable_run(&bytes, from),
+                first(&|b| !(0x20..0x7f).contains(&b))
             );
         }
     }

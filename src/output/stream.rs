@@ -208,10 +208,20 @@ impl<'m, W: Write> FleetJson<'m, W> {
 
 /// The display width of a cell: its length when it is printable ASCII.
 fn width(s: &str) -> usize {
-    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+    if crate::scan::printable_run(s.as_bytes(), 0) == s.len() {
         s.len()
     } else {
         s.width()
+    }
+}
+
+/// `n` spaces onto `line`.
+fn pad(line: &mut String, mut n: usize) {
+    const SPACES: &str = "                                                                ";
+    while n > 0 {
+        let k = n.min(SPACES.len());
+        line.push_str(&SPACES[..k]);
+        n -= k;
     }
 }
 
@@ -267,9 +277,7 @@ pub fn write_piped_table<W: Write>(
             }
             line.push_str(cell);
             if i + 1 < columns {
-                for _ in width(cell)..column_width {
-                    line.push(' ');
-                }
+                pad(line, column_width.saturating_sub(width(cell)));
             }
         }
         let end = start + line[start..].trim_end().len();
@@ -500,6 +508,12 @@ mod tests {
         assert_eq!(lines[0], "ID | NAME");
         assert_eq!(lines[1], format!("1  | {name}"));
         assert_eq!(lines[2], "22 | b");
+        // Padded to it, in a column before the last.
+        let rows = [vec![name.clone(), "a".into()], vec!["1".into(), "b".into()]];
+        let mut out = Vec::new();
+        write_piped_table(&mut out, &["N", "V"], false, &rows[..], &Masker::now(None)).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text, format!("{name} | a\n1{} | b\n", " ".repeat(69_999)));
     }
 
     #[test]
