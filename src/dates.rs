@@ -97,14 +97,14 @@ pub fn render_expiration(millis: i64, now: DateTime<Utc>) -> String {
 /// every row into one buffer): `yyyy-MM-dd` in UTC, past ones as `2025-01-01 (expired)`, and an
 /// integer that is no valid date as the plain number.
 pub fn push_expiration(out: &mut String, millis: i64, now: DateTime<Utc>) {
-    match DateTime::<Utc>::from_timestamp_millis(millis) {
-        Some(t) if (0..=9999).contains(&chrono::Datelike::year(&t)) => {
-            push_ymd(out, &t);
-            if t < now {
+    match Civil::of(millis) {
+        Some(c) => {
+            c.push_ymd(out);
+            if DateTime::<Utc>::from_timestamp_millis(millis).is_some_and(|t| t < now) {
                 out.push_str(" (expired)");
             }
         }
-        _ => push_int(out, millis),
+        None => push_int(out, millis),
     }
 }
 
@@ -119,9 +119,9 @@ fn render_date(millis: i64) -> String {
 /// A date in epoch milliseconds as `yyyy-MM-dd` in UTC (`CREATED`), appended to `out`; an
 /// integer that is no valid date as the plain number.
 pub fn push_date(out: &mut String, millis: i64) {
-    match DateTime::<Utc>::from_timestamp_millis(millis) {
-        Some(t) if (0..=9999).contains(&chrono::Datelike::year(&t)) => push_ymd(out, &t),
-        _ => push_int(out, millis),
+    match Civil::of(millis) {
+        Some(c) => c.push_ymd(out),
+        None => push_int(out, millis),
     }
 }
 
@@ -130,51 +130,100 @@ fn push_int(out: &mut String, n: i64) {
     let _ = write!(out, "{n}");
 }
 
-/// `yyyy-MM-dd` of a year from 0 to 9999: what `%Y-%m-%d` gives, without parsing the format
-/// string again for every row of a large list.
-fn push_ymd(out: &mut String, t: &DateTime<Utc>) {
-    use chrono::Datelike;
-    let (year, month, day) = (t.year().unsigned_abs(), t.month(), t.day());
-    let digit = |n: u32, unit: u32| b'0' + (n / unit % 10) as u8;
-    let text = [
-        digit(year, 1000),
-        digit(year, 100),
-        digit(year, 10),
-        digit(year, 1),
-        b'-',
-        digit(month, 10),
-        digit(month, 1),
-        b'-',
-        digit(day, 10),
-        digit(day, 1),
-    ];
-    out.push_str(std::str::from_utf8(&text).unwrap_or_default());
+/// A moment in epoch milliseconds as the calendar of UTC shows it, in the years 0 to 9999 (the
+/// dates a table and RFC 3339 write with four digits): worked out from the count of days, with
+/// no table and no format string, for every row of a large list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Civil {
+    year: u32,
+    month: u32,
+    day: u32,
+    hour: u32,
+    minute: u32,
+    second: u32,
+    milli: u32,
+}
+
+impl Civil {
+    /// `None` for a moment outside the years 0 to 9999.
+    fn of(millis: i64) -> Option<Civil> {
+        let (secs, milli) = (millis.div_euclid(1000), millis.rem_euclid(1000));
+        let (days, of_day) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+        // Days since 0000-03-01 in eras of 400 years (146,097 days), each year starting in
+        // March so that the leap day is the last of its year.
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let of_era = z.rem_euclid(146_097);
+        let year_of_era = (of_era - of_era / 1460 + of_era / 36_524 - of_era / 146_096) / 365;
+        let of_year = of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+        let march_month = (5 * of_year + 2) / 153;
+        let day = of_year - (153 * march_month + 2) / 5 + 1;
+        let month = if march_month < 10 {
+            march_month + 3
+        } else {
+            march_month - 9
+        };
+        let year = year_of_era + era * 400 + i64::from(month <= 2);
+        if !(0..=9999).contains(&year) {
+            return None;
+        }
+        Some(Civil {
+            year: year as u32,
+            month: month as u32,
+            day: day as u32,
+            hour: (of_day / 3600) as u32,
+            minute: (of_day / 60 % 60) as u32,
+            second: (of_day % 60) as u32,
+            milli: milli as u32,
+        })
+    }
+
+    /// `yyyy-MM-dd`: what `%Y-%m-%d` gives.
+    fn push_ymd(self, out: &mut String) {
+        let mut text = *b"0000-00-00";
+        put(&mut text[..4], self.year);
+        put(&mut text[5..7], self.month);
+        put(&mut text[8..], self.day);
+        push_ascii(out, &text);
+    }
+}
+
+/// `n`'s last digits into `into`, zeros in front.
+fn put(into: &mut [u8], mut n: u32) {
+    for d in into.iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+}
+
+/// ASCII bytes (digits, signs) onto `out` in one copy.
+fn push_ascii(out: &mut String, text: &[u8]) {
+    out.push_str(std::str::from_utf8(text).unwrap_or_default());
 }
 
 /// Epoch milliseconds as RFC 3339 in UTC, as chrono's `to_rfc3339_opts(AutoSi, true)` writes
 /// them (`2026-01-02T03:04:05Z`, `…05.120Z`), appended to `out` without a format string or an
 /// allocation; `None` for a moment chrono cannot hold.
 pub fn push_rfc3339(out: &mut String, millis: i64) -> Option<()> {
-    use chrono::{Datelike, Timelike};
-    let t = DateTime::<Utc>::from_timestamp_millis(millis)?;
-    if !(0..=9999).contains(&t.year()) {
+    let Some(c) = Civil::of(millis) else {
+        let t = DateTime::<Utc>::from_timestamp_millis(millis)?;
         out.push_str(&t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
         return Some(());
+    };
+    let mut text = *b"0000-00-00T00:00:00.000Z";
+    put(&mut text[..4], c.year);
+    put(&mut text[5..7], c.month);
+    put(&mut text[8..10], c.day);
+    put(&mut text[11..13], c.hour);
+    put(&mut text[14..16], c.minute);
+    put(&mut text[17..19], c.second);
+    if c.milli == 0 {
+        text[19] = b'Z';
+        push_ascii(out, &text[..20]);
+    } else {
+        put(&mut text[20..23], c.milli);
+        push_ascii(out, &text);
     }
-    push_ymd(out, &t);
-    out.push('T');
-    for (i, n) in [t.hour(), t.minute(), t.second()].into_iter().enumerate() {
-        if i > 0 {
-            out.push(':');
-        }
-        push_digits(out, u64::from(n), 2);
-    }
-    let ms = t.timestamp_subsec_millis();
-    if ms != 0 {
-        out.push('.');
-        push_digits(out, u64::from(ms), 3);
-    }
-    out.push('Z');
     Some(())
 }
 
@@ -271,7 +320,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn rfc3339_is_what_chrono_writes(ms in proptest::prelude::any::<i64>(), near in -4_000_000_000_000i64..300_000_000_000_000) {
-            for ms in [ms, near, near - near % 1000] {
+            for ms in [ms, near, near - near % 1000, near / 86_400_000 * 86_400_000] {
                 let mut out = String::new();
                 let expected = DateTime::<Utc>::from_timestamp_millis(ms)
                     .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
@@ -294,8 +343,39 @@ mod tests {
         ] {
             let t = DateTime::<Utc>::from_timestamp_millis(ms).unwrap();
             let mut out = String::from("x");
-            push_ymd(&mut out, &t);
+            push_date(&mut out, ms);
             assert_eq!(out, format!("x{}", t.format("%Y-%m-%d")), "{ms}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Any moment's date is what chrono's format string gives, or the plain number outside
+        /// the years 0 to 9999; an expiration is past exactly when it is before now.
+        #[test]
+        fn dates_are_what_chrono_writes(
+            ms in proptest::prelude::any::<i64>(),
+            near in -62_200_000_000_000i64..253_500_000_000_000,
+            day in -800_000i64..3_000_000,
+        ) {
+            let edges = [day * 86_400_000, day * 86_400_000 - 1, day * 86_400_000 + 999];
+            for ms in [ms, near, near - 1, near + 1].into_iter().chain(edges) {
+                let expected = match DateTime::<Utc>::from_timestamp_millis(ms) {
+                    Some(t) if (0..=9999).contains(&chrono::Datelike::year(&t)) => {
+                        t.format("%Y-%m-%d").to_string()
+                    }
+                    _ => ms.to_string(),
+                };
+                proptest::prop_assert_eq!(render_date(ms), expected.clone());
+                // Half a millisecond past `near`: an expiration at `near` itself is past.
+                let now = DateTime::<Utc>::from_timestamp_millis(near).unwrap()
+                    + chrono::Duration::microseconds(500);
+                let expiration = render_expiration(ms, now);
+                if expected.len() == 10 && ms <= near {
+                    proptest::prop_assert_eq!(expiration, format!("{expected} (expired)"));
+                } else {
+                    proptest::prop_assert_eq!(expiration, expected);
+                }
+            }
         }
     }
     use super::*;
