@@ -269,6 +269,43 @@ impl SortedJson for IngestionApiKey {
         keeps_null: false,
     };
 
+    /// As [`ServiceToken::from_plain`] reads a token.
+    fn from_plain(text: &str) -> Option<(Self, usize)> {
+        use crate::platform::row_json::plain::{Field, members};
+        let mut k = IngestionApiKey::default();
+        let mut seen = 0u8;
+        let n = members(text, |key, value| {
+            let field = match key {
+                "id" => 0,
+                "lastUpdateTimestamp" => 1,
+                "name" => 2,
+                "description" => 3,
+                "expiration" => 4,
+                _ => return None,
+            };
+            if seen & (1 << field) != 0 {
+                return None;
+            }
+            seen |= 1 << field;
+            let int = |v| match v {
+                Field::Int(n) => Some(Some(n)),
+                Field::Null => Some(None),
+                _ => None,
+            };
+            match (field, value) {
+                (0, v) => k.id = int(v)?,
+                (1, v) => k.last_update_timestamp = int(v)?,
+                (2, Field::Str(s)) => k.name = s.into(),
+                (3, Field::Str(s)) => k.description = Some(s.to_string()),
+                (3, Field::Null) => k.description = None,
+                (4, v) => k.expiration = int(v)?,
+                _ => return None,
+            }
+            Some(())
+        })?;
+        Some((k, n))
+    }
+
     fn serialize_sorted<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         serialize_merged(
             s,
@@ -615,6 +652,62 @@ mod tests {
             r#"{"name":"a""#, // unclosed
         ] {
             assert_eq!(ServiceToken::from_plain(declined), None, "{declined}");
+        }
+    }
+
+    proptest::proptest! {
+        /// A key read without serde is what serde decodes, of the same length; one serde
+        /// refuses is never read so; and a list of keys decodes as serde decodes it whole.
+        #[test]
+        fn a_plain_key_is_the_key_serde_decodes(
+            members in proptest::collection::vec((0usize..7, 0usize..12), 0..7),
+            sorted in proptest::prelude::any::<bool>(),
+        ) {
+            const KEYS: [&str; 7] =
+                ["name", "description", "id", "expiration", "lastUpdateTimestamp", "aa", "zz"];
+            const VALUES: [&str; 12] = ["\"n\"", "7", "-3", "null", "1.5", "[\"r\"]", "\"a\\u0041\"",
+                "01", "123456789012345678", "12345678901234567890", "\"\"", "{}"];
+            let mut members = members;
+            if sorted {
+                members.push((0, 0));
+                members.sort_by_key(|&(k, _)| KEYS[k]);
+                members.dedup_by_key(|m| m.0);
+            }
+            let object = format!("{{{}}}", members.iter()
+                .map(|&(k, v)| format!("\"{}\":{}", KEYS[k], VALUES[v]))
+                .collect::<Vec<_>>().join(","));
+            let serde_one = serde_json::from_str::<IngestionApiKey>(&object);
+            if let Some((k, n)) = IngestionApiKey::from_plain(&object) {
+                proptest::prop_assert_eq!(n, object.len());
+                proptest::prop_assert_eq!(Some(k), serde_one.ok());
+            }
+            let body = format!("[{object},{object}]");
+            let decoded = crate::platform::row_json::decode_rows(
+                std::sync::Arc::new(body.clone()),
+                |k: IngestionApiKey, _| k,
+            );
+            match serde_json::from_str::<Vec<IngestionApiKey>>(&body) {
+                Ok(whole) => proptest::prop_assert_eq!(decoded.unwrap(), whole),
+                Err(_) => proptest::prop_assert!(decoded.is_err()),
+            }
+        }
+    }
+
+    #[test]
+    fn a_plain_key_is_read_without_serde() {
+        let row = r#"{"description":"for the agent","expiration":1799016121063,"id":4,"lastUpdateTimestamp":1796424120946,"name":"agent"}"#;
+        let (k, n) = IngestionApiKey::from_plain(&format!("{row},{{}}]")).unwrap();
+        assert_eq!(n, row.len());
+        assert_eq!(k, serde_json::from_str::<IngestionApiKey>(row).unwrap());
+        assert_eq!(k.description.as_deref(), Some("for the agent"));
+        for declined in [
+            r#"{"id":1,"id":2}"#,
+            r#"{"zz":1}"#,
+            r#"{"name":null}"#,
+            r#"{"description":7}"#,
+            r#"{"expiration":"1"}"#,
+        ] {
+            assert_eq!(IngestionApiKey::from_plain(declined), None, "{declined}");
         }
     }
 
