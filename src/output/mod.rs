@@ -297,13 +297,30 @@ impl Printer {
         let headers: Vec<&str> = K::COLUMNS.iter().map(|c| c.header).collect();
         if self.piped_table() && !tokens.is_empty() {
             let masker = crate::redact::Masker::now(None);
+            // Each row is made twice (its widths, then its line): a row whose every cell went
+            // as it was (no secret, nothing to escape) the first time is not looked at again.
+            let plain_rows = std::cell::RefCell::new(vec![false; tokens.len()]);
             let rows = stream::MadeRows {
                 rows: tokens.len(),
                 make: |r: usize, row: &mut stream::RowText| {
                     let t = &tokens[r];
+                    let plain = plain_rows.borrow()[r];
+                    let all_as_they_are = std::cell::Cell::new(true);
                     for (_, c) in t.cells_of(K::COLUMNS) {
-                        push_cell(&mut row.text, &c, t, now, &|s| masker.content(s));
+                        push_cell(&mut row.text, &c, t, now, &|s| {
+                            if plain {
+                                return Cow::Borrowed(s);
+                            }
+                            let c = masker.content(s);
+                            if matches!(c, Cow::Owned(_)) {
+                                all_as_they_are.set(false);
+                            }
+                            c
+                        });
                         row.end_cell();
+                    }
+                    if !plain && all_as_they_are.get() {
+                        plain_rows.borrow_mut()[r] = true;
                     }
                 },
                 scratch: Default::default(),

@@ -284,6 +284,51 @@ fn hostile_control_characters_are_escaped_in_tables_errors_warnings_and_logs() {
 }
 
 #[test]
+fn a_table_of_plain_and_hostile_rows_escapes_each_hostile_cell_and_keeps_its_columns() {
+    // Rows as they alternate in a list: plain ones, one with control characters, one that
+    // echoes the credential, each made twice (widths, then lines).
+    let env = TestEnv::new();
+    let server = Server::start(move |_| {
+        let rows: Vec<serde_json::Value> = [
+            ("a-plain", "r"),
+            ("b\u{1b}[31mred", "r\u{202e}"),
+            ("c-plain", "r"),
+            (TOKEN, "r"),
+            ("e-plain", "r"),
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, (name, role))| serde_json::json!({"id": i + 1, "name": name, "roles": [role]}))
+        .collect();
+        response(
+            200,
+            &[("Content-Type", "application/json")],
+            &serde_json::Value::from(rows).to_string(),
+        )
+    });
+    let r = run(env
+        .sts_at(&server.url, TOKEN, false)
+        .args(["service-token", "list"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_no_raw_controls("list", &r);
+    assert!(!r.stdout.contains(TOKEN), "{}", r.stdout);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 6, "{}", r.stdout);
+    let roles_at = lines[0].find("| ROLES").unwrap();
+    for line in &lines[1..] {
+        assert_eq!(line.find("| ["), Some(roles_at), "{}", r.stdout);
+    }
+    assert!(lines[2].contains("b\\u001b[31mred"), "{}", r.stdout);
+    assert!(lines[2].contains("[r\\u202e]"), "{}", r.stdout);
+    assert!(
+        lines[1].contains("| a-plain ") && lines[4].contains("| e-plain "),
+        "{}",
+        r.stdout
+    );
+    assert!(lines[5].contains("| *** "), "{}", r.stdout);
+}
+
+#[test]
 fn a_config_file_with_control_characters_is_shown_escaped() {
     let env = TestEnv::new();
     let config = env.dir.path().join("config.toml");
