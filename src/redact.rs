@@ -195,6 +195,8 @@ pub struct Masker {
     shortest_long: usize,
     short: Vec<String>,
     allowed: Option<String>,
+    /// The whole text last asked about by [`Masker::none_in`], and the answer.
+    whole: std::sync::Mutex<Option<(std::sync::Arc<String>, bool)>>,
 }
 
 impl Masker {
@@ -218,7 +220,28 @@ impl Masker {
             long,
             short,
             allowed,
+            whole: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Whether `whole` (an answer whose rows are written one by one) holds nothing
+    /// [`Masker::text`] would mask: then no part of it does either, and its rows need no search
+    /// of their own. Searched once; the last answer asked about is remembered.
+    pub fn none_in(&self, whole: &std::sync::Arc<String>) -> bool {
+        let mut memo = self.whole.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((w, none)) = memo.as_ref()
+            && std::sync::Arc::ptr_eq(w, whole)
+        {
+            return *none;
+        }
+        let none = !self.holds_any(whole);
+        *memo = Some((std::sync::Arc::clone(whole), none));
+        none
+    }
+
+    /// Whether [`Masker::text`] would mask something in `text`.
+    fn holds_any(&self, text: &str) -> bool {
+        self.any_long(text) || self.short.iter().any(|s| text.contains(s.as_str()))
     }
 
     /// The secret left as is (a freshly created one, on the output that shows it).
@@ -246,7 +269,7 @@ impl Masker {
     /// A text as [`mask`] masks it (the long secrets anywhere, a short one as a whole word),
     /// borrowed when it holds none, which one search per secret tells.
     pub fn text<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
-        if self.any_long(text) || self.short.iter().any(|s| text.contains(s.as_str())) {
+        if self.holds_any(text) {
             std::borrow::Cow::Owned(mask(text, self.allowed.as_deref()))
         } else {
             std::borrow::Cow::Borrowed(text)
@@ -523,6 +546,24 @@ mod tests {
                 printable && b != b'"' && b != b'\\',
                 "{b}"
             );
+        }
+    }
+
+    #[test]
+    fn an_answer_is_searched_once_and_each_answer_for_itself() {
+        register("svctok-whole-answer-0123456789");
+        register("wq9");
+        let masker = Masker::now(None);
+        let clean = std::sync::Arc::new(r#"[{"name":"a"},{"name":"b"}]"#.to_string());
+        let long =
+            std::sync::Arc::new(r#"[{"name":"svctok-whole-answer-0123456789"}]"#.to_string());
+        let short = std::sync::Arc::new(r#"[{"name":"wq9"}]"#.to_string());
+        for _ in 0..2 {
+            assert!(masker.none_in(&clean));
+            assert!(!masker.none_in(&long));
+            assert!(!masker.none_in(&short));
+            // The same text in another answer is looked at for itself.
+            assert!(masker.none_in(&std::sync::Arc::new(clean.to_string())));
         }
     }
 

@@ -154,10 +154,14 @@ enum Inner {
     },
 }
 
+/// Lays out a raw row: its text, whether the answer it is part of holds no secret, the output,
+/// the masker, pretty or not, the level.
+type Append = fn(&str, bool, &mut Vec<u8>, &Masker, bool, usize) -> io::Result<()>;
+
 /// How a raw row's text reads, for its type.
 struct Codec {
     value: fn(&str) -> Value,
-    append: fn(&str, &mut Vec<u8>, &Masker, bool, usize) -> io::Result<()>,
+    append: Append,
 }
 
 struct CodecOf<T>(std::marker::PhantomData<T>);
@@ -168,9 +172,10 @@ impl<T: SortedJson + DeserializeOwned> CodecOf<T> {
             Ok(t) => serde_json::to_value(&t).unwrap_or(Value::Null),
             Err(_) => Value::Null,
         },
-        append: |text, out, masker, pretty, level| {
-            // Its text already as the typed path writes it, and no secret in it: laid out as is.
-            if matches!(masker.text(text), std::borrow::Cow::Borrowed(_))
+        append: |text, no_secret, out, masker, pretty, level| {
+            // Its text already as the typed path writes it (no escape in it: what is in its
+            // strings is in its text), and no secret in it: laid out as is.
+            if (no_secret || matches!(masker.text(text), std::borrow::Cow::Borrowed(_)))
                 && plain::append(text, out, pretty, level, T::SHAPE)
             {
                 return Ok(());
@@ -300,6 +305,7 @@ impl RowJson {
                 made,
             } if made.get().is_none() => (codec.append)(
                 &body[*start as usize..*end as usize],
+                masker.none_in(body),
                 out,
                 masker,
                 pretty,
