@@ -10,7 +10,9 @@ use serde_json::{Map, Value, json};
 use super::Printer;
 use crate::dates::push_rfc3339;
 use crate::error::Error;
-use crate::platform::{Cell, Column, Created, LastUsed, PlatformKind, Source, Token, TokenKind};
+use crate::platform::{
+    Cell, Column, Created, LastUsed, PlatformKind, Source, Status, Token, TokenKind,
+};
 
 /// Columns whose cell is one of the common keys, not part of `detail`.
 const COMMON_HEADERS: [&str; 6] = ["ID", "NAME", "EXPIRATION", "LAST USED", "STATUS", "CREATED"];
@@ -118,11 +120,52 @@ impl Plan {
     }
 }
 
+/// The values that every line of one list writes the same (its context, platform and kind, and
+/// each status), masked and escaped once for all of them.
+struct Shared {
+    context: Vec<u8>,
+    platform: Vec<u8>,
+    kind: Vec<u8>,
+    /// By [`Status`], in its order.
+    status: [Vec<u8>; 3],
+}
+
+impl Shared {
+    fn new(
+        context: Option<&str>,
+        platform: PlatformKind,
+        kind: &str,
+        masker: &crate::redact::Masker,
+    ) -> Shared {
+        let json = |s: Option<&str>| {
+            let mut out = Vec::new();
+            match s {
+                Some(s) => direct_str(&mut out, s, masker),
+                None => out.extend_from_slice(b"null"),
+            }
+            out
+        };
+        Shared {
+            context: json(context),
+            platform: json(Some(platform.as_str())),
+            kind: json(Some(kind)),
+            status: [Status::Active, Status::Revoked, Status::Expired]
+                .map(|s| json(Some(s.as_str()))),
+        }
+    }
+
+    fn status(&self, status: Status) -> &[u8] {
+        &self.status[status as usize]
+    }
+}
+
 /// The line of one token, borrowed from it.
 struct Line<'a> {
     context: Option<&'a str>,
     platform: PlatformKind,
     kind: &'a str,
+    /// `context`, `platform` and `kind` written, with each status.
+    shared: &'a Shared,
     columns: &'a [Column],
     plan: &'a Plan,
     token: &'a Token,
@@ -210,7 +253,7 @@ impl Line<'_> {
             None => out.extend_from_slice(b"null"),
         };
         out.extend_from_slice(b"{\"context\":");
-        str_or_null(out, self.context);
+        out.extend_from_slice(&self.shared.context);
         out.extend_from_slice(b",\"created\":");
         direct_time(out, created, masker);
         out.extend_from_slice(b",\"detail\":{");
@@ -246,15 +289,15 @@ impl Line<'_> {
         out.extend_from_slice(b",\"id\":");
         str_or_null(out, (!t.id.text.is_empty()).then_some(t.id.text.as_str()));
         out.extend_from_slice(b",\"kind\":");
-        direct_str(out, self.kind, masker);
+        out.extend_from_slice(&self.shared.kind);
         out.extend_from_slice(b",\"last-used\":");
         direct_time(out, t.last_used.at(), masker);
         out.extend_from_slice(b",\"name\":");
         direct_str(out, &t.name, masker);
         out.extend_from_slice(b",\"platform\":");
-        direct_str(out, self.platform.as_str(), masker);
+        out.extend_from_slice(&self.shared.platform);
         out.extend_from_slice(b",\"status\":");
-        direct_str(out, t.status(self.now).as_str(), masker);
+        out.extend_from_slice(self.shared.status(t.status(self.now)));
         out.push(b'}');
     }
 }
@@ -332,12 +375,14 @@ pub(super) fn write_lines<K: TokenKind>(
 ) -> io::Result<()> {
     let plan = Plan::new(K::COLUMNS);
     let direct = plan.keys_clean(masker);
+    let shared = Shared::new(context, K::PLATFORM, K::NOUNS.json_one, masker);
     let mut scratch = Vec::new();
     for token in tokens {
         let line = Line {
             context,
             platform: K::PLATFORM,
             kind: K::NOUNS.json_one,
+            shared: &shared,
             columns: K::COLUMNS,
             plan: &plan,
             token,
@@ -466,11 +511,18 @@ mod tests {
         let masker = crate::redact::Masker::now(None);
         let now = crate::dates::test_now();
         let plan = Plan::new(columns);
+        let shared = Shared::new(
+            Some("ctx \u{1b}"),
+            PlatformKind::Stackstate,
+            "service-token",
+            &masker,
+        );
         for t in tokens {
             let l = Line {
                 context: Some("ctx \u{1b}"),
                 platform: PlatformKind::Stackstate,
                 kind: "service-token",
+                shared: &shared,
                 columns,
                 plan: &plan,
                 token: t,
