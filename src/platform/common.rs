@@ -117,7 +117,11 @@ pub fn sort_by_name(rows: &mut [Token]) {
 /// `a.cmp(b)`, the order of the bytes, compared eight at a time: the names of a list are short
 /// and most often share a long start, where a call to compare memory costs more than the names.
 pub fn text_order(a: &str, b: &str) -> std::cmp::Ordering {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
+    bytes_order(a.as_bytes(), b.as_bytes())
+}
+
+/// [`text_order`] of bytes: `a.cmp(b)`.
+pub fn bytes_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
     let common = a.len().min(b.len());
     let mut i = 0;
     while i + 8 <= common {

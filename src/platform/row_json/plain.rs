@@ -328,14 +328,15 @@ impl<'a> Copy<'a, '_> {
                 n += 1;
                 // Into its place: swapped with each member before it whose key is greater.
                 let mut k = n - 1;
-                while k > 0 && members[k - 1].0 > members[k].0 {
+                let order = crate::platform::common::bytes_order;
+                while k > 0 && order(members[k - 1].0, members[k].0).is_gt() {
                     let at = base + members[..k - 1].iter().map(|m| m.1).sum::<usize>();
                     let (a, b) = (members[k - 1].1, members[k].1);
                     self.out[at..at + a + b].rotate_left(a);
                     members.swap(k - 1, k);
                     k -= 1;
                 }
-                if k > 0 && members[k - 1].0 == members[k].0 {
+                if k > 0 && order(members[k - 1].0, members[k].0).is_eq() {
                     return None;
                 }
                 match self.ws()? {
