@@ -20,6 +20,11 @@ use crate::secret::Secret;
 use zeroize::{Zeroize, Zeroizing};
 
 pub mod batch;
+#[cfg(all(
+    unix,
+    not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+))]
+mod dh_session;
 
 /// The keyring service every entry is stored under; the user is the credential id.
 pub const KEYRING_SERVICE: &str = "sts";
@@ -486,9 +491,12 @@ type BatchSender =
 
 /// Reads the secrets of `ids` for [`KeyringStore::start_get_many`], on the calling thread.
 ///
-/// On the Secret Service: one connection and one session (one key exchange) for all of them,
-/// and every id's search and `GetSecret` in flight together on that one connection, so twenty
-/// contexts cost about as many round trips as one. Each answer is sent as soon as it is read.
+/// On the Secret Service: one connection and one encrypted session (one key exchange) for all of
+/// them; every id's search in flight together on that one connection, and then the secrets of
+/// every item found unlocked in ONE `GetSecrets` call (issue 24: a call costs the daemon about as
+/// much as a search, so a hundred contexts cost about half the calls of one `GetSecret` each). An
+/// id whose item is locked is unlocked and read alone, as soon as its search answers, so a
+/// prompt holds up no other id. Each answer is sent as soon as it is read.
 #[cfg(all(
     unix,
     not(any(target_os = "macos", target_os = "ios", target_os = "android"))
@@ -496,6 +504,9 @@ type BatchSender =
 fn read_many(ids: &[String], tx: &BatchSender) {
     use futures_util::stream::{FuturesUnordered, StreamExt};
     use secret_service::{EncryptionType, SecretService};
+    use zbus::zvariant::OwnedObjectPath;
+
+    use dh_session::DhSession;
 
     fn failure(e: &secret_service::Error) -> KeyringError {
         let cause = config::one_line(&e.to_string());
@@ -507,18 +518,21 @@ fn read_many(ids: &[String], tx: &BatchSender) {
         KeyringError { failure, cause }
     }
 
-    async fn read_one(ss: &SecretService<'_>, id: &str) -> Result<Option<Secret>, KeyringError> {
-        let attributes =
-            std::collections::HashMap::from([("service", KEYRING_SERVICE), ("username", id)]);
-        let found = ss.search_items(attributes).await.map_err(|e| failure(&e))?;
-        if !found.locked.is_empty() {
-            let locked: Vec<&secret_service::Item<'_>> = found.locked.iter().collect();
-            ss.unlock_all(&locked).await.map_err(|e| failure(&e))?;
+    /// What the secret-service crate makes of a failed connection to the bus.
+    fn connect_error(e: zbus::Error) -> secret_service::Error {
+        match e {
+            zbus::Error::InterfaceNotFound | zbus::Error::Address(_) => {
+                secret_service::Error::Unavailable
+            }
+            zbus::Error::InputOutput(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                secret_service::Error::Unavailable
+            }
+            e => e.into(),
         }
-        let Some(item) = found.unlocked.first().or(found.locked.first()) else {
-            return Ok(None);
-        };
-        let bytes = item.get_secret().await.map_err(|e| failure(&e))?;
+    }
+
+    fn text(got: Result<Vec<u8>, secret_service::Error>) -> Result<Option<Secret>, KeyringError> {
+        let bytes = got.map_err(|e| failure(&e))?;
         String::from_utf8(bytes)
             .map(|value| Some(Secret::new(value)))
             .map_err(|_| KeyringError {
@@ -527,6 +541,44 @@ fn read_many(ids: &[String], tx: &BatchSender) {
             })
     }
 
+    /// What an id's search found: its secret already (none, an error, or a locked item read
+    /// alone), or an unlocked item to read with the others.
+    enum Found {
+        Read(Result<Option<Secret>, KeyringError>),
+        Unlocked(OwnedObjectPath),
+    }
+
+    async fn search(
+        ss: &SecretService<'_>,
+        session: &DhSession,
+        conn: &zbus::Connection,
+        id: &str,
+    ) -> Result<Found, KeyringError> {
+        let attributes =
+            std::collections::HashMap::from([("service", KEYRING_SERVICE), ("username", id)]);
+        let found = ss.search_items(attributes).await.map_err(|e| failure(&e))?;
+        if found.locked.is_empty() {
+            return Ok(match found.unlocked.first() {
+                Some(item) => Found::Unlocked(item.item_path.clone()),
+                None => Found::Read(Ok(None)),
+            });
+        }
+        let locked: Vec<&secret_service::Item<'_>> = found.locked.iter().collect();
+        ss.unlock_all(&locked).await.map_err(|e| failure(&e))?;
+        let item = found.unlocked.first().or(found.locked.first());
+        let item = item.map(|item| item.item_path.clone());
+        Ok(Found::Read(match item {
+            Some(path) => text(session.get_secret(conn, &path).await),
+            None => Ok(None),
+        }))
+    }
+
+    let fail_all = |e: &secret_service::Error| {
+        let err = failure(e);
+        for i in 0..ids.len() {
+            let _ = tx.send((i, Err(err.clone())));
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -544,24 +596,53 @@ fn read_many(ids: &[String], tx: &BatchSender) {
         }
     };
     runtime.block_on(async {
-        let ss = match SecretService::connect(EncryptionType::Dh).await {
-            Ok(ss) => ss,
-            Err(e) => {
-                let err = failure(&e);
-                for i in 0..ids.len() {
-                    let _ = tx.send((i, Err(err.clone())));
-                }
-                return;
-            }
+        let conn = match zbus::Connection::session().await {
+            Ok(conn) => conn,
+            Err(e) => return fail_all(&connect_error(e)),
         };
-        let ss = &ss;
-        let mut reads: FuturesUnordered<_> = ids
+        // The crate's own session (a plain one: no secret is ever read or written through it)
+        // serves the searches and unlocks; every secret comes through `session`.
+        let ss =
+            match SecretService::connect_with_existing(EncryptionType::Plain, conn.clone()).await {
+                Ok(ss) => ss,
+                Err(e) => return fail_all(&e),
+            };
+        let session = match DhSession::open(&conn).await {
+            Ok(session) => session,
+            Err(e) => return fail_all(&e),
+        };
+        let (ss, session, conn) = (&ss, &session, &conn);
+        let mut searches: FuturesUnordered<_> = ids
             .iter()
             .enumerate()
-            .map(|(i, id)| async move { (i, read_one(ss, id).await) })
+            .map(|(i, id)| async move { (i, search(ss, session, conn, id).await) })
             .collect();
-        while let Some(answer) = reads.next().await {
-            if tx.send(answer).is_err() {
+        let mut unlocked: Vec<(usize, OwnedObjectPath)> = Vec::new();
+        while let Some((i, found)) = searches.next().await {
+            let answer = match found {
+                Ok(Found::Unlocked(path)) => {
+                    unlocked.push((i, path));
+                    continue;
+                }
+                Ok(Found::Read(got)) => got,
+                Err(e) => Err(e),
+            };
+            if tx.send((i, answer)).is_err() {
+                return;
+            }
+        }
+        if unlocked.is_empty() {
+            return;
+        }
+        let paths: Vec<OwnedObjectPath> = unlocked.iter().map(|(_, p)| p.clone()).collect();
+        let mut secrets = session.get_secrets(conn, &paths).await.unwrap_or_default();
+        for (i, path) in unlocked {
+            // An item left out of the answer (or a failed call) is read alone, for its own error.
+            let got = match secrets.remove(&path) {
+                Some(got) => got,
+                None => session.get_secret(conn, &path).await,
+            };
+            if tx.send((i, text(got))).is_err() {
                 return;
             }
         }
