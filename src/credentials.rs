@@ -492,11 +492,14 @@ type BatchSender =
 /// Reads the secrets of `ids` for [`KeyringStore::start_get_many`], on the calling thread.
 ///
 /// On the Secret Service: one connection and one encrypted session (one key exchange) for all of
-/// them; every id's search in flight together on that one connection, and then the secrets of
-/// every item found unlocked in ONE `GetSecrets` call (issue 24: a call costs the daemon about as
-/// much as a search, so a hundred contexts cost about half the calls of one `GetSecret` each). An
-/// id whose item is locked is unlocked and read alone, as soon as its search answers, so a
-/// prompt holds up no other id. Each answer is sent as soon as it is read.
+/// them; the ids' searches in flight together on that one connection (`SEARCHES_IN_FLIGHT` at
+/// a time), and the secrets of the items found unlocked read `SECRETS_PER_CALL` at a time in
+/// one `GetSecrets` call each (issue 24: a call costs the daemon about as much as a search, so a
+/// hundred contexts cost little more than half the calls of one `GetSecret` each). The daemon
+/// answers in turn, so a bounded number of searches ahead lets the first secrets come back, and
+/// their contexts' requests start, while it is still searching for the others. An id whose item
+/// is locked is unlocked and read alone, as soon as its search answers, so a prompt holds up no
+/// other id. Each answer is sent as soon as it is read.
 #[cfg(all(
     unix,
     not(any(target_os = "macos", target_os = "ios", target_os = "android"))
@@ -507,6 +510,11 @@ fn read_many(ids: &[String], tx: &BatchSender) {
     use zbus::zvariant::OwnedObjectPath;
 
     use dh_session::DhSession;
+
+    /// Searches kept in flight at once.
+    const SEARCHES_IN_FLIGHT: usize = 32;
+    /// Items whose secrets one `GetSecrets` call asks for.
+    const SECRETS_PER_CALL: usize = 16;
 
     fn failure(e: &secret_service::Error) -> KeyringError {
         let cause = config::one_line(&e.to_string());
@@ -573,6 +581,26 @@ fn read_many(ids: &[String], tx: &BatchSender) {
         }))
     }
 
+    /// The secrets of unlocked items, in one `GetSecrets` call; an item left out of its answer
+    /// (or all of them, when the call fails) is read alone, for its own error.
+    async fn read_unlocked(
+        session: &DhSession,
+        conn: &zbus::Connection,
+        items: Vec<(usize, OwnedObjectPath)>,
+    ) -> Vec<(usize, Result<Option<Secret>, KeyringError>)> {
+        let paths: Vec<OwnedObjectPath> = items.iter().map(|(_, p)| p.clone()).collect();
+        let mut secrets = session.get_secrets(conn, &paths).await.unwrap_or_default();
+        let mut answers = Vec::with_capacity(items.len());
+        for (i, path) in items {
+            let got = match secrets.remove(&path) {
+                Some(got) => got,
+                None => session.get_secret(conn, &path).await,
+            };
+            answers.push((i, text(got)));
+        }
+        answers
+    }
+
     let fail_all = |e: &secret_service::Error| {
         let err = failure(e);
         for i in 0..ids.len() {
@@ -612,38 +640,36 @@ fn read_many(ids: &[String], tx: &BatchSender) {
             Err(e) => return fail_all(&e),
         };
         let (ss, session, conn) = (&ss, &session, &conn);
-        let mut searches: FuturesUnordered<_> = ids
-            .iter()
-            .enumerate()
+        let mut searches = futures_util::stream::iter(ids.iter().enumerate())
             .map(|(i, id)| async move { (i, search(ss, session, conn, id).await) })
-            .collect();
+            .buffer_unordered(SEARCHES_IN_FLIGHT);
+        let mut reads = FuturesUnordered::new();
         let mut unlocked: Vec<(usize, OwnedObjectPath)> = Vec::new();
-        while let Some((i, found)) = searches.next().await {
-            let answer = match found {
-                Ok(Found::Unlocked(path)) => {
-                    unlocked.push((i, path));
-                    continue;
+        let mut searching = true;
+        loop {
+            let answers = tokio::select! {
+                found = searches.next(), if searching => match found {
+                    Some((i, Ok(Found::Unlocked(path)))) => {
+                        unlocked.push((i, path));
+                        Vec::new()
+                    }
+                    Some((i, Ok(Found::Read(got)))) => vec![(i, got)],
+                    Some((i, Err(e))) => vec![(i, Err(e))],
+                    None => {
+                        searching = false;
+                        Vec::new()
+                    }
+                },
+                Some(answers) = reads.next(), if !reads.is_empty() => answers,
+                else => break,
+            };
+            for answer in answers {
+                if tx.send(answer).is_err() {
+                    return;
                 }
-                Ok(Found::Read(got)) => got,
-                Err(e) => Err(e),
-            };
-            if tx.send((i, answer)).is_err() {
-                return;
             }
-        }
-        if unlocked.is_empty() {
-            return;
-        }
-        let paths: Vec<OwnedObjectPath> = unlocked.iter().map(|(_, p)| p.clone()).collect();
-        let mut secrets = session.get_secrets(conn, &paths).await.unwrap_or_default();
-        for (i, path) in unlocked {
-            // An item left out of the answer (or a failed call) is read alone, for its own error.
-            let got = match secrets.remove(&path) {
-                Some(got) => got,
-                None => session.get_secret(conn, &path).await,
-            };
-            if tx.send((i, text(got))).is_err() {
-                return;
+            if unlocked.len() >= SECRETS_PER_CALL || (!searching && !unlocked.is_empty()) {
+                reads.push(read_unlocked(session, conn, std::mem::take(&mut unlocked)));
             }
         }
     });

@@ -346,7 +346,8 @@ fn get_many_reads_what_get_reads_for_every_id() {
         "a".repeat(3000),
         " leading and trailing spaces ".to_string(),
     ];
-    let ids: Vec<String> = (0..values.len() * 3)
+    // More ids than searches in flight (32), and more items than one `GetSecrets` call reads (16).
+    let ids: Vec<String> = (0..values.len() * 7)
         .map(|i| format!("same-{i}"))
         .chain(["same-missing".to_string()])
         .collect();
