@@ -20,6 +20,11 @@ use crate::secret::Secret;
 use zeroize::{Zeroize, Zeroizing};
 
 pub mod batch;
+#[cfg(all(
+    unix,
+    not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+))]
+mod dh_session;
 
 /// The keyring service every entry is stored under; the user is the credential id.
 pub const KEYRING_SERVICE: &str = "sts";
@@ -486,9 +491,15 @@ type BatchSender =
 
 /// Reads the secrets of `ids` for [`KeyringStore::start_get_many`], on the calling thread.
 ///
-/// On the Secret Service: one connection and one session (one key exchange) for all of them,
-/// and every id's search and `GetSecret` in flight together on that one connection, so twenty
-/// contexts cost about as many round trips as one. Each answer is sent as soon as it is read.
+/// On the Secret Service: one connection and one encrypted session (one key exchange) for all of
+/// them; the ids' searches in flight together on that one connection (`SEARCHES_IN_FLIGHT` at
+/// a time), and the secrets of the items found unlocked read `SECRETS_PER_CALL` at a time in
+/// one `GetSecrets` call each (issue 24: a call costs the daemon about as much as a search, so a
+/// hundred contexts cost little more than half the calls of one `GetSecret` each). The daemon
+/// answers in turn, so a bounded number of searches ahead lets the first secrets come back, and
+/// their contexts' requests start, while it is still searching for the others. An id whose item
+/// is locked is unlocked and read alone, as soon as its search answers, so a prompt holds up no
+/// other id. Each answer is sent as soon as it is read.
 #[cfg(all(
     unix,
     not(any(target_os = "macos", target_os = "ios", target_os = "android"))
@@ -496,6 +507,14 @@ type BatchSender =
 fn read_many(ids: &[String], tx: &BatchSender) {
     use futures_util::stream::{FuturesUnordered, StreamExt};
     use secret_service::{EncryptionType, SecretService};
+    use zbus::zvariant::OwnedObjectPath;
+
+    use dh_session::DhSession;
+
+    /// Searches kept in flight at once.
+    const SEARCHES_IN_FLIGHT: usize = 32;
+    /// Items whose secrets one `GetSecrets` call asks for.
+    const SECRETS_PER_CALL: usize = 16;
 
     fn failure(e: &secret_service::Error) -> KeyringError {
         let cause = config::one_line(&e.to_string());
@@ -507,18 +526,21 @@ fn read_many(ids: &[String], tx: &BatchSender) {
         KeyringError { failure, cause }
     }
 
-    async fn read_one(ss: &SecretService<'_>, id: &str) -> Result<Option<Secret>, KeyringError> {
-        let attributes =
-            std::collections::HashMap::from([("service", KEYRING_SERVICE), ("username", id)]);
-        let found = ss.search_items(attributes).await.map_err(|e| failure(&e))?;
-        if !found.locked.is_empty() {
-            let locked: Vec<&secret_service::Item<'_>> = found.locked.iter().collect();
-            ss.unlock_all(&locked).await.map_err(|e| failure(&e))?;
+    /// What the secret-service crate makes of a failed connection to the bus.
+    fn connect_error(e: zbus::Error) -> secret_service::Error {
+        match e {
+            zbus::Error::InterfaceNotFound | zbus::Error::Address(_) => {
+                secret_service::Error::Unavailable
+            }
+            zbus::Error::InputOutput(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                secret_service::Error::Unavailable
+            }
+            e => e.into(),
         }
-        let Some(item) = found.unlocked.first().or(found.locked.first()) else {
-            return Ok(None);
-        };
-        let bytes = item.get_secret().await.map_err(|e| failure(&e))?;
+    }
+
+    fn text(got: Result<Vec<u8>, secret_service::Error>) -> Result<Option<Secret>, KeyringError> {
+        let bytes = got.map_err(|e| failure(&e))?;
         String::from_utf8(bytes)
             .map(|value| Some(Secret::new(value)))
             .map_err(|_| KeyringError {
@@ -527,6 +549,64 @@ fn read_many(ids: &[String], tx: &BatchSender) {
             })
     }
 
+    /// What an id's search found: its secret already (none, an error, or a locked item read
+    /// alone), or an unlocked item to read with the others.
+    enum Found {
+        Read(Result<Option<Secret>, KeyringError>),
+        Unlocked(OwnedObjectPath),
+    }
+
+    async fn search(
+        ss: &SecretService<'_>,
+        session: &DhSession,
+        conn: &zbus::Connection,
+        id: &str,
+    ) -> Result<Found, KeyringError> {
+        let attributes =
+            std::collections::HashMap::from([("service", KEYRING_SERVICE), ("username", id)]);
+        let found = ss.search_items(attributes).await.map_err(|e| failure(&e))?;
+        if found.locked.is_empty() {
+            return Ok(match found.unlocked.first() {
+                Some(item) => Found::Unlocked(item.item_path.clone()),
+                None => Found::Read(Ok(None)),
+            });
+        }
+        let locked: Vec<&secret_service::Item<'_>> = found.locked.iter().collect();
+        ss.unlock_all(&locked).await.map_err(|e| failure(&e))?;
+        let item = found.unlocked.first().or(found.locked.first());
+        let item = item.map(|item| item.item_path.clone());
+        Ok(Found::Read(match item {
+            Some(path) => text(session.get_secret(conn, &path).await),
+            None => Ok(None),
+        }))
+    }
+
+    /// The secrets of unlocked items, in one `GetSecrets` call; an item left out of its answer
+    /// (or all of them, when the call fails) is read alone, for its own error.
+    async fn read_unlocked(
+        session: &DhSession,
+        conn: &zbus::Connection,
+        items: Vec<(usize, OwnedObjectPath)>,
+    ) -> Vec<(usize, Result<Option<Secret>, KeyringError>)> {
+        let paths: Vec<OwnedObjectPath> = items.iter().map(|(_, p)| p.clone()).collect();
+        let mut secrets = session.get_secrets(conn, &paths).await.unwrap_or_default();
+        let mut answers = Vec::with_capacity(items.len());
+        for (i, path) in items {
+            let got = match secrets.remove(&path) {
+                Some(got) => got,
+                None => session.get_secret(conn, &path).await,
+            };
+            answers.push((i, text(got)));
+        }
+        answers
+    }
+
+    let fail_all = |e: &secret_service::Error| {
+        let err = failure(e);
+        for i in 0..ids.len() {
+            let _ = tx.send((i, Err(err.clone())));
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -544,25 +624,52 @@ fn read_many(ids: &[String], tx: &BatchSender) {
         }
     };
     runtime.block_on(async {
-        let ss = match SecretService::connect(EncryptionType::Dh).await {
-            Ok(ss) => ss,
-            Err(e) => {
-                let err = failure(&e);
-                for i in 0..ids.len() {
-                    let _ = tx.send((i, Err(err.clone())));
-                }
-                return;
-            }
+        let conn = match zbus::Connection::session().await {
+            Ok(conn) => conn,
+            Err(e) => return fail_all(&connect_error(e)),
         };
-        let ss = &ss;
-        let mut reads: FuturesUnordered<_> = ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| async move { (i, read_one(ss, id).await) })
-            .collect();
-        while let Some(answer) = reads.next().await {
-            if tx.send(answer).is_err() {
-                return;
+        // The crate's own session (a plain one: no secret is ever read or written through it)
+        // serves the searches and unlocks; every secret comes through `session`.
+        let ss =
+            match SecretService::connect_with_existing(EncryptionType::Plain, conn.clone()).await {
+                Ok(ss) => ss,
+                Err(e) => return fail_all(&e),
+            };
+        let session = match DhSession::open(&conn).await {
+            Ok(session) => session,
+            Err(e) => return fail_all(&e),
+        };
+        let (ss, session, conn) = (&ss, &session, &conn);
+        let mut searches = futures_util::stream::iter(ids.iter().enumerate())
+            .map(|(i, id)| async move { (i, search(ss, session, conn, id).await) })
+            .buffer_unordered(SEARCHES_IN_FLIGHT);
+        let mut reads = FuturesUnordered::new();
+        let mut unlocked: Vec<(usize, OwnedObjectPath)> = Vec::new();
+        let mut searching = true;
+        loop {
+            let answers = tokio::select! {
+                found = searches.next(), if searching => match found {
+                    Some((i, Ok(Found::Unlocked(path)))) => {
+                        unlocked.push((i, path));
+                        Vec::new()
+                    }
+                    Some((i, Ok(Found::Read(got)))) => vec![(i, got)],
+                    Some((i, Err(e))) => vec![(i, Err(e))],
+                    None => {
+                        searching = false;
+                        Vec::new()
+                    }
+                },
+                Some(answers) = reads.next(), if !reads.is_empty() => answers,
+                else => break,
+            };
+            for answer in answers {
+                if tx.send(answer).is_err() {
+                    return;
+                }
+            }
+            if unlocked.len() >= SECRETS_PER_CALL || (!searching && !unlocked.is_empty()) {
+                reads.push(read_unlocked(session, conn, std::mem::take(&mut unlocked)));
             }
         }
     });

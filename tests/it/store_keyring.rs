@@ -332,3 +332,46 @@ fn get_many_reads_several_secrets_on_one_thread_with_one_deadline() {
     let _frozen = ss.freeze_daemon();
     run_child(TEST, &with(&ss.env(), &[(CHILD_STEP, "frozen")]), &[]);
 }
+
+#[test]
+fn get_many_reads_what_get_reads_for_every_id() {
+    // `try_get_many` reads its secrets through a session of its own and one `GetSecrets` call;
+    // `try_get` through the keyring crate, one item at a time: they must agree on every id.
+    const TEST: &str = "get_many_reads_what_get_reads_for_every_id";
+    let values = [
+        "x".to_string(),
+        "sixteen bytes!!!".to_string(),
+        "fifteen bytes!!".to_string(),
+        "ünïcödé, ⚙ and 🦀".to_string(),
+        "a".repeat(3000),
+        " leading and trailing spaces ".to_string(),
+    ];
+    // More ids than searches in flight (32), and more items than one `GetSecrets` call reads (16).
+    let ids: Vec<String> = (0..values.len() * 7)
+        .map(|i| format!("same-{i}"))
+        .chain(["same-missing".to_string()])
+        .collect();
+    if in_child() {
+        let store = KeyringStore::new(Duration::from_secs(10));
+        let many: Vec<Option<Secret>> = store
+            .try_get_many(&ids)
+            .into_iter()
+            .map(|r| r.unwrap())
+            .collect();
+        let one: Vec<Option<Secret>> = ids.iter().map(|id| store.try_get(id).unwrap()).collect();
+        assert_eq!(many, one);
+        assert_eq!(many.last(), Some(&None));
+        for (i, got) in many.iter().take(ids.len() - 1).enumerate() {
+            assert_eq!(
+                got.as_ref().map(Secret::expose),
+                Some(&*values[i % values.len()])
+            );
+        }
+        return;
+    }
+    let ss = SecretService::start();
+    for (i, id) in ids.iter().take(ids.len() - 1).enumerate() {
+        ss.secret_tool_store("sts", id, &values[i % values.len()]);
+    }
+    run_child(TEST, &ss.env(), &[]);
+}
