@@ -234,7 +234,7 @@ fn render_with(
     // In place (a stable sort takes a buffer of half the records): records that compare equal
     // here are the same series.
     credentials.sort_unstable_by(|a, b| {
-        let text = crate::platform::common::text_order;
+        let text = crate::scan::text_order;
         text(&a.context, &b.context)
             .then_with(|| text(a.kind, b.kind))
             .then_with(|| text(&a.name, &b.name))

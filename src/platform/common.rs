@@ -109,57 +109,14 @@ pub fn strip_base_path<'a>(url: &'a str, base: &str) -> &'a str {
 /// A list's rows sorted by name, the server's order kept among equal names. An answer already in
 /// that order (the common case) is left as it is, without moving a row.
 pub fn sort_by_name(rows: &mut [Token]) {
-    if !rows.is_sorted_by(|a, b| text_order(&a.name, &b.name).is_le()) {
-        rows.sort_by(|a, b| text_order(&a.name, &b.name));
+    if !rows.is_sorted_by(|a, b| crate::scan::text_order(&a.name, &b.name).is_le()) {
+        rows.sort_by(|a, b| crate::scan::text_order(&a.name, &b.name));
     }
-}
-
-/// `a.cmp(b)`, the order of the bytes, compared eight at a time: the names of a list are short
-/// and most often share a long start, where a call to compare memory costs more than the names.
-pub fn text_order(a: &str, b: &str) -> std::cmp::Ordering {
-    bytes_order(a.as_bytes(), b.as_bytes())
-}
-
-/// [`text_order`] of bytes: `a.cmp(b)`.
-pub fn bytes_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
-    let common = a.len().min(b.len());
-    let mut i = 0;
-    while i + 8 <= common {
-        let eight = |s: &[u8]| u64::from_be_bytes(s[i..i + 8].try_into().expect("eight bytes"));
-        let (x, y) = (eight(a), eight(b));
-        if x != y {
-            return x.cmp(&y);
-        }
-        i += 8;
-    }
-    while i < common {
-        if a[i] != b[i] {
-            return a[i].cmp(&b[i]);
-        }
-        i += 1;
-    }
-    a.len().cmp(&b.len())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    proptest::proptest! {
-        /// Names that share long starts, of every length around eight and its multiples, with
-        /// bytes on both sides of the high bit, are in `str`'s order.
-        #[test]
-        fn text_order_is_the_order_of_str(
-            start in "(seed-0000|seed-000|x){0,3}",
-            a in "[ -~é]{0,18}",
-            b in "[ -~é]{0,18}",
-        ) {
-            let (a, b) = (format!("{start}{a}"), format!("{start}{b}"));
-            proptest::prop_assert_eq!(text_order(&a, &b), a.cmp(&b));
-            proptest::prop_assert_eq!(text_order(&b, &a), b.cmp(&a));
-            proptest::prop_assert_eq!(text_order(&a, &a), std::cmp::Ordering::Equal);
-        }
-    }
 
     #[test]
     fn a_list_is_sorted_by_name_keeping_the_servers_order_among_equal_names() {

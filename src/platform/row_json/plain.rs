@@ -328,7 +328,7 @@ impl<'a> Copy<'a, '_> {
                 n += 1;
                 // Into its place: swapped with each member before it whose key is greater.
                 let mut k = n - 1;
-                let order = crate::platform::common::bytes_order;
+                let order = crate::scan::bytes_order;
                 while k > 0 && order(members[k - 1].0, members[k].0).is_gt() {
                     let at = base + members[..k - 1].iter().map(|m| m.1).sum::<usize>();
                     let (a, b) = (members[k - 1].1, members[k].1);
