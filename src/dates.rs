@@ -181,10 +181,15 @@ impl Civil {
     /// `yyyy-MM-dd`: what `%Y-%m-%d` gives.
     fn push_ymd(self, out: &mut String) {
         let mut text = *b"0000-00-00";
+        self.put_ymd(&mut text);
+        push_ascii(out, &text);
+    }
+
+    /// The digits of `yyyy-MM-dd` into `text`, which holds its dashes.
+    fn put_ymd(self, text: &mut [u8]) {
         put(&mut text[..4], self.year);
         put(&mut text[5..7], self.month);
-        put(&mut text[8..], self.day);
-        push_ascii(out, &text);
+        put(&mut text[8..10], self.day);
     }
 }
 
@@ -211,9 +216,7 @@ pub fn push_rfc3339(out: &mut String, millis: i64) -> Option<()> {
         return Some(());
     };
     let mut text = *b"0000-00-00T00:00:00.000Z";
-    put(&mut text[..4], c.year);
-    put(&mut text[5..7], c.month);
-    put(&mut text[8..10], c.day);
+    c.put_ymd(&mut text);
     put(&mut text[11..13], c.hour);
     put(&mut text[14..16], c.minute);
     put(&mut text[17..19], c.second);

@@ -362,15 +362,7 @@ mod tests {
                 "\"\\\\\"", "true", "\"k\"", "\"x\\u0041\""];
             let body: String = parts.iter().map(|&p| PARTS[p]).collect();
             let bytes = body.as_bytes();
-            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(bytes.len())).collect();
-            cuts.sort_unstable();
-            let mut counter = Counter::default();
-            let mut from = 0;
-            for cut in cuts.into_iter().chain([bytes.len()]) {
-                counter.feed(&bytes[from..cut]);
-                from = cut;
-            }
-            proptest::prop_assert_eq!(counter.counted(), count(bytes));
+            proptest::prop_assert_eq!(count_in_pieces(bytes, cuts), count(bytes));
         }
     }
 
@@ -395,6 +387,20 @@ mod tests {
                 }
             );
         }
+    }
+
+    /// The count of `body` fed to one counter in pieces, cut at `cuts` (any order, past the end
+    /// taken as the end).
+    fn count_in_pieces(body: &[u8], cuts: Vec<usize>) -> Counted {
+        let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(body.len())).collect();
+        cuts.sort_unstable();
+        let mut counter = Counter::default();
+        let mut from = 0;
+        for cut in cuts.into_iter().chain([body.len()]) {
+            counter.feed(&body[from..cut]);
+            from = cut;
+        }
+        counter.counted()
     }
 
     /// The count made a byte at a time, which the blocks are held to.
@@ -424,15 +430,7 @@ mod tests {
             }
             let whole = count_by_bytes(&body);
             proptest::prop_assert_eq!(count(&body), whole);
-            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(body.len())).collect();
-            cuts.sort_unstable();
-            let mut counter = Counter::default();
-            let mut from = 0;
-            for cut in cuts.into_iter().chain([body.len()]) {
-                counter.feed(&body[from..cut]);
-                from = cut;
-            }
-            proptest::prop_assert_eq!(counter.counted(), whole);
+            proptest::prop_assert_eq!(count_in_pieces(&body, cuts), whole);
         }
 
         /// The marks made sixteen bytes at a time are those made one by one, for any bytes.

@@ -139,10 +139,7 @@ impl Shared {
     ) -> Shared {
         let json = |s: Option<&str>| {
             let mut out = Vec::new();
-            match s {
-                Some(s) => direct_str(&mut out, s, masker),
-                None => out.extend_from_slice(b"null"),
-            }
+            direct_str_or_null(&mut out, s, masker);
             out
         };
         Shared {
@@ -229,6 +226,14 @@ fn direct_str(out: &mut Vec<u8>, s: &str, masker: &crate::redact::Masker) {
     crate::redact::json::push_json_string(out, &masker.value(s));
 }
 
+/// [`direct_str`], or `null`.
+fn direct_str_or_null(out: &mut Vec<u8>, s: Option<&str>, masker: &crate::redact::Masker) {
+    match s {
+        Some(s) => direct_str(out, s, masker),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
 fn direct_time(out: &mut Vec<u8>, millis: Option<i64>, masker: &crate::redact::Masker) {
     let mut text = String::new();
     match millis.and_then(|ms| push_rfc3339(&mut text, ms)) {
@@ -248,10 +253,6 @@ impl Line<'_> {
                 created = created.or(*d);
             }
         }
-        let str_or_null = |out: &mut Vec<u8>, s: Option<&str>| match s {
-            Some(s) => direct_str(out, s, masker),
-            None => out.extend_from_slice(b"null"),
-        };
         out.extend_from_slice(b"{\"context\":");
         out.extend_from_slice(&self.shared.context);
         out.extend_from_slice(b",\"created\":");
@@ -287,7 +288,11 @@ impl Line<'_> {
         out.extend_from_slice(b"},\"expires\":");
         direct_time(out, t.expires, masker);
         out.extend_from_slice(b",\"id\":");
-        str_or_null(out, (!t.id.text.is_empty()).then_some(t.id.text.as_str()));
+        direct_str_or_null(
+            out,
+            (!t.id.text.is_empty()).then_some(t.id.text.as_str()),
+            masker,
+        );
         out.extend_from_slice(b",\"kind\":");
         out.extend_from_slice(&self.shared.kind);
         out.extend_from_slice(b",\"last-used\":");

@@ -208,7 +208,7 @@ impl<'m, W: Write> FleetJson<'m, W> {
 
 /// The display width of a cell: its length when it is printable ASCII.
 fn width(s: &str) -> usize {
-    if crate::scan::printable_run(s.as_bytes(), 0) == s.len() {
+    if crate::redact::plain(s, false) {
         s.len()
     } else {
         s.width()

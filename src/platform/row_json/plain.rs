@@ -45,6 +45,39 @@ pub enum Field<'a> {
     Strs(&'a str),
 }
 
+impl Field<'_> {
+    /// The value of an `Option<i64>` field: an integer or `null`; any other is declined (`None`).
+    pub fn int(self) -> Option<Option<i64>> {
+        match self {
+            Field::Int(n) => Some(Some(n)),
+            Field::Null => Some(None),
+            _ => None,
+        }
+    }
+
+    /// The value of an `Option<String>` field: a string or `null`; any other is declined.
+    pub fn text(self) -> Option<Option<String>> {
+        match self {
+            Field::Str(s) => Some(Some(s.to_string())),
+            Field::Null => Some(None),
+            _ => None,
+        }
+    }
+}
+
+/// The fields of a plain object met so far, by their number: a field given twice is declined
+/// (serde refuses it).
+#[derive(Debug, Default)]
+pub struct Seen(u32);
+
+impl Seen {
+    /// `Some` the first time `field` is met, `None` after.
+    pub fn first(&mut self, field: u32) -> Option<()> {
+        let bit = 1 << field;
+        (self.0 & bit == 0).then(|| self.0 |= bit)
+    }
+}
+
 /// Reads the object at the start of `text` when it is plain: no whitespace; keys and strings
 /// of printable ASCII without a quote or an escape; values that are integers (at most 18
 /// digits, no leading zero, not `-0`), such strings, `null`, or arrays of such strings. Each

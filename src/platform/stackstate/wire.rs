@@ -192,10 +192,9 @@ impl SortedJson for ServiceToken {
     };
 
     fn from_plain(text: &str) -> Option<(Self, usize)> {
-        use crate::platform::row_json::plain::{Field, items, members};
+        use crate::platform::row_json::plain::{Field, Seen, items, members};
         let mut t = ServiceToken::default();
-        // The fields read so far: one read twice is left to serde.
-        let mut seen = 0u8;
+        let mut seen = Seen::default();
         let n = members(text, |key, value| {
             let field = match key {
                 "id" => 0,
@@ -208,28 +207,15 @@ impl SortedJson for ServiceToken {
                 // Kept in `extra` as a `Value`: serde's.
                 _ => return None,
             };
-            if seen & (1 << field) != 0 {
-                return None;
-            }
-            seen |= 1 << field;
-            let int = |v| match v {
-                Field::Int(n) => Some(Some(n)),
-                Field::Null => Some(None),
-                _ => None,
-            };
-            let text = |v| match v {
-                Field::Str(s) => Some(Some(s.to_string())),
-                Field::Null => Some(None),
-                _ => None,
-            };
+            seen.first(field)?;
             match (field, value) {
-                (0, v) => t.id = int(v)?,
-                (1, v) => t.last_update_timestamp = int(v)?,
+                (0, v) => t.id = v.int()?,
+                (1, v) => t.last_update_timestamp = v.int()?,
                 (2, Field::Str(s)) => t.name = s.into(),
-                (3, v) => t.description = text(v)?,
-                (4, v) => t.expiration = int(v)?,
+                (3, v) => t.description = v.text()?,
+                (4, v) => t.expiration = v.int()?,
                 (5, Field::Strs(strs)) => t.roles = items(strs).map(Into::into).collect(),
-                (6, v) => t.dedicated_subject = text(v)?,
+                (6, v) => t.dedicated_subject = v.text()?,
                 _ => return None,
             }
             Some(())
@@ -271,9 +257,9 @@ impl SortedJson for IngestionApiKey {
 
     /// As [`ServiceToken::from_plain`] reads a token.
     fn from_plain(text: &str) -> Option<(Self, usize)> {
-        use crate::platform::row_json::plain::{Field, members};
+        use crate::platform::row_json::plain::{Field, Seen, members};
         let mut k = IngestionApiKey::default();
-        let mut seen = 0u8;
+        let mut seen = Seen::default();
         let n = members(text, |key, value| {
             let field = match key {
                 "id" => 0,
@@ -283,22 +269,13 @@ impl SortedJson for IngestionApiKey {
                 "expiration" => 4,
                 _ => return None,
             };
-            if seen & (1 << field) != 0 {
-                return None;
-            }
-            seen |= 1 << field;
-            let int = |v| match v {
-                Field::Int(n) => Some(Some(n)),
-                Field::Null => Some(None),
-                _ => None,
-            };
+            seen.first(field)?;
             match (field, value) {
-                (0, v) => k.id = int(v)?,
-                (1, v) => k.last_update_timestamp = int(v)?,
+                (0, v) => k.id = v.int()?,
+                (1, v) => k.last_update_timestamp = v.int()?,
                 (2, Field::Str(s)) => k.name = s.into(),
-                (3, Field::Str(s)) => k.description = Some(s.to_string()),
-                (3, Field::Null) => k.description = None,
-                (4, v) => k.expiration = int(v)?,
+                (3, v) => k.description = v.text()?,
+                (4, v) => k.expiration = v.int()?,
                 _ => return None,
             }
             Some(())
