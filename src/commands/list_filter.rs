@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::commands::expiry_filter::ExpiryFilter;
 use crate::dates::parse_duration;
 use crate::error::{Error, Kind, Result};
-use crate::platform::{LastUsed, Nouns, PlatformKind, Status, Token};
+use crate::platform::{LastUsed, Listed, Nouns, PlatformKind, Status, Token};
 
 /// What a list keeps, checked before any request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -77,6 +77,17 @@ impl ListFilter {
     /// Keeps the tokens the filter matches.
     pub fn apply(&self, tokens: &mut Vec<Token>, now: DateTime<Utc>) {
         tokens.retain(|t| self.matches(t, now));
+    }
+
+    /// Keeps the rows the filter matches; a filter that matches every row does not read them.
+    pub fn apply_listed(&self, rows: &mut Listed, now: DateTime<Utc>) {
+        if self.expiry.is_some()
+            || self.unused_ms.is_some()
+            || !self.statuses.is_empty()
+            || self.name.is_some()
+        {
+            rows.retain(|t| self.matches(t, now));
+        }
     }
 
     /// The one warning when `--unused-for` meets platforms that keep no last-use data.

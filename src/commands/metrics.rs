@@ -13,6 +13,7 @@ use crate::commands::exporter::{self, ExporterSettings, Shared, server};
 use crate::commands::list_filter::ListFilter;
 use crate::config;
 use crate::error::{Error, Kind, Result};
+use crate::http::client::Client;
 use crate::outcome::ContextResult;
 use crate::output::prometheus;
 use crate::output::{self, Printer};
@@ -46,33 +47,52 @@ pub fn check_command(cli: &Cli, out: OutputSettings) -> Result<(), Failure> {
 }
 
 /// `-o prometheus` of one context's list. The context label is the saved context's name, or the
-/// server URL when no saved context applies.
-pub fn print_one<K: TokenKind>(
+/// server URL when no saved context applies. The list is made into records as it is decoded,
+/// never held as rows.
+pub async fn print_one<K: TokenKind>(
     printer: &Printer,
     settings: &Settings,
     provenance: &Provenance,
-    listed: Result<Vec<Token>>,
+    client: &Client,
+    personal: bool,
     filter: &ListFilter,
 ) -> Result<(), Failure> {
     let now = Utc::now();
     if let Some(w) = filter.last_use_warning([K::PLATFORM]) {
         printer.warn(&w);
     }
-    let mut result = ContextResult {
-        name: provenance
-            .context
-            .clone()
-            .unwrap_or_else(|| settings.url.clone()),
+    let context = provenance
+        .context
+        .clone()
+        .unwrap_or_else(|| settings.url.clone());
+    let record = |t: Token| {
+        filter.matches(&t, now).then(|| {
+            prometheus::CredentialRecord::of(&context, K::PLATFORM, K::NOUNS.json_one, t, now)
+        })
+    };
+    let listed = if personal {
+        K::list_personal(client)
+            .await
+            .map(|rows| rows.into_iter().filter_map(record).collect())
+    } else {
+        K::list_map(client, record).await
+    };
+    let result = ContextResult {
+        name: context.clone(),
         platform: settings.platform,
         url: settings.url.clone(),
         result: listed,
     };
-    let mut rows = 0;
-    if let Ok(tokens) = &mut result.result {
-        filter.apply(tokens, now);
-        rows = tokens.len();
+    printer.context_failures(std::slice::from_ref(&result));
+    let (mut credentials, contexts) = prometheus::records_of_one(result, now);
+    let rows = credentials.len();
+    let failed = contexts.iter().any(|c| !c.up);
+    prometheus::write_rendered(&mut std::io::stdout().lock(), &mut credentials, &contexts)?;
+    std::mem::forget(credentials);
+    if !failed {
+        filter.check(rows, &K::NOUNS)?;
     }
-    print_all(printer, &K::NOUNS, vec![result], rows, filter, now)
+    Ok(())
 }
 
 /// `-o prometheus` of the lists of several contexts (`-A`), or of one. Takes the lists, so that

@@ -11,7 +11,7 @@ use crate::commands::rotate::{self, ContextTarget, RotateRequest};
 use crate::error::Error;
 use crate::output::{Done, Printer};
 use crate::platform::common;
-use crate::platform::{CreateInput, Nouns, OldTokenFate, PlatformKind, TokenId, TokenKind};
+use crate::platform::{CreateInput, Listed, Nouns, OldTokenFate, PlatformKind, TokenId, TokenKind};
 use crate::settings::{self, OutputSettings, SavedContext, Sources};
 
 /// The refusal of an ingestion-key command on a platform that has none.
@@ -325,26 +325,27 @@ pub fn run<K: TokenKind>(
                 printer.created::<K>(&created)?;
             }
             Job::List { filter, personal } => {
-                let listed = if personal {
-                    K::list_personal(&client).await
-                } else {
-                    K::list(&client).await
-                };
                 if printer.is_prometheus() {
                     return super::metrics::print_one::<K>(
                         printer,
                         &settings,
                         &provenance,
-                        listed,
+                        &client,
+                        personal,
                         &filter,
-                    );
+                    )
+                    .await;
                 }
-                let mut tokens = listed?;
+                let mut tokens = if personal {
+                    K::list_personal(&client).await.map(Listed::from)
+                } else {
+                    K::list_rows(&client).await
+                }?;
                 let now = Utc::now();
                 if let Some(w) = filter.last_use_warning([K::PLATFORM]) {
                     printer.warn(&w);
                 }
-                filter.apply(&mut tokens, now);
+                filter.apply_listed(&mut tokens, now);
                 let rows = tokens.len();
                 printer.tokens::<K>(tokens, now)?;
                 filter.check(rows, &K::NOUNS)?;

@@ -374,7 +374,7 @@ pub(super) fn error_json(e: &Error) -> Value {
 pub(super) fn write_lines<K: TokenKind>(
     w: &mut impl Write,
     context: Option<&str>,
-    tokens: &[Token],
+    tokens: impl IntoIterator<Item = impl std::borrow::Borrow<Token>>,
     now: DateTime<Utc>,
     masker: &crate::redact::Masker,
 ) -> io::Result<()> {
@@ -383,6 +383,7 @@ pub(super) fn write_lines<K: TokenKind>(
     let shared = Shared::new(context, K::PLATFORM, K::NOUNS.json_one, masker);
     let mut scratch = Vec::new();
     for token in tokens {
+        let token = token.borrow();
         let line = Line {
             context,
             platform: K::PLATFORM,
@@ -405,7 +406,7 @@ impl Printer {
     /// A list, one line per token.
     pub(super) fn jsonl_tokens<K: TokenKind>(
         &self,
-        tokens: &[Token],
+        tokens: impl IntoIterator<Item = impl std::borrow::Borrow<Token>>,
         now: DateTime<Utc>,
     ) -> io::Result<()> {
         let mut out = super::stream::stdout();

@@ -22,7 +22,8 @@ use crate::dates::{push_age, push_date, push_expiration};
 use crate::error::Error;
 use crate::http::client::Observer;
 use crate::platform::{
-    Cell, Created, LastUsed, Nouns, OldTokenFate, Rotation, Token, TokenId, TokenKind, Validation,
+    Cell, Created, LastUsed, Listed, Nouns, OldTokenFate, Rotation, Token, TokenId, TokenKind,
+    Validation,
 };
 use crate::settings::OutputSettings;
 
@@ -270,7 +271,7 @@ impl Printer {
 
     /// A list: the kind's columns, each token's cells as the platform gave them; JSON the
     /// server's objects. Takes the tokens: nothing is done with them after.
-    pub fn tokens<K: TokenKind>(&self, tokens: Vec<Token>, now: DateTime<Utc>) -> io::Result<()> {
+    pub fn tokens<K: TokenKind>(&self, tokens: Listed, now: DateTime<Utc>) -> io::Result<()> {
         let written = self.write_tokens::<K>(&tokens, now);
         // A list is the last thing its process does: the rows are left to the operating system,
         // which takes the memory back whole, rather than freed one allocation at a time (on
@@ -279,9 +280,9 @@ impl Printer {
         written
     }
 
-    fn write_tokens<K: TokenKind>(&self, tokens: &[Token], now: DateTime<Utc>) -> io::Result<()> {
+    fn write_tokens<K: TokenKind>(&self, tokens: &Listed, now: DateTime<Utc>) -> io::Result<()> {
         if self.is_jsonl() {
-            return self.jsonl_tokens::<K>(tokens, now);
+            return self.jsonl_tokens::<K>(tokens.iter(), now);
         }
         if self.is_json() {
             let mut out = stream::stdout();
@@ -289,7 +290,7 @@ impl Printer {
             stream::write_json_list(
                 &mut out,
                 K::NOUNS.json_list,
-                tokens.iter().map(|t| t.json.transient()),
+                (0..tokens.len()).filter_map(|i| tokens.json(i)),
                 &masker,
             )?;
             return out.flush();
@@ -297,30 +298,13 @@ impl Printer {
         let headers: Vec<&str> = K::COLUMNS.iter().map(|c| c.header).collect();
         if self.piped_table() && !tokens.is_empty() {
             let masker = crate::redact::Masker::now(None);
-            // Each row is made twice (its widths, then its line): a row whose every cell went
-            // as it was (no secret, nothing to escape) the first time is not looked at again.
-            let plain_rows = std::cell::RefCell::new(vec![false; tokens.len()]);
             let rows = stream::MadeRows {
                 rows: tokens.len(),
                 make: |r: usize, row: &mut stream::RowText| {
-                    let t = &tokens[r];
-                    let plain = plain_rows.borrow()[r];
-                    let all_as_they_are = std::cell::Cell::new(true);
+                    let Some(t) = tokens.get(r) else { return };
                     for (_, c) in t.cells_of(K::COLUMNS) {
-                        push_cell(&mut row.text, &c, t, now, &|s| {
-                            if plain {
-                                return Cow::Borrowed(s);
-                            }
-                            let c = masker.content(s);
-                            if matches!(c, Cow::Owned(_)) {
-                                all_as_they_are.set(false);
-                            }
-                            c
-                        });
+                        push_cell(&mut row.text, &c, &t, now, &|s| masker.content(s));
                         row.end_cell();
-                    }
-                    if !plain && all_as_they_are.get() {
-                        plain_rows.borrow_mut()[r] = true;
                     }
                 },
                 scratch: Default::default(),
@@ -337,7 +321,7 @@ impl Printer {
             .iter()
             .map(|t| {
                 t.cells_of(K::COLUMNS)
-                    .map(|(_, c)| cell_text(&c, t, now))
+                    .map(|(_, c)| cell_text(&c, &t, now))
                     .collect()
             })
             .collect();
@@ -347,7 +331,7 @@ impl Printer {
     /// `get`: one token, the list's columns as `FIELD | VALUE` rows; JSON the server's object.
     pub fn token<K: TokenKind>(&self, token: Token, now: DateTime<Utc>) -> io::Result<()> {
         if self.is_jsonl() {
-            return self.jsonl_tokens::<K>(std::slice::from_ref(&token), now);
+            return self.jsonl_tokens::<K>(std::iter::once(&token), now);
         }
         if self.is_json() {
             return self.json(&token.json);

@@ -71,15 +71,35 @@ impl Format {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CredentialRecord {
     pub context: compact_str::CompactString,
-    pub platform: &'static str,
+    pub platform: PlatformKind,
     /// `service-token` or `ingestion-api-key`.
     pub kind: &'static str,
     pub id: compact_str::CompactString,
     pub name: compact_str::CompactString,
-    pub expires: Option<i64>,
-    pub last_used: Option<i64>,
-    pub created: Option<i64>,
+    pub expires: Millis,
+    pub last_used: Millis,
+    pub created: Millis,
     pub status: Status,
+}
+
+/// A moment in epoch milliseconds, or none: eight bytes where an `Option<i64>` takes sixteen
+/// (a large list is 100,000 records). None orders first, as `None` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Millis(i64);
+
+impl Millis {
+    pub const NONE: Millis = Millis(i64::MIN);
+
+    pub fn get(self) -> Option<i64> {
+        (self != Millis::NONE).then_some(self.0)
+    }
+}
+
+impl From<Option<i64>> for Millis {
+    /// `i64::MIN`, millions of years before any token, reads as the one after it.
+    fn from(t: Option<i64>) -> Millis {
+        t.map_or(Millis::NONE, |t| Millis(t.max(i64::MIN + 1)))
+    }
 }
 
 impl CredentialRecord {
@@ -93,14 +113,14 @@ impl CredentialRecord {
     ) -> CredentialRecord {
         CredentialRecord {
             context: context.into(),
-            platform: platform.as_str(),
+            platform,
             kind,
             status: token.status(now),
             id: token.id.text,
             name: token.name,
-            expires: token.expires,
-            last_used: token.last_used.at(),
-            created: token.created,
+            expires: token.expires.into(),
+            last_used: token.last_used.at().into(),
+            created: token.created.into(),
         }
     }
 }
@@ -113,6 +133,18 @@ pub struct ContextRecord {
     pub up: bool,
     /// Epoch milliseconds.
     pub last_success: Option<i64>,
+}
+
+impl ContextRecord {
+    /// A context's record after a refresh at `now` that answered (`up`) or not.
+    pub fn of(context: String, platform: PlatformKind, up: bool, now: DateTime<Utc>) -> Self {
+        ContextRecord {
+            context,
+            platform: platform.as_str(),
+            up,
+            last_success: up.then(|| now.timestamp_millis()),
+        }
+    }
 }
 
 /// The exporter's own figures.
@@ -150,14 +182,19 @@ pub fn records_of(
                 credentials.extend(records);
             }
         }
-        contexts.push(ContextRecord {
-            context: r.name,
-            platform: r.platform.as_str(),
-            up,
-            last_success: up.then(|| now.timestamp_millis()),
-        });
+        contexts.push(ContextRecord::of(r.name, r.platform, up, now));
     }
     (credentials, contexts)
+}
+
+/// The records of one context whose list was made into records as it was decoded.
+pub fn records_of_one(
+    result: ContextResult<Vec<CredentialRecord>>,
+    now: DateTime<Utc>,
+) -> (Vec<CredentialRecord>, Vec<ContextRecord>) {
+    let up = result.result.is_ok();
+    let context = ContextRecord::of(result.name, result.platform, up, now);
+    (result.result.unwrap_or_default(), vec![context])
 }
 
 /// The exposition: the credential families, the context families and, for the exporter, its
@@ -241,14 +278,14 @@ fn render_with(
             .then_with(|| text(&a.id, &b.id))
             .then_with(|| {
                 (
-                    a.platform,
+                    a.platform.as_str(),
                     a.expires,
                     a.last_used,
                     a.created,
                     a.status.as_str(),
                 )
                     .cmp(&(
-                        b.platform,
+                        b.platform.as_str(),
                         b.expires,
                         b.last_used,
                         b.created,
@@ -273,7 +310,7 @@ fn render_with(
             Some(p) if p.context == c.context && p.platform == c.platform && p.kind == c.kind => {
                 shared_before
             }
-            _ => [c.context.as_str(), c.platform, c.kind]
+            _ => [c.context.as_str(), c.platform.as_str(), c.kind]
                 .iter()
                 .all(|v| value_plain(v, &masker)),
         };
@@ -330,7 +367,7 @@ fn render_with(
         out,
         spill,
         "sts_credential_expiration_timestamp_seconds",
-        &|c| c.expires,
+        &|c| c.expires.get(),
     )?;
 
     family(
@@ -343,7 +380,7 @@ fn render_with(
         out,
         spill,
         "sts_credential_last_used_timestamp_seconds",
-        &|c| c.last_used,
+        &|c| c.last_used.get(),
     )?;
 
     family(
@@ -356,7 +393,7 @@ fn render_with(
         out,
         spill,
         "sts_credential_created_timestamp_seconds",
-        &|c| c.created,
+        &|c| c.created.get(),
     )?;
 
     family(
@@ -505,7 +542,7 @@ fn push_plain_labels(out: &mut String, c: &CredentialRecord) {
 fn label_pairs(c: &CredentialRecord) -> [(&'static str, &str); 5] {
     [
         ("context", c.context.as_str()),
-        ("platform", c.platform),
+        ("platform", c.platform.as_str()),
         ("kind", c.kind),
         ("id", c.id.as_str()),
         ("name", c.name.as_str()),
@@ -609,15 +646,26 @@ mod tests {
     fn record(name: &str, id: &str) -> CredentialRecord {
         CredentialRecord {
             context: "prod".into(),
-            platform: "stackstate",
+            platform: PlatformKind::Stackstate,
             kind: "service-token",
             id: id.into(),
             name: name.into(),
-            expires: Some(1_767_225_600_500),
-            last_used: None,
-            created: Some(1_700_000_000_000),
+            expires: Some(1_767_225_600_500).into(),
+            last_used: Millis::NONE,
+            created: Some(1_700_000_000_000).into(),
             status: Status::Active,
         }
+    }
+
+    #[test]
+    fn a_moment_or_none_orders_and_reads_as_an_option() {
+        for t in [None, Some(i64::MIN + 1), Some(-1), Some(0), Some(i64::MAX)] {
+            assert_eq!(Millis::from(t).get(), t);
+        }
+        assert_eq!(Millis::from(Some(i64::MIN)).get(), Some(i64::MIN + 1));
+        assert!(Millis::NONE < Millis::from(Some(i64::MIN + 1)));
+        assert!(Millis::from(Some(-5)) < Millis::from(Some(3)));
+        assert!(std::mem::size_of::<CredentialRecord>() <= 120);
     }
 
     #[test]
@@ -661,7 +709,7 @@ mod tests {
     #[test]
     fn every_family_has_help_and_type_and_series_are_sorted_and_unique() {
         let mut creds = vec![record("b", "2"), record("a", "1"), record("a", "1")];
-        creds[1].expires = None;
+        creds[1].expires = Millis::NONE;
         let contexts = vec![
             ContextRecord {
                 context: "prod".into(),
@@ -725,7 +773,7 @@ mod tests {
             let expected = format!(
                 "context=\"{}\",platform=\"{}\",kind=\"{}\",id=\"{}\",name=\"{}\"",
                 label_value(&c.context),
-                label_value(c.platform),
+                label_value(c.platform.as_str()),
                 label_value(c.kind),
                 label_value(&c.id),
                 label_value(&c.name)

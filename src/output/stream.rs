@@ -73,6 +73,18 @@ impl<T: JsonRow + ?Sized> JsonRow for &T {
 }
 
 /// A list row's server object, serialised straight from what the platform decoded.
+impl<T: JsonRow + Clone> JsonRow for std::borrow::Cow<'_, T> {
+    fn write_row(
+        &self,
+        out: &mut Vec<u8>,
+        m: &Masker,
+        pretty: bool,
+        level: usize,
+    ) -> io::Result<()> {
+        (**self).write_row(out, m, pretty, level)
+    }
+}
+
 impl JsonRow for RowJson {
     fn write_row(
         &self,
@@ -236,10 +248,12 @@ pub fn write_piped_table<W: Write>(
     rows: &(impl TableRows + ?Sized),
     masker: &Masker,
 ) -> io::Result<()> {
-    // Each row is read twice (its widths, then its line): a large list's rows are made from
-    // their tokens as they are read, never held as text all together. comfy-table gives an
-    // empty column one character.
+    // Each row is read for its widths, then for its line. Rows made as they are read (a large
+    // list's, from its tokens) are made once: their text is held for the second read (about 60
+    // bytes a row, where a decoded token is 256). comfy-table gives an empty column one
+    // character.
     let mut widths = vec![1usize; headers.len()];
+    let mut held = Held::default();
     for r in 0..rows.rows() {
         rows.with_row(r, |cells| {
             for (i, c) in cells.enumerate() {
@@ -247,7 +261,12 @@ pub fn write_piped_table<W: Write>(
                     widths.resize(i + 1, 1);
                 }
                 widths[i] = widths[i].max(width(c));
+                if rows.made() {
+                    held.text.push_str(c);
+                    held.ends.push(held.text.len());
+                }
             }
+            held.rows.push(held.ends.len());
         });
     }
     let columns = widths.len();
@@ -291,16 +310,41 @@ pub fn write_piped_table<W: Write>(
     if let Some(h) = header {
         write_line(&mut h.iter().copied())?;
     }
-    for r in 0..rows.rows() {
-        rows.with_row(r, |cells| write_line(cells))?;
+    if rows.made() {
+        let mut cell = 0;
+        for &row_end in &held.rows {
+            let cells = (cell..row_end).map(|c| {
+                let start = if c == 0 { 0 } else { held.ends[c - 1] };
+                &held.text[start..held.ends[c]]
+            });
+            write_line(&mut cells.into_iter())?;
+            cell = row_end;
+        }
+    } else {
+        for r in 0..rows.rows() {
+            rows.with_row(r, |cells| write_line(cells))?;
+        }
     }
     flush(&mut batch)
+}
+
+/// The text of rows made once and read again: every cell's text one after the other, where
+/// each cell ends, and where each row's cells end.
+#[derive(Default)]
+struct Held {
+    text: String,
+    ends: Vec<usize>,
+    rows: Vec<usize>,
 }
 
 /// The rows of a table: each one's cells' text, handed to `f`.
 pub trait TableRows {
     fn rows(&self) -> usize;
     fn with_row<R>(&self, r: usize, f: impl FnOnce(&mut dyn Iterator<Item = &str>) -> R) -> R;
+    /// Whether a row is made when it is read (rather than held): then it is read once.
+    fn made(&self) -> bool {
+        false
+    }
 }
 
 impl TableRows for [Vec<String>] {
@@ -337,6 +381,10 @@ impl RowText {
 impl<F: Fn(usize, &mut RowText)> TableRows for MadeRows<F> {
     fn rows(&self) -> usize {
         self.rows
+    }
+
+    fn made(&self) -> bool {
+        true
     }
 
     fn with_row<R>(&self, r: usize, f: impl FnOnce(&mut dyn Iterator<Item = &str>) -> R) -> R {

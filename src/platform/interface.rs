@@ -6,11 +6,13 @@
 use chrono::{DateTime, Utc};
 use compact_str::CompactString;
 use serde_json::Value;
+use std::borrow::Cow;
 
 use crate::error::{Error, Result};
 use crate::http::client::Client;
 use crate::platform::import::VendorImport;
 use crate::platform::kind::{PlatformKind, Profile};
+use crate::platform::row_json::{RowJson, Spans};
 
 /// An id as the user types it and as JSON shows it (a number on StackState and Qualytics, a
 /// string guid on Posit Connect).
@@ -179,6 +181,119 @@ impl Token {
             _ if self.revoked => Status::Revoked,
             _ => Status::Active,
         }
+    }
+}
+
+/// A list as the `list` command writes it ([`TokenKind::list_rows`]): its rows decoded, or kept
+/// as their text in the answer and decoded again as they are read (issue 24: 100,000 tokens then
+/// cost their answer and eight bytes a row, not 256 bytes a row decoded and kept).
+///
+/// Its rows are sorted by name.
+pub struct Listed(Repr);
+
+enum Repr {
+    Tokens(Vec<Token>),
+    Spans(Spans<Token>),
+}
+
+impl From<Vec<Token>> for Listed {
+    fn from(tokens: Vec<Token>) -> Listed {
+        Listed(Repr::Tokens(tokens))
+    }
+}
+
+impl From<Spans<Token>> for Listed {
+    fn from(spans: Spans<Token>) -> Listed {
+        Listed(Repr::Spans(spans))
+    }
+}
+
+impl Listed {
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            Repr::Tokens(t) => t.len(),
+            Repr::Spans(s) => s.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Row `i` (`None` past the end, or for a kept row that no longer decodes: not expected,
+    /// each decoded once when listed).
+    pub fn get(&self, i: usize) -> Option<Cow<'_, Token>> {
+        match &self.0 {
+            Repr::Tokens(t) => t.get(i).map(Cow::Borrowed),
+            Repr::Spans(s) => s.get(i).map(Cow::Owned),
+        }
+    }
+
+    /// The rows in order.
+    pub fn iter(&self) -> impl Iterator<Item = Cow<'_, Token>> + '_ {
+        (0..self.len()).filter_map(|i| self.get(i))
+    }
+
+    /// The server's object of row `i`, without decoding a kept row.
+    pub fn json(&self, i: usize) -> Option<Cow<'_, RowJson>> {
+        match &self.0 {
+            Repr::Tokens(t) => t.get(i).map(|t| Cow::Borrowed(&t.json)),
+            Repr::Spans(s) => s.json(i).map(Cow::Owned),
+        }
+    }
+
+    /// Keeps the rows `keep` says, in their order.
+    pub fn retain(&mut self, keep: impl FnMut(&Token) -> bool) {
+        match &mut self.0 {
+            Repr::Tokens(t) => t.retain(keep),
+            Repr::Spans(s) => s.retain(keep),
+        }
+    }
+}
+
+impl IntoIterator for Listed {
+    type Item = Token;
+    type IntoIter = IntoRows;
+
+    /// The rows in order, each decoded as it is reached.
+    fn into_iter(self) -> IntoRows {
+        match self.0 {
+            Repr::Tokens(t) => IntoRows::Tokens(t.into_iter()),
+            Repr::Spans(s) => IntoRows::Spans(s, 0),
+        }
+    }
+}
+
+/// The rows of a [`Listed`], by value; it tells how many are left (a collect allocates once).
+pub enum IntoRows {
+    Tokens(std::vec::IntoIter<Token>),
+    Spans(Spans<Token>, usize),
+}
+
+impl Iterator for IntoRows {
+    type Item = Token;
+
+    fn next(&mut self) -> Option<Token> {
+        match self {
+            IntoRows::Tokens(t) => t.next(),
+            IntoRows::Spans(s, i) => {
+                while *i < s.len() {
+                    *i += 1;
+                    if let Some(t) = s.get(*i - 1) {
+                        return Some(t);
+                    }
+                }
+                None
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = match self {
+            IntoRows::Tokens(t) => t.len(),
+            IntoRows::Spans(s, i) => s.len() - *i,
+        };
+        (left, Some(left))
     }
 }
 
@@ -393,6 +508,22 @@ pub trait TokenKind {
 
     /// Every one there is, sorted by name.
     async fn list(client: &Client) -> Result<Vec<Token>>;
+
+    /// Every one there is, sorted by name, as the `list` command writes them once: a kind whose
+    /// rows decode from their text in the answer keeps them so, and they are decoded again as
+    /// they are written (issue 24).
+    async fn list_rows(client: &Client) -> Result<Listed> {
+        Self::list(client).await.map(Into::into)
+    }
+
+    /// Every one there is, in no given order, each made into what `f` makes of it as it is
+    /// decoded, and left out where that is `None`: a list made into something smaller than its
+    /// rows (the records of `-o prometheus`) is never held as rows.
+    async fn list_map<R>(client: &Client, f: impl FnMut(Token) -> Option<R>) -> Result<Vec<R>> {
+        Self::list(client)
+            .await
+            .map(|rows| rows.into_iter().filter_map(f).collect())
+    }
 
     async fn delete(client: &Client, id: &TokenId) -> Result<()>;
 

@@ -199,64 +199,179 @@ pub fn decode_rows<T: SortedJson + DeserializeOwned, R>(
     body: Arc<String>,
     mut row: impl FnMut(T, RowJson) -> R,
 ) -> serde_json::Result<Vec<R>> {
-    // One pass: each element decoded where it lies, its end told by the decoder (no pass to
-    // split the array first). Anything but `[`, elements, `,` and `]` is left to the whole
-    // decode below, for its error.
-    let rows = (|| {
-        let bytes = body.as_bytes();
-        let mut i = skip_ws(bytes, 0);
-        if bytes.get(i) != Some(&b'[') {
-            return None;
-        }
-        i = skip_ws(bytes, i + 1);
-        let mut rows = Vec::new();
-        if bytes.get(i) == Some(&b']') {
-            i += 1;
-        } else {
-            loop {
-                let (t, end) = match T::from_plain(&body[i..]) {
-                    Some((t, n)) => (t, i + n),
-                    None => {
-                        let mut one =
-                            serde_json::Deserializer::from_str(&body[i..]).into_iter::<T>();
-                        let t = one.next()?.ok()?;
-                        (t, i + one.byte_offset())
-                    }
-                };
-                rows.push(row(
-                    t,
-                    RowJson(Inner::Raw {
-                        body: Arc::clone(&body),
-                        start: u32::try_from(i).ok()?,
-                        end: u32::try_from(end).ok()?,
-                        codec: &CodecOf::<T>::CODEC,
-                        made: OnceLock::new(),
-                    }),
-                ));
-                i = skip_ws(bytes, end);
-                match bytes.get(i) {
-                    Some(b',') => i = skip_ws(bytes, i + 1),
-                    Some(b']') => {
-                        i += 1;
-                        break;
-                    }
-                    _ => return None,
+    decode_kept(body, |t, json| Some(row(t, json)))
+}
+
+/// [`decode_rows`] keeping only the rows `row` makes something of.
+pub fn decode_kept<T: SortedJson + DeserializeOwned, R>(
+    body: Arc<String>,
+    mut row: impl FnMut(T, RowJson) -> Option<R>,
+) -> serde_json::Result<Vec<R>> {
+    let mut rows = Vec::new();
+    match walk::<T>(&body, |t, start, end| {
+        rows.extend(row(t, raw_row::<T>(&body, start, end)));
+    }) {
+        Some(()) => Ok(rows),
+        None => Err(whole_error::<T>(&body)),
+    }
+}
+
+/// Walks the elements of a JSON array answer in one pass: each decoded as `T` where it lies, its
+/// end told by the decoder (no pass to split the array first), and given to `each` with where
+/// its object starts and ends in `body`. `None`: anything but `[`, such elements, `,` and `]`.
+fn walk<T: SortedJson + DeserializeOwned>(
+    body: &str,
+    mut each: impl FnMut(T, u32, u32),
+) -> Option<()> {
+    let bytes = body.as_bytes();
+    u32::try_from(bytes.len()).ok()?;
+    let mut i = skip_ws(bytes, 0);
+    if bytes.get(i) != Some(&b'[') {
+        return None;
+    }
+    i = skip_ws(bytes, i + 1);
+    if bytes.get(i) == Some(&b']') {
+        i += 1;
+    } else {
+        loop {
+            let (t, end) = decode_at::<T>(&body[i..]).map(|(t, n)| (t, i + n))?;
+            // Both fit: the body's length does.
+            each(t, i as u32, end as u32);
+            i = skip_ws(bytes, end);
+            match bytes.get(i) {
+                Some(b',') => i = skip_ws(bytes, i + 1),
+                Some(b']') => {
+                    i += 1;
+                    break;
                 }
+                _ => return None,
             }
         }
-        (skip_ws(bytes, i) == bytes.len()).then_some(rows)
-    })();
-    match rows {
-        Some(rows) => Ok(rows),
+    }
+    (skip_ws(bytes, i) == bytes.len()).then_some(())
+}
+
+/// The element at the start of `text` and its length: read without serde when it is plain, by
+/// serde otherwise.
+fn decode_at<T: SortedJson + DeserializeOwned>(text: &str) -> Option<(T, usize)> {
+    match T::from_plain(text) {
+        Some(found) => Some(found),
         None => {
-            // Not a plain array of such elements: the error decoding it whole gives. (An array
-            // that decodes whole reads element by element above, each element decoded as the
-            // whole decode decodes it, so the error below is not expected.)
-            serde_json::from_str::<Vec<T>>(&body)?;
-            Err(serde::de::Error::custom(
-                "the answer's elements could not be read one by one",
-            ))
+            let mut one = serde_json::Deserializer::from_str(text).into_iter::<T>();
+            let t = one.next()?.ok()?;
+            Some((t, one.byte_offset()))
         }
+    }
+}
+
+/// The row object of `body[start..end]`, an element that decoded as `T`.
+fn raw_row<T: SortedJson + DeserializeOwned>(body: &Arc<String>, start: u32, end: u32) -> RowJson {
+    RowJson(Inner::Raw {
+        body: Arc::clone(body),
+        start,
+        end,
+        codec: &CodecOf::<T>::CODEC,
+        made: OnceLock::new(),
+    })
+}
+
+/// The error of an answer [`walk`] declined: the error decoding it whole gives. (An array that
+/// decodes whole walks element by element, each element decoded as the whole decode decodes
+/// it, so the error below is not expected.)
+fn whole_error<T: DeserializeOwned>(body: &str) -> serde_json::Error {
+    match serde_json::from_str::<Vec<T>>(body) {
+        Err(e) => e,
+        Ok(_) => serde::de::Error::custom("the answer's elements could not be read one by one"),
+    }
+}
+
+/// Makes the row of the element at `start..end` of an answer.
+type RowOf<R> = dyn Fn(&Arc<String>, u32, u32) -> Option<R> + Send + Sync;
+
+/// The rows of a JSON array answer kept as where their objects lie in its text, each decoded
+/// again when it is read (issue 24: a large list then costs its answer and eight bytes a row,
+/// not the rows decoded). Made by [`decode_spans`], which decoded every element once.
+pub struct Spans<R> {
+    body: Arc<String>,
+    spans: Vec<(u32, u32)>,
+    /// The row of an element, `None` if it does not decode (it did once: not expected).
+    row: Box<RowOf<R>>,
+    /// The object of an element, without decoding it.
+    json: fn(&Arc<String>, u32, u32) -> RowJson,
+}
+
+/// The rows of a JSON array answer as [`decode_rows`] decodes them, in the order of `name`
+/// ([`crate::scan::text_order`], the answer's order kept among equal names), kept as
+/// [`Spans`]: every element is decoded here, so an answer that does not decode fails here with
+/// the error [`decode_rows`] gives, and a row read later is one that decoded.
+pub fn decode_spans<T: SortedJson + DeserializeOwned + 'static, R>(
+    body: Arc<String>,
+    row: impl Fn(T, RowJson) -> R + Send + Sync + 'static,
+    name: fn(&T) -> &str,
+) -> serde_json::Result<Spans<R>> {
+    let mut spans = Vec::new();
+    let mut previous: Option<T> = None;
+    let mut sorted = true;
+    let walked = walk::<T>(&body, |t, start, end| {
+        if let Some(p) = &previous {
+            sorted &= crate::scan::text_order(name(p), name(&t)).is_le();
+        }
+        previous = Some(t);
+        spans.push((start, end));
+    });
+    drop(previous);
+    if walked.is_none() {
+        return Err(whole_error::<T>(&body));
+    }
+    let mut rows = Spans {
+        body,
+        spans,
+        row: Box::new(move |body, start, end| {
+            let (t, _) = decode_at::<T>(&body[start as usize..end as usize])?;
+            Some(row(t, raw_row::<T>(body, start, end)))
+        }),
+        json: raw_row::<T>,
+    };
+    if !sorted {
+        // Each name decoded once; a stable sort keeps the answer's order among equal names.
+        let named_at = |&(start, end): &(u32, u32)| {
+            let name = decode_at::<T>(&rows.body[start as usize..end as usize])
+                .map_or_else(String::new, |(t, _)| name(&t).to_string());
+            (name, (start, end))
+        };
+        let mut named: Vec<(String, (u32, u32))> = rows.spans.iter().map(named_at).collect();
+        named.sort_by(|a, b| crate::scan::text_order(&a.0, &b.0));
+        rows.spans = named.into_iter().map(|(_, span)| span).collect();
+    }
+    Ok(rows)
+}
+
+impl<R> Spans<R> {
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Row `i`, decoded again (`None` only if what decoded once does not decode again).
+    pub fn get(&self, i: usize) -> Option<R> {
+        let (start, end) = *self.spans.get(i)?;
+        (self.row)(&self.body, start, end)
+    }
+
+    /// The server's object of row `i`, not decoded until read.
+    pub fn json(&self, i: usize) -> Option<RowJson> {
+        let (start, end) = *self.spans.get(i)?;
+        Some((self.json)(&self.body, start, end))
+    }
+
+    /// Keeps the rows `keep` says, in their order (each decoded once more).
+    pub fn retain(&mut self, mut keep: impl FnMut(&R) -> bool) {
+        let (body, row) = (&self.body, &self.row);
+        self.spans
+            .retain(|&(start, end)| row(body, start, end).is_some_and(|r| keep(&r)));
     }
 }
 

@@ -13,11 +13,12 @@ use crate::http::client::Client;
 use crate::platform::common::{check_name, expiration_millis, new_expiry, parse_int_id};
 use crate::platform::interface::Platform;
 use crate::platform::interface::{
-    Cell, Column, CreateInput, Created, LastUsed, OldTokenFate, Source, Token, TokenId, TokenKind,
-    Validation, col, fixed,
+    Cell, Column, CreateInput, Created, LastUsed, Listed, OldTokenFate, Source, Token, TokenId,
+    TokenKind, Validation, col, fixed,
 };
 use crate::platform::kind::{CredentialKind, PlatformKind, Profile};
-use crate::platform::row_json::{RowJson, decode_rows};
+
+use crate::platform::row_json::{RowJson, decode_kept, decode_rows, decode_spans};
 use crate::platform::stackstate::wire::{
     AuthorizeIngestionApiKeyRequest, GenerateIngestionApiKeyRequest,
     GeneratedIngestionApiKeyResponse, IngestionApiKey, NewServiceTokenRequest, ServerInfo,
@@ -126,6 +127,23 @@ impl TokenKind for ServiceTokens {
             .await?;
         crate::platform::common::sort_by_name(&mut rows);
         Ok(rows)
+    }
+
+    async fn list_rows(client: &Client) -> Result<Listed> {
+        client
+            .get_text(TOKENS, |body| {
+                decode_spans(body, token_row_of, |t: &ServiceToken| &t.name)
+            })
+            .await
+            .map(Into::into)
+    }
+
+    async fn list_map<R>(client: &Client, mut f: impl FnMut(Token) -> Option<R>) -> Result<Vec<R>> {
+        client
+            .get_text(TOKENS, |body| {
+                decode_kept(body, |t, json| f(token_row_of(t, json)))
+            })
+            .await
     }
 
     async fn delete(client: &Client, id: &TokenId) -> Result<()> {
@@ -245,6 +263,23 @@ impl TokenKind for IngestionApiKeys {
             .await?;
         crate::platform::common::sort_by_name(&mut rows);
         Ok(rows)
+    }
+
+    async fn list_rows(client: &Client) -> Result<Listed> {
+        client
+            .get_text(KEYS, |body| {
+                decode_spans(body, key_row_of, |k: &IngestionApiKey| &k.name)
+            })
+            .await
+            .map(Into::into)
+    }
+
+    async fn list_map<R>(client: &Client, mut f: impl FnMut(Token) -> Option<R>) -> Result<Vec<R>> {
+        client
+            .get_text(KEYS, |body| {
+                decode_kept(body, |t, json| f(key_row_of(t, json)))
+            })
+            .await
     }
 
     async fn delete(client: &Client, id: &TokenId) -> Result<()> {

@@ -760,7 +760,47 @@ mod tests {
             let e = decode_rows(std::sync::Arc::new(bad.to_string()), |t: ServiceToken, _| t)
                 .unwrap_err();
             assert_eq!(e.to_string(), whole.to_string());
+            let name: fn(&ServiceToken) -> &str = |t| &t.name;
+            let kept = crate::platform::row_json::decode_spans(
+                std::sync::Arc::new(bad.to_string()),
+                |t: ServiceToken, _| t,
+                name,
+            );
+            assert_eq!(kept.err().map(|e| e.to_string()), Some(whole.to_string()));
         }
+    }
+
+    #[test]
+    fn rows_kept_as_their_text_read_as_the_decoded_rows_sorted_by_name() {
+        use crate::platform::RowJson;
+        use crate::platform::row_json::{decode_rows, decode_spans};
+        // Names out of order, one twice (the answer's order kept between them), one escaped
+        // (decoded by serde), one with a field `from_plain` leaves to serde.
+        let body = r#"[{"id":3,"name":"b","roles":["r"]},{"id":1,"name":"aA"},
+            {"id":2,"name":"b","expiration":5},{"id":4,"name":"B","zz":[1]},{"id":5,"name":"a"}]"#;
+        let body = std::sync::Arc::new(body.to_string());
+        let name: fn(&ServiceToken) -> &str = |t| &t.name;
+        let mut decoded = decode_rows(body.clone(), |t: ServiceToken, j| (t, j)).unwrap();
+        decoded.sort_by(|a, b| crate::scan::text_order(&a.0.name, &b.0.name));
+        let mut kept = decode_spans(body.clone(), |t: ServiceToken, j| (t, j), name).unwrap();
+        let ids = |kept: &crate::platform::row_json::Spans<(ServiceToken, RowJson)>| {
+            (0..kept.len())
+                .map(|i| kept.get(i).unwrap().0.id.unwrap())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&kept), [4, 5, 1, 3, 2]);
+        for (i, (t, json)) in decoded.iter().enumerate() {
+            let (k, k_json) = kept.get(i).unwrap();
+            assert_eq!(&k, t);
+            assert_eq!(&k_json, json);
+            assert_eq!(&kept.json(i).unwrap(), json);
+        }
+        assert!(kept.get(decoded.len()).is_none());
+        kept.retain(|(t, _)| t.name != "b");
+        assert_eq!(ids(&kept), [4, 5, 1]);
+        // An answer in order is kept in its order.
+        let sorted = decode_spans(body, |t: ServiceToken, _| t.id, name).unwrap();
+        assert_eq!(sorted.len(), 5);
     }
 
     #[test]
