@@ -83,6 +83,17 @@ pub async fn print_one<K: TokenKind>(
         url: settings.url.clone(),
         result: listed,
     };
+    print_records(printer, &K::NOUNS, result, filter, now)
+}
+
+/// [`print_one`]'s records, written.
+fn print_records(
+    printer: &Printer,
+    nouns: &Nouns,
+    result: ContextResult<Vec<prometheus::CredentialRecord>>,
+    filter: &ListFilter,
+    now: DateTime<Utc>,
+) -> Result<(), Failure> {
     printer.context_failures(std::slice::from_ref(&result));
     let (mut credentials, contexts) = prometheus::records_of_one(result, now);
     let rows = credentials.len();
@@ -90,7 +101,7 @@ pub async fn print_one<K: TokenKind>(
     prometheus::write_rendered(&mut std::io::stdout().lock(), &mut credentials, &contexts)?;
     std::mem::forget(credentials);
     if !failed {
-        filter.check(rows, &K::NOUNS)?;
+        filter.check(rows, nouns)?;
     }
     Ok(())
 }

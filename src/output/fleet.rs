@@ -257,7 +257,7 @@ impl Printer {
         for r in results.iter_mut() {
             match &mut r.result {
                 Ok(tokens) => {
-                    let tokens = std::mem::take(tokens);
+                    let tokens = crate::platform::Listed::from(std::mem::take(tokens));
                     let context = Some(r.name.as_str());
                     crate::with_platform!(r.platform, P => if keys {
                         jsonl::write_lines::<<P as Platform>::IngestionKeys>(

@@ -11,7 +11,7 @@ use super::Printer;
 use crate::dates::push_rfc3339;
 use crate::error::Error;
 use crate::platform::{
-    Cell, Column, Created, LastUsed, PlatformKind, Source, Status, Token, TokenKind,
+    Cell, Column, Created, LastUsed, Listed, PlatformKind, Source, Status, Token, TokenKind,
 };
 
 /// Columns whose cell is one of the common keys, not part of `detail`.
@@ -374,7 +374,7 @@ pub(super) fn error_json(e: &Error) -> Value {
 pub(super) fn write_lines<K: TokenKind>(
     w: &mut impl Write,
     context: Option<&str>,
-    tokens: impl IntoIterator<Item = impl std::borrow::Borrow<Token>>,
+    tokens: &Listed,
     now: DateTime<Utc>,
     masker: &crate::redact::Masker,
 ) -> io::Result<()> {
@@ -382,8 +382,8 @@ pub(super) fn write_lines<K: TokenKind>(
     let direct = plan.keys_clean(masker);
     let shared = Shared::new(context, K::PLATFORM, K::NOUNS.json_one, masker);
     let mut scratch = Vec::new();
-    for token in tokens {
-        let token = token.borrow();
+    for token in tokens.iter() {
+        let token = &*token;
         let line = Line {
             context,
             platform: K::PLATFORM,
@@ -406,7 +406,7 @@ impl Printer {
     /// A list, one line per token.
     pub(super) fn jsonl_tokens<K: TokenKind>(
         &self,
-        tokens: impl IntoIterator<Item = impl std::borrow::Borrow<Token>>,
+        tokens: &Listed,
         now: DateTime<Utc>,
     ) -> io::Result<()> {
         let mut out = super::stream::stdout();

@@ -282,7 +282,7 @@ impl Printer {
 
     fn write_tokens<K: TokenKind>(&self, tokens: &Listed, now: DateTime<Utc>) -> io::Result<()> {
         if self.is_jsonl() {
-            return self.jsonl_tokens::<K>(tokens.iter(), now);
+            return self.jsonl_tokens::<K>(tokens, now);
         }
         if self.is_json() {
             let mut out = stream::stdout();
@@ -331,7 +331,7 @@ impl Printer {
     /// `get`: one token, the list's columns as `FIELD | VALUE` rows; JSON the server's object.
     pub fn token<K: TokenKind>(&self, token: Token, now: DateTime<Utc>) -> io::Result<()> {
         if self.is_jsonl() {
-            return self.jsonl_tokens::<K>(std::iter::once(&token), now);
+            return self.jsonl_tokens::<K>(&Listed::from(vec![token]), now);
         }
         if self.is_json() {
             return self.json(&token.json);

@@ -519,10 +519,12 @@ pub trait TokenKind {
     /// Every one there is, in no given order, each made into what `f` makes of it as it is
     /// decoded, and left out where that is `None`: a list made into something smaller than its
     /// rows (the records of `-o prometheus`) is never held as rows.
-    async fn list_map<R>(client: &Client, f: impl FnMut(Token) -> Option<R>) -> Result<Vec<R>> {
-        Self::list(client)
-            .await
-            .map(|rows| rows.into_iter().filter_map(f).collect())
+    async fn list_map<R>(client: &Client, mut f: impl FnMut(Token) -> Option<R>) -> Result<Vec<R>> {
+        let mut made = Vec::new();
+        for row in Self::list(client).await? {
+            made.extend(f(row));
+        }
+        Ok(made)
     }
 
     async fn delete(client: &Client, id: &TokenId) -> Result<()>;

@@ -208,7 +208,7 @@ pub fn decode_kept<T: SortedJson + DeserializeOwned, R>(
     mut row: impl FnMut(T, RowJson) -> Option<R>,
 ) -> serde_json::Result<Vec<R>> {
     let mut rows = Vec::new();
-    match walk::<T>(&body, |t, start, end| {
+    match walk::<T>(&body, &mut |t, start, end| {
         rows.extend(row(t, raw_row::<T>(&body, start, end)));
     }) {
         Some(()) => Ok(rows),
@@ -221,8 +221,17 @@ pub fn decode_kept<T: SortedJson + DeserializeOwned, R>(
 /// its object starts and ends in `body`. `None`: anything but `[`, such elements, `,` and `]`.
 fn walk<T: SortedJson + DeserializeOwned>(
     body: &str,
-    mut each: impl FnMut(T, u32, u32),
+    each: &mut dyn FnMut(T, u32, u32),
 ) -> Option<()> {
+    match first_element(body)? {
+        Some(i) => elements(body, i, usize::MAX, each).map(|_| ()),
+        None => Some(()),
+    }
+}
+
+/// Where the first element of the array `body` starts: `Some(None)` for an empty array, `None`
+/// for what is no array (or too long for a row's place to fit in 32 bits).
+fn first_element(body: &str) -> Option<Option<usize>> {
     let bytes = body.as_bytes();
     u32::try_from(bytes.len()).ok()?;
     let mut i = skip_ws(bytes, 0);
@@ -231,24 +240,133 @@ fn walk<T: SortedJson + DeserializeOwned>(
     }
     i = skip_ws(bytes, i + 1);
     if bytes.get(i) == Some(&b']') {
-        i += 1;
-    } else {
-        loop {
-            let (t, end) = decode_at::<T>(&body[i..]).map(|(t, n)| (t, i + n))?;
-            // Both fit: the body's length does.
-            each(t, i as u32, end as u32);
-            i = skip_ws(bytes, end);
-            match bytes.get(i) {
-                Some(b',') => i = skip_ws(bytes, i + 1),
-                Some(b']') => {
-                    i += 1;
-                    break;
-                }
-                _ => return None,
-            }
+        return (skip_ws(bytes, i + 1) == bytes.len()).then_some(None);
+    }
+    Some(Some(i))
+}
+
+/// How a walk of elements ended.
+#[derive(Debug, PartialEq)]
+enum Walked {
+    /// At the array's `]`, nothing but whitespace after it.
+    End,
+    /// At an element that starts at the place it was to stop at.
+    Stopped,
+}
+
+/// Walks the elements from the one starting at `i` as [`walk`] does, to the array's end or to
+/// an element that starts at `stop`.
+fn elements<T: SortedJson + DeserializeOwned>(
+    body: &str,
+    mut i: usize,
+    stop: usize,
+    each: &mut dyn FnMut(T, u32, u32),
+) -> Option<Walked> {
+    let bytes = body.as_bytes();
+    loop {
+        if i == stop {
+            return Some(Walked::Stopped);
+        }
+        let (t, end) = decode_at::<T>(&body[i..]).map(|(t, n)| (t, i + n))?;
+        // Both fit: the body's length does.
+        each(t, i as u32, end as u32);
+        i = skip_ws(bytes, end);
+        match bytes.get(i) {
+            Some(b',') => i = skip_ws(bytes, i + 1),
+            Some(b']') => return (skip_ws(bytes, i + 1) == bytes.len()).then_some(Walked::End),
+            _ => return None,
         }
     }
-    (skip_ws(bytes, i) == bytes.len()).then_some(())
+}
+
+/// From how many bytes an answer's elements are walked by two threads, each half of them.
+const TWO_THREADS_FROM: usize = 256 * 1024;
+
+/// The elements of a part of an answer, walked: where each lies, whether they are in the order
+/// of their names, the first one's name and the last one.
+struct Part<T> {
+    spans: Vec<(u32, u32)>,
+    sorted: bool,
+    first: Option<String>,
+    last: Option<T>,
+}
+
+impl<T: SortedJson + DeserializeOwned> Part<T> {
+    fn walk(body: &str, i: usize, stop: usize, name: fn(&T) -> &str) -> Option<(Self, Walked)> {
+        let mut part = Part {
+            spans: Vec::new(),
+            sorted: true,
+            first: None,
+            last: None,
+        };
+        let walked = elements::<T>(body, i, stop, &mut |t, start, end| {
+            match &part.last {
+                Some(p) => part.sorted &= crate::scan::text_order(name(p), name(&t)).is_le(),
+                None => part.first = Some(name(&t).to_string()),
+            }
+            part.last = Some(t);
+            part.spans.push((start, end));
+        })?;
+        Some((part, walked))
+    }
+}
+
+/// The elements of an answer, walked as [`walk`] walks them: where each lies, and whether they
+/// are in the order of their names. A large answer is walked by two threads, the second from an
+/// element's likely start half way, which counts only if the first thread's walk reaches that
+/// very place (a `},{` inside a string is no element's start).
+fn walk_spans<T: SortedJson + DeserializeOwned + Send>(
+    body: &str,
+    name: fn(&T) -> &str,
+) -> Option<(Vec<(u32, u32)>, bool)> {
+    let Some(i) = first_element(body)? else {
+        return Some((Vec::new(), true));
+    };
+    let two = body.len() >= TWO_THREADS_FROM
+        && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    let Some(seam) = two
+        .then(|| likely_element(body.as_bytes(), body.len() / 2))
+        .flatten()
+    else {
+        let (part, _) = Part::walk(body, i, usize::MAX, name)?;
+        return Some((part.spans, part.sorted));
+    };
+    std::thread::scope(|s| {
+        let second = s.spawn(move || {
+            Part::walk(body, seam, usize::MAX, name)
+                .map(|(part, _)| (part.spans, part.sorted, part.first))
+        });
+        let (mut first, walked) = Part::walk(body, i, seam, name)?;
+        if walked == Walked::End {
+            return Some((first.spans, first.sorted));
+        }
+        let (spans, sorted, second_first) = second.join().ok()??;
+        let seam_sorted = match (&first.last, &second_first) {
+            (Some(a), Some(b)) => crate::scan::text_order(name(a), b).is_le(),
+            _ => true,
+        };
+        first.spans.extend(spans);
+        Some((first.spans, first.sorted && sorted && seam_sorted))
+    })
+}
+
+/// The first place from `from` that looks like an element's start: a `{` after a `,` after a
+/// `}` (whitespace between them aside), within 64 KiB.
+fn likely_element(bytes: &[u8], from: usize) -> Option<usize> {
+    let end = bytes.len().min(from + 64 * 1024);
+    let mut at = from;
+    while let Some(c) = memchr::memchr(b',', bytes.get(at..end)?) {
+        let comma = at + c;
+        let before = bytes[..comma]
+            .iter()
+            .rposition(|b| !matches!(b, b' ' | b'\n' | b'\t' | b'\r'));
+        let next = skip_ws(bytes, comma + 1);
+        if before.is_some_and(|b| bytes[b] == b'}') && bytes.get(next) == Some(&b'{') {
+            return Some(next);
+        }
+        at = comma + 1;
+    }
+    None
 }
 
 /// The element at the start of `text` and its length: read without serde when it is plain, by
@@ -304,25 +422,14 @@ pub struct Spans<R> {
 /// ([`crate::scan::text_order`], the answer's order kept among equal names), kept as
 /// [`Spans`]: every element is decoded here, so an answer that does not decode fails here with
 /// the error [`decode_rows`] gives, and a row read later is one that decoded.
-pub fn decode_spans<T: SortedJson + DeserializeOwned + 'static, R>(
+pub fn decode_spans<T: SortedJson + DeserializeOwned + Send + 'static, R>(
     body: Arc<String>,
     row: impl Fn(T, RowJson) -> R + Send + Sync + 'static,
     name: fn(&T) -> &str,
 ) -> serde_json::Result<Spans<R>> {
-    let mut spans = Vec::new();
-    let mut previous: Option<T> = None;
-    let mut sorted = true;
-    let walked = walk::<T>(&body, |t, start, end| {
-        if let Some(p) = &previous {
-            sorted &= crate::scan::text_order(name(p), name(&t)).is_le();
-        }
-        previous = Some(t);
-        spans.push((start, end));
-    });
-    drop(previous);
-    if walked.is_none() {
+    let Some((spans, sorted)) = walk_spans::<T>(&body, name) else {
         return Err(whole_error::<T>(&body));
-    }
+    };
     let mut rows = Spans {
         body,
         spans,
@@ -334,14 +441,17 @@ pub fn decode_spans<T: SortedJson + DeserializeOwned + 'static, R>(
     };
     if !sorted {
         // Each name decoded once; a stable sort keeps the answer's order among equal names.
-        let named_at = |&(start, end): &(u32, u32)| {
-            let name = decode_at::<T>(&rows.body[start as usize..end as usize])
-                .map_or_else(String::new, |(t, _)| name(&t).to_string());
-            (name, (start, end))
-        };
-        let mut named: Vec<(String, (u32, u32))> = rows.spans.iter().map(named_at).collect();
-        named.sort_by(|a, b| crate::scan::text_order(&a.0, &b.0));
-        rows.spans = named.into_iter().map(|(_, span)| span).collect();
+        let mut named: Vec<(String, u32)> = Vec::with_capacity(rows.len());
+        for (i, &(start, end)) in (0..).zip(&rows.spans) {
+            let text = &rows.body[start as usize..end as usize];
+            named.push((
+                decode_at::<T>(text).map_or_else(String::new, |(t, _)| name(&t).into()),
+                i,
+            ));
+        }
+        // The answer's place breaks a tie: the order of a stable sort.
+        named.sort_unstable_by(|a, b| crate::scan::text_order(&a.0, &b.0).then(a.1.cmp(&b.1)));
+        rows.spans = named.iter().map(|&(_, i)| rows.spans[i as usize]).collect();
     }
     Ok(rows)
 }
@@ -562,6 +672,79 @@ mod tests {
                     assert_eq!(String::from_utf8(typed), String::from_utf8(whole));
                 }
             }
+        }
+    }
+
+    fn name_of(v: &Value) -> &str {
+        v.get("name").and_then(Value::as_str).unwrap_or_default()
+    }
+
+    /// The places and order one thread finds.
+    fn walked_by_one(body: &str) -> Option<(Vec<(u32, u32)>, bool)> {
+        let i = first_element(body)?.unwrap();
+        Part::walk(body, i, usize::MAX, name_of).map(|(p, _)| (p.spans, p.sorted))
+    }
+
+    #[test]
+    fn a_large_answer_walked_by_two_threads_is_walked_as_by_one() {
+        // Rows of about 100 bytes, enough of them for two threads; `names(i)` names row `i`.
+        let answer = |names: &dyn Fn(usize) -> String, odd: Option<(usize, &str)>| {
+            let rows: Vec<String> = (0..4000)
+                .map(|i| match odd {
+                    Some((at, text)) if at == i => text.to_string(),
+                    _ => format!(
+                        r#"{{"id":{i},"name":"{}","roles":["stackstate-admin"],"pad":"{:040}"}}"#,
+                        names(i),
+                        0
+                    ),
+                })
+                .collect();
+            format!("[{}]", rows.join(",\n "))
+        };
+        let sorted = |i: usize| format!("n{i:05}");
+        let one_out_of_place = |i: usize| format!("n{:05}", if i == 3999 { 0 } else { i });
+        // The row where the second thread would begin (the row after it), and one with a
+        // string that looks like an element's start there.
+        let plain = answer(&sorted, None);
+        let (spans, _) = walked_by_one(&plain).unwrap();
+        let middle = spans
+            .iter()
+            .position(|&(_, end)| end as usize > plain.len() / 2)
+            .unwrap();
+        // In order on each side of where the second thread begins (the row after the middle
+        // one), not across it.
+        let halves_sorted = |i: usize| format!("n{:05}", if i <= middle { i + 4000 } else { i });
+        let trap = format!(
+            r#"{{"id":{middle},"name":"{}","pad":"{}"}}"#,
+            sorted(middle),
+            "},{".repeat(100)
+        );
+        let trap = trap.as_str();
+        // Whether the second thread began inside a string, in one case at least.
+        let mut trapped = false;
+        for (body, in_order) in [
+            (answer(&sorted, None), true),
+            (answer(&halves_sorted, None), false),
+            (answer(&one_out_of_place, None), false),
+            (answer(&sorted, Some((middle, trap))), true),
+            (answer(&sorted, Some((middle - 1, trap))), true),
+        ] {
+            assert!(body.len() >= TWO_THREADS_FROM);
+            let two = walk_spans::<Value>(&body, name_of).unwrap();
+            assert_eq!(Some(&two), walked_by_one(&body).as_ref());
+            assert_eq!(two.0.len(), 4000);
+            assert_eq!(two.1, in_order);
+            let seam = likely_element(body.as_bytes(), body.len() / 2).unwrap() as u32;
+            trapped |= !two.0.iter().any(|&(start, _)| start == seam);
+        }
+        assert!(trapped);
+        for bad in [
+            answer(&sorted, Some((3000, r#"{"id":1"#))),
+            answer(&sorted, Some((1000, "{]"))),
+            answer(&sorted, None) + "x",
+        ] {
+            assert_eq!(walk_spans::<Value>(&bad, name_of), None);
+            assert_eq!(walked_by_one(&bad), None);
         }
     }
 }
