@@ -286,8 +286,10 @@ const TWO_THREADS_FROM: usize = 256 * 1024;
 /// of their names, the first one's name and the last one.
 struct Part<T> {
     spans: Vec<(u32, u32)>,
+    /// Each one's name, for the sort an answer out of order needs (most fit in the string,
+    /// with no allocation of their own).
+    names: Vec<compact_str::CompactString>,
     sorted: bool,
-    first: Option<String>,
     last: Option<T>,
 }
 
@@ -295,15 +297,15 @@ impl<T: SortedJson + DeserializeOwned> Part<T> {
     fn walk(body: &str, i: usize, stop: usize, name: fn(&T) -> &str) -> Option<(Self, Walked)> {
         let mut part = Part {
             spans: Vec::new(),
+            names: Vec::new(),
             sorted: true,
-            first: None,
             last: None,
         };
         let walked = elements::<T>(body, i, stop, &mut |t, start, end| {
-            match &part.last {
-                Some(p) => part.sorted &= crate::scan::text_order(name(p), name(&t)).is_le(),
-                None => part.first = Some(name(&t).to_string()),
+            if let Some(p) = &part.last {
+                part.sorted &= crate::scan::text_order(name(p), name(&t)).is_le();
             }
+            part.names.push(name(&t).into());
             part.last = Some(t);
             part.spans.push((start, end));
         })?;
@@ -318,9 +320,9 @@ impl<T: SortedJson + DeserializeOwned> Part<T> {
 fn walk_spans<T: SortedJson + DeserializeOwned + Send>(
     body: &str,
     name: fn(&T) -> &str,
-) -> Option<(Vec<(u32, u32)>, bool)> {
+) -> Option<Walk> {
     let Some(i) = first_element(body)? else {
-        return Some((Vec::new(), true));
+        return Some(Walk::default());
     };
     let two = body.len() >= TWO_THREADS_FROM
         && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
@@ -329,25 +331,43 @@ fn walk_spans<T: SortedJson + DeserializeOwned + Send>(
         .flatten()
     else {
         let (part, _) = Part::walk(body, i, usize::MAX, name)?;
-        return Some((part.spans, part.sorted));
+        return Some(Walk::of(part.spans, part.names, part.sorted));
     };
     std::thread::scope(|s| {
         let second = s.spawn(move || {
-            Part::walk(body, seam, usize::MAX, name)
-                .map(|(part, _)| (part.spans, part.sorted, part.first))
+            Part::walk(body, seam, usize::MAX, name).map(|(p, _)| (p.spans, p.names, p.sorted))
         });
         let (mut first, walked) = Part::walk(body, i, seam, name)?;
         if walked == Walked::End {
-            return Some((first.spans, first.sorted));
+            return Some(Walk::of(first.spans, first.names, first.sorted));
         }
-        let (spans, sorted, second_first) = second.join().ok()??;
-        let seam_sorted = match (&first.last, &second_first) {
+        let (spans, names, sorted) = second.join().ok()??;
+        let seam_sorted = match (&first.last, names.first()) {
             (Some(a), Some(b)) => crate::scan::text_order(name(a), b).is_le(),
             _ => true,
         };
         first.spans.extend(spans);
-        Some((first.spans, first.sorted && sorted && seam_sorted))
+        first.names.extend(names);
+        let sorted = first.sorted && sorted && seam_sorted;
+        Some(Walk::of(first.spans, first.names, sorted))
     })
+}
+
+/// The elements of an answer, walked: where each lies and, when they are out of the order of
+/// their names, their names.
+#[derive(Debug, Default, PartialEq)]
+struct Walk {
+    spans: Vec<(u32, u32)>,
+    names: Option<Vec<compact_str::CompactString>>,
+}
+
+impl Walk {
+    fn of(spans: Vec<(u32, u32)>, names: Vec<compact_str::CompactString>, sorted: bool) -> Walk {
+        Walk {
+            spans,
+            names: (!sorted).then_some(names),
+        }
+    }
 }
 
 /// The first place from `from` that looks like an element's start: a `{` after a `,` after a
@@ -427,7 +447,7 @@ pub fn decode_spans<T: SortedJson + DeserializeOwned + Send + 'static, R>(
     row: impl Fn(T, RowJson) -> R + Send + Sync + 'static,
     name: fn(&T) -> &str,
 ) -> serde_json::Result<Spans<R>> {
-    let Some((spans, sorted)) = walk_spans::<T>(&body, name) else {
+    let Some(Walk { spans, names }) = walk_spans::<T>(&body, name) else {
         return Err(whole_error::<T>(&body));
     };
     let mut rows = Spans {
@@ -439,19 +459,13 @@ pub fn decode_spans<T: SortedJson + DeserializeOwned + Send + 'static, R>(
         }),
         json: raw_row::<T>,
     };
-    if !sorted {
-        // Each name decoded once; a stable sort keeps the answer's order among equal names.
-        let mut named: Vec<(String, u32)> = Vec::with_capacity(rows.len());
-        for (i, &(start, end)) in (0..).zip(&rows.spans) {
-            let text = &rows.body[start as usize..end as usize];
-            named.push((
-                decode_at::<T>(text).map_or_else(String::new, |(t, _)| name(&t).into()),
-                i,
-            ));
-        }
+    if let Some(names) = names {
         // The answer's place breaks a tie: the order of a stable sort.
-        named.sort_unstable_by(|a, b| crate::scan::text_order(&a.0, &b.0).then(a.1.cmp(&b.1)));
-        rows.spans = named.iter().map(|&(_, i)| rows.spans[i as usize]).collect();
+        let mut order: Vec<u32> = (0..).take(names.len()).collect();
+        order.sort_unstable_by(|&a, &b| {
+            crate::scan::text_order(&names[a as usize], &names[b as usize]).then(a.cmp(&b))
+        });
+        rows.spans = order.iter().map(|&i| rows.spans[i as usize]).collect();
     }
     Ok(rows)
 }
@@ -731,11 +745,18 @@ mod tests {
         ] {
             assert!(body.len() >= TWO_THREADS_FROM);
             let two = walk_spans::<Value>(&body, name_of).unwrap();
-            assert_eq!(Some(&two), walked_by_one(&body).as_ref());
-            assert_eq!(two.0.len(), 4000);
-            assert_eq!(two.1, in_order);
+            let (spans, sorted) = walked_by_one(&body).unwrap();
+            assert_eq!(two.spans, spans);
+            assert_eq!(spans.len(), 4000);
+            assert_eq!(sorted, in_order);
+            // The names of rows out of order, each its row's.
+            assert_eq!(two.names.is_none(), in_order);
+            for (names, &(start, end)) in two.names.iter().flat_map(|n| n.iter().zip(&spans)) {
+                let row: Value = serde_json::from_str(&body[start as usize..end as usize]).unwrap();
+                assert_eq!(names, name_of(&row));
+            }
             let seam = likely_element(body.as_bytes(), body.len() / 2).unwrap() as u32;
-            trapped |= !two.0.iter().any(|&(start, _)| start == seam);
+            trapped |= !spans.iter().any(|&(start, _)| start == seam);
         }
         assert!(trapped);
         for bad in [

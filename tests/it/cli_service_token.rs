@@ -608,3 +608,79 @@ fn a_closed_stdout_ends_quietly() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
     assert_eq!(stderr.trim(), "rc=0", "{stderr}");
 }
+
+/// A list whose answer is large enough to be kept as its text (2 MiB and more, issue 24) reads
+/// as the server's rows sorted by name, the server's order kept among equal names, in every
+/// format, and a filter keeps the same rows.
+#[test]
+fn a_large_list_is_the_servers_rows_sorted_by_name_in_every_format() {
+    let sb = Sandbox::start();
+    let env = TestEnv::new();
+    // Seeded twice: the second run's names come again, after the first's.
+    for n in [6_000, 18_000] {
+        let (status, body) = crate::common::send_json(
+            sb.http()
+                .post(format!("{}/_sandbox/seed", sb.url))
+                .header("X-API-Token", &sb.admin_token),
+            Some(json!({ "service_tokens": n })),
+        );
+        assert!(status < 300, "{body}");
+    }
+    let server = server_tokens(&sb);
+    assert!(serde_json::to_string(&server).unwrap().len() > 2 * 1024 * 1024);
+    let mut sorted = server.clone();
+    sorted.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    let ids: Vec<String> = sorted.iter().map(|t| t["id"].to_string()).collect();
+    assert_ne!(sorted, server, "the answer is out of order");
+
+    let json = admin(&env, &sb, &["service-token", "list", "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(json["service-tokens"].as_array().unwrap(), &sorted);
+
+    let jsonl = admin(&env, &sb, &["service-token", "list", "-o", "jsonl"]).ok();
+    let lines: Vec<serde_json::Value> = jsonl
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let line_ids: Vec<String> = lines
+        .iter()
+        .map(|l| l["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(line_ids, ids);
+    assert!(
+        lines
+            .iter()
+            .zip(&sorted)
+            .all(|(l, t)| l["name"] == t["name"])
+    );
+
+    let text = admin(&env, &sb, &["service-token", "list"]).ok();
+    let rows: Vec<&str> = text.stdout.lines().skip(1).collect();
+    let text_ids: Vec<&str> = rows
+        .iter()
+        .map(|r| r.split(" | ").next().unwrap().trim())
+        .collect();
+    assert_eq!(text_ids, ids);
+    assert!(rows[0].contains("[stackstate-admin]"), "{}", rows[0]);
+
+    let name = "seed-00002";
+    let two = admin(
+        &env,
+        &sb,
+        &["service-token", "list", "--name", name, "-o", "json"],
+    )
+    .ok()
+    .json();
+    let expected: Vec<&serde_json::Value> = server.iter().filter(|t| t["name"] == name).collect();
+    assert_eq!(expected.len(), 2);
+    assert_eq!(
+        two["service-tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .collect::<Vec<_>>(),
+        expected
+    );
+}

@@ -10,7 +10,7 @@ pub mod wire;
 
 use crate::error::{Error, Kind, Result};
 use crate::http::client::Client;
-use crate::platform::common::{check_name, expiration_millis, new_expiry, parse_int_id};
+use crate::platform::common::{check_name, expiration_millis, listed_of, new_expiry, parse_int_id};
 use crate::platform::interface::Platform;
 use crate::platform::interface::{
     Cell, Column, CreateInput, Created, LastUsed, Listed, OldTokenFate, Source, Token, TokenId,
@@ -18,7 +18,7 @@ use crate::platform::interface::{
 };
 use crate::platform::kind::{CredentialKind, PlatformKind, Profile};
 
-use crate::platform::row_json::{RowJson, decode_kept, decode_rows, decode_spans};
+use crate::platform::row_json::{RowJson, decode_kept, decode_rows};
 use crate::platform::stackstate::wire::{
     AuthorizeIngestionApiKeyRequest, GenerateIngestionApiKeyRequest,
     GeneratedIngestionApiKeyResponse, IngestionApiKey, NewServiceTokenRequest, ServerInfo,
@@ -132,10 +132,9 @@ impl TokenKind for ServiceTokens {
     async fn list_rows(client: &Client) -> Result<Listed> {
         client
             .get_text(TOKENS, |body| {
-                decode_spans(body, token_row_of, |t: &ServiceToken| &t.name)
+                listed_of(body, token_row_of, |t: &ServiceToken| &t.name)
             })
             .await
-            .map(Into::into)
     }
 
     async fn list_map<R>(client: &Client, mut f: impl FnMut(Token) -> Option<R>) -> Result<Vec<R>> {
@@ -268,10 +267,9 @@ impl TokenKind for IngestionApiKeys {
     async fn list_rows(client: &Client) -> Result<Listed> {
         client
             .get_text(KEYS, |body| {
-                decode_spans(body, key_row_of, |k: &IngestionApiKey| &k.name)
+                listed_of(body, key_row_of, |k: &IngestionApiKey| &k.name)
             })
             .await
-            .map(Into::into)
     }
 
     async fn list_map<R>(client: &Client, mut f: impl FnMut(Token) -> Option<R>) -> Result<Vec<R>> {
