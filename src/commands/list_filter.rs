@@ -79,13 +79,14 @@ impl ListFilter {
         tokens.retain(|t| self.matches(t, now));
     }
 
-    /// Keeps the rows the filter matches; a filter that matches every row does not read them.
+    /// Keeps the rows the filter matches; a filter that matches every row (the default one,
+    /// whatever `--fail-if-any`) does not read them.
     pub fn apply_listed(&self, rows: &mut Listed, now: DateTime<Utc>) {
-        if self.expiry.is_some()
-            || self.unused_ms.is_some()
-            || !self.statuses.is_empty()
-            || self.name.is_some()
-        {
+        let keeps_all = ListFilter {
+            fail_if_any: self.fail_if_any,
+            ..ListFilter::default()
+        };
+        if *self != keeps_all {
             rows.retain(|t| self.matches(t, now));
         }
     }

@@ -72,7 +72,7 @@ impl<T: JsonRow + ?Sized> JsonRow for &T {
     }
 }
 
-/// A list row's server object, serialised straight from what the platform decoded.
+/// A row borrowed or made for the moment (a list's row kept as its text).
 impl<T: JsonRow + Clone> JsonRow for std::borrow::Cow<'_, T> {
     fn write_row(
         &self,
@@ -85,6 +85,7 @@ impl<T: JsonRow + Clone> JsonRow for std::borrow::Cow<'_, T> {
     }
 }
 
+/// A list row's server object, serialised straight from what the platform decoded.
 impl JsonRow for RowJson {
     fn write_row(
         &self,
@@ -253,6 +254,7 @@ pub fn write_piped_table<W: Write>(
     // bytes a row, where a decoded token is 256). comfy-table gives an empty column one
     // character.
     let mut widths = vec![1usize; headers.len()];
+    let hold = rows.made();
     let mut held = Held::default();
     for r in 0..rows.rows() {
         rows.with_row(r, |cells| {
@@ -261,12 +263,14 @@ pub fn write_piped_table<W: Write>(
                     widths.resize(i + 1, 1);
                 }
                 widths[i] = widths[i].max(width(c));
-                if rows.made() {
+                if hold {
                     held.text.push_str(c);
                     held.ends.push(held.text.len());
                 }
             }
-            held.rows.push(held.ends.len());
+            if hold {
+                held.rows.push(held.ends.len());
+            }
         });
     }
     let columns = widths.len();
@@ -310,14 +314,14 @@ pub fn write_piped_table<W: Write>(
     if let Some(h) = header {
         write_line(&mut h.iter().copied())?;
     }
-    if rows.made() {
+    if hold {
         let mut cell = 0;
         for &row_end in &held.rows {
-            let cells = (cell..row_end).map(|c| {
+            let mut cells = (cell..row_end).map(|c| {
                 let start = if c == 0 { 0 } else { held.ends[c - 1] };
                 &held.text[start..held.ends[c]]
             });
-            write_line(&mut cells.into_iter())?;
+            write_line(&mut cells)?;
             cell = row_end;
         }
     } else {

@@ -251,52 +251,6 @@ impl Listed {
     }
 }
 
-impl IntoIterator for Listed {
-    type Item = Token;
-    type IntoIter = IntoRows;
-
-    /// The rows in order, each decoded as it is reached.
-    fn into_iter(self) -> IntoRows {
-        match self.0 {
-            Repr::Tokens(t) => IntoRows::Tokens(t.into_iter()),
-            Repr::Spans(s) => IntoRows::Spans(s, 0),
-        }
-    }
-}
-
-/// The rows of a [`Listed`], by value; it tells how many are left (a collect allocates once).
-pub enum IntoRows {
-    Tokens(std::vec::IntoIter<Token>),
-    Spans(Spans<Token>, usize),
-}
-
-impl Iterator for IntoRows {
-    type Item = Token;
-
-    fn next(&mut self) -> Option<Token> {
-        match self {
-            IntoRows::Tokens(t) => t.next(),
-            IntoRows::Spans(s, i) => {
-                while *i < s.len() {
-                    *i += 1;
-                    if let Some(t) = s.get(*i - 1) {
-                        return Some(t);
-                    }
-                }
-                None
-            }
-        }
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = match self {
-            IntoRows::Tokens(t) => t.len(),
-            IntoRows::Spans(s, i) => s.len() - *i,
-        };
-        (left, Some(left))
-    }
-}
-
 /// A column of a list: its header, whether its cells may wrap, and where they come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Column {

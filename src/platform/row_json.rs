@@ -282,31 +282,26 @@ fn elements<T: SortedJson + DeserializeOwned>(
 /// From how many bytes an answer's elements are walked by two threads, each half of them.
 const TWO_THREADS_FROM: usize = 256 * 1024;
 
-/// The elements of a part of an answer, walked: where each lies, whether they are in the order
-/// of their names, the first one's name and the last one.
-struct Part<T> {
+/// The elements of a part of an answer, walked: where each lies and its name (most names fit in
+/// the string, with no allocation of their own).
+struct Part {
     spans: Vec<(u32, u32)>,
-    /// Each one's name, for the sort an answer out of order needs (most fit in the string,
-    /// with no allocation of their own).
     names: Vec<compact_str::CompactString>,
-    sorted: bool,
-    last: Option<T>,
 }
 
-impl<T: SortedJson + DeserializeOwned> Part<T> {
-    fn walk(body: &str, i: usize, stop: usize, name: fn(&T) -> &str) -> Option<(Self, Walked)> {
+impl Part {
+    fn walk<T: SortedJson + DeserializeOwned>(
+        body: &str,
+        i: usize,
+        stop: usize,
+        name: fn(&T) -> &str,
+    ) -> Option<(Self, Walked)> {
         let mut part = Part {
             spans: Vec::new(),
             names: Vec::new(),
-            sorted: true,
-            last: None,
         };
         let walked = elements::<T>(body, i, stop, &mut |t, start, end| {
-            if let Some(p) = &part.last {
-                part.sorted &= crate::scan::text_order(name(p), name(&t)).is_le();
-            }
             part.names.push(name(&t).into());
-            part.last = Some(t);
             part.spans.push((start, end));
         })?;
         Some((part, walked))
@@ -330,26 +325,17 @@ fn walk_spans<T: SortedJson + DeserializeOwned + Send>(
         .then(|| likely_element(body.as_bytes(), body.len() / 2))
         .flatten()
     else {
-        let (part, _) = Part::walk(body, i, usize::MAX, name)?;
-        return Some(Walk::of(part.spans, part.names, part.sorted));
+        return Part::walk(body, i, usize::MAX, name).map(|(part, _)| Walk::of(part));
     };
     std::thread::scope(|s| {
-        let second = s.spawn(move || {
-            Part::walk(body, seam, usize::MAX, name).map(|(p, _)| (p.spans, p.names, p.sorted))
-        });
+        let second = s.spawn(move || Part::walk(body, seam, usize::MAX, name));
         let (mut first, walked) = Part::walk(body, i, seam, name)?;
-        if walked == Walked::End {
-            return Some(Walk::of(first.spans, first.names, first.sorted));
+        if walked == Walked::Stopped {
+            let (second, _) = second.join().ok()??;
+            first.spans.extend(second.spans);
+            first.names.extend(second.names);
         }
-        let (spans, names, sorted) = second.join().ok()??;
-        let seam_sorted = match (&first.last, names.first()) {
-            (Some(a), Some(b)) => crate::scan::text_order(name(a), b).is_le(),
-            _ => true,
-        };
-        first.spans.extend(spans);
-        first.names.extend(names);
-        let sorted = first.sorted && sorted && seam_sorted;
-        Some(Walk::of(first.spans, first.names, sorted))
+        Some(Walk::of(first))
     })
 }
 
@@ -362,10 +348,13 @@ struct Walk {
 }
 
 impl Walk {
-    fn of(spans: Vec<(u32, u32)>, names: Vec<compact_str::CompactString>, sorted: bool) -> Walk {
+    fn of(part: Part) -> Walk {
+        let sorted = part
+            .names
+            .is_sorted_by(|a, b| crate::scan::text_order(a, b).is_le());
         Walk {
-            spans,
-            names: (!sorted).then_some(names),
+            spans: part.spans,
+            names: (!sorted).then_some(part.names),
         }
     }
 }
@@ -696,7 +685,9 @@ mod tests {
     /// The places and order one thread finds.
     fn walked_by_one(body: &str) -> Option<(Vec<(u32, u32)>, bool)> {
         let i = first_element(body)?.unwrap();
-        Part::walk(body, i, usize::MAX, name_of).map(|(p, _)| (p.spans, p.sorted))
+        let (part, _) = Part::walk(body, i, usize::MAX, name_of)?;
+        let sorted = part.names.windows(2).all(|w| w[0] <= w[1]);
+        Some((part.spans, sorted))
     }
 
     #[test]

@@ -17,7 +17,6 @@ use crate::platform::interface::{
     TokenKind, Validation, col, fixed,
 };
 use crate::platform::kind::{CredentialKind, PlatformKind, Profile};
-
 use crate::platform::row_json::{RowJson, decode_kept, decode_rows};
 use crate::platform::stackstate::wire::{
     AuthorizeIngestionApiKeyRequest, GenerateIngestionApiKeyRequest,
