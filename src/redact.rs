@@ -36,15 +36,35 @@ static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 // output. The binaries (and the integration tests that run them) use the one global registry.
 #[cfg(test)]
 thread_local! {
-    static TEST_SECRETS: &'static RwLock<Vec<String>> =
-        Box::leak(Box::new(RwLock::new(Vec::new())));
+    static TEST_SECRETS: std::cell::Cell<&'static RwLock<Vec<String>>> =
+        std::cell::Cell::new(Box::leak(Box::new(RwLock::new(Vec::new()))));
 }
 
 fn registry() -> &'static RwLock<Vec<String>> {
     #[cfg(not(test))]
     return &SECRETS;
     #[cfg(test)]
-    return TEST_SECRETS.with(|r| *r);
+    return TEST_SECRETS.with(|r| r.get());
+}
+
+/// The registry of the thread that takes it, for a thread it starts to write output with
+/// ([`Registry::adopt`]): the binaries have one registry, a unit test one per test thread.
+#[derive(Clone, Copy)]
+pub struct Registry(#[cfg(test)] &'static RwLock<Vec<String>>);
+
+impl Registry {
+    pub fn here() -> Registry {
+        #[cfg(not(test))]
+        return Registry();
+        #[cfg(test)]
+        return Registry(registry());
+    }
+
+    /// Makes it the registry of the calling thread.
+    pub fn adopt(self) {
+        #[cfg(test)]
+        TEST_SECRETS.with(|r| r.set(self.0));
+    }
 }
 /// Whether the printer writes ANSI colour on stdout / stderr (a terminal with colour on); only
 /// then do the printer's own SGR sequences pass the sink unescaped.
@@ -195,7 +215,10 @@ pub struct Masker {
     shortest_long: usize,
     short: Vec<String>,
     allowed: Option<String>,
-    /// The whole text last asked about by [`Masker::none_in`], and the answer.
+    /// The first whole text asked about by [`Masker::none_in`], and the answer: read without a
+    /// lock (a large list's rows are written by two threads).
+    first: std::sync::OnceLock<(std::sync::Arc<String>, bool)>,
+    /// The whole text last asked about, when it is not the first, and the answer.
     whole: std::sync::Mutex<Option<(std::sync::Arc<String>, bool)>>,
 }
 
@@ -220,14 +243,21 @@ impl Masker {
             long,
             short,
             allowed,
+            first: std::sync::OnceLock::new(),
             whole: std::sync::Mutex::new(None),
         }
     }
 
     /// Whether `whole` (an answer whose rows are written one by one) holds nothing
     /// [`Masker::text`] would mask: then no part of it does either, and its rows need no search
-    /// of their own. Searched once; the last answer asked about is remembered.
+    /// of their own. Searched once; the first answer asked about and the last are remembered.
     pub fn none_in(&self, whole: &std::sync::Arc<String>) -> bool {
+        let (first, none) = self
+            .first
+            .get_or_init(|| (std::sync::Arc::clone(whole), !self.holds_any(whole)));
+        if std::sync::Arc::ptr_eq(first, whole) {
+            return *none;
+        }
         let mut memo = self.whole.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((w, none)) = memo.as_ref()
             && std::sync::Arc::ptr_eq(w, whole)

@@ -111,6 +111,62 @@ pub fn bytes_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
     a.len().cmp(&b.len())
 }
 
+/// The order of `n` items (their indices): by `group`, then by `text` in byte order
+/// ([`bytes_order`]), then by `tie`, then by index (a stable sort's order). Each item is
+/// sorted as a key of its group and its text's first 16 bytes, read once, so most comparisons
+/// touch neither the text nor `tie`; runs already in order are found and merged, not sorted
+/// again (an answer is often a few such runs).
+pub fn sorted_order<'t>(
+    n: usize,
+    group: &dyn Fn(usize) -> u32,
+    text: &dyn Fn(usize) -> &'t [u8],
+    tie: &dyn Fn(usize, usize) -> std::cmp::Ordering,
+) -> Vec<u32> {
+    // The first 16 bytes, big-endian, zeros after a shorter text: keys in the order of the
+    // texts, equal keys for texts that differ only past 16 bytes (or in trailing zero bytes).
+    let prefix = |t: &[u8]| {
+        let mut b = [0u8; 16];
+        let k = t.len().min(16);
+        b[..k].copy_from_slice(&t[..k]);
+        (
+            u64::from_be_bytes(b[..8].try_into().expect("eight bytes")),
+            u64::from_be_bytes(b[8..].try_into().expect("eight bytes")),
+        )
+    };
+    let mut keys: Vec<(u32, u32, u64, u64)> = (0..n)
+        .map(|i| {
+            let (hi, lo) = prefix(text(i));
+            (group(i), i as u32, hi, lo)
+        })
+        .collect();
+    keys.sort_by(|a, b| {
+        (a.0, a.2, a.3)
+            .cmp(&(b.0, b.2, b.3))
+            .then_with(|| bytes_order(text(a.1 as usize), text(b.1 as usize)))
+            .then_with(|| tie(a.1 as usize, b.1 as usize))
+    });
+    keys.into_iter().map(|k| k.1).collect()
+}
+
+/// Puts `items` in `order` ([`sorted_order`]'s: item `order[i]` goes to place `i`), in place:
+/// one swap a move, along each cycle of the permutation. `order` is used up.
+pub fn permute<T>(items: &mut [T], order: &mut [u32]) {
+    debug_assert_eq!(items.len(), order.len());
+    for start in 0..items.len() {
+        let mut at = start;
+        // A place done points at itself.
+        while order[at] as usize != at {
+            let from = order[at] as usize;
+            order[at] = at as u32;
+            if from == start {
+                break;
+            }
+            items.swap(at, from);
+            at = from;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +218,39 @@ mod tests {
             proptest::prop_assert_eq!(text_order(&a, &b), a.cmp(&b));
             proptest::prop_assert_eq!(text_order(&b, &a), b.cmp(&a));
             proptest::prop_assert_eq!(text_order(&a, &a), std::cmp::Ordering::Equal);
+        }
+    }
+
+    proptest::proptest! {
+        /// Items ordered by group, text, tie and index, as a stable sort by the same comparison
+        /// orders them, then moved to that order in place: texts that share 16 bytes and more,
+        /// differ in trailing zero bytes or only in length, and items equal but for their index.
+        #[test]
+        fn sorted_order_is_a_stable_sort_and_permute_moves_items_to_it(
+            items in proptest::collection::vec(
+                (0u32..3, "(seed-0000000000|seed-00|x){0,2}[a\\x00é]{0,3}", 0u8..3),
+                0..60,
+            ),
+        ) {
+            let text = |i: usize| items[i].1.as_bytes();
+            let mut order = sorted_order(
+                items.len(),
+                &|i| items[i].0,
+                &text,
+                &|a, b| items[a].2.cmp(&items[b].2),
+            );
+            let mut expected: Vec<usize> = (0..items.len()).collect();
+            expected.sort_by(|&a, &b| {
+                (items[a].0, text(a), items[a].2).cmp(&(items[b].0, text(b), items[b].2))
+            });
+            proptest::prop_assert_eq!(
+                order.iter().map(|&i| i as usize).collect::<Vec<_>>(),
+                expected.clone()
+            );
+            let mut moved = items.clone();
+            permute(&mut moved, &mut order);
+            let by_order: Vec<_> = expected.iter().map(|&i| items[i].clone()).collect();
+            proptest::prop_assert_eq!(moved, by_order);
         }
     }
 }

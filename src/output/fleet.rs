@@ -259,15 +259,12 @@ impl Printer {
                 Ok(tokens) => {
                     let tokens = crate::platform::Listed::from(std::mem::take(tokens));
                     let context = Some(r.name.as_str());
-                    crate::with_platform!(r.platform, P => if keys {
-                        jsonl::write_lines::<<P as Platform>::IngestionKeys>(
-                            &mut out, context, &tokens, now, &masker,
-                        )
+                    let kind = crate::with_platform!(r.platform, P => if keys {
+                        super::ListKind::of::<<P as Platform>::IngestionKeys>()
                     } else {
-                        jsonl::write_lines::<<P as Platform>::ServiceTokens>(
-                            &mut out, context, &tokens, now, &masker,
-                        )
-                    })?;
+                        super::ListKind::of::<<P as Platform>::ServiceTokens>()
+                    });
+                    jsonl::write_lines(&mut out, context, kind, &tokens, now, &masker)?;
                 }
                 Err(e) => {
                     let line = jsonl::line(jsonl::error_line(&r.name, r.platform, e), None);

@@ -371,47 +371,56 @@ pub(super) fn error_json(e: &Error) -> Value {
 
 /// The lines of a list, each written straight from its token (no JSON value is made unless a
 /// key must be masked): the bytes of [`token_line`]'s values, masked and escaped.
-pub(super) fn write_lines<K: TokenKind>(
-    w: &mut impl Write,
+pub(super) fn write_lines(
+    w: &mut dyn Write,
     context: Option<&str>,
+    kind: super::ListKind,
     tokens: &Listed,
     now: DateTime<Utc>,
     masker: &crate::redact::Masker,
 ) -> io::Result<()> {
-    let plan = Plan::new(K::COLUMNS);
+    let plan = Plan::new(kind.columns);
     let direct = plan.keys_clean(masker);
-    let shared = Shared::new(context, K::PLATFORM, K::NOUNS.json_one, masker);
-    let mut scratch = Vec::new();
-    for token in tokens.iter() {
+    let shared = Shared::new(context, kind.platform, kind.nouns.json_one, masker);
+    super::stream::write_rows(w, tokens.len(), &|i, out| {
+        let Some(token) = tokens.cells_of(i) else {
+            return Ok(());
+        };
         let token = &*token;
         let line = Line {
             context,
-            platform: K::PLATFORM,
-            kind: K::NOUNS.json_one,
+            platform: kind.platform,
+            kind: kind.nouns.json_one,
             shared: &shared,
-            columns: K::COLUMNS,
+            columns: kind.columns,
             plan: &plan,
             token,
             now,
         };
-        scratch.clear();
-        line.write(&mut scratch, direct, masker)?;
-        scratch.push(b'\n');
-        w.write_all(&scratch)?;
-    }
-    Ok(())
+        line.write(out, direct, masker)?;
+        out.push(b'\n');
+        Ok(())
+    })
 }
 
 impl Printer {
     /// A list, one line per token.
-    pub(super) fn jsonl_tokens<K: TokenKind>(
+    pub(super) fn jsonl_tokens(
         &self,
+        kind: super::ListKind,
         tokens: &Listed,
         now: DateTime<Utc>,
     ) -> io::Result<()> {
         let mut out = super::stream::stdout();
         let masker = crate::redact::Masker::now(None);
-        write_lines::<K>(&mut out, self.context.as_deref(), tokens, now, &masker)?;
+        write_lines(
+            &mut out,
+            self.context.as_deref(),
+            kind,
+            tokens,
+            now,
+            &masker,
+        )?;
         out.flush()
     }
 

@@ -60,6 +60,25 @@ pub struct Printer {
     context: Option<String>,
 }
 
+/// What a list's output needs of its kind, so that one copy of the list writers serves every
+/// kind.
+#[derive(Debug, Clone, Copy)]
+pub struct ListKind {
+    pub platform: crate::platform::PlatformKind,
+    pub nouns: &'static Nouns,
+    pub columns: &'static [crate::platform::Column],
+}
+
+impl ListKind {
+    pub fn of<K: TokenKind>() -> ListKind {
+        ListKind {
+            platform: K::PLATFORM,
+            nouns: const { &K::NOUNS },
+            columns: K::COLUMNS,
+        }
+    }
+}
+
 impl Printer {
     pub fn new(settings: &OutputSettings) -> Printer {
         let stdout_tty = io::stdout().is_terminal();
@@ -272,7 +291,7 @@ impl Printer {
     /// A list: the kind's columns, each token's cells as the platform gave them; JSON the
     /// server's objects. Takes the tokens: nothing is done with them after.
     pub fn tokens<K: TokenKind>(&self, tokens: Listed, now: DateTime<Utc>) -> io::Result<()> {
-        let written = self.write_tokens::<K>(&tokens, now);
+        let written = self.write_tokens(ListKind::of::<K>(), &tokens, now);
         // A list is the last thing its process does: the rows are left to the operating system,
         // which takes the memory back whole, rather than freed one allocation at a time (on
         // 10,000 rows, as long as writing them).
@@ -280,58 +299,63 @@ impl Printer {
         written
     }
 
-    fn write_tokens<K: TokenKind>(&self, tokens: &Listed, now: DateTime<Utc>) -> io::Result<()> {
+    fn write_tokens(&self, kind: ListKind, tokens: &Listed, now: DateTime<Utc>) -> io::Result<()> {
         if self.is_jsonl() {
-            return self.jsonl_tokens::<K>(tokens, now);
+            return self.jsonl_tokens(kind, tokens, now);
         }
         if self.is_json() {
             let mut out = stream::stdout();
             let masker = crate::redact::Masker::now(None);
-            stream::write_json_list(
+            stream::write_json_rows(
                 &mut out,
-                K::NOUNS.json_list,
-                (0..tokens.len()).filter_map(|i| tokens.json(i)),
+                kind.nouns.json_list,
+                tokens.len(),
+                &|i, out| {
+                    tokens
+                        .write_json(i, out, &masker, true, 2)
+                        .unwrap_or(Ok(()))
+                },
                 &masker,
             )?;
             return out.flush();
         }
-        let headers: Vec<&str> = K::COLUMNS.iter().map(|c| c.header).collect();
+        let headers: Vec<&str> = kind.columns.iter().map(|c| c.header).collect();
         if self.piped_table() && !tokens.is_empty() {
             let masker = crate::redact::Masker::now(None);
             let rows = stream::MadeRows {
                 rows: tokens.len(),
                 make: |r: usize, row: &mut stream::RowText| {
-                    let Some(t) = tokens.get(r) else { return };
-                    for (_, c) in t.cells_of(K::COLUMNS) {
+                    let Some(t) = tokens.cells_of(r) else { return };
+                    for (_, c) in t.cells_of(kind.columns) {
                         push_cell(&mut row.text, &c, &t, now, &|s| masker.content(s));
                         row.end_cell();
                     }
                 },
-                scratch: Default::default(),
             };
             let mut out = stream::stdout();
             stream::write_piped_table(&mut out, &headers, self.headers, &rows, &masker)?;
             return out.flush();
         }
-        let kinds: Vec<ColumnKind> = K::COLUMNS
+        let kinds: Vec<ColumnKind> = kind
+            .columns
             .iter()
             .map(|c| if c.wraps { Text } else { Id })
             .collect();
         let rows: Vec<Vec<String>> = tokens
             .iter()
             .map(|t| {
-                t.cells_of(K::COLUMNS)
+                t.cells_of(kind.columns)
                     .map(|(_, c)| cell_text(&c, &t, now))
                     .collect()
             })
             .collect();
-        self.table(&headers, &rows, &kinds, K::NOUNS.empty)
+        self.table(&headers, &rows, &kinds, kind.nouns.empty)
     }
 
     /// `get`: one token, the list's columns as `FIELD | VALUE` rows; JSON the server's object.
     pub fn token<K: TokenKind>(&self, token: Token, now: DateTime<Utc>) -> io::Result<()> {
         if self.is_jsonl() {
-            return self.jsonl_tokens::<K>(&Listed::from(vec![token]), now);
+            return self.jsonl_tokens(ListKind::of::<K>(), &Listed::from(vec![token]), now);
         }
         if self.is_json() {
             return self.json(&token.json);

@@ -255,23 +255,13 @@ pub fn write_rendered(
     w.flush()
 }
 
-/// Writes the exposition onto `out`, handing it to `spill` after each credential's line (which
-/// may write it out and clear it).
-fn render_with(
-    format: Format,
-    credentials: &mut [CredentialRecord],
-    contexts: &[ContextRecord],
-    refresh: Option<&RefreshRecord>,
-    out: &mut String,
-    spill: &mut dyn FnMut(&mut String) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    let family = |out: &mut String, name: &str, help: &str, kind: &str| {
-        family(out, format, name, help, kind)
-    };
-    // In place (a stable sort takes a buffer of half the records): records that compare equal
-    // here are the same series.
-    credentials.sort_unstable_by(|a, b| {
-        let text = crate::scan::text_order;
+/// Sorts the records by their series' labels (context, kind, name, id), then by what else they
+/// hold, so that records that compare equal here are the same series. In place (a stable sort
+/// would take a buffer of half the records); a list already in that order (one context, its
+/// names sorted) is left as it is.
+fn sort_records(credentials: &mut [CredentialRecord]) {
+    let text = crate::scan::text_order;
+    let compare = |a: &CredentialRecord, b: &CredentialRecord| {
         text(&a.context, &b.context)
             .then_with(|| text(a.kind, b.kind))
             .then_with(|| text(&a.name, &b.name))
@@ -292,7 +282,50 @@ fn render_with(
                         b.status.as_str(),
                     ))
             })
-    });
+    };
+    if credentials.is_sorted_by(|a, b| compare(a, b).is_le()) {
+        return;
+    }
+    // The (context, kind) groups, few, ranked once; each record sorted by its group's rank,
+    // then its name, then the rest.
+    let mut groups: Vec<(&str, &str)> = Vec::new();
+    for c in credentials.iter() {
+        if groups.last() != Some(&(c.context.as_str(), c.kind)) {
+            groups.push((c.context.as_str(), c.kind));
+        }
+    }
+    groups.sort_unstable_by(|a, b| text(a.0, b.0).then_with(|| text(a.1, b.1)));
+    groups.dedup();
+    let rank = |c: &CredentialRecord| {
+        groups
+            .binary_search_by(|g| text(g.0, &c.context).then_with(|| text(g.1, c.kind)))
+            .unwrap_or(0) as u32
+    };
+    let ranks: Vec<u32> = credentials.iter().map(rank).collect();
+    let mut order = crate::scan::sorted_order(
+        credentials.len(),
+        &|i| ranks[i],
+        &|i| credentials[i].name.as_bytes(),
+        &|a, b| compare(&credentials[a], &credentials[b]),
+    );
+    drop(ranks);
+    crate::scan::permute(credentials, &mut order);
+}
+
+/// Writes the exposition onto `out`, handing it to `spill` after each credential's line (which
+/// may write it out and clear it).
+fn render_with(
+    format: Format,
+    credentials: &mut [CredentialRecord],
+    contexts: &[ContextRecord],
+    refresh: Option<&RefreshRecord>,
+    out: &mut String,
+    spill: &mut dyn FnMut(&mut String) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let family = |out: &mut String, name: &str, help: &str, kind: &str| {
+        family(out, format, name, help, kind)
+    };
+    sort_records(credentials);
     let masker = crate::redact::Masker::now(None);
     // A series whose labels are those of the one before it is left out. The labels are written
     // into each line as it is made, not kept: two records' labels are compared as text only

@@ -98,32 +98,6 @@ impl JsonRow for RowJson {
     }
 }
 
-/// `{"<key>": [rows…]}` pretty-printed, each row written as it comes: the bytes of
-/// `pretty(&json!({key: rows}))`.
-pub fn write_json_list<W: Write, R: JsonRow>(
-    w: &mut W,
-    key: &str,
-    rows: impl IntoIterator<Item = R>,
-    masker: &Masker,
-) -> io::Result<()> {
-    w.write_all(b"{\n  ")?;
-    write_json_string(w, &masker.key(key))?;
-    w.write_all(b": [")?;
-    let mut scratch = Vec::new();
-    let mut any = false;
-    for row in rows {
-        scratch.clear();
-        scratch.extend_from_slice(if any { b",\n    " } else { b"\n    " });
-        row.write_row(&mut scratch, masker, true, 2)?;
-        w.write_all(&scratch)?;
-        any = true;
-    }
-    if any {
-        w.write_all(b"\n  ")?;
-    }
-    w.write_all(b"]\n}\n")
-}
-
 /// `-A -o json`: `{"contexts": [entry…]}` pretty-printed, each context's entry written as it
 /// comes and the rows of its list one by one: the bytes of `pretty(&json!({"contexts":
 /// entries}))` where each entry holds its list under its key.
@@ -238,6 +212,215 @@ fn pad(line: &mut String, mut n: usize) {
     }
 }
 
+/// How a list's rows are made: in blocks of `size` rows, by two threads taking the blocks in
+/// turn when `two`.
+#[derive(Debug, Clone, Copy)]
+pub struct Split {
+    size: usize,
+    two: bool,
+}
+
+/// Rows a block holds: a block's text is a few hundred KiB at most.
+const BLOCK_ROWS: usize = 1024;
+
+impl Split {
+    /// For `rows` rows: two threads from four blocks (below, a thread costs more than it saves),
+    /// if the machine has two processors for them.
+    pub fn of(rows: usize) -> Split {
+        Split {
+            size: BLOCK_ROWS,
+            two: rows >= 4 * BLOCK_ROWS
+                && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1),
+        }
+    }
+
+    fn blocks(self, rows: usize) -> usize {
+        rows.div_ceil(self.size)
+    }
+
+    /// The rows of block `b`.
+    fn rows(self, b: usize, rows: usize) -> std::ops::Range<usize> {
+        b * self.size..rows.min((b + 1) * self.size)
+    }
+}
+
+/// Makes blocks `0..blocks`, each by `make` into a `T` (which it clears as it needs), and hands
+/// each to `take` in order. With `two`, a second thread makes every other block, at most one
+/// block ahead of `take`, so that what is held stays a few blocks whatever the list's size.
+fn in_order<T: Default + Send>(
+    blocks: usize,
+    two: bool,
+    make: &(dyn Fn(usize, &mut T) -> io::Result<()> + Sync),
+    take: &mut dyn FnMut(&mut T) -> io::Result<()>,
+) -> io::Result<()> {
+    if !two || blocks < 2 {
+        let mut block = T::default();
+        for b in 0..blocks {
+            make(b, &mut block)?;
+            take(&mut block)?;
+        }
+        return Ok(());
+    }
+    let handoff = Handoff {
+        state: std::sync::Mutex::new(Passing {
+            block: None,
+            spare: None,
+            stopped: false,
+        }),
+        changed: std::sync::Condvar::new(),
+    };
+    let registry = crate::redact::Registry::here();
+    std::thread::scope(|s| {
+        let handoff = &handoff;
+        s.spawn(move || {
+            registry.adopt();
+            // Stopped however it ends, a panic too: the first thread then waits no more.
+            let _stop = Stop(handoff);
+            let mut block = T::default();
+            for b in (1..blocks).step_by(2) {
+                let made = make(b, &mut block).map(|()| std::mem::take(&mut block));
+                let failed = made.is_err();
+                let mut state = handoff.lock();
+                while state.block.is_some() && !state.stopped {
+                    state = handoff.wait(state);
+                }
+                if state.stopped {
+                    return;
+                }
+                state.block = Some(made);
+                block = state.spare.take().unwrap_or_default();
+                handoff.changed.notify_all();
+                if failed {
+                    return;
+                }
+            }
+        });
+        // Stops the second thread when this one ends early (an error of its own or `take`'s).
+        let _stop = Stop(handoff);
+        let mut own = T::default();
+        for b in 0..blocks {
+            if b % 2 == 0 {
+                make(b, &mut own)?;
+                take(&mut own)?;
+                continue;
+            }
+            let made = {
+                let mut state = handoff.lock();
+                loop {
+                    if let Some(made) = state.block.take() {
+                        handoff.changed.notify_all();
+                        break made;
+                    }
+                    if state.stopped {
+                        return Err(io::Error::other("the second thread making rows stopped"));
+                    }
+                    state = handoff.wait(state);
+                }
+            };
+            let mut block = made?;
+            take(&mut block)?;
+            handoff.lock().spare = Some(block);
+        }
+        Ok(())
+    })
+}
+
+/// A block passed from the second thread of [`in_order`] to the first, and a spent one back.
+struct Handoff<T> {
+    state: std::sync::Mutex<Passing<T>>,
+    changed: std::sync::Condvar,
+}
+
+struct Passing<T> {
+    block: Option<io::Result<T>>,
+    spare: Option<T>,
+    /// One of the threads has ended: the other waits for it no more.
+    stopped: bool,
+}
+
+impl<T> Handoff<T> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Passing<T>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn wait<'a>(
+        &self,
+        state: std::sync::MutexGuard<'a, Passing<T>>,
+    ) -> std::sync::MutexGuard<'a, Passing<T>> {
+        self.changed.wait(state).unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Marks a [`Handoff`] stopped when dropped.
+struct Stop<'a, T>(&'a Handoff<T>);
+
+impl<T> Drop for Stop<'_, T> {
+    fn drop(&mut self) {
+        self.0.lock().stopped = true;
+        self.0.changed.notify_all();
+    }
+}
+
+/// Writes rows `0..n` in order, row `i` appended to a buffer by `row`: a large list's rows made
+/// by two threads, a block at a time ([`Split::of`]).
+pub fn write_rows(
+    w: &mut dyn Write,
+    n: usize,
+    row: &(dyn Fn(usize, &mut Vec<u8>) -> io::Result<()> + Sync),
+) -> io::Result<()> {
+    write_rows_split(w, n, Split::of(n), row)
+}
+
+fn write_rows_split(
+    w: &mut dyn Write,
+    n: usize,
+    split: Split,
+    row: &(dyn Fn(usize, &mut Vec<u8>) -> io::Result<()> + Sync),
+) -> io::Result<()> {
+    in_order::<Vec<u8>>(
+        split.blocks(n),
+        split.two,
+        &|b, out| {
+            out.clear();
+            split.rows(b, n).try_for_each(|i| row(i, out))
+        },
+        &mut |out| w.write_all(out),
+    )
+}
+
+/// `{"<key>": [rows…]}` pretty-printed, row `i` (of `n`) appended at level 2 by `row`: the bytes
+/// of `pretty(&json!({key: rows}))`, a large list's rows made by two threads.
+pub fn write_json_rows(
+    w: &mut dyn Write,
+    key: &str,
+    n: usize,
+    row: &(dyn Fn(usize, &mut Vec<u8>) -> io::Result<()> + Sync),
+    masker: &Masker,
+) -> io::Result<()> {
+    json_rows_split(w, key, n, Split::of(n), row, masker)
+}
+
+fn json_rows_split(
+    w: &mut dyn Write,
+    key: &str,
+    n: usize,
+    split: Split,
+    row: &(dyn Fn(usize, &mut Vec<u8>) -> io::Result<()> + Sync),
+    masker: &Masker,
+) -> io::Result<()> {
+    w.write_all(b"{\n  ")?;
+    write_json_string(&mut *w, &masker.key(key))?;
+    w.write_all(b": [")?;
+    write_rows_split(w, n, split, &|i, out| {
+        out.extend_from_slice(if i > 0 { b",\n    " } else { b"\n    " });
+        row(i, out)
+    })?;
+    if n > 0 {
+        w.write_all(b"\n  ")?;
+    }
+    w.write_all(b"]\n}\n")
+}
+
 /// A piped table (no terminal width, no colour): the bytes `render_table_with` makes with
 /// comfy-table, written line by line, each line through the sink's redaction. A cell wider than
 /// comfy-table's own arithmetic allows (it counts in `u16` and wraps such a cell at 65,535
@@ -249,30 +432,73 @@ pub fn write_piped_table<W: Write>(
     rows: &(impl TableRows + ?Sized),
     masker: &Masker,
 ) -> io::Result<()> {
+    let split = Split::of(rows.rows());
+    piped_table(w, headers, show_headers, rows, masker, split)
+}
+
+/// What the first read of a block of a table's rows finds: the widths of its columns and, for
+/// rows made as they are read, their text.
+#[derive(Default)]
+struct Measured {
+    widths: Vec<usize>,
+    cells: RowText,
+    /// Where each row's cells end in `cells`.
+    row_ends: Vec<usize>,
+}
+
+fn piped_table(
+    w: &mut dyn Write,
+    headers: &[&str],
+    show_headers: bool,
+    rows: &(impl TableRows + ?Sized),
+    masker: &Masker,
+    split: Split,
+) -> io::Result<()> {
     // Each row is read for its widths, then for its line. Rows made as they are read (a large
     // list's, from its tokens) are made once: their text is held for the second read (about 60
     // bytes a row, where a decoded token is 256). comfy-table gives an empty column one
-    // character.
-    let mut widths = vec![1usize; headers.len()];
+    // character. A large table's blocks are read by two threads.
+    let n = rows.rows();
     let hold = rows.made();
-    let mut held = Held::default();
-    for r in 0..rows.rows() {
-        rows.with_row(r, |cells| {
-            for (i, c) in cells.enumerate() {
-                if i >= widths.len() {
-                    widths.resize(i + 1, 1);
+    let mut widths = vec![1usize; headers.len()];
+    let mut held: Vec<Measured> = Vec::new();
+    in_order::<Measured>(
+        split.blocks(n),
+        split.two,
+        &|b, m| {
+            m.widths.clear();
+            m.cells.clear();
+            m.row_ends.clear();
+            for r in split.rows(b, n) {
+                if !hold {
+                    m.cells.clear();
                 }
-                widths[i] = widths[i].max(width(c));
-                if hold {
-                    held.text.push_str(c);
-                    held.ends.push(held.text.len());
+                let from = m.cells.ends.len();
+                rows.row(r, &mut m.cells);
+                let to = m.cells.ends.len();
+                for (i, c) in m.cells.cells(from, to).enumerate() {
+                    if i >= m.widths.len() {
+                        m.widths.resize(i + 1, 1);
+                    }
+                    m.widths[i] = m.widths[i].max(width(c));
                 }
+                m.row_ends.push(to);
+            }
+            Ok(())
+        },
+        &mut |m| {
+            if m.widths.len() > widths.len() {
+                widths.resize(m.widths.len(), 1);
+            }
+            for (w, &m) in widths.iter_mut().zip(&m.widths) {
+                *w = (*w).max(m);
             }
             if hold {
-                held.rows.push(held.ends.len());
+                held.push(std::mem::take(m));
             }
-        });
-    }
+            Ok(())
+        },
+    )?;
     let columns = widths.len();
     let header = show_headers.then_some(headers);
     if columns == 0 {
@@ -281,70 +507,71 @@ pub fn write_piped_table<W: Write>(
     for (i, h) in header.into_iter().flatten().enumerate() {
         widths[i] = widths[i].max(width(h));
     }
-    // Lines go through the sink a batch at a time: one search per secret over many lines (a
+    let widths = &widths[..];
+    // Lines go through the sink a block at a time: one search per secret over many lines (a
     // secret holds no newline, and a short one is masked as a whole word either way).
-    const BATCH: usize = 32 * 1024;
-    let mut batch = String::with_capacity(BATCH + 256);
-    let mut flush = |batch: &mut String| -> io::Result<()> {
-        w.write_all(masker.sink(batch, Stream::Stdout).as_bytes())?;
-        batch.clear();
-        Ok(())
-    };
-    let mut write_line = |cells: &mut dyn Iterator<Item = &str>| -> io::Result<()> {
-        let line = &mut batch;
-        let start = line.len();
-        for (i, &column_width) in widths.iter().enumerate() {
-            let cell = cells.next().unwrap_or("");
-            if i > 0 {
-                line.push_str(" | ");
-            }
-            line.push_str(cell);
-            if i + 1 < columns {
-                pad(line, column_width.saturating_sub(width(cell)));
-            }
+    let sink = |text: &mut String| {
+        if let std::borrow::Cow::Owned(masked) = masker.sink(text, Stream::Stdout) {
+            *text = masked;
         }
-        let end = start + line[start..].trim_end().len();
-        line.truncate(end);
-        line.push('\n');
-        if line.len() >= BATCH {
-            flush(line)?;
-        }
-        Ok(())
     };
     if let Some(h) = header {
-        write_line(&mut h.iter().copied())?;
+        let mut line = String::new();
+        write_line(&mut line, widths, &mut h.iter().copied());
+        sink(&mut line);
+        w.write_all(line.as_bytes())?;
     }
-    if hold {
-        let mut cell = 0;
-        for &row_end in &held.rows {
-            let mut cells = (cell..row_end).map(|c| {
-                let start = if c == 0 { 0 } else { held.ends[c - 1] };
-                &held.text[start..held.ends[c]]
-            });
-            write_line(&mut cells)?;
-            cell = row_end;
-        }
-    } else {
-        for r in 0..rows.rows() {
-            rows.with_row(r, |cells| write_line(cells))?;
-        }
-    }
-    flush(&mut batch)
+    in_order::<String>(
+        split.blocks(n),
+        split.two,
+        &|b, out| {
+            out.clear();
+            if let Some(m) = held.get(b) {
+                let mut from = 0;
+                for &to in &m.row_ends {
+                    write_line(out, widths, &mut m.cells.cells(from, to));
+                    from = to;
+                }
+            } else {
+                let mut row = RowText::default();
+                for r in split.rows(b, n) {
+                    row.clear();
+                    rows.row(r, &mut row);
+                    write_line(out, widths, &mut row.cells(0, row.ends.len()));
+                }
+            }
+            sink(out);
+            Ok(())
+        },
+        &mut |out| w.write_all(out.as_bytes()),
+    )
 }
 
-/// The text of rows made once and read again: every cell's text one after the other, where
-/// each cell ends, and where each row's cells end.
-#[derive(Default)]
-struct Held {
-    text: String,
-    ends: Vec<usize>,
-    rows: Vec<usize>,
+/// One line of a piped table onto `line`: `cells` padded to `widths`, the last one not, the
+/// line's trailing blanks taken off.
+fn write_line(line: &mut String, widths: &[usize], cells: &mut dyn Iterator<Item = &str>) {
+    let start = line.len();
+    let columns = widths.len();
+    for (i, &column_width) in widths.iter().enumerate() {
+        let cell = cells.next().unwrap_or("");
+        if i > 0 {
+            line.push_str(" | ");
+        }
+        line.push_str(cell);
+        if i + 1 < columns {
+            pad(line, column_width.saturating_sub(width(cell)));
+        }
+    }
+    let end = start + line[start..].trim_end().len();
+    line.truncate(end);
+    line.push('\n');
 }
 
-/// The rows of a table: each one's cells' text, handed to `f`.
-pub trait TableRows {
+/// The rows of a table: each one's cells' text, made by [`TableRows::row`].
+pub trait TableRows: Sync {
     fn rows(&self) -> usize;
-    fn with_row<R>(&self, r: usize, f: impl FnOnce(&mut dyn Iterator<Item = &str>) -> R) -> R;
+    /// Appends row `r`'s cells to `row`, each ended by [`RowText::end_cell`].
+    fn row(&self, r: usize, row: &mut RowText);
     /// Whether a row is made when it is read (rather than held): then it is read once.
     fn made(&self) -> bool {
         false
@@ -356,8 +583,11 @@ impl TableRows for [Vec<String>] {
         self.len()
     }
 
-    fn with_row<R>(&self, r: usize, f: impl FnOnce(&mut dyn Iterator<Item = &str>) -> R) -> R {
-        f(&mut self[r].iter().map(String::as_str))
+    fn row(&self, r: usize, row: &mut RowText) {
+        for c in &self[r] {
+            row.text.push_str(c);
+            row.end_cell();
+        }
     }
 }
 
@@ -366,10 +596,9 @@ impl TableRows for [Vec<String>] {
 pub struct MadeRows<F> {
     pub rows: usize,
     pub make: F,
-    pub scratch: std::cell::RefCell<RowText>,
 }
 
-/// The text of the row being made, and where its cells end.
+/// The text of cells one after the other, and where each ends.
 #[derive(Default)]
 pub struct RowText {
     pub text: String,
@@ -380,9 +609,22 @@ impl RowText {
     pub fn end_cell(&mut self) {
         self.ends.push(self.text.len());
     }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+    }
+
+    /// The text of cells `from..to`.
+    fn cells(&self, from: usize, to: usize) -> impl Iterator<Item = &str> {
+        (from..to).map(|c| {
+            let start = if c == 0 { 0 } else { self.ends[c - 1] };
+            &self.text[start..self.ends[c]]
+        })
+    }
 }
 
-impl<F: Fn(usize, &mut RowText)> TableRows for MadeRows<F> {
+impl<F: Fn(usize, &mut RowText) + Sync> TableRows for MadeRows<F> {
     fn rows(&self) -> usize {
         self.rows
     }
@@ -391,16 +633,8 @@ impl<F: Fn(usize, &mut RowText)> TableRows for MadeRows<F> {
         true
     }
 
-    fn with_row<R>(&self, r: usize, f: impl FnOnce(&mut dyn Iterator<Item = &str>) -> R) -> R {
-        let mut row = self.scratch.borrow_mut();
-        row.text.clear();
-        row.ends.clear();
-        (self.make)(r, &mut row);
-        let row = &*row;
-        f(&mut (0..row.ends.len()).map(|c| {
-            let start = if c == 0 { 0 } else { row.ends[c - 1] };
-            &row.text[start..row.ends[c]]
-        }))
+    fn row(&self, r: usize, row: &mut RowText) {
+        (self.make)(r, row)
     }
 }
 
@@ -453,10 +687,14 @@ mod tests {
                 })
                 .collect();
             let masker = Masker::now(None);
-            let mut out = Vec::new();
-            write_json_list(&mut out, "service-tokens", rows.iter(), &masker).unwrap();
             let expected = crate::output::pretty(&json!({"service-tokens": rows}));
-            prop_assert_eq!(String::from_utf8(out).unwrap(), expected);
+            // In one thread, and in two with blocks of one or two rows.
+            for split in [Split::of(rows.len()), Split { size: 1, two: true }, Split { size: 2, two: true }] {
+                let mut out = Vec::new();
+                json_rows_split(&mut out, "service-tokens", rows.len(), split,
+                    &|i, out| rows[i].write_row(out, &masker, true, 2), &masker).unwrap();
+                prop_assert_eq!(String::from_utf8(out).unwrap(), expected.clone());
+            }
             for row in &rows {
                 let mut out = Vec::new();
                 write_value(&mut out, row, &masker, false, 0, &mut Vec::new()).unwrap();
@@ -521,7 +759,8 @@ mod tests {
             let mut out = Vec::new();
             write_piped_table(&mut out, &headers, !no_headers, &rows[..], &masker).unwrap();
             prop_assert_eq!(String::from_utf8(out).unwrap(), expected.clone());
-            // The same rows made as they are read (a large list's table).
+            // The same rows made as they are read (a large list's table), and both read by two
+            // threads in blocks of one or two rows.
             let made = MadeRows {
                 rows: rows.len(),
                 make: |r: usize, row: &mut RowText| {
@@ -530,11 +769,18 @@ mod tests {
                         row.end_cell();
                     }
                 },
-                scratch: Default::default(),
             };
             let mut out = Vec::new();
             write_piped_table(&mut out, &headers, !no_headers, &made, &masker).unwrap();
-            prop_assert_eq!(String::from_utf8(out).unwrap(), expected);
+            prop_assert_eq!(String::from_utf8(out).unwrap(), expected.clone());
+            for split in [Split { size: 1, two: true }, Split { size: 2, two: true }] {
+                let mut out = Vec::new();
+                piped_table(&mut out, &headers, !no_headers, &made, &masker, split).unwrap();
+                prop_assert_eq!(String::from_utf8(out).unwrap(), expected.clone());
+                let mut out = Vec::new();
+                piped_table(&mut out, &headers, !no_headers, &rows[..], &masker, split).unwrap();
+                prop_assert_eq!(String::from_utf8(out).unwrap(), expected.clone());
+            }
         }
     }
 
@@ -574,9 +820,64 @@ mod tests {
         let row = json!({"stream-secret-0123456789": 1, "a": "zq7", "b": {"x-stream-secret-0123456789": 2}});
         let masker = Masker::now(None);
         let mut out = Vec::new();
-        write_json_list(&mut out, "k", [&row], &masker).unwrap();
+        write_json_rows(
+            &mut out,
+            "k",
+            1,
+            &|_, out| row.write_row(out, &masker, true, 2),
+            &masker,
+        )
+        .unwrap();
         let expected = crate::output::pretty(&json!({"k": [row]}));
         assert_eq!(String::from_utf8(out).unwrap(), expected);
         assert!(expected.contains("\"***\": 1"), "{expected}");
+    }
+
+    #[test]
+    fn rows_made_by_two_threads_come_out_in_order_and_an_error_of_either_ends_the_write() {
+        let split = Split { size: 3, two: true };
+        let row = |i: usize, out: &mut Vec<u8>| -> io::Result<()> {
+            out.extend_from_slice(format!("{i}\n").as_bytes());
+            Ok(())
+        };
+        let mut out = Vec::new();
+        write_rows_split(&mut out, 100, split, &row).unwrap();
+        let expected: String = (0..100).map(|i| format!("{i}\n")).collect();
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+        // A row of a block of the first thread (0-2, 6-8, …) or of the second (3-5, …) fails:
+        // the error is the write's, and what came before it is written, nothing after.
+        for failing in [0, 4, 50, 99] {
+            let mut out = Vec::new();
+            let e = write_rows_split(&mut out, 100, split, &|i, out| match i == failing {
+                true => Err(io::Error::other(format!("row {i}"))),
+                false => row(i, out),
+            })
+            .unwrap_err();
+            assert_eq!(e.to_string(), format!("row {failing}"));
+            let written = String::from_utf8(out).unwrap();
+            let block_start = failing / 3 * 3;
+            assert_eq!(
+                written,
+                expected[..expected
+                    .find(&format!("\n{block_start}\n"))
+                    .map_or(0, |n| n + 1)]
+            );
+        }
+        // The writer fails: the rows still being made are left.
+        struct Full(usize);
+        impl Write for Full {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.0 += 1;
+                match self.0 > 5 {
+                    true => Err(io::Error::other("full")),
+                    false => Ok(buf.len()),
+                }
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let e = write_rows_split(&mut Full(0), 100, split, &row).unwrap_err();
+        assert_eq!(e.to_string(), "full");
     }
 }

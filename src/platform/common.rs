@@ -132,7 +132,11 @@ pub fn listed_of<T: SortedJson + serde::de::DeserializeOwned + Send + 'static>(
 /// that order (the common case) is left as it is, without moving a row.
 pub fn sort_by_name(rows: &mut [Token]) {
     if !rows.is_sorted_by(|a, b| crate::scan::text_order(&a.name, &b.name).is_le()) {
-        rows.sort_by(|a, b| crate::scan::text_order(&a.name, &b.name));
+        let mut order =
+            crate::scan::sorted_order(rows.len(), &|_| 0, &|i| rows[i].name.as_bytes(), &|_, _| {
+                std::cmp::Ordering::Equal
+            });
+        crate::scan::permute(rows, &mut order);
     }
 }
 

@@ -145,7 +145,7 @@ pub struct Token {
     /// show the fields above, kept once.
     pub cells: Cells,
     /// The server's object, with any secret field taken out (`-o json`), made when first read.
-    pub json: crate::platform::row_json::RowJson,
+    pub json: RowJson,
 }
 
 impl Token {
@@ -229,17 +229,34 @@ impl Listed {
         }
     }
 
+    /// Row `i` for its cells: [`Listed::get`]'s, but a kept row's server object left out
+    /// (`null`). A table and a `jsonl` line read no more.
+    pub fn cells_of(&self, i: usize) -> Option<Cow<'_, Token>> {
+        match &self.0 {
+            Repr::Tokens(t) => t.get(i).map(Cow::Borrowed),
+            Repr::Spans(s) => s.cells_of(i).map(Cow::Owned),
+        }
+    }
+
+    /// Appends the server's object of row `i` to `out` (`-o json`), as
+    /// [`RowJson::write`] appends its object (a kept row's not made); `None` past the end.
+    pub fn write_json(
+        &self,
+        i: usize,
+        out: &mut Vec<u8>,
+        masker: &crate::redact::Masker,
+        pretty: bool,
+        level: usize,
+    ) -> Option<std::io::Result<()>> {
+        match &self.0 {
+            Repr::Tokens(t) => Some(t.get(i)?.json.write(out, masker, pretty, level)),
+            Repr::Spans(s) => s.write_json(i, out, masker, pretty, level),
+        }
+    }
+
     /// The rows in order.
     pub fn iter(&self) -> impl Iterator<Item = Cow<'_, Token>> + '_ {
         (0..self.len()).filter_map(|i| self.get(i))
-    }
-
-    /// The server's object of row `i`, without decoding a kept row.
-    pub fn json(&self, i: usize) -> Option<Cow<'_, RowJson>> {
-        match &self.0 {
-            Repr::Tokens(t) => t.get(i).map(|t| Cow::Borrowed(&t.json)),
-            Repr::Spans(s) => s.json(i).map(Cow::Owned),
-        }
     }
 
     /// Keeps the rows `keep` says, in their order.

@@ -40,6 +40,13 @@ pub trait SortedJson: Serialize + Send + Sync {
     {
         None
     }
+
+    /// The name and length of the object at the start of `text` when [`SortedJson::from_plain`]
+    /// reads it, without making the row: the name its decoded row has (empty without one).
+    /// `None` when `from_plain` declines it (the default).
+    fn plain_name(_text: &str) -> Option<(&str, usize)> {
+        None
+    }
 }
 
 impl SortedJson for Value {
@@ -224,7 +231,13 @@ fn walk<T: SortedJson + DeserializeOwned>(
     each: &mut dyn FnMut(T, u32, u32),
 ) -> Option<()> {
     match first_element(body)? {
-        Some(i) => elements(body, i, usize::MAX, each).map(|_| ()),
+        Some(i) => elements(body, i, usize::MAX, &mut |i| {
+            let (t, n) = decode_at::<T>(&body[i..])?;
+            // Both fit: the body's length does.
+            each(t, i as u32, (i + n) as u32);
+            Some(i + n)
+        })
+        .map(|_| ()),
         None => Some(()),
     }
 }
@@ -255,21 +268,20 @@ enum Walked {
 }
 
 /// Walks the elements from the one starting at `i` as [`walk`] does, to the array's end or to
-/// an element that starts at `stop`.
-fn elements<T: SortedJson + DeserializeOwned>(
+/// an element that starts at `stop`: `element` reads the one starting where it is told and
+/// says where it ends (`None`: it does not decode).
+fn elements(
     body: &str,
     mut i: usize,
     stop: usize,
-    each: &mut dyn FnMut(T, u32, u32),
+    element: &mut dyn FnMut(usize) -> Option<usize>,
 ) -> Option<Walked> {
     let bytes = body.as_bytes();
     loop {
         if i == stop {
             return Some(Walked::Stopped);
         }
-        let (t, end) = decode_at::<T>(&body[i..]).map(|(t, n)| (t, i + n))?;
-        // Both fit: the body's length does.
-        each(t, i as u32, end as u32);
+        let end = element(i)?;
         i = skip_ws(bytes, end);
         match bytes.get(i) {
             Some(b',') => i = skip_ws(bytes, i + 1),
@@ -300,9 +312,23 @@ impl Part {
             spans: Vec::new(),
             names: Vec::new(),
         };
-        let walked = elements::<T>(body, i, stop, &mut |t, start, end| {
-            part.names.push(name(&t).into());
-            part.spans.push((start, end));
+        let walked = elements(body, i, stop, &mut |i| {
+            let text = &body[i..];
+            // A plain element's name is read where it lies; another is decoded.
+            let n = match T::plain_name(text) {
+                Some((name, n)) => {
+                    part.names.push(name.into());
+                    n
+                }
+                None => {
+                    let (t, n) = decode_at::<T>(text)?;
+                    part.names.push(name(&t).into());
+                    n
+                }
+            };
+            // Both fit: the body's length does.
+            part.spans.push((i as u32, (i + n) as u32));
+            Some(i + n)
         })?;
         Some((part, walked))
     }
@@ -412,8 +438,10 @@ fn whole_error<T: DeserializeOwned>(body: &str) -> serde_json::Error {
     }
 }
 
-/// Makes the row of the element at `start..end` of an answer.
-type RowOf<R> = dyn Fn(&Arc<String>, u32, u32) -> Option<R> + Send + Sync;
+/// Makes the row of the element at `start..end` of an answer, its object the element's when
+/// `json` (otherwise `null`: a row read only for its cells, with no count of the answer's
+/// references taken, which two threads writing rows would contend for).
+type RowOf<R> = dyn Fn(&Arc<String>, u32, u32, bool) -> Option<R> + Send + Sync;
 
 /// The rows of a JSON array answer kept as where their objects lie in its text, each decoded
 /// again when it is read (issue 24: a large list then costs its answer and eight bytes a row,
@@ -423,8 +451,8 @@ pub struct Spans<R> {
     spans: Vec<(u32, u32)>,
     /// The row of an element, `None` if it does not decode (it did once: not expected).
     row: Box<RowOf<R>>,
-    /// The object of an element, without decoding it.
-    json: fn(&Arc<String>, u32, u32) -> RowJson,
+    /// How an element's object reads.
+    codec: &'static Codec,
 }
 
 /// The rows of a JSON array answer as [`decode_rows`] decodes them, in the order of `name`
@@ -442,19 +470,24 @@ pub fn decode_spans<T: SortedJson + DeserializeOwned + Send + 'static, R>(
     let mut rows = Spans {
         body,
         spans,
-        row: Box::new(move |body, start, end| {
+        row: Box::new(move |body, start, end, json| {
             let (t, _) = decode_at::<T>(&body[start as usize..end as usize])?;
-            Some(row(t, raw_row::<T>(body, start, end)))
+            let json = match json {
+                true => raw_row::<T>(body, start, end),
+                false => RowJson::from(Value::Null),
+            };
+            Some(row(t, json))
         }),
-        json: raw_row::<T>,
+        codec: &CodecOf::<T>::CODEC,
     };
     if let Some(names) = names {
         // The answer's place breaks a tie: the order of a stable sort.
-        let mut order: Vec<u32> = (0..).take(names.len()).collect();
-        order.sort_unstable_by(|&a, &b| {
-            crate::scan::text_order(&names[a as usize], &names[b as usize]).then(a.cmp(&b))
-        });
-        rows.spans = order.iter().map(|&i| rows.spans[i as usize]).collect();
+        let mut order =
+            crate::scan::sorted_order(names.len(), &|_| 0, &|i| names[i].as_bytes(), &|_, _| {
+                std::cmp::Ordering::Equal
+            });
+        drop(names);
+        crate::scan::permute(&mut rows.spans, &mut order);
     }
     Ok(rows)
 }
@@ -471,20 +504,54 @@ impl<R> Spans<R> {
     /// Row `i`, decoded again (`None` only if what decoded once does not decode again).
     pub fn get(&self, i: usize) -> Option<R> {
         let (start, end) = *self.spans.get(i)?;
-        (self.row)(&self.body, start, end)
+        (self.row)(&self.body, start, end, true)
+    }
+
+    /// Row `i` as [`Spans::get`] makes it, its server object left out (`null`): for what reads
+    /// only its cells.
+    pub fn cells_of(&self, i: usize) -> Option<R> {
+        let (start, end) = *self.spans.get(i)?;
+        (self.row)(&self.body, start, end, false)
     }
 
     /// The server's object of row `i`, not decoded until read.
     pub fn json(&self, i: usize) -> Option<RowJson> {
         let (start, end) = *self.spans.get(i)?;
-        Some((self.json)(&self.body, start, end))
+        Some(RowJson(Inner::Raw {
+            body: Arc::clone(&self.body),
+            start,
+            end,
+            codec: self.codec,
+            made: OnceLock::new(),
+        }))
+    }
+
+    /// Appends the server's object of row `i` to `out` as [`RowJson::write`] appends
+    /// [`Spans::json`]'s, without making it.
+    pub fn write_json(
+        &self,
+        i: usize,
+        out: &mut Vec<u8>,
+        masker: &Masker,
+        pretty: bool,
+        level: usize,
+    ) -> Option<io::Result<()>> {
+        let (start, end) = *self.spans.get(i)?;
+        Some((self.codec.append)(
+            &self.body[start as usize..end as usize],
+            masker.none_in(&self.body),
+            out,
+            masker,
+            pretty,
+            level,
+        ))
     }
 
     /// Keeps the rows `keep` says, in their order (each decoded once more).
     pub fn retain(&mut self, mut keep: impl FnMut(&R) -> bool) {
         let (body, row) = (&self.body, &self.row);
         self.spans
-            .retain(|&(start, end)| row(body, start, end).is_some_and(|r| keep(&r)));
+            .retain(|&(start, end)| row(body, start, end, true).is_some_and(|r| keep(&r)));
     }
 }
 

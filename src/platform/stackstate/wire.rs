@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::platform::interface::Items;
+use crate::platform::row_json::plain::{Field as Plain, Seen, members};
 use crate::platform::row_json::{JsonField, Shape, SortedJson, serialize_merged};
 
 /// `ServiceToken`: one element of `GET /security/tokens`. Decoded field by field (a list holds
@@ -185,6 +186,59 @@ decode_fields!(IngestionApiKey, "an ingestion API key", [
     expiration => "expiration",
 ]);
 
+/// The members of a plain token ([`crate::platform::row_json::plain::members`]) that decode as
+/// its fields, each handed to `set` by its field's number (0 `id`, 1 `lastUpdateTimestamp`, 2
+/// `name`, 3 `description`, 4 `expiration`, 5 `roles`, 6 `dedicatedSubject`); any other member,
+/// one given twice or a value of another type declines the object (serde reads it).
+fn token_members<'a>(text: &'a str, mut set: impl FnMut(u32, Plain<'a>)) -> Option<usize> {
+    let mut seen = Seen::default();
+    members(text, |key, value| {
+        let field = match key {
+            "id" => 0,
+            "lastUpdateTimestamp" => 1,
+            "name" => 2,
+            "description" => 3,
+            "expiration" => 4,
+            "roles" => 5,
+            "dedicatedSubject" => 6,
+            // Kept in `extra` as a `Value`: serde's.
+            _ => return None,
+        };
+        seen.first(field)?;
+        let fits = match (field, value) {
+            (0 | 1 | 4, v) => v.int().is_some(),
+            (2, Plain::Str(_)) | (5, Plain::Strs(_)) => true,
+            (3 | 6, v) => matches!(v, Plain::Str(_) | Plain::Null),
+            _ => false,
+        };
+        fits.then(|| set(field, value))
+    })
+}
+
+/// [`token_members`] of an ingestion API key: 0 `id`, 1 `lastUpdateTimestamp`, 2 `name`, 3
+/// `description`, 4 `expiration`.
+fn key_members<'a>(text: &'a str, mut set: impl FnMut(u32, Plain<'a>)) -> Option<usize> {
+    let mut seen = Seen::default();
+    members(text, |key, value| {
+        let field = match key {
+            "id" => 0,
+            "lastUpdateTimestamp" => 1,
+            "name" => 2,
+            "description" => 3,
+            "expiration" => 4,
+            _ => return None,
+        };
+        seen.first(field)?;
+        let fits = match (field, value) {
+            (0 | 1 | 4, v) => v.int().is_some(),
+            (2, Plain::Str(_)) => true,
+            (3, v) => matches!(v, Plain::Str(_) | Plain::Null),
+            _ => false,
+        };
+        fits.then(|| set(field, value))
+    })
+}
+
 impl SortedJson for ServiceToken {
     const SHAPE: Shape = Shape {
         always: &["name", "roles"],
@@ -192,35 +246,30 @@ impl SortedJson for ServiceToken {
     };
 
     fn from_plain(text: &str) -> Option<(Self, usize)> {
-        use crate::platform::row_json::plain::{Field, Seen, items, members};
+        use crate::platform::row_json::plain::{Field, items};
         let mut t = ServiceToken::default();
-        let mut seen = Seen::default();
-        let n = members(text, |key, value| {
-            let field = match key {
-                "id" => 0,
-                "lastUpdateTimestamp" => 1,
-                "name" => 2,
-                "description" => 3,
-                "expiration" => 4,
-                "roles" => 5,
-                "dedicatedSubject" => 6,
-                // Kept in `extra` as a `Value`: serde's.
-                _ => return None,
-            };
-            seen.first(field)?;
-            match (field, value) {
-                (0, v) => t.id = v.int()?,
-                (1, v) => t.last_update_timestamp = v.int()?,
-                (2, Field::Str(s)) => t.name = s.into(),
-                (3, v) => t.description = v.text()?,
-                (4, v) => t.expiration = v.int()?,
-                (5, Field::Strs(strs)) => t.roles = items(strs).map(Into::into).collect(),
-                (6, v) => t.dedicated_subject = v.text()?,
-                _ => return None,
-            }
-            Some(())
+        let n = token_members(text, |field, value| match (field, value) {
+            (0, v) => t.id = v.int().flatten(),
+            (1, v) => t.last_update_timestamp = v.int().flatten(),
+            (2, Field::Str(s)) => t.name = s.into(),
+            (3, v) => t.description = v.text().flatten(),
+            (4, v) => t.expiration = v.int().flatten(),
+            (5, Field::Strs(strs)) => t.roles = items(strs).map(Into::into).collect(),
+            (6, v) => t.dedicated_subject = v.text().flatten(),
+            _ => {}
         })?;
         Some((t, n))
+    }
+
+    fn plain_name(text: &str) -> Option<(&str, usize)> {
+        use crate::platform::row_json::plain::Field;
+        let mut name = "";
+        let n = token_members(text, |field, value| {
+            if let (2, Field::Str(s)) = (field, value) {
+                name = s;
+            }
+        })?;
+        Some((name, n))
     }
 
     fn serialize_sorted<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -257,30 +306,28 @@ impl SortedJson for IngestionApiKey {
 
     /// As [`ServiceToken::from_plain`] reads a token.
     fn from_plain(text: &str) -> Option<(Self, usize)> {
-        use crate::platform::row_json::plain::{Field, Seen, members};
+        use crate::platform::row_json::plain::Field;
         let mut k = IngestionApiKey::default();
-        let mut seen = Seen::default();
-        let n = members(text, |key, value| {
-            let field = match key {
-                "id" => 0,
-                "lastUpdateTimestamp" => 1,
-                "name" => 2,
-                "description" => 3,
-                "expiration" => 4,
-                _ => return None,
-            };
-            seen.first(field)?;
-            match (field, value) {
-                (0, v) => k.id = v.int()?,
-                (1, v) => k.last_update_timestamp = v.int()?,
-                (2, Field::Str(s)) => k.name = s.into(),
-                (3, v) => k.description = v.text()?,
-                (4, v) => k.expiration = v.int()?,
-                _ => return None,
-            }
-            Some(())
+        let n = key_members(text, |field, value| match (field, value) {
+            (0, v) => k.id = v.int().flatten(),
+            (1, v) => k.last_update_timestamp = v.int().flatten(),
+            (2, Field::Str(s)) => k.name = s.into(),
+            (3, v) => k.description = v.text().flatten(),
+            (4, v) => k.expiration = v.int().flatten(),
+            _ => {}
         })?;
         Some((k, n))
+    }
+
+    fn plain_name(text: &str) -> Option<(&str, usize)> {
+        use crate::platform::row_json::plain::Field;
+        let mut name = "";
+        let n = key_members(text, |field, value| {
+            if let (2, Field::Str(s)) = (field, value) {
+                name = s;
+            }
+        })?;
+        Some((name, n))
     }
 
     fn serialize_sorted<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -577,7 +624,14 @@ mod tests {
             // Read without serde where it is plain, the object is what serde decodes, of the
             // same length; and an object serde refuses is never read so.
             let serde_one = serde_json::from_str::<ServiceToken>(&object);
-            if let Some((t, n)) = ServiceToken::from_plain(&object) {
+            let plain = ServiceToken::from_plain(&object);
+            // What a walk reads of it without making the row: the row's name and length, and
+            // only when the row is read so.
+            proptest::prop_assert_eq!(
+                ServiceToken::plain_name(&object).map(|(name, n)| (name.to_string(), n)),
+                plain.as_ref().map(|(t, n)| (t.name.to_string(), *n))
+            );
+            if let Some((t, n)) = plain {
                 proptest::prop_assert_eq!(n, object.len());
                 proptest::prop_assert_eq!(Some(t), serde_one.ok());
             }
@@ -654,6 +708,10 @@ mod tests {
                 .map(|&(k, v)| format!("\"{}\":{}", KEYS[k], VALUES[v]))
                 .collect::<Vec<_>>().join(","));
             let serde_one = serde_json::from_str::<IngestionApiKey>(&object);
+            proptest::prop_assert_eq!(
+                IngestionApiKey::plain_name(&object).map(|(name, n)| (name.to_string(), n)),
+                IngestionApiKey::from_plain(&object).map(|(k, n)| (k.name.to_string(), n))
+            );
             if let Some((k, n)) = IngestionApiKey::from_plain(&object) {
                 proptest::prop_assert_eq!(n, object.len());
                 proptest::prop_assert_eq!(Some(k), serde_one.ok());
@@ -794,8 +852,31 @@ mod tests {
             assert_eq!(&k, t);
             assert_eq!(&k_json, json);
             assert_eq!(&kept.json(i).unwrap(), json);
+            // Its cells without its object, and its object written without being made.
+            let (c, c_json) = kept.cells_of(i).unwrap();
+            assert_eq!(&c, t);
+            assert_eq!(*c_json, Value::Null);
+            let masker = crate::redact::Masker::now(None);
+            for pretty in [false, true] {
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                kept.write_json(i, &mut a, &masker, pretty, 2)
+                    .unwrap()
+                    .unwrap();
+                json.write(&mut b, &masker, pretty, 2).unwrap();
+                assert_eq!(String::from_utf8(a).unwrap(), String::from_utf8(b).unwrap());
+            }
         }
         assert!(kept.get(decoded.len()).is_none());
+        assert!(
+            kept.write_json(
+                decoded.len(),
+                &mut Vec::new(),
+                &crate::redact::Masker::now(None),
+                true,
+                2
+            )
+            .is_none()
+        );
         kept.retain(|(t, _)| t.name != "b");
         assert_eq!(ids(&kept), [4, 5, 1]);
         // An answer in order is kept in its order.
