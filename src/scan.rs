@@ -113,17 +113,18 @@ pub fn bytes_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
 
 /// The order of `n` items (their indices): by `group`, then by `text` in byte order
 /// ([`bytes_order`]), then by `tie`, then by index (a stable sort's order). Each item is
-/// sorted as a key of its group and its text's first 16 bytes, read once, so most comparisons
-/// touch neither the text nor `tie`; runs already in order are found and merged, not sorted
-/// again (an answer is often a few such runs).
+/// sorted as a key of its group, its text's first 16 bytes and its length, read once, so that
+/// comparisons touch the text only when two texts share 16 bytes and are longer; runs already
+/// in order are found and merged, not sorted again (an answer is often a few such runs).
 pub fn sorted_order<'t>(
     n: usize,
     group: &dyn Fn(usize) -> u32,
     text: &dyn Fn(usize) -> &'t [u8],
     tie: &dyn Fn(usize, usize) -> std::cmp::Ordering,
 ) -> Vec<u32> {
-    // The first 16 bytes, big-endian, zeros after a shorter text: keys in the order of the
-    // texts, equal keys for texts that differ only past 16 bytes (or in trailing zero bytes).
+    // The first 16 bytes, big-endian, zeros after a shorter text, then the length (17 for any
+    // longer): keys in the order of the texts, equal only for the same text or for texts longer
+    // than 16 bytes that share them.
     let prefix = |t: &[u8]| {
         let mut b = [0u8; 16];
         let k = t.len().min(16);
@@ -133,16 +134,20 @@ pub fn sorted_order<'t>(
             u64::from_be_bytes(b[8..].try_into().expect("eight bytes")),
         )
     };
-    let mut keys: Vec<(u32, u32, u64, u64)> = (0..n)
+    let mut keys: Vec<(u32, u32, u64, u64, u32)> = (0..n)
         .map(|i| {
-            let (hi, lo) = prefix(text(i));
-            (group(i), i as u32, hi, lo)
+            let t = text(i);
+            let (hi, lo) = prefix(t);
+            (group(i), i as u32, hi, lo, t.len().min(17) as u32)
         })
         .collect();
     keys.sort_by(|a, b| {
-        (a.0, a.2, a.3)
-            .cmp(&(b.0, b.2, b.3))
-            .then_with(|| bytes_order(text(a.1 as usize), text(b.1 as usize)))
+        (a.0, a.2, a.3, a.4)
+            .cmp(&(b.0, b.2, b.3, b.4))
+            .then_with(|| match a.4 > 16 {
+                true => bytes_order(text(a.1 as usize), text(b.1 as usize)),
+                false => std::cmp::Ordering::Equal,
+            })
             .then_with(|| tie(a.1 as usize, b.1 as usize))
     });
     keys.into_iter().map(|k| k.1).collect()

@@ -223,6 +223,51 @@ pub fn decode_kept<T: SortedJson + DeserializeOwned, R>(
     }
 }
 
+/// The elements of a JSON array answer, each decoded as `T` and made into what `row` makes of
+/// it (left out where that is `None`), in the answer's order, without their objects: what
+/// [`decode_kept`] makes of them with `row` ignoring the object. A large answer is decoded by
+/// two threads, as [`walk_spans`] walks it.
+pub fn decode_mapped<T: SortedJson + DeserializeOwned, R: Send>(
+    body: &str,
+    row: &(dyn Fn(T) -> Option<R> + Sync),
+) -> serde_json::Result<Vec<R>> {
+    let part = |from: usize, stop: usize| {
+        let mut rows = Vec::new();
+        let walked = elements(body, from, stop, &mut |i| {
+            let (t, n) = decode_at::<T>(&body[i..])?;
+            rows.extend(row(t));
+            Some(i + n)
+        })?;
+        Some((rows, walked))
+    };
+    let whole = || -> Option<Vec<R>> {
+        let Some(i) = first_element(body)? else {
+            return Some(Vec::new());
+        };
+        let Some(seam) = two_threads(body) else {
+            return part(i, usize::MAX).map(|(rows, _)| rows);
+        };
+        std::thread::scope(|s| {
+            let second = s.spawn(move || part(seam, usize::MAX));
+            let (mut rows, walked) = part(i, seam)?;
+            if walked == Walked::Stopped {
+                rows.extend(second.join().ok()??.0);
+            }
+            Some(rows)
+        })
+    };
+    whole().ok_or_else(|| whole_error::<T>(body))
+}
+
+/// Where a second thread is to begin walking `body` (an element's likely start half way), for
+/// an answer large enough to be walked by two threads on a machine that has them.
+fn two_threads(body: &str) -> Option<usize> {
+    let two = body.len() >= TWO_THREADS_FROM
+        && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    two.then(|| likely_element(body.as_bytes(), body.len() / 2))
+        .flatten()
+}
+
 /// Walks the elements of a JSON array answer in one pass: each decoded as `T` where it lies, its
 /// end told by the decoder (no pass to split the array first), and given to `each` with where
 /// its object starts and ends in `body`. `None`: anything but `[`, such elements, `,` and `]`.
@@ -345,12 +390,7 @@ fn walk_spans<T: SortedJson + DeserializeOwned + Send>(
     let Some(i) = first_element(body)? else {
         return Some(Walk::default());
     };
-    let two = body.len() >= TWO_THREADS_FROM
-        && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
-    let Some(seam) = two
-        .then(|| likely_element(body.as_bytes(), body.len() / 2))
-        .flatten()
-    else {
+    let Some(seam) = two_threads(body) else {
         return Part::walk(body, i, usize::MAX, name).map(|(part, _)| Walk::of(part));
     };
     std::thread::scope(|s| {
@@ -815,6 +855,15 @@ mod tests {
             }
             let seam = likely_element(body.as_bytes(), body.len() / 2).unwrap() as u32;
             trapped |= !spans.iter().any(|&(start, _)| start == seam);
+            // Rows made by two threads as they are decoded: those of one, in the answer's order.
+            let ids = |v: Value| v["id"].as_u64().filter(|id| id % 3 != 0);
+            let mapped = decode_mapped::<Value, u64>(&body, &ids).unwrap();
+            let one: Vec<u64> = serde_json::from_str::<Vec<Value>>(&body)
+                .unwrap()
+                .into_iter()
+                .filter_map(ids)
+                .collect();
+            assert_eq!(mapped, one);
         }
         assert!(trapped);
         for bad in [
@@ -824,6 +873,9 @@ mod tests {
         ] {
             assert_eq!(walk_spans::<Value>(&bad, name_of), None);
             assert_eq!(walked_by_one(&bad), None);
+            let whole = serde_json::from_str::<Vec<Value>>(&bad).unwrap_err();
+            let mapped = decode_mapped::<Value, ()>(&bad, &|_| Some(())).unwrap_err();
+            assert_eq!(mapped.to_string(), whole.to_string());
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::platform::interface::{
     TokenKind, Validation, col, fixed,
 };
 use crate::platform::kind::{CredentialKind, PlatformKind, Profile};
-use crate::platform::row_json::{RowJson, decode_kept, decode_rows};
+use crate::platform::row_json::{RowJson, decode_mapped, decode_rows};
 use crate::platform::stackstate::wire::{
     AuthorizeIngestionApiKeyRequest, GenerateIngestionApiKeyRequest,
     GeneratedIngestionApiKeyResponse, IngestionApiKey, NewServiceTokenRequest, ServerInfo,
@@ -136,10 +136,13 @@ impl TokenKind for ServiceTokens {
             .await
     }
 
-    async fn list_map<R>(client: &Client, mut f: impl FnMut(Token) -> Option<R>) -> Result<Vec<R>> {
+    async fn list_map<R: Send>(
+        client: &Client,
+        f: impl Fn(Token) -> Option<R> + Sync,
+    ) -> Result<Vec<R>> {
         client
             .get_text(TOKENS, |body| {
-                decode_kept(body, |t, json| f(token_row_of(t, json)))
+                decode_mapped(&body, &|t| f(token_row_of(t, Value::Null.into())))
             })
             .await
     }
@@ -271,10 +274,13 @@ impl TokenKind for IngestionApiKeys {
             .await
     }
 
-    async fn list_map<R>(client: &Client, mut f: impl FnMut(Token) -> Option<R>) -> Result<Vec<R>> {
+    async fn list_map<R: Send>(
+        client: &Client,
+        f: impl Fn(Token) -> Option<R> + Sync,
+    ) -> Result<Vec<R>> {
         client
             .get_text(KEYS, |body| {
-                decode_kept(body, |t, json| f(key_row_of(t, json)))
+                decode_mapped(&body, &|k| f(key_row_of(k, Value::Null.into())))
             })
             .await
     }
