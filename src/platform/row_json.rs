@@ -225,38 +225,18 @@ pub fn decode_kept<T: SortedJson + DeserializeOwned, R>(
 
 /// The elements of a JSON array answer, each decoded as `T` and made into what `row` makes of
 /// it (left out where that is `None`), in the answer's order, without their objects: what
-/// [`decode_kept`] makes of them with `row` ignoring the object. A large answer is decoded by
-/// two threads, as [`walk_spans`] walks it.
-pub fn decode_mapped<T: SortedJson + DeserializeOwned, R: Send>(
+/// [`decode_kept`] makes of them with `row` ignoring the object, without a count taken on the
+/// answer for each. One thread: two would each gather half the rows, and joining the halves
+/// holds the rows twice over (a list's memory bound is twice its answer).
+pub fn decode_mapped<T: SortedJson + DeserializeOwned, R>(
     body: &str,
-    row: &(dyn Fn(T) -> Option<R> + Sync),
+    row: &mut dyn FnMut(T) -> Option<R>,
 ) -> serde_json::Result<Vec<R>> {
-    let part = |from: usize, stop: usize| {
-        let mut rows = Vec::new();
-        let walked = elements(body, from, stop, &mut |i| {
-            let (t, n) = decode_at::<T>(&body[i..])?;
-            rows.extend(row(t));
-            Some(i + n)
-        })?;
-        Some((rows, walked))
-    };
-    let whole = || -> Option<Vec<R>> {
-        let Some(i) = first_element(body)? else {
-            return Some(Vec::new());
-        };
-        let Some(seam) = two_threads(body) else {
-            return part(i, usize::MAX).map(|(rows, _)| rows);
-        };
-        std::thread::scope(|s| {
-            let second = s.spawn(move || part(seam, usize::MAX));
-            let (mut rows, walked) = part(i, seam)?;
-            if walked == Walked::Stopped {
-                rows.extend(second.join().ok()??.0);
-            }
-            Some(rows)
-        })
-    };
-    whole().ok_or_else(|| whole_error::<T>(body))
+    let mut rows = Vec::new();
+    match walk::<T>(body, &mut |t, _, _| rows.extend(row(t))) {
+        Some(()) => Ok(rows),
+        None => Err(whole_error::<T>(body)),
+    }
 }
 
 /// Where a second thread is to begin walking `body` (an element's likely start half way), for
@@ -855,9 +835,9 @@ mod tests {
             }
             let seam = likely_element(body.as_bytes(), body.len() / 2).unwrap() as u32;
             trapped |= !spans.iter().any(|&(start, _)| start == seam);
-            // Rows made by two threads as they are decoded: those of one, in the answer's order.
+            // Rows made as they are decoded: those of the whole answer, in its order.
             let ids = |v: Value| v["id"].as_u64().filter(|id| id % 3 != 0);
-            let mapped = decode_mapped::<Value, u64>(&body, &ids).unwrap();
+            let mapped = decode_mapped::<Value, u64>(&body, &mut |v| ids(v)).unwrap();
             let one: Vec<u64> = serde_json::from_str::<Vec<Value>>(&body)
                 .unwrap()
                 .into_iter()
@@ -874,7 +854,7 @@ mod tests {
             assert_eq!(walk_spans::<Value>(&bad, name_of), None);
             assert_eq!(walked_by_one(&bad), None);
             let whole = serde_json::from_str::<Vec<Value>>(&bad).unwrap_err();
-            let mapped = decode_mapped::<Value, ()>(&bad, &|_| Some(())).unwrap_err();
+            let mapped = decode_mapped::<Value, ()>(&bad, &mut |_| Some(())).unwrap_err();
             assert_eq!(mapped.to_string(), whole.to_string());
         }
     }
