@@ -186,11 +186,16 @@ decode_fields!(IngestionApiKey, "an ingestion API key", [
     expiration => "expiration",
 ]);
 
-/// The members of a plain token ([`crate::platform::row_json::plain::members`]) that decode as
-/// its fields, each handed to `set` by its field's number (0 `id`, 1 `lastUpdateTimestamp`, 2
-/// `name`, 3 `description`, 4 `expiration`, 5 `roles`, 6 `dedicatedSubject`); any other member,
+/// The members of a plain token or key ([`crate::platform::row_json::plain::members`]) that
+/// decode as its fields, each handed to `set` by its field's number: 0 `id`, 1
+/// `lastUpdateTimestamp`, 2 `name`, 3 `description`, 4 `expiration`, and a token's 5 `roles`
+/// and 6 `dedicatedSubject` (an ingestion API key has the first `known` = 5). Any other member,
 /// one given twice or a value of another type declines the object (serde reads it).
-fn token_members<'a>(text: &'a str, mut set: impl FnMut(u32, Plain<'a>)) -> Option<usize> {
+fn plain_members<'a>(
+    text: &'a str,
+    known: u32,
+    mut set: impl FnMut(u32, Plain<'a>),
+) -> Option<usize> {
     let mut seen = Seen::default();
     members(text, |key, value| {
         let field = match key {
@@ -201,9 +206,12 @@ fn token_members<'a>(text: &'a str, mut set: impl FnMut(u32, Plain<'a>)) -> Opti
             "expiration" => 4,
             "roles" => 5,
             "dedicatedSubject" => 6,
-            // Kept in `extra` as a `Value`: serde's.
-            _ => return None,
+            _ => u32::MAX,
         };
+        // Kept in `extra` as a `Value`: serde's.
+        if field >= known {
+            return None;
+        }
         seen.first(field)?;
         let fits = match (field, value) {
             (0 | 1 | 4, v) => v.int().is_some(),
@@ -215,29 +223,10 @@ fn token_members<'a>(text: &'a str, mut set: impl FnMut(u32, Plain<'a>)) -> Opti
     })
 }
 
-/// [`token_members`] of an ingestion API key: 0 `id`, 1 `lastUpdateTimestamp`, 2 `name`, 3
-/// `description`, 4 `expiration`.
-fn key_members<'a>(text: &'a str, mut set: impl FnMut(u32, Plain<'a>)) -> Option<usize> {
-    let mut seen = Seen::default();
-    members(text, |key, value| {
-        let field = match key {
-            "id" => 0,
-            "lastUpdateTimestamp" => 1,
-            "name" => 2,
-            "description" => 3,
-            "expiration" => 4,
-            _ => return None,
-        };
-        seen.first(field)?;
-        let fits = match (field, value) {
-            (0 | 1 | 4, v) => v.int().is_some(),
-            (2, Plain::Str(_)) => true,
-            (3, v) => matches!(v, Plain::Str(_) | Plain::Null),
-            _ => false,
-        };
-        fits.then(|| set(field, value))
-    })
-}
+/// The fields a token has, of [`plain_members`]'s.
+const TOKEN_FIELDS: u32 = 7;
+/// The fields an ingestion API key has.
+const KEY_FIELDS: u32 = 5;
 
 impl SortedJson for ServiceToken {
     const SHAPE: Shape = Shape {
@@ -248,7 +237,7 @@ impl SortedJson for ServiceToken {
     fn from_plain(text: &str) -> Option<(Self, usize)> {
         use crate::platform::row_json::plain::{Field, items};
         let mut t = ServiceToken::default();
-        let n = token_members(text, |field, value| match (field, value) {
+        let n = plain_members(text, TOKEN_FIELDS, |field, value| match (field, value) {
             (0, v) => t.id = v.int().flatten(),
             (1, v) => t.last_update_timestamp = v.int().flatten(),
             (2, Field::Str(s)) => t.name = s.into(),
@@ -264,7 +253,7 @@ impl SortedJson for ServiceToken {
     fn plain_name(text: &str) -> Option<(&str, usize)> {
         use crate::platform::row_json::plain::Field;
         let mut name = "";
-        let n = token_members(text, |field, value| {
+        let n = plain_members(text, TOKEN_FIELDS, |field, value| {
             if let (2, Field::Str(s)) = (field, value) {
                 name = s;
             }
@@ -308,7 +297,7 @@ impl SortedJson for IngestionApiKey {
     fn from_plain(text: &str) -> Option<(Self, usize)> {
         use crate::platform::row_json::plain::Field;
         let mut k = IngestionApiKey::default();
-        let n = key_members(text, |field, value| match (field, value) {
+        let n = plain_members(text, KEY_FIELDS, |field, value| match (field, value) {
             (0, v) => k.id = v.int().flatten(),
             (1, v) => k.last_update_timestamp = v.int().flatten(),
             (2, Field::Str(s)) => k.name = s.into(),
@@ -322,7 +311,7 @@ impl SortedJson for IngestionApiKey {
     fn plain_name(text: &str) -> Option<(&str, usize)> {
         use crate::platform::row_json::plain::Field;
         let mut name = "";
-        let n = key_members(text, |field, value| {
+        let n = plain_members(text, KEY_FIELDS, |field, value| {
             if let (2, Field::Str(s)) = (field, value) {
                 name = s;
             }
