@@ -1,6 +1,8 @@
-//! A closed stdout (`sts … | head -1`) ends quietly with exit 0 (STYLE "Errors"), in text and in
-//! JSON, for both list commands. The output must be larger than the pipe buffer (64 KiB) for
-//! `sts` to meet the closed pipe at all, so the sandbox is seeded with 1,500 rows of each.
+//! A closed stdout (`sts … | head -1`) ends quietly with exit 0 (STYLE "Errors"), in text, JSON
+//! and jsonl, for both list commands. The output must be larger than the pipe buffer (64 KiB)
+//! for `sts` to meet the closed pipe at all, so the sandbox is seeded with 1,500 rows of each,
+//! and 5,000 more service tokens: a list of more than 4,096 rows is made by two threads, and the
+//! one not writing must stop too.
 
 use std::process::Command;
 
@@ -16,7 +18,7 @@ fn seeded() -> Sandbox {
         sb.http()
             .post(format!("{}/_sandbox/seed", sb.url))
             .header("X-API-Token", &sb.admin_token),
-        Some(json!({"service_tokens": ROWS, "ingestion_api_keys": ROWS})),
+        Some(json!({"service_tokens": ROWS + 5000, "ingestion_api_keys": ROWS})),
     );
     assert!(status < 300, "seed: {status} {body}");
     sb
@@ -66,6 +68,7 @@ fn head_1_of_a_long_list_exits_0_with_nothing_on_stderr() {
     for (args, first) in [
         ("service-token list", "ID"),
         ("service-token list -o json", "{"),
+        ("service-token list -o jsonl", "{"),
         ("ingestion-api-key list", "ID"),
         ("ingestion-api-key list -o json", "{"),
         ("service-token list --no-headers", ""),
