@@ -72,19 +72,6 @@ impl<T: JsonRow + ?Sized> JsonRow for &T {
     }
 }
 
-/// A row borrowed or made for the moment (a list's row kept as its text).
-impl<T: JsonRow + Clone> JsonRow for std::borrow::Cow<'_, T> {
-    fn write_row(
-        &self,
-        out: &mut Vec<u8>,
-        m: &Masker,
-        pretty: bool,
-        level: usize,
-    ) -> io::Result<()> {
-        (**self).write_row(out, m, pretty, level)
-    }
-}
-
 /// A list row's server object, serialised straight from what the platform decoded.
 impl JsonRow for RowJson {
     fn write_row(
@@ -482,7 +469,9 @@ fn piped_table(
                     }
                     m.widths[i] = m.widths[i].max(width(c));
                 }
-                m.row_ends.push(to);
+                if hold {
+                    m.row_ends.push(to);
+                }
             }
             Ok(())
         },

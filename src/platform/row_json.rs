@@ -206,17 +206,9 @@ pub fn decode_rows<T: SortedJson + DeserializeOwned, R>(
     body: Arc<String>,
     mut row: impl FnMut(T, RowJson) -> R,
 ) -> serde_json::Result<Vec<R>> {
-    decode_kept(body, |t, json| Some(row(t, json)))
-}
-
-/// [`decode_rows`] keeping only the rows `row` makes something of.
-pub fn decode_kept<T: SortedJson + DeserializeOwned, R>(
-    body: Arc<String>,
-    mut row: impl FnMut(T, RowJson) -> Option<R>,
-) -> serde_json::Result<Vec<R>> {
     let mut rows = Vec::new();
     match walk::<T>(&body, &mut |t, start, end| {
-        rows.extend(row(t, raw_row::<T>(&body, start, end)));
+        rows.push(row(t, raw_row::<T>(&body, start, end)));
     }) {
         Some(()) => Ok(rows),
         None => Err(whole_error::<T>(&body)),
@@ -224,9 +216,8 @@ pub fn decode_kept<T: SortedJson + DeserializeOwned, R>(
 }
 
 /// The elements of a JSON array answer, each decoded as `T` and made into what `row` makes of
-/// it (left out where that is `None`), in the answer's order, without their objects: what
-/// [`decode_kept`] makes of them with `row` ignoring the object, without a count taken on the
-/// answer for each. One thread: two would each gather half the rows, and joining the halves
+/// it (left out where that is `None`), in the answer's order, without their objects: the rows
+/// of [`decode_rows`] without a count taken on the answer for each. One thread: two would each gather half the rows, and joining the halves
 /// holds the rows twice over (a list's memory bound is twice its answer).
 pub fn decode_mapped<T: SortedJson + DeserializeOwned, R>(
     body: &str,

@@ -223,6 +223,18 @@ fn plain_members<'a>(
     })
 }
 
+/// The name and length of a plain token or key ([`SortedJson::plain_name`]): its members read
+/// as [`plain_members`] reads them for `from_plain`, none kept but the name.
+fn plain_name_of(text: &str, known: u32) -> Option<(&str, usize)> {
+    let mut name = "";
+    let n = plain_members(text, known, |field, value| {
+        if let (2, Plain::Str(s)) = (field, value) {
+            name = s;
+        }
+    })?;
+    Some((name, n))
+}
+
 /// The fields a token has, of [`plain_members`]'s.
 const TOKEN_FIELDS: u32 = 7;
 /// The fields an ingestion API key has.
@@ -251,14 +263,7 @@ impl SortedJson for ServiceToken {
     }
 
     fn plain_name(text: &str) -> Option<(&str, usize)> {
-        use crate::platform::row_json::plain::Field;
-        let mut name = "";
-        let n = plain_members(text, TOKEN_FIELDS, |field, value| {
-            if let (2, Field::Str(s)) = (field, value) {
-                name = s;
-            }
-        })?;
-        Some((name, n))
+        plain_name_of(text, TOKEN_FIELDS)
     }
 
     fn serialize_sorted<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -309,14 +314,7 @@ impl SortedJson for IngestionApiKey {
     }
 
     fn plain_name(text: &str) -> Option<(&str, usize)> {
-        use crate::platform::row_json::plain::Field;
-        let mut name = "";
-        let n = plain_members(text, KEY_FIELDS, |field, value| {
-            if let (2, Field::Str(s)) = (field, value) {
-                name = s;
-            }
-        })?;
-        Some((name, n))
+        plain_name_of(text, KEY_FIELDS)
     }
 
     fn serialize_sorted<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
