@@ -8,6 +8,7 @@
 //! and info families named without their `_total` and `_info` suffixes, and `# EOF`.
 
 use std::fmt::Write as _;
+use std::ops::Range;
 
 use chrono::{DateTime, Utc};
 
@@ -222,34 +223,33 @@ pub fn render_as(
         contexts,
         refresh,
         &mut out,
-        &mut |_| Ok(()),
+        &mut |out, n, lines| {
+            lines(0..n, out);
+            Ok(())
+        },
     );
     out
 }
 
 /// The exposition of a list (`-o prometheus`, [`render`]'s text) written to `w` as it is made,
-/// a buffer at a time, rather than whole.
+/// a block of lines at a time (by two threads for a large list), rather than whole.
 pub fn write_rendered(
     w: &mut impl std::io::Write,
     credentials: &mut [CredentialRecord],
     contexts: &[ContextRecord],
 ) -> std::io::Result<()> {
-    const SPILL: usize = 64 * 1024;
-    let mut out = String::with_capacity(SPILL + 1024);
-    let mut spill = |out: &mut String| {
-        if out.len() >= SPILL {
-            w.write_all(out.as_bytes())?;
-            out.clear();
-        }
-        Ok(())
-    };
+    let mut out = String::new();
     render_with(
         Format::Text,
         credentials,
         contexts,
         None,
         &mut out,
-        &mut spill,
+        &mut |out, n, lines| {
+            w.write_all(out.as_bytes())?;
+            out.clear();
+            super::stream::write_blocks(w, n, lines)
+        },
     )?;
     w.write_all(out.as_bytes())?;
     w.flush()
@@ -261,10 +261,9 @@ pub fn write_rendered(
 /// names sorted) is left as it is.
 fn sort_records(credentials: &mut [CredentialRecord]) {
     let text = crate::scan::text_order;
-    let compare = |a: &CredentialRecord, b: &CredentialRecord| {
-        text(&a.context, &b.context)
-            .then_with(|| text(a.kind, b.kind))
-            .then_with(|| text(&a.name, &b.name))
+    // From the name on: within a (context, kind) group, all that tells records apart.
+    let rest = |a: &CredentialRecord, b: &CredentialRecord| {
+        text(&a.name, &b.name)
             .then_with(|| text(&a.id, &b.id))
             .then_with(|| {
                 (
@@ -283,6 +282,11 @@ fn sort_records(credentials: &mut [CredentialRecord]) {
                     ))
             })
     };
+    let compare = |a: &CredentialRecord, b: &CredentialRecord| {
+        text(&a.context, &b.context)
+            .then_with(|| text(a.kind, b.kind))
+            .then_with(|| rest(a, b))
+    };
     if credentials.is_sorted_by(|a, b| compare(a, b).is_le()) {
         return;
     }
@@ -296,31 +300,50 @@ fn sort_records(credentials: &mut [CredentialRecord]) {
     }
     groups.sort_unstable_by(|a, b| text(a.0, b.0).then_with(|| text(a.1, b.1)));
     groups.dedup();
-    let rank = |c: &CredentialRecord| {
-        groups
-            .binary_search_by(|g| text(g.0, &c.context).then_with(|| text(g.1, c.kind)))
-            .unwrap_or(0) as u32
+    // Most often one context's list: one group, no rank to look up.
+    let ranks: Vec<u32> = match groups.len() {
+        1 => Vec::new(),
+        _ => credentials
+            .iter()
+            .map(|c| {
+                groups
+                    .binary_search_by(|g| text(g.0, &c.context).then_with(|| text(g.1, c.kind)))
+                    .unwrap_or(0) as u32
+            })
+            .collect(),
     };
-    let ranks: Vec<u32> = credentials.iter().map(rank).collect();
     let mut order = crate::scan::sorted_order(
         credentials.len(),
-        &|i| ranks[i],
+        &|i| ranks.get(i).copied().unwrap_or(0),
         &|i| credentials[i].name.as_bytes(),
-        &|a, b| compare(&credentials[a], &credentials[b]),
+        &|a, b| rest(&credentials[a], &credentials[b]),
     );
     drop(ranks);
     crate::scan::permute(credentials, &mut order);
 }
 
-/// Writes the exposition onto `out`, handing it to `spill` after each credential's line (which
-/// may write it out and clear it).
+/// A family of credential moments: its name, help and type, and the moment of a record.
+type TimeFamily = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&CredentialRecord) -> Option<i64>,
+);
+
+/// How [`render_with`] has the lines of a credential family made: given what is written so far,
+/// the records' count, and what makes the lines of a range of them.
+type Emit<'a> = dyn FnMut(&mut String, usize, &(dyn Fn(Range<usize>, &mut String) + Sync)) -> std::io::Result<()>
+    + 'a;
+
+/// Writes the exposition onto `out`, each credential family's lines made by `emit` (which may
+/// write `out` out and clear it first).
 fn render_with(
     format: Format,
     credentials: &mut [CredentialRecord],
     contexts: &[ContextRecord],
     refresh: Option<&RefreshRecord>,
     out: &mut String,
-    spill: &mut dyn FnMut(&mut String) -> std::io::Result<()>,
+    emit: &mut Emit<'_>,
 ) -> std::io::Result<()> {
     let family = |out: &mut String, name: &str, help: &str, kind: &str| {
         family(out, format, name, help, kind)
@@ -368,83 +391,65 @@ fn render_with(
             (true, false) => Labels::Masked,
         });
     }
+    let credentials = &*credentials;
     let labels = |out: &mut String, i: usize, c: &CredentialRecord| match keep[i] {
         Labels::AsTheyAre => push_plain_labels(out, c),
         _ => push_credential_labels(out, c, &masker),
     };
-    let series = |out: &mut String,
-                  spill: &mut dyn FnMut(&mut String) -> std::io::Result<()>,
-                  name: &str,
-                  pick: &dyn Fn(&CredentialRecord) -> Option<i64>| {
-        for (i, c) in credentials.iter().enumerate() {
-            if let Some(ms) = pick(c).filter(|_| keep[i] != Labels::Dropped) {
-                out.push_str(name);
-                out.push('{');
-                labels(out, i, c);
-                out.push_str("} ");
-                push_seconds(out, ms);
-                out.push('\n');
-                spill(out)?;
+    let families: [TimeFamily; 3] = [
+        (
+            "sts_credential_expiration_timestamp_seconds",
+            "When the credential expires, in Unix seconds (no sample for one that never expires).",
+            "gauge",
+            |c| c.expires.get(),
+        ),
+        (
+            "sts_credential_last_used_timestamp_seconds",
+            "When the credential was last used, in Unix seconds, where the platform keeps it.",
+            "gauge",
+            |c| c.last_used.get(),
+        ),
+        (
+            "sts_credential_created_timestamp_seconds",
+            "When the credential was created, in Unix seconds, where the platform tells it.",
+            "gauge",
+            |c| c.created.get(),
+        ),
+    ];
+    for (name, help, kind, pick) in families {
+        family(out, name, help, kind);
+        emit(out, credentials.len(), &|range, out| {
+            for i in range {
+                let c = &credentials[i];
+                if let Some(ms) = pick(c).filter(|_| keep[i] != Labels::Dropped) {
+                    out.push_str(name);
+                    out.push('{');
+                    labels(out, i, c);
+                    out.push_str("} ");
+                    push_seconds(out, ms);
+                    out.push('\n');
+                }
             }
-        }
-        Ok::<(), std::io::Error>(())
-    };
-
-    family(
-        out,
-        "sts_credential_expiration_timestamp_seconds",
-        "When the credential expires, in Unix seconds (no sample for one that never expires).",
-        "gauge",
-    );
-    series(
-        out,
-        spill,
-        "sts_credential_expiration_timestamp_seconds",
-        &|c| c.expires.get(),
-    )?;
-
-    family(
-        out,
-        "sts_credential_last_used_timestamp_seconds",
-        "When the credential was last used, in Unix seconds, where the platform keeps it.",
-        "gauge",
-    );
-    series(
-        out,
-        spill,
-        "sts_credential_last_used_timestamp_seconds",
-        &|c| c.last_used.get(),
-    )?;
-
-    family(
-        out,
-        "sts_credential_created_timestamp_seconds",
-        "When the credential was created, in Unix seconds, where the platform tells it.",
-        "gauge",
-    );
-    series(
-        out,
-        spill,
-        "sts_credential_created_timestamp_seconds",
-        &|c| c.created.get(),
-    )?;
-
+        })?;
+    }
     family(
         out,
         "sts_credential_info",
         "Every credential, with its status (active, revoked, expired); always 1.",
         "info",
     );
-    for (i, c) in credentials.iter().enumerate() {
-        if keep[i] != Labels::Dropped {
-            out.push_str("sts_credential_info{");
-            labels(out, i, c);
-            out.push_str(",status=\"");
-            out.push_str(c.status.as_str());
-            out.push_str("\"} 1\n");
-            spill(out)?;
+    emit(out, credentials.len(), &|range, out| {
+        for i in range {
+            let c = &credentials[i];
+            if keep[i] != Labels::Dropped {
+                out.push_str("sts_credential_info{");
+                labels(out, i, c);
+                out.push_str(",status=\"");
+                out.push_str(c.status.as_str());
+                out.push_str("\"} 1\n");
+            }
         }
-    }
+    })?;
 
     family(
         out,
@@ -918,8 +923,22 @@ mod tests {
 
     #[test]
     fn written_as_made_it_is_the_rendered_text() {
-        let mut creds: Vec<CredentialRecord> = (0..3000)
-            .map(|i| record(&format!("n{}", 3000 - i), &i.to_string()))
+        // Enough for two threads to write the lines (more than 4,096), names seen twice, some
+        // with a secret or a quote in them, and a second context.
+        crate::redact::register("prom-secret-4321");
+        let mut creds: Vec<CredentialRecord> = (0..9000)
+            .map(|i| {
+                let name = match i % 7 {
+                    0 => format!("n{}-prom-secret-4321", i % 4000),
+                    1 => format!("n\"{}", i % 4000),
+                    _ => format!("n{}", 9000 - i % 4000),
+                };
+                let mut r = record(&name, &(i % 5000).to_string());
+                if i % 3 == 0 {
+                    r.context = "dev".into();
+                }
+                r
+            })
             .collect();
         let contexts = [ContextRecord {
             context: "prod".into(),
@@ -931,6 +950,7 @@ mod tests {
         let mut out = Vec::new();
         write_rendered(&mut out, &mut creds, &contexts).unwrap();
         assert!(whole.len() > 128 * 1024);
+        assert!(!whole.contains("prom-secret-4321") && whole.contains("n\\\"12"));
         assert_eq!(String::from_utf8(out).unwrap(), whole);
     }
 }

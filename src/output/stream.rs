@@ -231,6 +231,26 @@ impl Split {
     }
 }
 
+/// Writes to `w` the text `make` makes of `rows` rows, a block of them at a time, made by two
+/// threads when they are many (as [`Split::of`] says).
+pub fn write_blocks(
+    w: &mut dyn Write,
+    rows: usize,
+    make: &(dyn Fn(std::ops::Range<usize>, &mut String) + Sync),
+) -> io::Result<()> {
+    let split = Split::of(rows);
+    in_order::<String>(
+        split.blocks(rows),
+        split.two,
+        &|b, out| {
+            out.clear();
+            make(split.rows(b, rows), out);
+            Ok(())
+        },
+        &mut |out| w.write_all(out.as_bytes()),
+    )
+}
+
 /// Makes blocks `0..blocks`, each by `make` into a `T` (which it clears as it needs), and hands
 /// each to `take` in order. With `two`, a second thread makes every other block, at most one
 /// block ahead of `take`, so that what is held stays a few blocks whatever the list's size.

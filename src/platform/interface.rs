@@ -491,7 +491,10 @@ pub trait TokenKind {
     /// decoded, and left out where that is `None`: a list made into something smaller than its
     /// rows (the records of `-o prometheus`) is never held as rows. What `f` is given may lack
     /// its server object (`json` null): a record is made of the row's fields.
-    async fn list_map<R>(client: &Client, mut f: impl FnMut(Token) -> Option<R>) -> Result<Vec<R>> {
+    async fn list_map<R: Send>(
+        client: &Client,
+        f: impl Fn(Token) -> Option<R> + Sync,
+    ) -> Result<Vec<R>> {
         let mut made = Vec::new();
         for row in Self::list(client).await? {
             made.extend(f(row));

@@ -217,17 +217,48 @@ pub fn decode_rows<T: SortedJson + DeserializeOwned, R>(
 
 /// The elements of a JSON array answer, each decoded as `T` and made into what `row` makes of
 /// it (left out where that is `None`), in the answer's order, without their objects: the rows
-/// of [`decode_rows`] without a count taken on the answer for each. One thread: two would each gather half the rows, and joining the halves
-/// holds the rows twice over (a list's memory bound is twice its answer).
-pub fn decode_mapped<T: SortedJson + DeserializeOwned, R>(
-    body: &str,
-    row: &mut dyn FnMut(T) -> Option<R>,
+/// of [`decode_rows`] without a count taken on the answer for each. A large answer is decoded
+/// by two threads, as [`walk_spans`] walks it; the answer is let go before the two threads'
+/// rows are joined, so that joining them (which holds the second thread's twice for a moment)
+/// costs no more memory than the answer did (a list's memory bound is twice its answer).
+pub fn decode_mapped<T: SortedJson + DeserializeOwned, R: Send>(
+    body: Arc<String>,
+    row: &(dyn Fn(T) -> Option<R> + Sync),
 ) -> serde_json::Result<Vec<R>> {
-    let mut rows = Vec::new();
-    match walk::<T>(body, &mut |t, _, _| rows.extend(row(t))) {
-        Some(()) => Ok(rows),
-        None => Err(whole_error::<T>(body)),
-    }
+    let part = |from: usize, stop: usize, rows: &mut Vec<R>| {
+        elements(&body, from, stop, &mut |i| {
+            let (t, n) = decode_at::<T>(&body[i..])?;
+            rows.extend(row(t));
+            Some(i + n)
+        })
+    };
+    let halves = || -> Option<(Vec<R>, Vec<R>)> {
+        let Some(i) = first_element(&body)? else {
+            return Some(Default::default());
+        };
+        let mut rows = Vec::new();
+        let Some(seam) = two_threads(&body) else {
+            part(i, usize::MAX, &mut rows)?;
+            return Some((rows, Vec::new()));
+        };
+        std::thread::scope(|s| {
+            let second = s.spawn(move || {
+                let mut rows = Vec::new();
+                part(seam, usize::MAX, &mut rows).map(|_| rows)
+            });
+            match part(i, seam, &mut rows)? {
+                Walked::Stopped => Some((rows, second.join().ok()??)),
+                Walked::End => Some((rows, Vec::new())),
+            }
+        })
+    };
+    let Some((mut rows, second)) = halves() else {
+        return Err(whole_error::<T>(&body));
+    };
+    drop(body);
+    rows.reserve_exact(second.len());
+    rows.extend(second);
+    Ok(rows)
 }
 
 /// Where a second thread is to begin walking `body` (an element's likely start half way), for
@@ -828,7 +859,7 @@ mod tests {
             trapped |= !spans.iter().any(|&(start, _)| start == seam);
             // Rows made as they are decoded: those of the whole answer, in its order.
             let ids = |v: Value| v["id"].as_u64().filter(|id| id % 3 != 0);
-            let mapped = decode_mapped::<Value, u64>(&body, &mut |v| ids(v)).unwrap();
+            let mapped = decode_mapped::<Value, u64>(Arc::new(body.clone()), &ids).unwrap();
             let one: Vec<u64> = serde_json::from_str::<Vec<Value>>(&body)
                 .unwrap()
                 .into_iter()
@@ -845,7 +876,8 @@ mod tests {
             assert_eq!(walk_spans::<Value>(&bad, name_of), None);
             assert_eq!(walked_by_one(&bad), None);
             let whole = serde_json::from_str::<Vec<Value>>(&bad).unwrap_err();
-            let mapped = decode_mapped::<Value, ()>(&bad, &mut |_| Some(())).unwrap_err();
+            let mapped =
+                decode_mapped::<Value, ()>(Arc::new(bad.clone()), &|_| Some(())).unwrap_err();
             assert_eq!(mapped.to_string(), whole.to_string());
         }
     }

@@ -136,10 +136,13 @@ impl TokenKind for ServiceTokens {
             .await
     }
 
-    async fn list_map<R>(client: &Client, mut f: impl FnMut(Token) -> Option<R>) -> Result<Vec<R>> {
+    async fn list_map<R: Send>(
+        client: &Client,
+        f: impl Fn(Token) -> Option<R> + Sync,
+    ) -> Result<Vec<R>> {
         client
             .get_text(TOKENS, |body| {
-                decode_mapped(&body, &mut |t| f(token_row_of(t, Value::Null.into())))
+                decode_mapped(body, &|t| f(token_row_of(t, Value::Null.into())))
             })
             .await
     }
@@ -271,10 +274,13 @@ impl TokenKind for IngestionApiKeys {
             .await
     }
 
-    async fn list_map<R>(client: &Client, mut f: impl FnMut(Token) -> Option<R>) -> Result<Vec<R>> {
+    async fn list_map<R: Send>(
+        client: &Client,
+        f: impl Fn(Token) -> Option<R> + Sync,
+    ) -> Result<Vec<R>> {
         client
             .get_text(KEYS, |body| {
-                decode_mapped(&body, &mut |k| f(key_row_of(k, Value::Null.into())))
+                decode_mapped(body, &|k| f(key_row_of(k, Value::Null.into())))
             })
             .await
     }
