@@ -118,30 +118,46 @@ pub fn bytes_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
 /// in order are found and merged, not sorted again (an answer is often a few such runs).
 pub fn sorted_order<'t>(
     n: usize,
-    group: &dyn Fn(usize) -> u32,
-    text: &dyn Fn(usize) -> &'t [u8],
-    tie: &dyn Fn(usize, usize) -> std::cmp::Ordering,
+    group: &(dyn Fn(usize) -> u32 + Sync),
+    text: &(dyn Fn(usize) -> &'t [u8] + Sync),
+    tie: &(dyn Fn(usize, usize) -> std::cmp::Ordering + Sync),
 ) -> Vec<u32> {
-    // The first 16 bytes, big-endian, zeros after a shorter text, then the length (17 for any
-    // longer): keys in the order of the texts, equal only for the same text or for texts longer
-    // than 16 bytes that share them.
-    let prefix = |t: &[u8]| {
+    let two =
+        n >= TWO_THREADS_FROM && std::thread::available_parallelism().is_ok_and(|c| c.get() > 1);
+    sorted_order_in(n, group, text, tie, two)
+}
+
+/// From how many items [`sorted_order`] sorts each half in a thread of its own and merges them.
+const TWO_THREADS_FROM: usize = 16 * 1024;
+
+/// An item as [`sorted_order`] sorts it: its group, its index, its text's first 16 bytes
+/// (big-endian, zeros after a shorter text) and its length (17 for any longer).
+type Key = (u32, u32, u64, u64, u32);
+
+/// [`sorted_order`], its halves sorted by two threads and merged when `two`.
+fn sorted_order_in<'t>(
+    n: usize,
+    group: &(dyn Fn(usize) -> u32 + Sync),
+    text: &(dyn Fn(usize) -> &'t [u8] + Sync),
+    tie: &(dyn Fn(usize, usize) -> std::cmp::Ordering + Sync),
+    two: bool,
+) -> Vec<u32> {
+    // Keys in the order of the texts, equal only for the same text or for texts longer than
+    // 16 bytes that share them.
+    let key = |i: usize| -> Key {
+        let t = text(i);
         let mut b = [0u8; 16];
         let k = t.len().min(16);
         b[..k].copy_from_slice(&t[..k]);
         (
+            group(i),
+            i as u32,
             u64::from_be_bytes(b[..8].try_into().expect("eight bytes")),
             u64::from_be_bytes(b[8..].try_into().expect("eight bytes")),
+            t.len().min(17) as u32,
         )
     };
-    let mut keys: Vec<(u32, u32, u64, u64, u32)> = (0..n)
-        .map(|i| {
-            let t = text(i);
-            let (hi, lo) = prefix(t);
-            (group(i), i as u32, hi, lo, t.len().min(17) as u32)
-        })
-        .collect();
-    keys.sort_by(|a, b| {
+    let compare = |a: &Key, b: &Key| {
         (a.0, a.2, a.3, a.4)
             .cmp(&(b.0, b.2, b.3, b.4))
             .then_with(|| match a.4 > 16 {
@@ -149,8 +165,40 @@ pub fn sorted_order<'t>(
                 false => std::cmp::Ordering::Equal,
             })
             .then_with(|| tie(a.1 as usize, b.1 as usize))
+    };
+    let sort = |keys: &mut [Key], from: usize| {
+        for (k, i) in keys.iter_mut().zip(from..) {
+            *k = key(i);
+        }
+        keys.sort_by(compare);
+    };
+    let mut keys: Vec<Key> = vec![(0, 0, 0, 0, 0); n];
+    if !two {
+        sort(&mut keys, 0);
+        return keys.into_iter().map(|k| k.1).collect();
+    }
+    let (low, high) = keys.split_at_mut(n / 2);
+    std::thread::scope(|s| {
+        let other = s.spawn(|| sort(high, n / 2));
+        sort(low, 0);
+        other
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
     });
-    keys.into_iter().map(|k| k.1).collect()
+    // The low half's item first among equal ones: a stable sort's order.
+    let mut order = Vec::with_capacity(n);
+    let (mut i, mut j) = (0, 0);
+    while i < low.len() && j < high.len() {
+        if compare(&high[j], &low[i]).is_lt() {
+            order.push(high[j].1);
+            j += 1;
+        } else {
+            order.push(low[i].1);
+            i += 1;
+        }
+    }
+    order.extend(low[i..].iter().chain(&high[j..]).map(|k| k.1));
+    order
 }
 
 /// Puts `items` in `order` ([`sorted_order`]'s: item `order[i]` goes to place `i`), in place:
@@ -244,6 +292,15 @@ mod tests {
                 &text,
                 &|a, b| items[a].2.cmp(&items[b].2),
             );
+            // Its halves sorted by two threads and merged: the same order.
+            let two = sorted_order_in(
+                items.len(),
+                &|i| items[i].0,
+                &text,
+                &|a, b| items[a].2.cmp(&items[b].2),
+                true,
+            );
+            proptest::prop_assert_eq!(&two, &order);
             let mut expected: Vec<usize> = (0..items.len()).collect();
             expected.sort_by(|&a, &b| {
                 (items[a].0, text(a), items[a].2).cmp(&(items[b].0, text(b), items[b].2))

@@ -450,7 +450,7 @@ struct Measured {
     widths: Vec<usize>,
     cells: RowText,
     /// Where each row's cells end in `cells`.
-    row_ends: Vec<usize>,
+    row_ends: Vec<u32>,
 }
 
 fn piped_table(
@@ -490,7 +490,7 @@ fn piped_table(
                     m.widths[i] = m.widths[i].max(width(c));
                 }
                 if hold {
-                    m.row_ends.push(to);
+                    m.row_ends.push(to as u32);
                 }
             }
             Ok(())
@@ -538,8 +538,8 @@ fn piped_table(
             if let Some(m) = held.get(b) {
                 let mut from = 0;
                 for &to in &m.row_ends {
-                    write_line(out, widths, &mut m.cells.cells(from, to));
-                    from = to;
+                    write_line(out, widths, &mut m.cells.cells(from, to as usize));
+                    from = to as usize;
                 }
             } else {
                 let mut row = RowText::default();
@@ -611,12 +611,12 @@ pub struct MadeRows<F> {
 #[derive(Default)]
 pub struct RowText {
     pub text: String,
-    ends: Vec<usize>,
+    ends: Vec<u32>,
 }
 
 impl RowText {
     pub fn end_cell(&mut self) {
-        self.ends.push(self.text.len());
+        self.ends.push(self.text.len() as u32);
     }
 
     fn clear(&mut self) {
@@ -627,8 +627,8 @@ impl RowText {
     /// The text of cells `from..to`.
     fn cells(&self, from: usize, to: usize) -> impl Iterator<Item = &str> {
         (from..to).map(|c| {
-            let start = if c == 0 { 0 } else { self.ends[c - 1] };
-            &self.text[start..self.ends[c]]
+            let start = if c == 0 { 0 } else { self.ends[c - 1] as usize };
+            &self.text[start..self.ends[c] as usize]
         })
     }
 }

@@ -192,6 +192,27 @@ fn plain_int(b: &[u8], i: usize) -> Option<(i64, usize)> {
     let start = i + usize::from(negative);
     let mut end = start;
     let mut n: i64 = 0;
+    // Eight bytes at a time while they last: each digit's value, and how many lead.
+    while let Some(word) = b.get(end..end + 8) {
+        let x = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        let values = x.wrapping_sub(ONES * b'0' as u64);
+        // A byte below '0' borrows (its high bit then set), one above '9' has its high bit set
+        // once 0x46 is added; only bytes after the first such one can be disturbed.
+        let not_digits = (values | x.wrapping_add(ONES * 0x46)) & (ONES * 0x80);
+        let k = (not_digits.trailing_zeros() / 8) as usize;
+        if end - start + k > 18 {
+            return None;
+        }
+        if k > 0 {
+            let scale = 10i64.pow(k as u32);
+            n = n * scale + eight_digits(values << (8 * (8 - k))) as i64;
+        }
+        end += k;
+        if k < 8 {
+            return checked(b, start, end, n, negative);
+        }
+    }
+    // The last few bytes, one at a time.
     while let Some(d) = b.get(end).filter(|d| d.is_ascii_digit()) {
         if end - start == 18 {
             return None;
@@ -199,11 +220,31 @@ fn plain_int(b: &[u8], i: usize) -> Option<(i64, usize)> {
         n = n * 10 + i64::from(d - b'0');
         end += 1;
     }
+    checked(b, start, end, n, negative)
+}
+
+/// The integer of the digits `start..end` (`n`), unless there are none, or a leading zero, or
+/// it is `-0`.
+#[inline(always)]
+fn checked(b: &[u8], start: usize, end: usize, n: i64, negative: bool) -> Option<(i64, usize)> {
     let digits = end - start;
     if digits == 0 || (b[start] == b'0' && (digits > 1 || negative)) {
         return None;
     }
     Some((if negative { -n } else { n }, end))
+}
+
+/// Every byte 1: times a byte, that byte in each place.
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// The number that eight digit values make, the first in the lowest byte (leading zeros allowed).
+#[inline(always)]
+fn eight_digits(v: u64) -> u64 {
+    let v = v.wrapping_mul(10).wrapping_add(v >> 8);
+    let mask = 0x0000_00FF_0000_00FF;
+    let pairs = (v & mask).wrapping_mul(100 + (1_000_000 << 32));
+    let quads = ((v >> 16) & mask).wrapping_mul(1 + (10_000 << 32));
+    pairs.wrapping_add(quads) >> 32
 }
 
 /// Objects of more members are declined (rows have a handful).
@@ -484,5 +525,42 @@ mod tests {
         }
         assert!(laid_out(r#"{"name":"a","z":{"a":null}}"#, true).is_some());
         assert!(laid_out(r#"{"id":123456789012345678,"name":"a"}"#, true).is_some());
+    }
+
+    /// What [`plain_int`] reads, a digit at a time.
+    fn int_by_digits(b: &[u8], i: usize) -> Option<(i64, usize)> {
+        let negative = b.get(i) == Some(&b'-');
+        let start = i + usize::from(negative);
+        let digits = b[start..].iter().take_while(|d| d.is_ascii_digit()).count();
+        let end = start + digits;
+        if digits == 0 || digits > 18 || (b[start] == b'0' && (digits > 1 || negative)) {
+            return None;
+        }
+        let n: i64 = std::str::from_utf8(&b[start..end])
+            .unwrap()
+            .parse()
+            .unwrap();
+        Some((if negative { -n } else { n }, end))
+    }
+
+    proptest::proptest! {
+        /// Integers of every length to 20 digits, with leading zeros and a sign, ended by
+        /// bytes on either side of the digits (or by the text's end), from any place, read
+        /// eight bytes at a time as they are a digit at a time.
+        #[test]
+        fn integers_read_eight_bytes_at_a_time_are_those_read_a_digit_at_a_time(
+            before in "[,:]{0,9}",
+            sign in "-?",
+            digits in "0{0,2}[0-9]{0,20}",
+            after in "[ ,}/:\x00\x7fé0-9]{0,10}",
+        ) {
+            let text = format!("{before}{sign}{digits}{after}");
+            let i = before.len();
+            proptest::prop_assert_eq!(
+                plain_int(text.as_bytes(), i),
+                int_by_digits(text.as_bytes(), i),
+                "{}", text
+            );
+        }
     }
 }
