@@ -481,13 +481,17 @@ fn piped_table(
                     m.cells.clear();
                 }
                 let from = m.cells.ends.len();
+                let text_from = m.cells.text.len();
                 rows.row(r, &mut m.cells);
                 let to = m.cells.ends.len();
+                // A row of printable ASCII (most often) is as wide as long, cell by cell.
+                let ascii = crate::redact::plain(&m.cells.text[text_from..], false);
                 for (i, c) in m.cells.cells(from, to).enumerate() {
                     if i >= m.widths.len() {
                         m.widths.resize(i + 1, 1);
                     }
-                    m.widths[i] = m.widths[i].max(width(c));
+                    let w = if ascii { c.len() } else { width(c) };
+                    m.widths[i] = m.widths[i].max(w);
                 }
                 if hold {
                     m.row_ends.push(to as u32);
