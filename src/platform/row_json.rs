@@ -393,17 +393,16 @@ fn walk_spans<T: SortedJson + DeserializeOwned + Send>(
         return Some(Walk::default());
     };
     let Some(seam) = two_threads(body) else {
-        return Part::walk(body, i, usize::MAX, name).map(|(part, _)| Walk::of(part));
+        return Part::walk(body, i, usize::MAX, name).map(|(part, _)| Walk::of(part, None));
     };
     std::thread::scope(|s| {
         let second = s.spawn(move || Part::walk(body, seam, usize::MAX, name));
-        let (mut first, walked) = Part::walk(body, i, seam, name)?;
-        if walked == Walked::Stopped {
-            let (second, _) = second.join().ok()??;
-            first.spans.extend(second.spans);
-            first.names.extend(second.names);
-        }
-        Some(Walk::of(first))
+        let (first, walked) = Part::walk(body, i, seam, name)?;
+        let second = match walked {
+            Walked::Stopped => Some(second.join().ok()??.0),
+            Walked::End => None,
+        };
+        Some(Walk::of(first, second))
     })
 }
 
@@ -412,17 +411,50 @@ fn walk_spans<T: SortedJson + DeserializeOwned + Send>(
 #[derive(Debug, Default, PartialEq)]
 struct Walk {
     spans: Vec<(u32, u32)>,
-    names: Option<Vec<compact_str::CompactString>>,
+    names: Option<Names>,
+}
+
+/// The names of an answer's elements in its order, as the one or two threads that walked it
+/// found them (not joined: they are read only to be sorted).
+#[derive(Debug, Default, PartialEq)]
+struct Names([Vec<compact_str::CompactString>; 2]);
+
+impl Names {
+    fn len(&self) -> usize {
+        self.0[0].len() + self.0[1].len()
+    }
+
+    fn get(&self, i: usize) -> &str {
+        match i.checked_sub(self.0[0].len()) {
+            None => &self.0[0][i],
+            Some(j) => &self.0[1][j],
+        }
+    }
+
+    #[cfg(test)]
+    fn iter(&self) -> impl Iterator<Item = &compact_str::CompactString> {
+        self.0[0].iter().chain(&self.0[1])
+    }
 }
 
 impl Walk {
-    fn of(part: Part) -> Walk {
-        let sorted = part
-            .names
-            .is_sorted_by(|a, b| crate::scan::text_order(a, b).is_le());
+    /// The walk of the part the first thread walked and of the one the second did, if any.
+    fn of(first: Part, second: Option<Part>) -> Walk {
+        let order = |a: &compact_str::CompactString, b: &compact_str::CompactString| {
+            crate::scan::text_order(a, b).is_le()
+        };
+        let (mut spans, names) = (first.spans, first.names);
+        let (more, later) = second.map(|p| (p.spans, p.names)).unwrap_or_default();
+        let sorted = names.is_sorted_by(order)
+            && later.is_sorted_by(order)
+            && names
+                .last()
+                .zip(later.first())
+                .is_none_or(|(a, b)| order(a, b));
+        spans.extend(more);
         Walk {
-            spans: part.spans,
-            names: (!sorted).then_some(part.names),
+            spans,
+            names: (!sorted).then_some(Names([names, later])),
         }
     }
 }
@@ -524,10 +556,12 @@ pub fn decode_spans<T: SortedJson + DeserializeOwned + Send + 'static, R>(
     };
     if let Some(names) = names {
         // The answer's place breaks a tie: the order of a stable sort.
-        let mut order =
-            crate::scan::sorted_order(names.len(), &|_| 0, &|i| names[i].as_bytes(), &|_, _| {
-                std::cmp::Ordering::Equal
-            });
+        let mut order = crate::scan::sorted_order(
+            names.len(),
+            &|_| 0,
+            &|i| names.get(i).as_bytes(),
+            &|_, _| std::cmp::Ordering::Equal,
+        );
         drop(names);
         crate::scan::permute(&mut rows.spans, &mut order);
     }
