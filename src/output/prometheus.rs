@@ -335,6 +335,71 @@ type TimeFamily = (
 type Emit<'a> = dyn FnMut(&mut String, usize, &(dyn Fn(Range<usize>, &mut String) + Sync)) -> std::io::Result<()>
     + 'a;
 
+/// From how many records [`decide`] is run by two threads, on half of them each.
+const DECIDED_BY_TWO_FROM: usize = 16 * 1024;
+
+/// Onto `keep`, whether each record of `range` (sorted) has its series written, and whether
+/// its label values go as they are. A series whose labels are those of the one before it is
+/// left out. The labels are written into each line as it is made, not kept: two records'
+/// labels are compared as text only where masking or escaping could make different values the
+/// same.
+fn decide(
+    credentials: &[CredentialRecord],
+    range: Range<usize>,
+    masker: &crate::redact::Masker,
+    keep: &mut Vec<Labels>,
+) {
+    // Whether a record's context, platform and kind go as they are: the next record most
+    // often has the same ones.
+    let shared_of = |c: &CredentialRecord| {
+        [c.context.as_str(), c.platform.as_str(), c.kind]
+            .iter()
+            .all(|v| value_plain(v, masker))
+    };
+    let plain_of = |c: &CredentialRecord, shared: bool| {
+        shared && value_plain(&c.id, masker) && value_plain(&c.name, masker)
+    };
+    // The record before the first, as this loop would have found it.
+    let (mut shared_before, mut plain_before) = match range.start.checked_sub(1) {
+        Some(p) => {
+            let shared = shared_of(&credentials[p]);
+            (shared, plain_of(&credentials[p], shared))
+        }
+        None => (false, false),
+    };
+    let (mut a, mut b) = (String::new(), String::new());
+    for i in range {
+        let c = &credentials[i];
+        let previous = i.checked_sub(1).map(|p| &credentials[p]);
+        let shared = match previous {
+            Some(p) if p.context == c.context && p.platform == c.platform && p.kind == c.kind => {
+                shared_before
+            }
+            _ => shared_of(c),
+        };
+        shared_before = shared;
+        let plain = plain_of(c, shared);
+        let before = std::mem::replace(&mut plain_before, plain);
+        let kept = match previous {
+            None => true,
+            Some(p) if same_labels(p, c) => false,
+            Some(_) if before && plain => true,
+            Some(p) => {
+                a.clear();
+                b.clear();
+                push_credential_labels(&mut a, p, masker);
+                push_credential_labels(&mut b, c, masker);
+                a != b
+            }
+        };
+        keep.push(match (kept, plain) {
+            (false, _) => Labels::Dropped,
+            (true, true) => Labels::AsTheyAre,
+            (true, false) => Labels::Masked,
+        });
+    }
+}
+
 /// Writes the exposition onto `out`, each credential family's lines made by `emit` (which may
 /// write `out` out and clear it first).
 fn render_with(
@@ -350,48 +415,28 @@ fn render_with(
     };
     sort_records(credentials);
     let masker = crate::redact::Masker::now(None);
-    // A series whose labels are those of the one before it is left out. The labels are written
-    // into each line as it is made, not kept: two records' labels are compared as text only
-    // where masking or escaping could make different values the same.
-    // Whether each record's series are written, and whether its label values go as they are.
-    let mut keep: Vec<Labels> = Vec::with_capacity(credentials.len());
-    let (mut a, mut b) = (String::new(), String::new());
-    let mut plain_before = false;
-    // Whether the context, platform and kind of the record before go as they are: the next
-    // record most often has the same ones.
-    let mut shared_before = false;
-    for (i, c) in credentials.iter().enumerate() {
-        let previous = i.checked_sub(1).map(|p| &credentials[p]);
-        let shared = match previous {
-            Some(p) if p.context == c.context && p.platform == c.platform && p.kind == c.kind => {
-                shared_before
-            }
-            _ => [c.context.as_str(), c.platform.as_str(), c.kind]
-                .iter()
-                .all(|v| value_plain(v, &masker)),
-        };
-        shared_before = shared;
-        let plain = shared && value_plain(&c.id, &masker) && value_plain(&c.name, &masker);
-        let before = std::mem::replace(&mut plain_before, plain);
-        let kept = match previous {
-            None => true,
-            Some(p) if same_labels(p, c) => false,
-            Some(_) if before && plain => true,
-            Some(p) => {
-                a.clear();
-                b.clear();
-                push_credential_labels(&mut a, p, &masker);
-                push_credential_labels(&mut b, c, &masker);
-                a != b
-            }
-        };
-        keep.push(match (kept, plain) {
-            (false, _) => Labels::Dropped,
-            (true, true) => Labels::AsTheyAre,
-            (true, false) => Labels::Masked,
-        });
-    }
+    // Whether each record's series are written, and whether its label values go as they are:
+    // each half of a large list by a thread of its own.
     let credentials = &*credentials;
+    let n = credentials.len();
+    let mut keep: Vec<Labels> = Vec::with_capacity(n);
+    if n >= DECIDED_BY_TWO_FROM && std::thread::available_parallelism().is_ok_and(|c| c.get() > 1) {
+        let registry = crate::redact::Registry::here();
+        let mut high = Vec::with_capacity(n - n / 2);
+        std::thread::scope(|s| {
+            let other = s.spawn(|| {
+                registry.adopt();
+                decide(credentials, n / 2..n, &masker, &mut high);
+            });
+            decide(credentials, 0..n / 2, &masker, &mut keep);
+            other
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        });
+        keep.extend(high);
+    } else {
+        decide(credentials, 0..n, &masker, &mut keep);
+    }
     let labels = |out: &mut String, i: usize, c: &CredentialRecord| match keep[i] {
         Labels::AsTheyAre => push_plain_labels(out, c),
         _ => push_credential_labels(out, c, &masker),
@@ -922,11 +967,45 @@ mod tests {
     }
 
     #[test]
+    fn which_series_are_written_is_decided_the_same_from_any_record_on() {
+        crate::redact::register("decide-secret-4321");
+        // Sorted records: pairs with the very same labels, names with a secret or a quote
+        // (masked, escaped), and two contexts.
+        let mut creds: Vec<CredentialRecord> = (0..60)
+            .map(|i| {
+                let name = match i % 5 {
+                    0 => format!("n{}-decide-secret-4321", i / 3),
+                    1 => format!("n\"{}", i / 3),
+                    _ => format!("n{}", i / 3),
+                };
+                let mut r = record(&name, &(i / 2).to_string());
+                if i >= 40 {
+                    r.context = "staging".into();
+                }
+                r
+            })
+            .collect();
+        sort_records(&mut creds);
+        let masker = crate::redact::Masker::now(None);
+        let mut whole = Vec::new();
+        decide(&creds, 0..creds.len(), &masker, &mut whole);
+        assert!(whole.contains(&Labels::Dropped) && whole.contains(&Labels::Masked));
+        assert!(whole.contains(&Labels::AsTheyAre));
+        for mid in 0..=creds.len() {
+            let mut halves = Vec::new();
+            decide(&creds, 0..mid, &masker, &mut halves);
+            decide(&creds, mid..creds.len(), &masker, &mut halves);
+            assert_eq!(halves, whole, "split at {mid}");
+        }
+    }
+
+    #[test]
     fn written_as_made_it_is_the_rendered_text() {
-        // Enough for two threads to write the lines (more than 4,096), names seen twice, some
-        // with a secret or a quote in them, and a second context.
+        // Enough for two threads to decide which series are written (16,384) and to write
+        // them (4,096), names seen twice, some with a secret or a quote in them, and a second
+        // context.
         crate::redact::register("prom-secret-4321");
-        let mut creds: Vec<CredentialRecord> = (0..9000)
+        let mut creds: Vec<CredentialRecord> = (0..20000)
             .map(|i| {
                 let name = match i % 7 {
                     0 => format!("n{}-prom-secret-4321", i % 4000),
