@@ -210,24 +210,45 @@ fn push_ascii(out: &mut String, text: &[u8]) {
 /// them (`2026-01-02T03:04:05Z`, `…05.120Z`), appended to `out` without a format string or an
 /// allocation; `None` for a moment chrono cannot hold.
 pub fn push_rfc3339(out: &mut String, millis: i64) -> Option<()> {
-    let Some(c) = Civil::of(millis) else {
-        let t = DateTime::<Utc>::from_timestamp_millis(millis)?;
-        out.push_str(&t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
-        return Some(());
-    };
-    let mut text = *b"0000-00-00T00:00:00.000Z";
-    c.put_ymd(&mut text);
-    put(&mut text[11..13], c.hour);
-    put(&mut text[14..16], c.minute);
-    put(&mut text[17..19], c.second);
-    if c.milli == 0 {
-        text[19] = b'Z';
-        push_ascii(out, &text[..20]);
-    } else {
-        put(&mut text[20..23], c.milli);
-        push_ascii(out, &text);
+    match Rfc3339::of(millis) {
+        Some(text) => out.push_str(text.as_str()),
+        None => {
+            let t = DateTime::<Utc>::from_timestamp_millis(millis)?;
+            out.push_str(&t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
+        }
     }
     Some(())
+}
+
+/// [`push_rfc3339`]'s text of a moment in the years 0 to 9999, held in place (a large list
+/// writes one for most rows).
+pub struct Rfc3339 {
+    text: [u8; 24],
+    len: usize,
+}
+
+impl Rfc3339 {
+    /// `None` for a moment outside those years.
+    pub fn of(millis: i64) -> Option<Rfc3339> {
+        let c = Civil::of(millis)?;
+        let mut text = *b"0000-00-00T00:00:00.000Z";
+        c.put_ymd(&mut text);
+        put(&mut text[11..13], c.hour);
+        put(&mut text[14..16], c.minute);
+        put(&mut text[17..19], c.second);
+        let len = if c.milli == 0 {
+            text[19] = b'Z';
+            20
+        } else {
+            put(&mut text[20..23], c.milli);
+            24
+        };
+        Some(Rfc3339 { text, len })
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.text[..self.len]).unwrap_or_default()
+    }
 }
 
 /// `n` in decimal onto `out`, at least `width` digits (zeros in front).

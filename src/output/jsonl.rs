@@ -235,6 +235,9 @@ fn direct_str_or_null(out: &mut Vec<u8>, s: Option<&str>, masker: &crate::redact
 }
 
 fn direct_time(out: &mut Vec<u8>, millis: Option<i64>, masker: &crate::redact::Masker) {
+    if let Some(text) = millis.and_then(crate::dates::Rfc3339::of) {
+        return direct_str(out, text.as_str(), masker);
+    }
     let mut text = String::new();
     match millis.and_then(|ms| push_rfc3339(&mut text, ms)) {
         Some(()) => direct_str(out, &text, masker),
