@@ -122,9 +122,15 @@ pub fn sorted_order<'t>(
     text: &(dyn Fn(usize) -> &'t [u8] + Sync),
     tie: &(dyn Fn(usize, usize) -> std::cmp::Ordering + Sync),
 ) -> Vec<u32> {
-    let two =
-        n >= TWO_THREADS_FROM && std::thread::available_parallelism().is_ok_and(|c| c.get() > 1);
+    let two = n >= TWO_THREADS_FROM && two_processors();
     sorted_order_in(n, group, text, tie, two)
+}
+
+/// Whether this machine has a second processor for a large list's work (two threads). Asked of
+/// the system once: on Linux the answer reads the process's cgroup files.
+pub fn two_processors() -> bool {
+    static TWO: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *TWO.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
 }
 
 /// From how many items [`sorted_order`] sorts each half in a thread of its own and merges them.

@@ -420,7 +420,7 @@ fn render_with(
     let credentials = &*credentials;
     let n = credentials.len();
     let mut keep: Vec<Labels> = Vec::with_capacity(n);
-    if n >= DECIDED_BY_TWO_FROM && std::thread::available_parallelism().is_ok_and(|c| c.get() > 1) {
+    if n >= DECIDED_BY_TWO_FROM && crate::scan::two_processors() {
         let registry = crate::redact::Registry::here();
         let mut high = Vec::with_capacity(n - n / 2);
         std::thread::scope(|s| {

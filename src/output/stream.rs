@@ -216,8 +216,7 @@ impl Split {
     pub fn of(rows: usize) -> Split {
         Split {
             size: BLOCK_ROWS,
-            two: rows >= 4 * BLOCK_ROWS
-                && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1),
+            two: rows >= 4 * BLOCK_ROWS && crate::scan::two_processors(),
         }
     }
 

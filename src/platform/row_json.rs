@@ -264,8 +264,7 @@ pub fn decode_mapped<T: SortedJson + DeserializeOwned, R: Send>(
 /// Where a second thread is to begin walking `body` (an element's likely start half way), for
 /// an answer large enough to be walked by two threads on a machine that has them.
 fn two_threads(body: &str) -> Option<usize> {
-    let two = body.len() >= TWO_THREADS_FROM
-        && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    let two = body.len() >= TWO_THREADS_FROM && crate::scan::two_processors();
     two.then(|| likely_element(body.as_bytes(), body.len() / 2))
         .flatten()
 }
