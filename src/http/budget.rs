@@ -103,14 +103,65 @@ struct Marks {
 }
 
 impl Marks {
-    /// Sixteen bytes compared at once (SSE2, which every x86-64 processor has).
+    /// Sixty-four bytes compared at once, each compare a mask of its own.
     #[cfg(target_arch = "x86_64")]
-    fn of(block: &[u8; BLOCK]) -> Marks {
-        // SAFETY: SSE2 is part of x86-64 itself: every processor that runs this binary has it.
-        unsafe { Marks::sse2(block) }
+    #[inline]
+    #[target_feature(enable = "avx512bw")]
+    fn avx512(block: &[u8; BLOCK]) -> Marks {
+        use std::arch::x86_64::{
+            __m512i, _mm512_cmpeq_epi8_mask, _mm512_loadu_si512, _mm512_or_si512, _mm512_set1_epi8,
+        };
+        // SAFETY: `block` is 64 bytes long, and the load takes any alignment.
+        let v = unsafe { _mm512_loadu_si512(block.as_ptr().cast::<__m512i>()) };
+        let is = |b: u8| _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b as i8));
+        // `[` and `{` differ only in the bit 0x20, as do `]` and `}`.
+        let folded = _mm512_or_si512(v, _mm512_set1_epi8(0x20));
+        let folded_is = |b: u8| _mm512_cmpeq_epi8_mask(folded, _mm512_set1_epi8(b as i8));
+        Marks {
+            quote: is(b'"'),
+            backslash: is(b'\\'),
+            comma: is(b','),
+            brace: is(b'{'),
+            open: folded_is(b'{'),
+            close: folded_is(b'}'),
+            blank: is(b' ') | is(b'\t') | is(b'\n') | is(b'\r') | is(0x0c),
+        }
     }
 
+    /// Thirty-two bytes compared at once.
     #[cfg(target_arch = "x86_64")]
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn avx2(block: &[u8; BLOCK]) -> Marks {
+        use std::arch::x86_64::{
+            __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256,
+            _mm256_set1_epi8,
+        };
+        let mut m = Marks::default();
+        for (k, half) in block.chunks_exact(32).enumerate() {
+            // SAFETY: `half` is 32 bytes long, and the load takes any alignment.
+            let v = unsafe { _mm256_loadu_si256(half.as_ptr().cast::<__m256i>()) };
+            let is = |b: u8| _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b as i8));
+            let bits = |x: __m256i| u64::from(_mm256_movemask_epi8(x) as u32) << (32 * k);
+            let folded = _mm256_or_si256(v, _mm256_set1_epi8(0x20));
+            m.quote |= bits(is(b'"'));
+            m.backslash |= bits(is(b'\\'));
+            m.comma |= bits(is(b','));
+            m.brace |= bits(is(b'{'));
+            m.open |= bits(_mm256_cmpeq_epi8(folded, _mm256_set1_epi8(b'{' as i8)));
+            m.close |= bits(_mm256_cmpeq_epi8(folded, _mm256_set1_epi8(b'}' as i8)));
+            m.blank |= bits(_mm256_or_si256(
+                _mm256_or_si256(is(b' '), is(b'\t')),
+                _mm256_or_si256(_mm256_or_si256(is(b'\n'), is(b'\r')), is(0x0c)),
+            ));
+        }
+        m
+    }
+
+    /// Sixteen bytes compared at once (SSE2, which every x86-64 processor has, so no build
+    /// of this crate for x86-64 is without it).
+    #[cfg(target_arch = "x86_64")]
+    #[inline]
     #[target_feature(enable = "sse2")]
     fn sse2(block: &[u8; BLOCK]) -> Marks {
         use std::arch::x86_64::{
@@ -139,13 +190,9 @@ impl Marks {
         m
     }
 
-    #[cfg(not(target_arch = "x86_64"))]
-    fn of(block: &[u8; BLOCK]) -> Marks {
-        Marks::one_by_one(block)
-    }
-
     /// A byte at a time: the marks of any processor, and what the fast one is held to.
     #[cfg(any(test, not(target_arch = "x86_64")))]
+    #[inline]
     fn one_by_one(block: &[u8; BLOCK]) -> Marks {
         let mut m = Marks::default();
         for (i, &b) in block.iter().enumerate() {
@@ -212,12 +259,53 @@ pub struct Counter {
 
 impl Counter {
     pub fn feed(&mut self, body: &[u8]) {
-        // Sixty-four bytes at a time where the block has no backslash (nearly every block of a
-        // list), the bytes one by one elsewhere; both keep the same state, so they take turns.
+        // The widest compare the processor has: sixty-four bytes at once (AVX-512BW), thirty-two
+        // (AVX2), else sixteen (SSE2, which every x86-64 processor has). The standard library
+        // asks the processor once and keeps the answer.
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx512bw") {
+                // SAFETY: the processor has AVX-512BW (asked just above).
+                unsafe { self.feed_avx512(body) }
+            } else if std::is_x86_feature_detected!("avx2") {
+                // SAFETY: the processor has AVX2 (asked just above).
+                unsafe { self.feed_avx2(body) }
+            } else {
+                // SAFETY: SSE2 is part of x86-64 itself: every processor that runs this has it.
+                unsafe { self.feed_sse2(body) }
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        self.feed_by(body, Marks::one_by_one);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512bw")]
+    fn feed_avx512(&mut self, body: &[u8]) {
+        self.feed_by(body, |block| Marks::avx512(block));
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn feed_avx2(&mut self, body: &[u8]) {
+        self.feed_by(body, |block| Marks::avx2(block));
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "sse2")]
+    fn feed_sse2(&mut self, body: &[u8]) {
+        self.feed_by(body, |block| Marks::sse2(block));
+    }
+
+    /// Sixty-four bytes at a time where the block has no backslash (nearly every block of a
+    /// list), the bytes one by one elsewhere; both keep the same state, so they take turns.
+    /// Inlined into each caller, so that `marks` is built for that caller's processor.
+    #[inline(always)]
+    fn feed_by(&mut self, body: &[u8], marks: impl Fn(&[u8; BLOCK]) -> Marks) {
         let mut blocks = body.chunks_exact(BLOCK);
         for block in &mut blocks {
             let block: &[u8; BLOCK] = block.try_into().expect("a block");
-            if self.escaped || !self.block(block) {
+            if self.escaped || !self.block(marks(block)) {
                 self.bytes(block);
             }
         }
@@ -228,8 +316,8 @@ impl Counter {
     /// since the block has no backslash), each opening bracket's first member found by a
     /// carry through the blanks after it. `false`, and nothing counted, for a block with a
     /// backslash.
-    fn block(&mut self, block: &[u8; BLOCK]) -> bool {
-        let m = Marks::of(block);
+    #[inline(always)]
+    fn block(&mut self, m: Marks) -> bool {
         if m.backslash != 0 {
             return false;
         }
@@ -439,7 +527,20 @@ mod tests {
             bytes in proptest::collection::vec(proptest::num::u8::ANY, BLOCK),
         ) {
             let block: &[u8; BLOCK] = bytes.as_slice().try_into().unwrap();
-            proptest::prop_assert_eq!(Marks::of(block), Marks::one_by_one(block));
+            let bytes = Marks::one_by_one(block);
+            #[cfg(target_arch = "x86_64")]
+            {
+                // SAFETY: SSE2 is part of x86-64.
+                proptest::prop_assert_eq!(unsafe { Marks::sse2(block) }, bytes);
+                if std::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the processor has AVX2.
+                    proptest::prop_assert_eq!(unsafe { Marks::avx2(block) }, bytes);
+                }
+                if std::is_x86_feature_detected!("avx512bw") {
+                    // SAFETY: the processor has AVX-512BW.
+                    proptest::prop_assert_eq!(unsafe { Marks::avx512(block) }, bytes);
+                }
+            }
         }
     }
 
