@@ -260,15 +260,17 @@ pub struct Counter {
 impl Counter {
     pub fn feed(&mut self, body: &[u8]) {
         // The widest compare the processor has: sixty-four bytes at once (AVX-512BW), thirty-two
-        // (AVX2), else sixteen (SSE2, which every x86-64 processor has). The standard library
-        // asks the processor once and keeps the answer.
+        // (AVX2), else sixteen (SSE2, which every x86-64 processor has); the wide ones with the
+        // one-instruction bit count that processors with them have. The standard library asks
+        // the processor once and keeps the answer.
         #[cfg(target_arch = "x86_64")]
         {
-            if std::is_x86_feature_detected!("avx512bw") {
-                // SAFETY: the processor has AVX-512BW (asked just above).
+            let popcnt = std::is_x86_feature_detected!("popcnt");
+            if popcnt && std::is_x86_feature_detected!("avx512bw") {
+                // SAFETY: the processor has AVX-512BW and POPCNT (asked just above).
                 unsafe { self.feed_avx512(body) }
-            } else if std::is_x86_feature_detected!("avx2") {
-                // SAFETY: the processor has AVX2 (asked just above).
+            } else if popcnt && std::is_x86_feature_detected!("avx2") {
+                // SAFETY: the processor has AVX2 and POPCNT (asked just above).
                 unsafe { self.feed_avx2(body) }
             } else {
                 // SAFETY: SSE2 is part of x86-64 itself: every processor that runs this has it.
@@ -280,13 +282,13 @@ impl Counter {
     }
 
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512bw")]
+    #[target_feature(enable = "avx512bw,popcnt")]
     fn feed_avx512(&mut self, body: &[u8]) {
         self.feed_by(body, |block| Marks::avx512(block));
     }
 
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,popcnt")]
     fn feed_avx2(&mut self, body: &[u8]) {
         self.feed_by(body, |block| Marks::avx2(block));
     }
