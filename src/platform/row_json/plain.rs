@@ -38,7 +38,9 @@ pub fn append(text: &str, out: &mut Vec<u8>, pretty: bool, level: usize, shape: 
 /// A member's value in a plain object, as [`members`] reads it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Field<'a> {
-    Int(i64),
+    /// An integer, read for its value only when asked ([`Field::int`]): a walk that only finds
+    /// where a row ends and what it is named does not need it.
+    Int(Int<'a>),
     Str(&'a str),
     Null,
     /// An array of strings: its items, by [`items`].
@@ -49,7 +51,7 @@ impl Field<'_> {
     /// The value of an `Option<i64>` field: an integer or `null`; any other is declined (`None`).
     pub fn int(self) -> Option<Option<i64>> {
         match self {
-            Field::Int(n) => Some(Some(n)),
+            Field::Int(n) => Some(Some(n.value())),
             Field::Null => Some(None),
             _ => None,
         }
@@ -128,7 +130,8 @@ pub fn members<'a>(
                 Field::Strs(&text[start..i - 1])
             }
             _ => {
-                let (n, next) = plain_int(b, i)?;
+                let next = plain_int_end(b, i)?;
+                let n = Int(&b[i..next]);
                 i = next;
                 Field::Int(n)
             }
@@ -184,54 +187,87 @@ fn plain_str(text: &str, i: usize) -> Option<(&str, usize)> {
     (*b.get(end)? == b'"').then(|| (&text[i + 1..end], end + 1))
 }
 
+/// A plain integer's text: `-?digits`, at most 18 digits (no overflow), no leading zero, not
+/// `-0`, as [`plain_int_end`] found it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Int<'a>(&'a [u8]);
+
+impl Int<'_> {
+    /// Its value, read eight digits at a time.
+    #[inline(always)]
+    pub fn value(self) -> i64 {
+        let (negative, digits) = match self.0 {
+            [b'-', digits @ ..] => (true, digits),
+            digits => (false, digits),
+        };
+        let mut chunks = digits.chunks_exact(8);
+        let mut n: i64 = 0;
+        for chunk in &mut chunks {
+            let x = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+            n = n * 100_000_000 + eight_digits(x.wrapping_sub(ONES * b'0' as u64)) as i64;
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            // The last digits at the end of eight, after as many zeros.
+            let mut word = [b'0'; 8];
+            word[8 - rest.len()..].copy_from_slice(rest);
+            let x = u64::from_le_bytes(word);
+            n = n * 10i64.pow(rest.len() as u32)
+                + eight_digits(x.wrapping_sub(ONES * b'0' as u64)) as i64;
+        }
+        if negative { -n } else { n }
+    }
+}
+
 /// The integer starting at `i`: `-?digits`, at most 18 digits (no overflow), no leading zero,
 /// not `-0`; and the index after it.
-#[inline(always)]
+#[cfg(test)]
 fn plain_int(b: &[u8], i: usize) -> Option<(i64, usize)> {
+    let end = plain_int_end(b, i)?;
+    Some((Int(&b[i..end]).value(), end))
+}
+
+/// The end of the integer starting at `i` (`-?digits`, at most 18 digits, no leading zero, not
+/// `-0`): where its digits stop, found eight bytes at a time; its value is not read.
+#[inline(always)]
+fn plain_int_end(b: &[u8], i: usize) -> Option<usize> {
     let negative = b.get(i) == Some(&b'-');
     let start = i + usize::from(negative);
     let mut end = start;
-    let mut n: i64 = 0;
-    // Eight bytes at a time while they last: each digit's value, and how many lead.
+    // Eight bytes at a time while they last: how many digits lead.
     while let Some(word) = b.get(end..end + 8) {
         let x = u64::from_le_bytes(word.try_into().expect("eight bytes"));
-        let values = x.wrapping_sub(ONES * b'0' as u64);
         // A byte below '0' borrows (its high bit then set), one above '9' has its high bit set
         // once 0x46 is added; only bytes after the first such one can be disturbed.
-        let not_digits = (values | x.wrapping_add(ONES * 0x46)) & (ONES * 0x80);
+        let not_digits =
+            (x.wrapping_sub(ONES * b'0' as u64) | x.wrapping_add(ONES * 0x46)) & (ONES * 0x80);
         let k = (not_digits.trailing_zeros() / 8) as usize;
-        if end - start + k > 18 {
+        end += k;
+        if end - start > 18 {
             return None;
         }
-        if k > 0 {
-            let scale = 10i64.pow(k as u32);
-            n = n * scale + eight_digits(values << (8 * (8 - k))) as i64;
-        }
-        end += k;
         if k < 8 {
-            return checked(b, start, end, n, negative);
+            return checked(b, start, end, negative);
         }
     }
     // The last few bytes, one at a time.
-    while let Some(d) = b.get(end).filter(|d| d.is_ascii_digit()) {
+    while b.get(end).is_some_and(u8::is_ascii_digit) {
         if end - start == 18 {
             return None;
         }
-        n = n * 10 + i64::from(d - b'0');
         end += 1;
     }
-    checked(b, start, end, n, negative)
+    checked(b, start, end, negative)
 }
 
-/// The integer of the digits `start..end` (`n`), unless there are none, or a leading zero, or
-/// it is `-0`.
+/// `end`, unless the digits `start..end` are none, or have a leading zero, or make `-0`.
 #[inline(always)]
-fn checked(b: &[u8], start: usize, end: usize, n: i64, negative: bool) -> Option<(i64, usize)> {
+fn checked(b: &[u8], start: usize, end: usize, negative: bool) -> Option<usize> {
     let digits = end - start;
     if digits == 0 || (b[start] == b'0' && (digits > 1 || negative)) {
         return None;
     }
-    Some((if negative { -n } else { n }, end))
+    Some(end)
 }
 
 /// Every byte 1: times a byte, that byte in each place.

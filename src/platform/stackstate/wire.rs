@@ -214,7 +214,7 @@ fn plain_members<'a>(
         }
         seen.first(field)?;
         let fits = match (field, value) {
-            (0 | 1 | 4, v) => v.int().is_some(),
+            (0 | 1 | 4, v) => matches!(v, Plain::Int(_) | Plain::Null),
             (2, Plain::Str(_)) | (5, Plain::Strs(_)) => true,
             (3 | 6, v) => matches!(v, Plain::Str(_) | Plain::Null),
             _ => false,
