@@ -25,3 +25,4 @@ pub mod sandbox;
 pub mod scan;
 pub mod secret;
 pub mod settings;
+pub mod worker;

@@ -184,13 +184,7 @@ fn sorted_order_in<'t>(
         return keys.into_iter().map(|k| k.1).collect();
     }
     let (low, high) = keys.split_at_mut(n / 2);
-    std::thread::scope(|s| {
-        let other = s.spawn(|| sort(high, n / 2));
-        sort(low, 0);
-        other
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p));
-    });
+    crate::worker::join(|| sort(high, n / 2), || sort(low, 0));
     // The low half's item first among equal ones: a stable sort's order.
     let mut order = Vec::with_capacity(n);
     let (mut i, mut j) = (0, 0);

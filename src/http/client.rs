@@ -18,6 +18,9 @@ use crate::secret::Secret;
 
 /// Largest response body `sts` reads.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// From how many bytes of an answer the helper thread ([`crate::worker`]) is started, while the
+/// rest arrives: as much as a list's walk takes two threads for.
+const HELPER_FROM: usize = 256 * 1024;
 /// At most this many attempts per request (CONTRACT §7).
 pub const MAX_ATTEMPTS: u32 = 4;
 /// First retry delay; it doubles each time, with jitter.
@@ -414,6 +417,10 @@ impl Client {
                     return Err(NoAnswer::TooLarge);
                 }
                 super::budget::take_bytes(chunk.len()).map_err(NoAnswer::Exceeded)?;
+                if body.len() + chunk.len() >= HELPER_FROM && crate::scan::two_processors() {
+                    // A large answer: its walk and its output will want the second thread.
+                    crate::worker::start();
+                }
                 counter.feed(&chunk);
                 body.extend_from_slice(&chunk);
             }

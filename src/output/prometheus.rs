@@ -423,16 +423,13 @@ fn render_with(
     if n >= DECIDED_BY_TWO_FROM && crate::scan::two_processors() {
         let registry = crate::redact::Registry::here();
         let mut high = Vec::with_capacity(n - n / 2);
-        std::thread::scope(|s| {
-            let other = s.spawn(|| {
+        crate::worker::join(
+            || {
                 registry.adopt();
                 decide(credentials, n / 2..n, &masker, &mut high);
-            });
-            decide(credentials, 0..n / 2, &masker, &mut keep);
-            other
-                .join()
-                .unwrap_or_else(|p| std::panic::resume_unwind(p));
-        });
+            },
+            || decide(credentials, 0..n / 2, &masker, &mut keep),
+        );
         keep.extend(high);
     } else {
         decide(credentials, 0..n, &masker, &mut keep);

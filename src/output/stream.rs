@@ -276,9 +276,9 @@ fn in_order<T: Default + Send>(
         changed: std::sync::Condvar::new(),
     };
     let registry = crate::redact::Registry::here();
-    std::thread::scope(|s| {
-        let handoff = &handoff;
-        s.spawn(move || {
+    let handoff = &handoff;
+    let (_, own) = crate::worker::join(
+        move || {
             registry.adopt();
             // Stopped however it ends, a panic too: the first thread then waits no more.
             let _stop = Stop(handoff);
@@ -300,35 +300,38 @@ fn in_order<T: Default + Send>(
                     return;
                 }
             }
-        });
-        // Stops the second thread when this one ends early (an error of its own or `take`'s).
-        let _stop = Stop(handoff);
-        let mut own = T::default();
-        for b in 0..blocks {
-            if b % 2 == 0 {
-                make(b, &mut own)?;
-                take(&mut own)?;
-                continue;
-            }
-            let made = {
-                let mut state = handoff.lock();
-                loop {
-                    if let Some(made) = state.block.take() {
-                        handoff.changed.notify_all();
-                        break made;
-                    }
-                    if state.stopped {
-                        return Err(io::Error::other("the second thread making rows stopped"));
-                    }
-                    state = handoff.wait(state);
+        },
+        || {
+            // Stops the second thread when this one ends early (an error of its own or `take`'s).
+            let _stop = Stop(handoff);
+            let mut own = T::default();
+            for b in 0..blocks {
+                if b % 2 == 0 {
+                    make(b, &mut own)?;
+                    take(&mut own)?;
+                    continue;
                 }
-            };
-            let mut block = made?;
-            take(&mut block)?;
-            handoff.lock().spare = Some(block);
-        }
-        Ok(())
-    })
+                let made = {
+                    let mut state = handoff.lock();
+                    loop {
+                        if let Some(made) = state.block.take() {
+                            handoff.changed.notify_all();
+                            break made;
+                        }
+                        if state.stopped {
+                            return Err(io::Error::other("the second thread making rows stopped"));
+                        }
+                        state = handoff.wait(state);
+                    }
+                };
+                let mut block = made?;
+                take(&mut block)?;
+                handoff.lock().spare = Some(block);
+            }
+            Ok(())
+        },
+    );
+    own
 }
 
 /// A block passed from the second thread of [`in_order`] to the first, and a spent one back.

@@ -241,16 +241,17 @@ pub fn decode_mapped<T: SortedJson + DeserializeOwned, R: Send>(
             part(i, usize::MAX, &mut rows)?;
             return Some((rows, Vec::new()));
         };
-        std::thread::scope(|s| {
-            let second = s.spawn(move || {
+        let (second, first) = crate::worker::join(
+            || {
                 let mut rows = Vec::new();
                 part(seam, usize::MAX, &mut rows).map(|_| rows)
-            });
-            match part(i, seam, &mut rows)? {
-                Walked::Stopped => Some((rows, second.join().ok()??)),
-                Walked::End => Some((rows, Vec::new())),
-            }
-        })
+            },
+            || part(i, seam, &mut rows),
+        );
+        match first? {
+            Walked::Stopped => Some((rows, second?)),
+            Walked::End => Some((rows, Vec::new())),
+        }
     };
     let Some((mut rows, second)) = halves() else {
         return Err(whole_error::<T>(&body));
@@ -394,15 +395,16 @@ fn walk_spans<T: SortedJson + DeserializeOwned + Send>(
     let Some(seam) = two_threads(body) else {
         return Part::walk(body, i, usize::MAX, name).map(|(part, _)| Walk::of(part, None));
     };
-    std::thread::scope(|s| {
-        let second = s.spawn(move || Part::walk(body, seam, usize::MAX, name));
-        let (first, walked) = Part::walk(body, i, seam, name)?;
-        let second = match walked {
-            Walked::Stopped => Some(second.join().ok()??.0),
-            Walked::End => None,
-        };
-        Some(Walk::of(first, second))
-    })
+    let (second, first) = crate::worker::join(
+        || Part::walk(body, seam, usize::MAX, name),
+        || Part::walk(body, i, seam, name),
+    );
+    let (first, walked) = first?;
+    let second = match walked {
+        Walked::Stopped => Some(second?.0),
+        Walked::End => None,
+    };
+    Some(Walk::of(first, second))
 }
 
 /// The elements of an answer, walked: where each lies and, when they are out of the order of
