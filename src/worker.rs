@@ -10,8 +10,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
-use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 
 /// Work handed to the helper.
 type Job = Box<dyn FnOnce() + Send + 'static>;
@@ -81,32 +80,53 @@ where
     RA: Send,
     B: FnOnce() -> RB,
 {
+    let (mut ra, mut rb) = (None, None);
+    {
+        let there = &mut ra;
+        let mut b = Some(b);
+        beside(
+            Box::new(move || *there = Some(catch_unwind(AssertUnwindSafe(a)))),
+            &mut || rb = b.take().map(|b| catch_unwind(AssertUnwindSafe(b))),
+        );
+    }
+    (answer(ra), answer(rb))
+}
+
+/// A half's answer, or its panic resumed.
+fn answer<R>(r: Option<std::thread::Result<R>>) -> R {
+    match r.expect("both halves ran") {
+        Ok(r) => r,
+        Err(p) => resume_unwind(p),
+    }
+}
+
+/// Runs `job` on the helper (else on a thread of its own) and `here` on this thread, and
+/// returns once both have ended. Neither panics: [`join`] catches their panics in them.
+fn beside(job: Box<dyn FnOnce() + Send + '_>, here: &mut dyn FnMut()) {
     let Some(helper) = helper().filter(|h| {
         h.busy
             .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
     }) else {
-        return std::thread::scope(|s| {
-            let a = s.spawn(a);
-            let b = catch_unwind(AssertUnwindSafe(b));
-            let a = a.join();
-            (
-                a.unwrap_or_else(|p| resume_unwind(p)),
-                b.unwrap_or_else(|p| resume_unwind(p)),
-            )
+        std::thread::scope(|s| {
+            s.spawn(job);
+            here();
         });
+        return;
     };
-    let (done, answer) = mpsc::sync_channel::<std::thread::Result<RA>>(1);
+    let done = Arc::new((Mutex::new(false), Condvar::new()));
+    let signal = Arc::clone(&done);
     let job: Box<dyn FnOnce() + Send + '_> = Box::new(move || {
-        // The channel is the job's own (on the heap): nothing of this frame is touched once the
-        // answer is sent.
-        let _ = done.send(catch_unwind(AssertUnwindSafe(a)));
+        job();
+        // Once `job` has ended, only the job's own (heap) state is touched.
+        let (ended, changed) = &*signal;
+        *ended.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        changed.notify_one();
     });
-    // SAFETY: the job borrows what `a` borrows, which outlives this call. The job is run once,
-    // and this function neither returns nor unwinds before the job's answer has been received
-    // (`b` runs under `catch_unwind`, and `recv` waits): after its `send`, the job touches only
-    // its own channel and box. The helper never drops a job without running it, and a job
-    // cannot fail to send (the receiver is alive until the answer is in).
+    // SAFETY: the job borrows what `job` borrows, which outlives this call. The helper runs
+    // every job it is given, once, and this function does not return before that job has
+    // ended (it waits for `done` below; `here` does not unwind, see above): after it marks
+    // `done`, the job touches only its own box and the shared `done`.
     let job: Job = unsafe { std::mem::transmute::<Box<dyn FnOnce() + Send + '_>, Job>(job) };
     #[cfg(target_os = "linux")]
     elsewhere(helper);
@@ -115,15 +135,13 @@ where
         *slot = Some(job);
         helper.posted.notify_one();
     }
-    let b = catch_unwind(AssertUnwindSafe(b));
-    // The helper runs every job it is given: `recv` fails only if its thread is gone, which a
-    // job's panic (caught) does not do.
-    let a = answer.recv().unwrap_or_else(|_| std::process::abort());
+    here();
+    let (ended, changed) = &*done;
+    let mut ended = ended.lock().unwrap_or_else(PoisonError::into_inner);
+    while !*ended {
+        ended = changed.wait(ended).unwrap_or_else(PoisonError::into_inner);
+    }
     helper.busy.store(false, Ordering::Release);
-    (
-        a.unwrap_or_else(|p| resume_unwind(p)),
-        b.unwrap_or_else(|p| resume_unwind(p)),
-    )
 }
 
 /// Lets the helper run on any processor this process may use but the one the caller is on, so
