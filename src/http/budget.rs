@@ -83,6 +83,10 @@ const STARTS: [bool; 256] = {
     t
 };
 
+/// From how long a piece of an answer the processor is asked for its wider compares.
+#[cfg(target_arch = "x86_64")]
+const WIDE_FROM: usize = 16 * 1024;
+
 /// The bytes of a block counted at once.
 const BLOCK: usize = 64;
 
@@ -265,7 +269,10 @@ impl Counter {
         // the processor once and keeps the answer.
         #[cfg(target_arch = "x86_64")]
         {
-            let popcnt = std::is_x86_feature_detected!("popcnt");
+            // A small piece is counted by SSE2 without asking: the first question costs a
+            // process a few dozen microseconds in a virtual machine (each CPUID leaves it), more
+            // than a small answer's count.
+            let popcnt = body.len() >= WIDE_FROM && std::is_x86_feature_detected!("popcnt");
             if popcnt && std::is_x86_feature_detected!("avx512bw") {
                 // SAFETY: the processor has AVX-512BW and POPCNT (asked just above).
                 unsafe { self.feed_avx512(body) }
@@ -549,19 +556,21 @@ mod tests {
     #[test]
     fn a_list_is_counted_a_block_at_a_time() {
         // Blanks across the blocks' edges, an empty array and object at an edge, strings
-        // across edges, as a pretty-printed list has them.
-        let rows: Vec<serde_json::Value> = (0..40)
-            .map(|i| serde_json::json!({"id": i, "name": format!("row {i} [x], {{y}}"), "roles": ["a", "b"], "e": [], "o": {}}))
+        // across edges, an escape now and then, as a pretty-printed list has them; each body
+        // longer than WIDE_FROM, so counted by the widest compare this processor has.
+        let rows: Vec<serde_json::Value> = (0..400)
+            .map(|i| serde_json::json!({"id": i, "name": format!("row {i} [x], {{y}} \"{}\"", i % 7), "roles": ["a", "b"], "e": [], "o": {}}))
             .collect();
         for body in [
             serde_json::to_vec(&rows).unwrap(),
             serde_json::to_vec_pretty(&rows).unwrap(),
         ] {
+            assert!(body.len() >= WIDE_FROM);
             assert_eq!(
                 count(&body),
                 Counted {
-                    values: 40 + 40 * 5 + 40 * 2,
-                    objects: 40 * 2,
+                    values: 400 + 400 * 5 + 400 * 2,
+                    objects: 400 * 2,
                 }
             );
             assert_eq!(count(&body), count_by_bytes(&body));
