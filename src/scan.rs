@@ -84,6 +84,60 @@ pub fn printable_run(bytes: &[u8], i: usize) -> usize {
     )
 }
 
+/// Appends `bytes` to `out`, a short run (the most of a row's pieces: a key, a number, a line's
+/// indentation) copied inline rather than by a call to copy memory, which costs more than the
+/// bytes do.
+#[inline(always)]
+pub fn put(out: &mut Vec<u8>, bytes: &[u8]) {
+    let n = bytes.len();
+    let len = out.len();
+    if n > 32 || out.capacity() - len < 32 {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    let src = bytes.as_ptr();
+    // SAFETY: `out` has room for 32 more bytes past its length (checked above), and every read
+    // is within `bytes`: the two copies of 16 (8, 4) overlap when `n` is under 32 (16, 8), so
+    // each covers part of `bytes`, together all of it. `n` bytes are then written.
+    unsafe {
+        let dst = out.as_mut_ptr().add(len);
+        if n >= 16 {
+            let (a, z) = (
+                src.cast::<u128>().read_unaligned(),
+                src.add(n - 16).cast::<u128>().read_unaligned(),
+            );
+            dst.cast::<u128>().write_unaligned(a);
+            dst.add(n - 16).cast::<u128>().write_unaligned(z);
+        } else if n >= 8 {
+            let (a, z) = (
+                src.cast::<u64>().read_unaligned(),
+                src.add(n - 8).cast::<u64>().read_unaligned(),
+            );
+            dst.cast::<u64>().write_unaligned(a);
+            dst.add(n - 8).cast::<u64>().write_unaligned(z);
+        } else if n >= 4 {
+            let (a, z) = (
+                src.cast::<u32>().read_unaligned(),
+                src.add(n - 4).cast::<u32>().read_unaligned(),
+            );
+            dst.cast::<u32>().write_unaligned(a);
+            dst.add(n - 4).cast::<u32>().write_unaligned(z);
+        } else if n > 0 {
+            *dst = *src;
+            *dst.add(n / 2) = *src.add(n / 2);
+            *dst.add(n - 1) = *src.add(n - 1);
+        }
+        out.set_len(len + n);
+    }
+}
+
+/// [`put`] onto a `String`.
+#[inline(always)]
+pub fn put_str(out: &mut String, s: &str) {
+    // SAFETY: the bytes appended are those of a `str`, whole: the text stays UTF-8.
+    put(unsafe { out.as_mut_vec() }, s.as_bytes());
+}
+
 /// `a.cmp(b)`, the order of the bytes, compared eight at a time: the names of a list are short
 /// and most often share a long start, where a call to compare memory costs more than the names.
 pub fn text_order(a: &str, b: &str) -> std::cmp::Ordering {
@@ -223,6 +277,22 @@ pub fn permute<T>(items: &mut [T], order: &mut [u32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// Runs of every length to 40 bytes, put after any text into a buffer with any room
+        /// left, are appended as `extend_from_slice` appends them.
+        #[test]
+        fn a_run_put_is_the_run_appended(
+            before in proptest::collection::vec(proptest::num::u8::ANY, 0..40),
+            room in 0usize..48,
+            run in proptest::collection::vec(proptest::num::u8::ANY, 0..40),
+        ) {
+            let mut out = Vec::with_capacity(before.len() + room);
+            out.extend_from_slice(&before);
+            put(&mut out, &run);
+            proptest::prop_assert_eq!(out, [before, run].concat());
+        }
+    }
 
     proptest::proptest! {
         /// The first byte of each kind is found wherever it is, whatever bytes come before and

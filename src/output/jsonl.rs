@@ -257,7 +257,7 @@ impl Line<'_> {
             }
         }
         out.extend_from_slice(b"{\"context\":");
-        out.extend_from_slice(&self.shared.context);
+        crate::scan::put(out, &self.shared.context);
         out.extend_from_slice(b",\"created\":");
         direct_time(out, created, masker);
         out.extend_from_slice(b",\"detail\":{");
@@ -297,15 +297,15 @@ impl Line<'_> {
             masker,
         );
         out.extend_from_slice(b",\"kind\":");
-        out.extend_from_slice(&self.shared.kind);
+        crate::scan::put(out, &self.shared.kind);
         out.extend_from_slice(b",\"last-used\":");
         direct_time(out, t.last_used.at(), masker);
         out.extend_from_slice(b",\"name\":");
         direct_str(out, &t.name, masker);
         out.extend_from_slice(b",\"platform\":");
-        out.extend_from_slice(&self.shared.platform);
+        crate::scan::put(out, &self.shared.platform);
         out.extend_from_slice(b",\"status\":");
-        out.extend_from_slice(self.shared.status(t.status(self.now)));
+        crate::scan::put(out, self.shared.status(t.status(self.now)));
         out.push(b'}');
     }
 }

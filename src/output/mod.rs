@@ -857,9 +857,11 @@ fn push_cell(
     clean: &dyn for<'a> Fn(&'a str) -> Cow<'a, str>,
 ) {
     match cell {
-        Cell::Id(Some(v)) | Cell::Text(Some(v)) => out.push_str(&clean(v)),
-        Cell::Name => out.push_str(&clean(&token.name)),
-        Cell::TokenId if !token.id.text.is_empty() => out.push_str(&clean(&token.id.text)),
+        Cell::Id(Some(v)) | Cell::Text(Some(v)) => crate::scan::put_str(out, &clean(v)),
+        Cell::Name => crate::scan::put_str(out, &clean(&token.name)),
+        Cell::TokenId if !token.id.text.is_empty() => {
+            crate::scan::put_str(out, &clean(&token.id.text))
+        }
         Cell::Id(None) | Cell::Text(None) | Cell::TokenId => out.push('-'),
         Cell::List(items) => {
             out.push('[');
@@ -867,7 +869,7 @@ fn push_cell(
                 if i > 0 {
                     out.push(' ');
                 }
-                out.push_str(&clean(item));
+                crate::scan::put_str(out, &clean(item));
             }
             out.push(']');
         }

@@ -194,7 +194,7 @@ fn pad(line: &mut String, mut n: usize) {
     const SPACES: &str = "                                                                ";
     while n > 0 {
         let k = n.min(SPACES.len());
-        line.push_str(&SPACES[..k]);
+        crate::scan::put_str(line, &SPACES[..k]);
         n -= k;
     }
 }
@@ -451,9 +451,13 @@ pub fn write_piped_table<W: Write>(
 struct Measured {
     widths: Vec<usize>,
     cells: RowText,
-    /// Where each row's cells end in `cells`.
+    /// Where each row's cells end in `cells`, the high bit set for a row of printable ASCII
+    /// (as wide as long, cell by cell).
     row_ends: Vec<u32>,
 }
+
+/// The bit of a held row's end that marks it printable ASCII.
+const ASCII_ROW: u32 = 1 << 31;
 
 fn piped_table(
     w: &mut dyn Write,
@@ -496,7 +500,9 @@ fn piped_table(
                     m.widths[i] = m.widths[i].max(w);
                 }
                 if hold {
-                    m.row_ends.push(to as u32);
+                    // A block's cells are far fewer than 2^31.
+                    m.row_ends
+                        .push(to as u32 | if ascii { ASCII_ROW } else { 0 });
                 }
             }
             Ok(())
@@ -532,7 +538,7 @@ fn piped_table(
     };
     if let Some(h) = header {
         let mut line = String::new();
-        write_line(&mut line, widths, &mut h.iter().copied());
+        write_line(&mut line, widths, false, &mut h.iter().copied());
         sink(&mut line);
         w.write_all(line.as_bytes())?;
     }
@@ -543,16 +549,18 @@ fn piped_table(
             out.clear();
             if let Some(m) = held.get(b) {
                 let mut from = 0;
-                for &to in &m.row_ends {
-                    write_line(out, widths, &mut m.cells.cells(from, to as usize));
-                    from = to as usize;
+                for &end in &m.row_ends {
+                    let to = (end & !ASCII_ROW) as usize;
+                    let ascii = end & ASCII_ROW != 0;
+                    write_line(out, widths, ascii, &mut m.cells.cells(from, to));
+                    from = to;
                 }
             } else {
                 let mut row = RowText::default();
                 for r in split.rows(b, n) {
                     row.clear();
                     rows.row(r, &mut row);
-                    write_line(out, widths, &mut row.cells(0, row.ends.len()));
+                    write_line(out, widths, false, &mut row.cells(0, row.ends.len()));
                 }
             }
             sink(out);
@@ -563,8 +571,14 @@ fn piped_table(
 }
 
 /// One line of a piped table onto `line`: `cells` padded to `widths`, the last one not, the
-/// line's trailing blanks taken off.
-fn write_line(line: &mut String, widths: &[usize], cells: &mut dyn Iterator<Item = &str>) {
+/// line's trailing blanks taken off. A cell of an `ascii` row (printable ASCII, as the first
+/// read found) is as wide as long.
+fn write_line(
+    line: &mut String,
+    widths: &[usize],
+    ascii: bool,
+    cells: &mut dyn Iterator<Item = &str>,
+) {
     let start = line.len();
     let columns = widths.len();
     for (i, &column_width) in widths.iter().enumerate() {
@@ -572,9 +586,10 @@ fn write_line(line: &mut String, widths: &[usize], cells: &mut dyn Iterator<Item
         if i > 0 {
             line.push_str(" | ");
         }
-        line.push_str(cell);
+        crate::scan::put_str(line, cell);
         if i + 1 < columns {
-            pad(line, column_width.saturating_sub(width(cell)));
+            let wide = if ascii { cell.len() } else { width(cell) };
+            pad(line, column_width.saturating_sub(wide));
         }
     }
     let end = start + line[start..].trim_end().len();

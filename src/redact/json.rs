@@ -149,7 +149,7 @@ pub fn push_json_string(out: &mut Vec<u8>, s: &str) {
     if super::plain_in_quotes(s) {
         out.reserve(s.len() + 2);
         out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
+        crate::scan::put(out, s.as_bytes());
         out.push(b'"');
     } else {
         let _ = write_json_string(out, s);

@@ -290,53 +290,6 @@ const MAX_MEMBERS: usize = 24;
 /// before a member or an element is one copy of a part of it.
 const BREAK: &[u8; 2 + 2 * 8] = b",\n                ";
 
-/// Appends `bytes` to `out`, a short run (the most of a row's pieces: a key, a number, a line's
-/// indentation) copied inline rather than by a call to copy memory, which costs more than the
-/// bytes do.
-#[inline(always)]
-fn put(out: &mut Vec<u8>, bytes: &[u8]) {
-    let n = bytes.len();
-    let len = out.len();
-    if n > 32 || out.capacity() - len < 32 {
-        out.extend_from_slice(bytes);
-        return;
-    }
-    let src = bytes.as_ptr();
-    // SAFETY: `out` has room for 32 more bytes past its length (checked above), and every read
-    // is within `bytes`: the two copies of 16 (8, 4) overlap when `n` is under 32 (16, 8), so
-    // each covers part of `bytes`, together all of it. `n` bytes are then written.
-    unsafe {
-        let dst = out.as_mut_ptr().add(len);
-        if n >= 16 {
-            let (a, z) = (
-                src.cast::<u128>().read_unaligned(),
-                src.add(n - 16).cast::<u128>().read_unaligned(),
-            );
-            dst.cast::<u128>().write_unaligned(a);
-            dst.add(n - 16).cast::<u128>().write_unaligned(z);
-        } else if n >= 8 {
-            let (a, z) = (
-                src.cast::<u64>().read_unaligned(),
-                src.add(n - 8).cast::<u64>().read_unaligned(),
-            );
-            dst.cast::<u64>().write_unaligned(a);
-            dst.add(n - 8).cast::<u64>().write_unaligned(z);
-        } else if n >= 4 {
-            let (a, z) = (
-                src.cast::<u32>().read_unaligned(),
-                src.add(n - 4).cast::<u32>().read_unaligned(),
-            );
-            dst.cast::<u32>().write_unaligned(a);
-            dst.add(n - 4).cast::<u32>().write_unaligned(z);
-        } else if n > 0 {
-            *dst = *src;
-            *dst.add(n / 2) = *src.add(n / 2);
-            *dst.add(n - 1) = *src.add(n - 1);
-        }
-        out.set_len(len + n);
-    }
-}
-
 struct Copy<'a, 'o> {
     b: &'a [u8],
     i: usize,
@@ -357,7 +310,7 @@ impl<'a> Copy<'a, '_> {
     fn newline(&mut self, level: usize, comma: bool) {
         let from = usize::from(!comma);
         match BREAK.get(from..2 + 2 * level) {
-            Some(b) => put(self.out, b),
+            Some(b) => crate::scan::put(self.out, b),
             None => {
                 self.out.extend_from_slice(&BREAK[from..2]);
                 for _ in 0..level {
@@ -386,7 +339,7 @@ impl<'a> Copy<'a, '_> {
                 let start = self.i;
                 self.string()?;
                 // Its text, quotes and all: it has no escape.
-                put(self.out, &self.b[start..self.i]);
+                crate::scan::put(self.out, &self.b[start..self.i]);
                 Some(())
             }
             b'n' => self.word(b"null"),
@@ -400,7 +353,7 @@ impl<'a> Copy<'a, '_> {
     fn word(&mut self, w: &[u8]) -> Option<()> {
         let end = self.i + w.len();
         (self.b.get(self.i..end)? == w).then_some(())?;
-        put(self.out, w);
+        crate::scan::put(self.out, w);
         self.i = end;
         Some(())
     }
@@ -414,7 +367,7 @@ impl<'a> Copy<'a, '_> {
         if matches!(self.b.get(self.i), Some(b'.' | b'e' | b'E')) {
             return None;
         }
-        put(self.out, &self.b[start..self.i]);
+        crate::scan::put(self.out, &self.b[start..self.i]);
         Some(())
     }
 
@@ -454,9 +407,9 @@ impl<'a> Copy<'a, '_> {
                 if self.b.get(self.i) == Some(&b':') {
                     // `"key":` copied at once.
                     self.i += 1;
-                    put(self.out, &self.b[quoted..self.i]);
+                    crate::scan::put(self.out, &self.b[quoted..self.i]);
                 } else {
-                    put(self.out, &self.b[quoted..self.i]);
+                    crate::scan::put(self.out, &self.b[quoted..self.i]);
                     if self.ws()? != b':' {
                         return None;
                     }
@@ -616,22 +569,6 @@ mod tests {
             .parse()
             .unwrap();
         Some((if negative { -n } else { n }, end))
-    }
-
-    proptest::proptest! {
-        /// Runs of every length to 40 bytes, put after any text into a buffer with any room
-        /// left, are appended as `extend_from_slice` appends them.
-        #[test]
-        fn a_run_put_is_the_run_appended(
-            before in proptest::collection::vec(proptest::num::u8::ANY, 0..40),
-            room in 0usize..48,
-            run in proptest::collection::vec(proptest::num::u8::ANY, 0..40),
-        ) {
-            let mut out = Vec::with_capacity(before.len() + room);
-            out.extend_from_slice(&before);
-            put(&mut out, &run);
-            proptest::prop_assert_eq!(out, [before, run].concat());
-        }
     }
 
     proptest::proptest! {
