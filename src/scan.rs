@@ -96,38 +96,43 @@ pub fn put(out: &mut Vec<u8>, bytes: &[u8]) {
         return;
     }
     let src = bytes.as_ptr();
-    // SAFETY: `out` has room for 32 more bytes past its length (checked above), and every read
-    // is within `bytes`: the two copies of 16 (8, 4) overlap when `n` is under 32 (16, 8), so
-    // each covers part of `bytes`, together all of it. `n` bytes are then written.
+    // SAFETY: `out` has room for 32 more bytes past its length (checked above), and `n` (at
+    // most 32) is at least the width of the word `ends` copies by, so its reads are within
+    // `bytes` and its writes within that room. `n` bytes are then written.
     unsafe {
         let dst = out.as_mut_ptr().add(len);
         if n >= 16 {
-            let (a, z) = (
-                src.cast::<u128>().read_unaligned(),
-                src.add(n - 16).cast::<u128>().read_unaligned(),
-            );
-            dst.cast::<u128>().write_unaligned(a);
-            dst.add(n - 16).cast::<u128>().write_unaligned(z);
+            ends::<u128>(src, dst, n);
         } else if n >= 8 {
-            let (a, z) = (
-                src.cast::<u64>().read_unaligned(),
-                src.add(n - 8).cast::<u64>().read_unaligned(),
-            );
-            dst.cast::<u64>().write_unaligned(a);
-            dst.add(n - 8).cast::<u64>().write_unaligned(z);
+            ends::<u64>(src, dst, n);
         } else if n >= 4 {
-            let (a, z) = (
-                src.cast::<u32>().read_unaligned(),
-                src.add(n - 4).cast::<u32>().read_unaligned(),
-            );
-            dst.cast::<u32>().write_unaligned(a);
-            dst.add(n - 4).cast::<u32>().write_unaligned(z);
+            ends::<u32>(src, dst, n);
         } else if n > 0 {
             *dst = *src;
             *dst.add(n / 2) = *src.add(n / 2);
             *dst.add(n - 1) = *src.add(n - 1);
         }
         out.set_len(len + n);
+    }
+}
+
+/// Copies `n` bytes from `src` to `dst` as two words of `W`, the first and the last (they
+/// overlap when `n` is under twice the word's width, and together cover all `n` up to it).
+///
+/// # Safety
+/// `n` is at least the width of `W` and at most twice it; `n` bytes are readable at `src` and
+/// writable at `dst`.
+#[inline(always)]
+unsafe fn ends<W: Copy>(src: *const u8, dst: *mut u8, n: usize) {
+    let k = std::mem::size_of::<W>();
+    // SAFETY: both words lie within the `n` bytes at each end (the caller's promise).
+    unsafe {
+        let (first, last) = (
+            src.cast::<W>().read_unaligned(),
+            src.add(n - k).cast::<W>().read_unaligned(),
+        );
+        dst.cast::<W>().write_unaligned(first);
+        dst.add(n - k).cast::<W>().write_unaligned(last);
     }
 }
 
