@@ -3,7 +3,8 @@
 //! few one by one. The runs are too short for a search (`memchr`) to pay for setting it up. And
 //! the order of two such runs (names, keys), compared eight bytes at a time.
 
-const ONES: u64 = u64::from_le_bytes([1; 8]);
+/// Every byte 1: times a byte, that byte in each place.
+pub(crate) const ONES: u64 = u64::from_le_bytes([1; 8]);
 const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
 
 /// The high bit of each zero byte of `x`, exact at the first one: a borrow can set it only
@@ -51,6 +52,19 @@ pub fn quote_or_backslash(bytes: &[u8], i: usize) -> usize {
         i,
         |x| equal(x, b'"') | equal(x, b'\\'),
         |b| b == b'"' || b == b'\\',
+    )
+}
+
+/// The first byte from `i` that is not an ASCII digit.
+#[inline(always)]
+pub fn digit_run(bytes: &[u8], i: usize) -> usize {
+    first_where(
+        bytes,
+        i,
+        // A byte below '0' borrows (its high bit then set), one above '9' has its high bit set
+        // once 0x46 is added; only bytes after the first such one can be disturbed.
+        |x| x.wrapping_sub(ONES * u64::from(b'0')) | x.wrapping_add(ONES * 0x46),
+        |b| !b.is_ascii_digit(),
     )
 }
 
@@ -330,6 +344,29 @@ mod tests {
                 printable_run(&bytes, from),
                 first(&|b| !(0x20..0x7f).contains(&b))
             );
+        }
+    }
+
+    proptest::proptest! {
+        /// The first byte that is not a digit is found after runs of digits of any length,
+        /// whatever it is: the bytes next to '0' and '9', those with the high bit set, a zero.
+        #[test]
+        fn the_end_of_a_run_of_digits_is_found_wherever_it_is(
+            bytes in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    b'0', b'1', b'5', b'8', b'9', b'0', b'9', b'3', b'/', b':', 0, 0x7f, 0x80,
+                    0xb0, 0xb9, 0xba, 0xff, b'-',
+                ]),
+                0..40,
+            ),
+            from in 0usize..40,
+        ) {
+            let from = from.min(bytes.len());
+            let end = bytes[from..]
+                .iter()
+                .position(|b| !b.is_ascii_digit())
+                .map_or(bytes.len(), |n| from + n);
+            proptest::prop_assert_eq!(digit_run(&bytes, from), end);
         }
     }
 

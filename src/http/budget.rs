@@ -272,11 +272,11 @@ impl Counter {
             // A small piece is counted by SSE2 without asking: the first question costs a
             // process a few dozen microseconds in a virtual machine (each CPUID leaves it), more
             // than a small answer's count.
-            let popcnt = body.len() >= WIDE_FROM && std::is_x86_feature_detected!("popcnt");
-            if popcnt && std::is_x86_feature_detected!("avx512bw") {
+            let wide = body.len() >= WIDE_FROM && std::is_x86_feature_detected!("popcnt");
+            if wide && std::is_x86_feature_detected!("avx512bw") {
                 // SAFETY: the processor has AVX-512BW and POPCNT (asked just above).
                 unsafe { self.feed_avx512(body) }
-            } else if popcnt && std::is_x86_feature_detected!("avx2") {
+            } else if wide && std::is_x86_feature_detected!("avx2") {
                 // SAFETY: the processor has AVX2 and POPCNT (asked just above).
                 unsafe { self.feed_avx2(body) }
             } else {

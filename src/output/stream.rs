@@ -189,6 +189,11 @@ fn width(s: &str) -> usize {
     }
 }
 
+/// A cell's width: its length when its row is printable ASCII (`ascii`), else measured.
+fn cell_width(cell: &str, ascii: bool) -> usize {
+    if ascii { cell.len() } else { width(cell) }
+}
+
 /// `n` spaces onto `line`.
 fn pad(line: &mut String, mut n: usize) {
     const SPACES: &str = "                                                                ";
@@ -496,8 +501,7 @@ fn piped_table(
                     if i >= m.widths.len() {
                         m.widths.resize(i + 1, 1);
                     }
-                    let w = if ascii { c.len() } else { width(c) };
-                    m.widths[i] = m.widths[i].max(w);
+                    m.widths[i] = m.widths[i].max(cell_width(c, ascii));
                 }
                 if hold {
                     // A block's cells are far fewer than 2^31.
@@ -588,8 +592,7 @@ fn write_line(
         }
         crate::scan::put_str(line, cell);
         if i + 1 < columns {
-            let wide = if ascii { cell.len() } else { width(cell) };
-            pad(line, column_width.saturating_sub(wide));
+            pad(line, column_width.saturating_sub(cell_width(cell, ascii)));
         }
     }
     let end = start + line[start..].trim_end().len();

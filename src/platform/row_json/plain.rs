@@ -204,7 +204,8 @@ impl Int<'_> {
         let mut n: i64 = 0;
         for chunk in &mut chunks {
             let x = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-            n = n * 100_000_000 + eight_digits(x.wrapping_sub(ONES * b'0' as u64)) as i64;
+            n = n * 100_000_000
+                + eight_digits(x.wrapping_sub(crate::scan::ONES * u64::from(b'0'))) as i64;
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {
@@ -213,7 +214,7 @@ impl Int<'_> {
             word[8 - rest.len()..].copy_from_slice(rest);
             let x = u64::from_le_bytes(word);
             n = n * 10i64.pow(rest.len() as u32)
-                + eight_digits(x.wrapping_sub(ONES * b'0' as u64)) as i64;
+                + eight_digits(x.wrapping_sub(crate::scan::ONES * u64::from(b'0'))) as i64;
         }
         if negative { -n } else { n }
     }
@@ -228,34 +229,14 @@ fn plain_int(b: &[u8], i: usize) -> Option<(i64, usize)> {
 }
 
 /// The end of the integer starting at `i` (`-?digits`, at most 18 digits, no leading zero, not
-/// `-0`): where its digits stop, found eight bytes at a time; its value is not read.
+/// `-0`): where its digits stop ([`crate::scan::digit_run`]); its value is not read.
 #[inline(always)]
 fn plain_int_end(b: &[u8], i: usize) -> Option<usize> {
     let negative = b.get(i) == Some(&b'-');
     let start = i + usize::from(negative);
-    let mut end = start;
-    // Eight bytes at a time while they last: how many digits lead.
-    while let Some(word) = b.get(end..end + 8) {
-        let x = u64::from_le_bytes(word.try_into().expect("eight bytes"));
-        // A byte below '0' borrows (its high bit then set), one above '9' has its high bit set
-        // once 0x46 is added; only bytes after the first such one can be disturbed.
-        let not_digits =
-            (x.wrapping_sub(ONES * b'0' as u64) | x.wrapping_add(ONES * 0x46)) & (ONES * 0x80);
-        let k = (not_digits.trailing_zeros() / 8) as usize;
-        end += k;
-        if end - start > 18 {
-            return None;
-        }
-        if k < 8 {
-            return checked(b, start, end, negative);
-        }
-    }
-    // The last few bytes, one at a time.
-    while b.get(end).is_some_and(u8::is_ascii_digit) {
-        if end - start == 18 {
-            return None;
-        }
-        end += 1;
+    let end = crate::scan::digit_run(b, start);
+    if end - start > 18 {
+        return None;
     }
     checked(b, start, end, negative)
 }
@@ -269,9 +250,6 @@ fn checked(b: &[u8], start: usize, end: usize, negative: bool) -> Option<usize> 
     }
     Some(end)
 }
-
-/// Every byte 1: times a byte, that byte in each place.
-const ONES: u64 = 0x0101_0101_0101_0101;
 
 /// The number that eight digit values make, the first in the lowest byte (leading zeros allowed).
 #[inline(always)]
