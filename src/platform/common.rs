@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::dates::parse_expiration;
 use crate::error::{Error, Result};
 use crate::platform::interface::{Listed, Token, TokenId};
-use crate::platform::row_json::{RowJson, SortedJson, decode_rows, decode_spans};
+use crate::platform::row_json::{Rows, SortedJson, decode_rows, decode_spans};
 use crate::secret::Secret;
 
 /// An int64 id, as the Go CLI words its refusal.
@@ -117,13 +117,13 @@ pub const SPANS_FROM: usize = 2 * 1024 * 1024;
 /// or for an answer of [`SPANS_FROM`] bytes and more kept as their text.
 pub fn listed_of<T: SortedJson + serde::de::DeserializeOwned + Send + 'static>(
     body: std::sync::Arc<String>,
-    row: fn(T, RowJson) -> Token,
+    rows: Rows<T, Token>,
     name: fn(&T) -> &str,
 ) -> serde_json::Result<Listed> {
     if body.len() >= SPANS_FROM {
-        return decode_spans(body, row, name).map(Into::into);
+        return decode_spans(body, rows, name).map(Into::into);
     }
-    let mut rows = decode_rows(body, row)?;
+    let mut rows = decode_rows(body, rows.decoded)?;
     sort_by_name(&mut rows);
     Ok(rows.into())
 }

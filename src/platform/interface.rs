@@ -38,6 +38,16 @@ impl TokenId {
         }
     }
 
+    /// The integer id `id` whose decimal form is `text` (read from an answer: its digits as
+    /// they stand), as [`TokenId::int`] makes it without writing the digits again.
+    pub fn decimal(id: i64, text: &str) -> TokenId {
+        debug_assert_eq!(text, id.to_string());
+        TokenId {
+            text: text.into(),
+            shape: IdShape::Int(id),
+        }
+    }
+
     /// The id of an object the server sent without one (`-` in a table, `null` in JSON).
     pub fn missing() -> TokenId {
         TokenId {

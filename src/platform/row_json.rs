@@ -215,24 +215,61 @@ pub fn decode_rows<T: SortedJson + DeserializeOwned, R>(
     }
 }
 
-/// The elements of a JSON array answer, each decoded as `T` and made into what `row` makes of
+/// How an element of a list answer becomes a row `R`: decoded as `T` and made a row by
+/// `decoded`, or read straight from its text by `plain`, which makes (with the element's length)
+/// the row `decoded` makes of what [`SortedJson::from_plain`] reads, and declines (`None`) where
+/// it declines. A large list reads each row this way once or twice: the plain read makes no `T`.
+pub struct Rows<T, R> {
+    pub decoded: fn(T, RowJson) -> R,
+    pub plain: fn(&str, RowJson) -> Option<(R, usize)>,
+}
+
+impl<T, R> Clone for Rows<T, R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T, R> Copy for Rows<T, R> {}
+
+impl<T: SortedJson + DeserializeOwned, R> Rows<T, R> {
+    /// Rows made by `decoded` alone (no plain read of their own).
+    pub fn decoded(decoded: fn(T, RowJson) -> R) -> Rows<T, R> {
+        Rows {
+            decoded,
+            plain: |_, _| None,
+        }
+    }
+
+    /// The row of the element at the start of `text`, its object `json()`, and its length.
+    fn at(&self, text: &str, json: impl Fn() -> RowJson) -> Option<(R, usize)> {
+        if let Some(found) = (self.plain)(text, json()) {
+            return Some(found);
+        }
+        let (t, n) = decode_at::<T>(text)?;
+        Some(((self.decoded)(t, json()), n))
+    }
+}
+
+/// The elements of a JSON array answer, each made a row by `rows` and into what `map` makes of
 /// it (left out where that is `None`), in the answer's order, without their objects: the rows
 /// of [`decode_rows`] without a count taken on the answer for each. A large answer is decoded
 /// by two threads, as [`walk_spans`] walks it; the answer is let go before the two threads'
 /// rows are joined, so that joining them (which holds the second thread's twice for a moment)
 /// costs no more memory than the answer did (a list's memory bound is twice its answer).
-pub fn decode_mapped<T: SortedJson + DeserializeOwned, R: Send>(
+pub fn decode_mapped<T: SortedJson + DeserializeOwned, R, M: Send>(
     body: Arc<String>,
-    row: &(dyn Fn(T) -> Option<R> + Sync),
-) -> serde_json::Result<Vec<R>> {
-    let part = |from: usize, stop: usize, rows: &mut Vec<R>| {
+    rows: Rows<T, R>,
+    map: &(dyn Fn(R) -> Option<M> + Sync),
+) -> serde_json::Result<Vec<M>> {
+    let part = |from: usize, stop: usize, out: &mut Vec<M>| {
         elements(&body, from, stop, &mut |i| {
-            let (t, n) = decode_at::<T>(&body[i..])?;
-            rows.extend(row(t));
+            let (row, n) = rows.at(&body[i..], || RowJson::from(Value::Null))?;
+            out.extend(map(row));
             Some(i + n)
         })
     };
-    let halves = || -> Option<(Vec<R>, Vec<R>)> {
+    let halves = || -> Option<(Vec<M>, Vec<M>)> {
         let Some(i) = first_element(&body)? else {
             return Some(Default::default());
         };
@@ -534,24 +571,24 @@ pub struct Spans<R> {
 /// ([`crate::scan::text_order`], the answer's order kept among equal names), kept as
 /// [`Spans`]: every element is decoded here, so an answer that does not decode fails here with
 /// the error [`decode_rows`] gives, and a row read later is one that decoded.
-pub fn decode_spans<T: SortedJson + DeserializeOwned + Send + 'static, R>(
+pub fn decode_spans<T: SortedJson + DeserializeOwned + Send + 'static, R: 'static>(
     body: Arc<String>,
-    row: impl Fn(T, RowJson) -> R + Send + Sync + 'static,
+    rows: Rows<T, R>,
     name: fn(&T) -> &str,
 ) -> serde_json::Result<Spans<R>> {
     let Some(Walk { spans, names }) = walk_spans::<T>(&body, name) else {
         return Err(whole_error::<T>(&body));
     };
-    let mut rows = Spans {
+    let mut kept = Spans {
         body,
         spans,
         row: Box::new(move |body, start, end, json| {
-            let (t, _) = decode_at::<T>(&body[start as usize..end as usize])?;
-            let json = match json {
+            let text = &body[start as usize..end as usize];
+            let json = || match json {
                 true => raw_row::<T>(body, start, end),
                 false => RowJson::from(Value::Null),
             };
-            Some(row(t, json))
+            rows.at(text, json).map(|(row, _)| row)
         }),
         codec: &CodecOf::<T>::CODEC,
     };
@@ -564,9 +601,9 @@ pub fn decode_spans<T: SortedJson + DeserializeOwned + Send + 'static, R>(
             &|_, _| std::cmp::Ordering::Equal,
         );
         drop(names);
-        crate::scan::permute(&mut rows.spans, &mut order);
+        crate::scan::permute(&mut kept.spans, &mut order);
     }
-    Ok(rows)
+    Ok(kept)
 }
 
 impl<R> Spans<R> {
@@ -894,7 +931,8 @@ mod tests {
             trapped |= !spans.iter().any(|&(start, _)| start == seam);
             // Rows made as they are decoded: those of the whole answer, in its order.
             let ids = |v: Value| v["id"].as_u64().filter(|id| id % 3 != 0);
-            let mapped = decode_mapped::<Value, u64>(Arc::new(body.clone()), &ids).unwrap();
+            let mapped =
+                decode_mapped(Arc::new(body.clone()), Rows::decoded(|v, _| v), &ids).unwrap();
             let one: Vec<u64> = serde_json::from_str::<Vec<Value>>(&body)
                 .unwrap()
                 .into_iter()
@@ -911,8 +949,8 @@ mod tests {
             assert_eq!(walk_spans::<Value>(&bad, name_of), None);
             assert_eq!(walked_by_one(&bad), None);
             let whole = serde_json::from_str::<Vec<Value>>(&bad).unwrap_err();
-            let mapped =
-                decode_mapped::<Value, ()>(Arc::new(bad.clone()), &|_| Some(())).unwrap_err();
+            let rows = Rows::decoded(|_: Value, _| ());
+            let mapped = decode_mapped(Arc::new(bad.clone()), rows, &|_| Some(())).unwrap_err();
             assert_eq!(mapped.to_string(), whole.to_string());
         }
     }

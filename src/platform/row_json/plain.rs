@@ -131,7 +131,7 @@ pub fn members<'a>(
             }
             _ => {
                 let next = plain_int_end(b, i)?;
-                let n = Int(&b[i..next]);
+                let n = Int(&text[i..next]);
                 i = next;
                 Field::Int(n)
             }
@@ -190,13 +190,18 @@ fn plain_str(text: &str, i: usize) -> Option<(&str, usize)> {
 /// A plain integer's text: `-?digits`, at most 18 digits (no overflow), no leading zero, not
 /// `-0`, as [`plain_int_end`] found it.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Int<'a>(&'a [u8]);
+pub struct Int<'a>(&'a str);
 
-impl Int<'_> {
+impl<'a> Int<'a> {
+    /// Its digits as they stand: the decimal form of its value (no leading zero, no `-0`).
+    pub fn text(self) -> &'a str {
+        self.0
+    }
+
     /// Its value, read eight digits at a time.
     #[inline(always)]
     pub fn value(self) -> i64 {
-        let (negative, digits) = match self.0 {
+        let (negative, digits) = match self.0.as_bytes() {
             [b'-', digits @ ..] => (true, digits),
             digits => (false, digits),
         };
@@ -223,9 +228,12 @@ impl Int<'_> {
 /// The integer starting at `i`: `-?digits`, at most 18 digits (no overflow), no leading zero,
 /// not `-0`; and the index after it.
 #[cfg(test)]
-fn plain_int(b: &[u8], i: usize) -> Option<(i64, usize)> {
-    let end = plain_int_end(b, i)?;
-    Some((Int(&b[i..end]).value(), end))
+fn plain_int(text: &str, i: usize) -> Option<(i64, usize)> {
+    let end = plain_int_end(text.as_bytes(), i)?;
+    let int = Int(&text[i..end]);
+    // Its digits are its value's decimal form (what a row's id text is made of).
+    assert_eq!(int.text(), int.value().to_string());
+    Some((int.value(), end))
 }
 
 /// The end of the integer starting at `i` (`-?digits`, at most 18 digits, no leading zero, not
@@ -552,7 +560,8 @@ mod tests {
     proptest::proptest! {
         /// Integers of every length to 20 digits, with leading zeros and a sign, ended by
         /// bytes on either side of the digits (or by the text's end), from any place, read
-        /// eight bytes at a time as they are a digit at a time.
+        /// eight bytes at a time as they are a digit at a time; the digits of one that is read
+        /// are its value's decimal form.
         #[test]
         fn integers_read_eight_bytes_at_a_time_are_those_read_a_digit_at_a_time(
             before in "[,:]{0,9}",
@@ -563,7 +572,7 @@ mod tests {
             let text = format!("{before}{sign}{digits}{after}");
             let i = before.len();
             proptest::prop_assert_eq!(
-                plain_int(text.as_bytes(), i),
+                plain_int(&text, i),
                 int_by_digits(text.as_bytes(), i),
                 "{}", text
             );

@@ -17,7 +17,8 @@ use crate::platform::interface::{
     TokenKind, Validation, col, fixed,
 };
 use crate::platform::kind::{CredentialKind, PlatformKind, Profile};
-use crate::platform::row_json::{RowJson, decode_mapped, decode_rows};
+use crate::platform::row_json::plain::{Field, items};
+use crate::platform::row_json::{RowJson, Rows, decode_mapped, decode_rows};
 use crate::platform::stackstate::wire::{
     AuthorizeIngestionApiKeyRequest, GenerateIngestionApiKeyRequest,
     GeneratedIngestionApiKeyResponse, IngestionApiKey, NewServiceTokenRequest, ServerInfo,
@@ -131,7 +132,7 @@ impl TokenKind for ServiceTokens {
     async fn list_rows(client: &Client) -> Result<Listed> {
         client
             .get_text(TOKENS, |body| {
-                listed_of(body, token_row_of, |t: &ServiceToken| &t.name)
+                listed_of(body, TOKEN_ROWS, |t: &ServiceToken| &t.name)
             })
             .await
     }
@@ -141,9 +142,7 @@ impl TokenKind for ServiceTokens {
         f: impl Fn(Token) -> Option<R> + Sync,
     ) -> Result<Vec<R>> {
         client
-            .get_text(TOKENS, |body| {
-                decode_mapped(body, &|t| f(token_row_of(t, Value::Null.into())))
-            })
+            .get_text(TOKENS, |body| decode_mapped(body, TOKEN_ROWS, &f))
             .await
     }
 
@@ -269,7 +268,7 @@ impl TokenKind for IngestionApiKeys {
     async fn list_rows(client: &Client) -> Result<Listed> {
         client
             .get_text(KEYS, |body| {
-                listed_of(body, key_row_of, |k: &IngestionApiKey| &k.name)
+                listed_of(body, KEY_ROWS, |k: &IngestionApiKey| &k.name)
             })
             .await
     }
@@ -279,9 +278,7 @@ impl TokenKind for IngestionApiKeys {
         f: impl Fn(Token) -> Option<R> + Sync,
     ) -> Result<Vec<R>> {
         client
-            .get_text(KEYS, |body| {
-                decode_mapped(body, &|k| f(key_row_of(k, Value::Null.into())))
-            })
+            .get_text(KEYS, |body| decode_mapped(body, KEY_ROWS, &f))
             .await
     }
 
@@ -395,6 +392,75 @@ fn token_row_of(t: ServiceToken, json: RowJson) -> Token {
         json,
     }
 }
+
+/// A token's list row read straight from its plain text ([`Rows::plain`]): what
+/// [`token_row_of`] makes of what [`ServiceToken::from_plain`] reads, its id's text the digits
+/// as they stand.
+fn token_row_plain(text: &str, json: RowJson) -> Option<(Token, usize)> {
+    let mut t = row_of_plain(
+        json,
+        smallvec::smallvec![Cell::List(Default::default()), Cell::Text(None)],
+    );
+    let n = wire::plain_members(text, wire::TOKEN_FIELDS, |field, value| {
+        match (field, value) {
+            (5, Field::Strs(strs)) => {
+                t.cells[0] = Cell::List(items(strs).map(Into::into).collect())
+            }
+            (6, v) => t.cells[1] = Cell::Text(v.text().flatten()),
+            (field, v) => common_field(&mut t, field, v),
+        }
+    })?;
+    Some((t, n))
+}
+
+/// A key's list row read straight from its plain text, as [`token_row_plain`] reads a token's.
+fn key_row_plain(text: &str, json: RowJson) -> Option<(Token, usize)> {
+    let mut k = row_of_plain(json, smallvec::smallvec![Cell::Text(None)]);
+    let n = wire::plain_members(text, wire::KEY_FIELDS, |field, value| {
+        match (field, value) {
+            (3, v) => k.cells[0] = Cell::Text(v.text().flatten()),
+            (field, v) => common_field(&mut k, field, v),
+        }
+    })?;
+    Some((k, n))
+}
+
+/// A row of a plain token or key before its members are read: what a missing member leaves.
+fn row_of_plain(json: RowJson, cells: crate::platform::interface::Cells) -> Token {
+    Token {
+        id: TokenId::missing(),
+        name: Default::default(),
+        expires: None,
+        last_used: LastUsed::Unknown,
+        created: None,
+        revoked: false,
+        cells,
+        json,
+    }
+}
+
+/// A member of a plain token or key that both have, onto its row (`id`, `name`, `expiration`;
+/// `lastUpdateTimestamp` is not shown).
+fn common_field(row: &mut Token, field: u32, value: Field<'_>) {
+    match (field, value) {
+        (0, Field::Int(n)) => row.id = TokenId::decimal(n.value(), n.text()),
+        (2, Field::Str(s)) => row.name = s.into(),
+        (4, v) => row.expires = v.int().flatten(),
+        _ => {}
+    }
+}
+
+/// A service token's list rows.
+const TOKEN_ROWS: Rows<ServiceToken, Token> = Rows {
+    decoded: token_row_of,
+    plain: token_row_plain,
+};
+
+/// An ingestion API key's list rows.
+const KEY_ROWS: Rows<IngestionApiKey, Token> = Rows {
+    decoded: key_row_of,
+    plain: key_row_plain,
+};
 
 /// A list element as a row.
 fn key_row(k: IngestionApiKey) -> Token {

@@ -191,7 +191,7 @@ decode_fields!(IngestionApiKey, "an ingestion API key", [
 /// `lastUpdateTimestamp`, 2 `name`, 3 `description`, 4 `expiration`, and a token's 5 `roles`
 /// and 6 `dedicatedSubject` (an ingestion API key has the first `known` = 5). Any other member,
 /// one given twice or a value of another type declines the object (serde reads it).
-fn plain_members<'a>(
+pub(super) fn plain_members<'a>(
     text: &'a str,
     known: u32,
     mut set: impl FnMut(u32, Plain<'a>),
@@ -236,9 +236,9 @@ fn plain_name_of(text: &str, known: u32) -> Option<(&str, usize)> {
 }
 
 /// The fields a token has, of [`plain_members`]'s.
-const TOKEN_FIELDS: u32 = 7;
+pub(super) const TOKEN_FIELDS: u32 = 7;
 /// The fields an ingestion API key has.
-const KEY_FIELDS: u32 = 5;
+pub(super) const KEY_FIELDS: u32 = 5;
 
 impl SortedJson for ServiceToken {
     const SHAPE: Shape = Shape {
@@ -618,6 +618,12 @@ mod tests {
                 ServiceToken::plain_name(&object).map(|(name, n)| (name.to_string(), n)),
                 plain.as_ref().map(|(t, n)| (t.name.to_string(), *n))
             );
+            // Its list row read straight from its text: the row of the token `from_plain` reads.
+            let null = || RowJson::from(serde_json::Value::Null);
+            proptest::prop_assert_eq!(
+                super::super::token_row_plain(&object, null()),
+                plain.clone().map(|(t, n)| (super::super::token_row_of(t, null()), n))
+            );
             if let Some((t, n)) = plain {
                 proptest::prop_assert_eq!(n, object.len());
                 proptest::prop_assert_eq!(Some(t), serde_one.ok());
@@ -698,6 +704,12 @@ mod tests {
             proptest::prop_assert_eq!(
                 IngestionApiKey::plain_name(&object).map(|(name, n)| (name.to_string(), n)),
                 IngestionApiKey::from_plain(&object).map(|(k, n)| (k.name.to_string(), n))
+            );
+            let null = || crate::platform::RowJson::from(serde_json::Value::Null);
+            proptest::prop_assert_eq!(
+                super::super::key_row_plain(&object, null()),
+                IngestionApiKey::from_plain(&object)
+                    .map(|(k, n)| (super::super::key_row_of(k, null()), n))
             );
             if let Some((k, n)) = IngestionApiKey::from_plain(&object) {
                 proptest::prop_assert_eq!(n, object.len());
@@ -808,7 +820,7 @@ mod tests {
             let name: fn(&ServiceToken) -> &str = |t| &t.name;
             let kept = crate::platform::row_json::decode_spans(
                 std::sync::Arc::new(bad.to_string()),
-                |t: ServiceToken, _| t,
+                super::super::TOKEN_ROWS,
                 name,
             );
             assert_eq!(kept.err().map(|e| e.to_string()), Some(whole.to_string()));
@@ -818,7 +830,7 @@ mod tests {
     #[test]
     fn rows_kept_as_their_text_read_as_the_decoded_rows_sorted_by_name() {
         use crate::platform::RowJson;
-        use crate::platform::row_json::{decode_rows, decode_spans};
+        use crate::platform::row_json::{Rows, decode_rows, decode_spans};
         // Names out of order, one twice (the answer's order kept between them), one escaped
         // (decoded by serde), one with a field `from_plain` leaves to serde.
         let body = r#"[{"id":3,"name":"b","roles":["r"]},{"id":1,"name":"aA"},
@@ -827,7 +839,7 @@ mod tests {
         let name: fn(&ServiceToken) -> &str = |t| &t.name;
         let mut decoded = decode_rows(body.clone(), |t: ServiceToken, j| (t, j)).unwrap();
         decoded.sort_by(|a, b| crate::scan::text_order(&a.0.name, &b.0.name));
-        let mut kept = decode_spans(body.clone(), |t: ServiceToken, j| (t, j), name).unwrap();
+        let mut kept = decode_spans(body.clone(), Rows::decoded(|t, j| (t, j)), name).unwrap();
         let ids = |kept: &crate::platform::row_json::Spans<(ServiceToken, RowJson)>| {
             (0..kept.len())
                 .map(|i| kept.get(i).unwrap().0.id.unwrap())
@@ -864,10 +876,23 @@ mod tests {
             )
             .is_none()
         );
+        // A list's rows, plain ones read straight from their text: the rows of the decoded
+        // tokens.
+        let rows = decode_spans(body.clone(), super::super::TOKEN_ROWS, name).unwrap();
+        for (i, (t, json)) in decoded.iter().enumerate() {
+            let row = super::super::token_row_of(t.clone(), json.clone());
+            assert_eq!(rows.get(i).unwrap(), row);
+            let cells = rows.cells_of(i).unwrap();
+            assert_eq!(
+                (&cells.id, &cells.name, &cells.cells),
+                (&row.id, &row.name, &row.cells)
+            );
+            assert_eq!(*cells.json, Value::Null);
+        }
         kept.retain(|(t, _)| t.name != "b");
         assert_eq!(ids(&kept), [4, 5, 1]);
         // An answer in order is kept in its order.
-        let sorted = decode_spans(body, |t: ServiceToken, _| t.id, name).unwrap();
+        let sorted = decode_spans(body, Rows::decoded(|t: ServiceToken, _| t.id), name).unwrap();
         assert_eq!(sorted.len(), 5);
     }
 
