@@ -256,10 +256,18 @@ pub fn write_rendered(
 }
 
 /// Sorts the records by their series' labels (context, kind, name, id), then by what else they
-/// hold, so that records that compare equal here are the same series. In place (a stable sort
-/// would take a buffer of half the records); a list already in that order (one context, its
-/// names sorted) is left as it is.
-fn sort_records(credentials: &mut [CredentialRecord]) {
+/// hold ([`series_order`]), in place: the exporter's memory, rendered twice.
+pub fn sort_records(credentials: &mut [CredentialRecord]) {
+    if let Some(mut order) = series_order(credentials) {
+        crate::scan::permute(credentials, &mut order);
+    }
+}
+
+/// The order of the records' series: by their labels (context, kind, name, id), then by what
+/// else they hold, so that records that compare equal here are the same series (`order[i]` is
+/// the record at place `i`). `None` for records already in that order (one context, its names
+/// sorted). The records are not moved: a large list's are 120 bytes each.
+fn series_order(credentials: &[CredentialRecord]) -> Option<Vec<u32>> {
     let text = crate::scan::text_order;
     // From the name on: within a (context, kind) group, all that tells records apart.
     let rest = |a: &CredentialRecord, b: &CredentialRecord| {
@@ -282,21 +290,26 @@ fn sort_records(credentials: &mut [CredentialRecord]) {
                     ))
             })
     };
-    let compare = |a: &CredentialRecord, b: &CredentialRecord| {
-        text(&a.context, &b.context)
-            .then_with(|| text(a.kind, b.kind))
-            .then_with(|| rest(a, b))
-    };
-    if credentials.is_sorted_by(|a, b| compare(a, b).is_le()) {
-        return;
-    }
     // The (context, kind) groups, few, ranked once; each record sorted by its group's rank,
     // then its name, then the rest.
     let mut groups: Vec<(&str, &str)> = Vec::new();
+    let mut grouped = true;
     for c in credentials.iter() {
         if groups.last() != Some(&(c.context.as_str(), c.kind)) {
+            grouped &= groups.last().is_none_or(|g| {
+                text(g.0, &c.context)
+                    .then_with(|| text(g.1, c.kind))
+                    .is_lt()
+            });
             groups.push((c.context.as_str(), c.kind));
         }
+    }
+    // Groups in order, each group's records in order: nothing to sort.
+    if grouped
+        && credentials
+            .is_sorted_by(|a, b| a.kind != b.kind || a.context != b.context || rest(a, b).is_le())
+    {
+        return None;
     }
     groups.sort_unstable_by(|a, b| text(a.0, b.0).then_with(|| text(a.1, b.1)));
     groups.dedup();
@@ -312,14 +325,39 @@ fn sort_records(credentials: &mut [CredentialRecord]) {
             })
             .collect(),
     };
-    let mut order = crate::scan::sorted_order(
+    Some(crate::scan::sorted_order(
         credentials.len(),
         &|i| ranks.get(i).copied().unwrap_or(0),
         &|i| credentials[i].name.as_bytes(),
         &|a, b| rest(&credentials[a], &credentials[b]),
-    );
-    drop(ranks);
-    crate::scan::permute(credentials, &mut order);
+    ))
+}
+
+/// The records in the order of their series ([`series_order`]): record `i` of it.
+struct InOrder<'a> {
+    records: &'a [CredentialRecord],
+    order: Option<Vec<u32>>,
+}
+
+impl<'a> InOrder<'a> {
+    fn of(records: &'a [CredentialRecord]) -> InOrder<'a> {
+        InOrder {
+            records,
+            order: series_order(records),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> &'a CredentialRecord {
+        match &self.order {
+            Some(order) => &self.records[order[i] as usize],
+            None => &self.records[i],
+        }
+    }
 }
 
 /// A family of credential moments: its name, help and type, and the moment of a record.
@@ -344,7 +382,7 @@ const DECIDED_BY_TWO_FROM: usize = 16 * 1024;
 /// labels are compared as text only where masking or escaping could make different values the
 /// same.
 fn decide(
-    credentials: &[CredentialRecord],
+    credentials: &InOrder<'_>,
     range: Range<usize>,
     masker: &crate::redact::Masker,
     keep: &mut Vec<Labels>,
@@ -362,15 +400,15 @@ fn decide(
     // The record before the first, as this loop would have found it.
     let (mut shared_before, mut plain_before) = match range.start.checked_sub(1) {
         Some(p) => {
-            let shared = shared_of(&credentials[p]);
-            (shared, plain_of(&credentials[p], shared))
+            let shared = shared_of(credentials.get(p));
+            (shared, plain_of(credentials.get(p), shared))
         }
         None => (false, false),
     };
     let (mut a, mut b) = (String::new(), String::new());
     for i in range {
-        let c = &credentials[i];
-        let previous = i.checked_sub(1).map(|p| &credentials[p]);
+        let c = credentials.get(i);
+        let previous = i.checked_sub(1).map(|p| credentials.get(p));
         let shared = match previous {
             Some(p) if p.context == c.context && p.platform == c.platform && p.kind == c.kind => {
                 shared_before
@@ -413,11 +451,11 @@ fn render_with(
     let family = |out: &mut String, name: &str, help: &str, kind: &str| {
         family(out, format, name, help, kind)
     };
-    sort_records(credentials);
+    let credentials = InOrder::of(credentials);
+    let credentials = &credentials;
     let masker = crate::redact::Masker::now(None);
     // Whether each record's series are written, and whether its label values go as they are:
     // each half of a large list by a thread of its own.
-    let credentials = &*credentials;
     let n = credentials.len();
     let mut keep: Vec<Labels> = Vec::with_capacity(n);
     if n >= DECIDED_BY_TWO_FROM && crate::scan::two_processors() {
@@ -462,7 +500,7 @@ fn render_with(
         family(out, name, help, kind);
         emit(out, credentials.len(), &|range, out| {
             for i in range {
-                let c = &credentials[i];
+                let c = credentials.get(i);
                 if let Some(ms) = pick(c).filter(|_| keep[i] != Labels::Dropped) {
                     out.push_str(name);
                     out.push('{');
@@ -482,7 +520,7 @@ fn render_with(
     );
     emit(out, credentials.len(), &|range, out| {
         for i in range {
-            let c = &credentials[i];
+            let c = credentials.get(i);
             if keep[i] != Labels::Dropped {
                 out.push_str("sts_credential_info{");
                 labels(out, i, c);
@@ -909,13 +947,15 @@ mod tests {
     proptest::proptest! {
         /// In a list of records whose contexts and kinds follow one another (plain ones, one
         /// with a quote, one holding a secret), each record's labels are written as masking and
-        /// escaping make them, whatever the record before it had.
+        /// escaping make them, whatever the record before it had, in the order of their labels
+        /// (given in it or not).
         #[test]
         fn every_record_has_its_own_labels_in_a_list(
             rows in proptest::collection::vec(
                 (0usize..4, proptest::prelude::any::<bool>(), "[a-c\"]{1,3}", "[0-9]{1,2}"),
                 1..30,
             ),
+            presorted: bool,
         ) {
             const CONTEXTS: [&str; 4] = ["prod", "pro\"d", "ctx-list-secret-0123456789", "dev"];
             crate::redact::register("ctx-list-secret-0123456789");
@@ -931,7 +971,15 @@ mod tests {
                     c
                 })
                 .collect();
+            let by_labels = |a: &CredentialRecord, b: &CredentialRecord| {
+                (a.context.as_str(), a.kind, a.name.as_str(), a.id.as_str())
+                    .cmp(&(b.context.as_str(), b.kind, b.name.as_str(), b.id.as_str()))
+            };
+            if presorted {
+                creds.sort_by(by_labels);
+            }
             let text = render(&mut creds, &[], None);
+            creds.sort_by(by_labels);
             let mut expected: Vec<String> = Vec::new();
             for c in &creds {
                 let mut labels = String::new();
@@ -968,7 +1016,7 @@ mod tests {
         crate::redact::register("decide-secret-4321");
         // Sorted records: pairs with the very same labels, names with a secret or a quote
         // (masked, escaped), and two contexts.
-        let mut creds: Vec<CredentialRecord> = (0..60)
+        let creds: Vec<CredentialRecord> = (0..60)
             .map(|i| {
                 let name = match i % 5 {
                     0 => format!("n{}-decide-secret-4321", i / 3),
@@ -982,7 +1030,8 @@ mod tests {
                 r
             })
             .collect();
-        sort_records(&mut creds);
+        // Decided in the order of their series, through it.
+        let creds = InOrder::of(&creds);
         let masker = crate::redact::Masker::now(None);
         let mut whole = Vec::new();
         decide(&creds, 0..creds.len(), &masker, &mut whole);

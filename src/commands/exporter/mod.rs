@@ -235,6 +235,8 @@ fn render(memory: &Memory) -> (String, String) {
         })
         .collect();
     let refresh = Some(&memory.stats);
+    // Sorted once for both.
+    prometheus::sort_records(&mut credentials);
     (
         prometheus::render_as(Format::Text, &mut credentials, &contexts, refresh),
         prometheus::render_as(Format::OpenMetrics, &mut credentials, &contexts, refresh),
