@@ -95,10 +95,10 @@ fn print_records(
     now: DateTime<Utc>,
 ) -> Result<(), Failure> {
     printer.context_failures(std::slice::from_ref(&result));
-    let (mut credentials, contexts) = prometheus::records_of_one(result, now);
+    let (credentials, contexts) = prometheus::records_of_one(result, now);
     let rows = credentials.len();
     let failed = contexts.iter().any(|c| !c.up);
-    prometheus::write_rendered(&mut std::io::stdout().lock(), &mut credentials, &contexts)?;
+    prometheus::write_rendered(&mut std::io::stdout().lock(), &credentials, &contexts)?;
     std::mem::forget(credentials);
     if !failed {
         filter.check(rows, nouns)?;
@@ -118,8 +118,8 @@ pub fn print_all(
 ) -> Result<(), Failure> {
     printer.context_failures(&results);
     let failed = ContextResult::first_failure(&results).is_some();
-    let (mut credentials, contexts) = prometheus::records_of(nouns.json_one, results, now);
-    prometheus::write_rendered(&mut std::io::stdout().lock(), &mut credentials, &contexts)?;
+    let (credentials, contexts) = prometheus::records_of(nouns.json_one, results, now);
+    prometheus::write_rendered(&mut std::io::stdout().lock(), &credentials, &contexts)?;
     // The last thing the process does: the records are left to the operating system, which
     // takes the memory back whole, rather than freed one allocation at a time.
     std::mem::forget(credentials);

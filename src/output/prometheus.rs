@@ -202,7 +202,7 @@ pub fn records_of_one(
 /// refresh families. Series are sorted (context, kind, name, id); a second token with the very
 /// same labels is left out, since a scrape with a duplicate series is rejected whole.
 pub fn render(
-    credentials: &mut [CredentialRecord],
+    credentials: &[CredentialRecord],
     contexts: &[ContextRecord],
     refresh: Option<&RefreshRecord>,
 ) -> String {
@@ -212,7 +212,7 @@ pub fn render(
 /// [`render`] in the given format.
 pub fn render_as(
     format: Format,
-    credentials: &mut [CredentialRecord],
+    credentials: &[CredentialRecord],
     contexts: &[ContextRecord],
     refresh: Option<&RefreshRecord>,
 ) -> String {
@@ -235,7 +235,7 @@ pub fn render_as(
 /// a block of lines at a time (by two threads for a large list), rather than whole.
 pub fn write_rendered(
     w: &mut impl std::io::Write,
-    credentials: &mut [CredentialRecord],
+    credentials: &[CredentialRecord],
     contexts: &[ContextRecord],
 ) -> std::io::Result<()> {
     let mut out = String::new();
@@ -442,7 +442,7 @@ fn decide(
 /// write `out` out and clear it first).
 fn render_with(
     format: Format,
-    credentials: &mut [CredentialRecord],
+    credentials: &[CredentialRecord],
     contexts: &[ContextRecord],
     refresh: Option<&RefreshRecord>,
     out: &mut String,
@@ -801,10 +801,10 @@ mod tests {
             Format::negotiate(Some("application/openmetrics-text;q=0")),
             Format::Text
         );
-        let mut none = Vec::new();
+        let none = Vec::new();
         let om = render_as(
             Format::OpenMetrics,
-            &mut none,
+            &none,
             &[],
             Some(&RefreshRecord::default()),
         );
@@ -812,7 +812,7 @@ mod tests {
         assert!(om.contains("# TYPE sts_exporter_refreshes counter\n"));
         assert!(om.contains("# TYPE sts_credential info\n"));
         assert!(om.contains("sts_exporter_refreshes_total{result=\"success\"} 0\n"));
-        let text = render(&mut none, &[], Some(&RefreshRecord::default()));
+        let text = render(&none, &[], Some(&RefreshRecord::default()));
         assert!(text.contains("# TYPE sts_credential_info gauge\n") && !text.contains("# EOF"));
     }
 
@@ -842,7 +842,7 @@ mod tests {
                 last_success: None,
             },
         ];
-        let text = render(&mut creds, &contexts, Some(&RefreshRecord::default()));
+        let text = render(&creds, &contexts, Some(&RefreshRecord::default()));
         for name in [
             "sts_credential_expiration_timestamp_seconds",
             "sts_credential_last_used_timestamp_seconds",
@@ -978,7 +978,7 @@ mod tests {
             if presorted {
                 creds.sort_by(by_labels);
             }
-            let text = render(&mut creds, &[], None);
+            let text = render(&creds, &[], None);
             creds.sort_by(by_labels);
             let mut expected: Vec<String> = Vec::new();
             for c in &creds {
@@ -999,12 +999,12 @@ mod tests {
     fn series_whose_labels_come_out_the_same_are_written_once() {
         crate::redact::register("dup-secret-0123456789");
         // Different values, the same labels once masked: one series.
-        let mut creds = vec![
+        let creds = vec![
             record("x dup-secret-0123456789", "1"),
             record("x ***", "1"),
             record("y", "1"),
         ];
-        let text = render(&mut creds, &[], None);
+        let text = render(&creds, &[], None);
         let info = text
             .lines()
             .filter(|l| l.starts_with("sts_credential_info{"));
@@ -1051,7 +1051,7 @@ mod tests {
         // them (4,096), names seen twice, some with a secret or a quote in them, and a second
         // context.
         crate::redact::register("prom-secret-4321");
-        let mut creds: Vec<CredentialRecord> = (0..20000)
+        let creds: Vec<CredentialRecord> = (0..20000)
             .map(|i| {
                 let name = match i % 7 {
                     0 => format!("n{}-prom-secret-4321", i % 4000),
@@ -1071,9 +1071,9 @@ mod tests {
             up: true,
             last_success: Some(1_700_000_000_000),
         }];
-        let whole = render(&mut creds.clone(), &contexts, None);
+        let whole = render(&creds, &contexts, None);
         let mut out = Vec::new();
-        write_rendered(&mut out, &mut creds, &contexts).unwrap();
+        write_rendered(&mut out, &creds, &contexts).unwrap();
         assert!(whole.len() > 128 * 1024);
         assert!(!whole.contains("prom-secret-4321") && whole.contains("n\\\"12"));
         assert_eq!(String::from_utf8(out).unwrap(), whole);

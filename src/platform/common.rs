@@ -123,9 +123,9 @@ pub fn listed_of<T: SortedJson + serde::de::DeserializeOwned + Send + 'static>(
     if body.len() >= SPANS_FROM {
         return decode_spans(body, rows, name).map(Into::into);
     }
-    let mut rows = decode_rows(body, rows.decoded)?;
-    sort_by_name(&mut rows);
-    Ok(rows.into())
+    let mut tokens = decode_rows(body, rows.decoded)?;
+    sort_by_name(&mut tokens);
+    Ok(tokens.into())
 }
 
 /// A list's rows sorted by name, the server's order kept among equal names. An answer already in

@@ -238,8 +238,8 @@ fn render(memory: &Memory) -> (String, String) {
     // Sorted once for both.
     prometheus::sort_records(&mut credentials);
     (
-        prometheus::render_as(Format::Text, &mut credentials, &contexts, refresh),
-        prometheus::render_as(Format::OpenMetrics, &mut credentials, &contexts, refresh),
+        prometheus::render_as(Format::Text, &credentials, &contexts, refresh),
+        prometheus::render_as(Format::OpenMetrics, &credentials, &contexts, refresh),
     )
 }
 
