@@ -379,10 +379,12 @@ fn elements(
 const TWO_THREADS_FROM: usize = 256 * 1024;
 
 /// The elements of a part of an answer, walked: where each lies and its name (most names fit in
-/// the string, with no allocation of their own).
+/// the string, with no allocation of their own), and the places where a name comes before the
+/// one before it (the part's runs of names in order end there).
 struct Part {
     spans: Vec<(u32, u32)>,
     names: Vec<compact_str::CompactString>,
+    descents: Vec<u32>,
 }
 
 impl Part {
@@ -395,6 +397,7 @@ impl Part {
         let mut part = Part {
             spans: Vec::new(),
             names: Vec::new(),
+            descents: Vec::new(),
         };
         let walked = elements(body, i, stop, &mut |i| {
             let text = &body[i..];
@@ -410,6 +413,12 @@ impl Part {
                     n
                 }
             };
+            // Compared while both names are at hand, by each thread for its part.
+            if let [.., before, name] = &part.names[..]
+                && crate::scan::text_order(before, name).is_gt()
+            {
+                part.descents.push(part.spans.len() as u32);
+            }
             // Both fit: the body's length does.
             part.spans.push((i as u32, (i + n) as u32));
             Some(i + n)
@@ -445,11 +454,12 @@ fn walk_spans<T: SortedJson + DeserializeOwned + Send>(
 }
 
 /// The elements of an answer, walked: where each lies and, when they are out of the order of
-/// their names, their names.
+/// their names, their names and the places where a name comes before the one before it.
 #[derive(Debug, Default, PartialEq)]
 struct Walk {
     spans: Vec<(u32, u32)>,
     names: Option<Names>,
+    descents: Vec<u32>,
 }
 
 /// The names of an answer's elements in its order, as the one or two threads that walked it
@@ -478,21 +488,28 @@ impl Names {
 impl Walk {
     /// The walk of the part the first thread walked and of the one the second did, if any.
     fn of(first: Part, second: Option<Part>) -> Walk {
-        let order = |a: &compact_str::CompactString, b: &compact_str::CompactString| {
-            crate::scan::text_order(a, b).is_le()
-        };
-        let (mut spans, names) = (first.spans, first.names);
-        let (more, later) = second.map(|p| (p.spans, p.names)).unwrap_or_default();
-        let sorted = names.is_sorted_by(order)
-            && later.is_sorted_by(order)
-            && names
-                .last()
-                .zip(later.first())
-                .is_none_or(|(a, b)| order(a, b));
+        let (mut spans, names, mut descents) = (first.spans, first.names, first.descents);
+        let Part {
+            spans: more,
+            names: later,
+            descents: more_descents,
+        } = second.unwrap_or(Part {
+            spans: Vec::new(),
+            names: Vec::new(),
+            descents: Vec::new(),
+        });
+        let seam = spans.len() as u32;
+        if let (Some(a), Some(b)) = (names.last(), later.first())
+            && crate::scan::text_order(a, b).is_gt()
+        {
+            descents.push(seam);
+        }
+        descents.extend(more_descents.iter().map(|d| d + seam));
         spans.extend(more);
         Walk {
             spans,
-            names: (!sorted).then_some(Names([names, later])),
+            names: (!descents.is_empty()).then_some(Names([names, later])),
+            descents,
         }
     }
 }
@@ -576,7 +593,12 @@ pub fn decode_spans<T: SortedJson + DeserializeOwned + Send + 'static, R: 'stati
     rows: Rows<T, R>,
     name: fn(&T) -> &str,
 ) -> serde_json::Result<Spans<R>> {
-    let Some(Walk { spans, names }) = walk_spans::<T>(&body, name) else {
+    let Some(Walk {
+        spans,
+        names,
+        descents,
+    }) = walk_spans::<T>(&body, name)
+    else {
         return Err(whole_error::<T>(&body));
     };
     let mut kept = Spans {
@@ -593,13 +615,15 @@ pub fn decode_spans<T: SortedJson + DeserializeOwned + Send + 'static, R: 'stati
         codec: &CodecOf::<T>::CODEC,
     };
     if let Some(names) = names {
-        // The answer's place breaks a tie: the order of a stable sort.
-        let mut order = crate::scan::sorted_order(
-            names.len(),
-            &|_| 0,
-            &|i| names.get(i).as_bytes(),
-            &|_, _| std::cmp::Ordering::Equal,
-        );
+        // The answer's place breaks a tie: the order of a stable sort. An answer in order but
+        // for a few rows (a token made last) has them put in place, not sorted whole.
+        let text = |i| names.get(i).as_bytes();
+        let mut order = crate::scan::nearly_sorted_order(names.len(), &text, &descents)
+            .unwrap_or_else(|| {
+                crate::scan::sorted_order(names.len(), &|_| 0, &text, &|_, _| {
+                    std::cmp::Ordering::Equal
+                })
+            });
         drop(names);
         crate::scan::permute(&mut kept.spans, &mut order);
     }
@@ -863,12 +887,20 @@ mod tests {
         v.get("name").and_then(Value::as_str).unwrap_or_default()
     }
 
-    /// The places and order one thread finds.
-    fn walked_by_one(body: &str) -> Option<(Vec<(u32, u32)>, bool)> {
+    /// Where an element lies in its answer.
+    type Span = (u32, u32);
+
+    /// The places and order one thread finds, and where a name comes before the one before
+    /// it (counted here, not as the walk counts them).
+    fn walked_by_one(body: &str) -> Option<(Vec<Span>, bool, Vec<u32>)> {
         let i = first_element(body)?.unwrap();
         let (part, _) = Part::walk(body, i, usize::MAX, name_of)?;
         let sorted = part.names.windows(2).all(|w| w[0] <= w[1]);
-        Some((part.spans, sorted))
+        let descents = (1..part.names.len())
+            .filter(|&i| part.names[i] < part.names[i - 1])
+            .map(|i| i as u32)
+            .collect();
+        Some((part.spans, sorted, descents))
     }
 
     #[test]
@@ -892,7 +924,7 @@ mod tests {
         // The row where the second thread would begin (the row after it), and one with a
         // string that looks like an element's start there.
         let plain = answer(&sorted, None);
-        let (spans, _) = walked_by_one(&plain).unwrap();
+        let (spans, ..) = walked_by_one(&plain).unwrap();
         let middle = spans
             .iter()
             .position(|&(_, end)| end as usize > plain.len() / 2)
@@ -917,10 +949,12 @@ mod tests {
         ] {
             assert!(body.len() >= TWO_THREADS_FROM);
             let two = walk_spans::<Value>(&body, name_of).unwrap();
-            let (spans, sorted) = walked_by_one(&body).unwrap();
+            let (spans, sorted, descents) = walked_by_one(&body).unwrap();
             assert_eq!(two.spans, spans);
             assert_eq!(spans.len(), 4000);
             assert_eq!(sorted, in_order);
+            assert_eq!(two.descents, descents);
+            assert_eq!(descents.is_empty(), in_order);
             // The names of rows out of order, each its row's.
             assert_eq!(two.names.is_none(), in_order);
             for (names, &(start, end)) in two.names.iter().flat_map(|n| n.iter().zip(&spans)) {
