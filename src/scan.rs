@@ -274,15 +274,15 @@ fn sorted_order_in<'t>(
     order
 }
 
-/// [`sorted_order`]'s order of `n` items of one group and no tie (by `text`, then by index),
-/// found without sorting them when all but a few are in order already. `descents` are the
-/// places `i`, rising, where item `i`'s text comes before item `i - 1`'s: they cut the items
-/// into runs in order. The longest run keeps its order and the items of the others, at most
-/// [`nearly_sorted_few`] of them, are put into it, each where a binary search says. `None`
+/// The order of `n` items by `compare`, then by index (a stable sort's, as [`sorted_order`]
+/// gives it), found without sorting them when all but a few are in order already. `descents`
+/// are the places `i`, rising, where `compare` puts item `i` before item `i - 1`: they cut the
+/// items into runs in order. The longest run keeps its order and the items of the others, at
+/// most [`nearly_sorted_few`] of them, are put into it, each where a binary search says. `None`
 /// when more items than that lie outside the longest run (then the items want a sort).
-pub fn nearly_sorted_order<'t>(
+pub fn nearly_sorted_order(
     n: usize,
-    text: &dyn Fn(usize) -> &'t [u8],
+    compare: &(dyn Fn(usize, usize) -> std::cmp::Ordering + Sync),
     descents: &[u32],
 ) -> Option<Vec<u32>> {
     // The longest run, [a, b).
@@ -297,14 +297,17 @@ pub fn nearly_sorted_order<'t>(
     if n - (b - a) > nearly_sorted_few(n) {
         return None;
     }
-    // Items compare by text, then by index: no two are equal, and in a run (texts in order,
+    // Items compare by `compare`, then by index: no two are equal, and in a run (in order,
     // indices rising) that order is the run's.
-    let before = |x: usize, y: usize| bytes_order(text(x), text(y)).then(x.cmp(&y)).is_lt();
-    let mut others: Vec<usize> = (0..a).chain(b..n).collect();
-    others.sort_unstable_by(|&x, &y| bytes_order(text(x), text(y)).then(x.cmp(&y)));
+    let before = |x: usize, y: usize| compare(x, y).then(x.cmp(&y)).is_lt();
+    let others: Vec<usize> = (0..a).chain(b..n).collect();
+    // Sorted as `sorted_order` sorts (its code, not another sort's): a stable sort by `compare`.
+    let sorted = sorted_order(others.len(), &|_| 0, &|_| &[], &|i, j| {
+        compare(others[i], others[j])
+    });
     let mut order = Vec::with_capacity(n);
     let mut from = a;
-    for x in others {
+    for x in sorted.into_iter().map(|i| others[i as usize]) {
         // The first item of the run's rest that comes after `x`.
         let (mut low, mut high) = (from, b);
         while low < high {
@@ -474,7 +477,7 @@ mod tests {
                 .collect();
             let mut expected: Vec<usize> = (0..n).collect();
             expected.sort_by_key(|&i| &texts[i]);
-            match nearly_sorted_order(n, &text, &descents) {
+            match nearly_sorted_order(n, &|a, b| bytes_order(text(a), text(b)), &descents) {
                 Some(order) => proptest::prop_assert_eq!(
                     order.iter().map(|&i| i as usize).collect::<Vec<_>>(),
                     expected
@@ -539,7 +542,8 @@ mod tests {
                 e.sort_by_key(|&i| texts[i]);
                 e
             };
-            let nearly = nearly_sorted_order(items.len(), &text, &descents);
+            let by_bytes = |a: usize, b: usize| bytes_order(text(a), text(b));
+            let nearly = nearly_sorted_order(items.len(), &by_bytes, &descents);
             match nearly {
                 Some(nearly) => proptest::prop_assert_eq!(
                     nearly.iter().map(|&i| i as usize).collect::<Vec<_>>(),

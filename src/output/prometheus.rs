@@ -304,11 +304,19 @@ fn series_order(credentials: &[CredentialRecord]) -> Option<Vec<u32>> {
             groups.push((c.context.as_str(), c.kind));
         }
     }
-    // Groups in order, each group's records in order: nothing to sort.
-    if grouped
-        && credentials
-            .is_sorted_by(|a, b| a.kind != b.kind || a.context != b.context || rest(a, b).is_le())
-    {
+    // Groups in order: the places where a record comes before the one before it, within
+    // their group. None: nothing to sort.
+    let descents: Vec<u32> = match grouped {
+        true => (1..credentials.len())
+            .filter(|&i| {
+                let (a, b) = (&credentials[i - 1], &credentials[i]);
+                a.kind == b.kind && a.context == b.context && rest(a, b).is_gt()
+            })
+            .map(|i| i as u32)
+            .collect(),
+        false => Vec::new(),
+    };
+    if grouped && descents.is_empty() {
         return None;
     }
     groups.sort_unstable_by(|a, b| text(a.0, b.0).then_with(|| text(a.1, b.1)));
@@ -325,9 +333,23 @@ fn series_order(credentials: &[CredentialRecord]) -> Option<Vec<u32>> {
             })
             .collect(),
     };
+    let rank = |i: usize| ranks.get(i).copied().unwrap_or(0);
+    // Groups in order and most records in order within them (a token made last): the few
+    // others put in place, not all sorted.
+    let compare = |a: usize, b: usize| {
+        rank(a)
+            .cmp(&rank(b))
+            .then_with(|| rest(&credentials[a], &credentials[b]))
+    };
+    if let Some(order) = grouped
+        .then(|| crate::scan::nearly_sorted_order(credentials.len(), &compare, &descents))
+        .flatten()
+    {
+        return Some(order);
+    }
     Some(crate::scan::sorted_order(
         credentials.len(),
-        &|i| ranks.get(i).copied().unwrap_or(0),
+        &rank,
         &|i| credentials[i].name.as_bytes(),
         &|a, b| rest(&credentials[a], &credentials[b]),
     ))
@@ -948,14 +970,15 @@ mod tests {
         /// In a list of records whose contexts and kinds follow one another (plain ones, one
         /// with a quote, one holding a secret), each record's labels are written as masking and
         /// escaping make them, whatever the record before it had, in the order of their labels
-        /// (given in it or not).
+        /// (given in it, in it but for one record put elsewhere, or not).
         #[test]
         fn every_record_has_its_own_labels_in_a_list(
             rows in proptest::collection::vec(
                 (0usize..4, proptest::prelude::any::<bool>(), "[a-c\"]{1,3}", "[0-9]{1,2}"),
                 1..30,
             ),
-            presorted: bool,
+            given in 0u8..3,
+            moved in (0usize..30, 0usize..30),
         ) {
             const CONTEXTS: [&str; 4] = ["prod", "pro\"d", "ctx-list-secret-0123456789", "dev"];
             crate::redact::register("ctx-list-secret-0123456789");
@@ -975,8 +998,13 @@ mod tests {
                 (a.context.as_str(), a.kind, a.name.as_str(), a.id.as_str())
                     .cmp(&(b.context.as_str(), b.kind, b.name.as_str(), b.id.as_str()))
             };
-            if presorted {
+            if given > 0 {
                 creds.sort_by(by_labels);
+            }
+            if given == 2 {
+                let n = creds.len();
+                let c = creds.remove(moved.0 % n);
+                creds.insert(moved.1 % n, c);
             }
             let text = render(&creds, &[], None);
             creds.sort_by(by_labels);

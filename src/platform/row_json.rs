@@ -618,7 +618,8 @@ pub fn decode_spans<T: SortedJson + DeserializeOwned + Send + 'static, R: 'stati
         // The answer's place breaks a tie: the order of a stable sort. An answer in order but
         // for a few rows (a token made last) has them put in place, not sorted whole.
         let text = |i| names.get(i).as_bytes();
-        let mut order = crate::scan::nearly_sorted_order(names.len(), &text, &descents)
+        let by_name = |a, b| crate::scan::bytes_order(text(a), text(b));
+        let mut order = crate::scan::nearly_sorted_order(names.len(), &by_name, &descents)
             .unwrap_or_else(|| {
                 crate::scan::sorted_order(names.len(), &|_| 0, &text, &|_, _| {
                     std::cmp::Ordering::Equal
