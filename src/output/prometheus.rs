@@ -291,31 +291,28 @@ fn series_order(credentials: &[CredentialRecord]) -> Option<Vec<u32>> {
             })
     };
     // The (context, kind) groups, few, ranked once; each record sorted by its group's rank,
-    // then its name, then the rest.
+    // then its name, then the rest. In the same pass, while the groups come in order, the
+    // places where a record comes before the one before it in its group.
     let mut groups: Vec<(&str, &str)> = Vec::new();
     let mut grouped = true;
-    for c in credentials.iter() {
-        if groups.last() != Some(&(c.context.as_str(), c.kind)) {
-            grouped &= groups.last().is_none_or(|g| {
-                text(g.0, &c.context)
-                    .then_with(|| text(g.1, c.kind))
-                    .is_lt()
-            });
-            groups.push((c.context.as_str(), c.kind));
+    let mut descents: Vec<u32> = Vec::new();
+    for (i, c) in credentials.iter().enumerate() {
+        let group = (c.context.as_str(), c.kind);
+        match groups.last() {
+            // The record before it is of its group.
+            Some(&last) if last == group => {
+                if grouped && rest(&credentials[i - 1], c).is_gt() {
+                    descents.push(i as u32);
+                }
+            }
+            last => {
+                grouped &= last
+                    .is_none_or(|g| text(g.0, group.0).then_with(|| text(g.1, group.1)).is_lt());
+                groups.push(group);
+            }
         }
     }
-    // Groups in order: the places where a record comes before the one before it, within
-    // their group. None: nothing to sort.
-    let descents: Vec<u32> = match grouped {
-        true => (1..credentials.len())
-            .filter(|&i| {
-                let (a, b) = (&credentials[i - 1], &credentials[i]);
-                a.kind == b.kind && a.context == b.context && rest(a, b).is_gt()
-            })
-            .map(|i| i as u32)
-            .collect(),
-        false => Vec::new(),
-    };
+    // Groups in order, each group's records in order: nothing to sort.
     if grouped && descents.is_empty() {
         return None;
     }
