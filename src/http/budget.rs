@@ -48,6 +48,33 @@ impl Exceeded {
     }
 }
 
+/// Asks the kernel to back a large buffer of what a command reads (an answer, a large list's
+/// rows) with huge pages where it can (Linux, when transparent huge pages are on for those who
+/// ask): an 11 MB answer is then written into a few pages, not 2,900 that each fault on first
+/// touch (issue 24). A hint only: the buffer reads and writes the same either way, and a refusal
+/// is ignored.
+pub fn huge_pages<T>(buf: &Vec<T>) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 * 1024 * 1024;
+        let bytes = buf.capacity().saturating_mul(std::mem::size_of::<T>());
+        if bytes < 2 * HUGE {
+            return;
+        }
+        let start = (buf.as_ptr() as usize).next_multiple_of(HUGE);
+        let end = (buf.as_ptr() as usize + bytes) / HUGE * HUGE;
+        if end > start {
+            // SAFETY: advice on whole pages of this buffer's own allocation, which it neither
+            // frees nor moves; MADV_HUGEPAGE changes how they are backed, never what they hold.
+            unsafe {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = buf;
+}
+
 /// Takes `n` more bytes from the budget.
 pub fn take_bytes(n: usize) -> Result<(), Exceeded> {
     take(&BYTES, n, MAX_TOTAL_BYTES, Exceeded::Bytes)

@@ -409,7 +409,7 @@ impl Client {
             // One allocation of the announced size (already checked against the cap).
             let announced = resp.content_length().unwrap_or(0);
             let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
-            huge_pages(&body);
+            super::budget::huge_pages(&body);
             // Counted for the budget as it arrives, while the next piece is on its way.
             let mut counter = super::budget::Counter::default();
             while let Some(chunk) = resp.chunk().await.map_err(network)? {
@@ -853,31 +853,6 @@ fn redact(v: &mut Value) {
 
 fn humantime(d: Duration) -> String {
     format!("{}s", d.as_secs())
-}
-
-/// Asks the kernel to back a large answer's buffer with huge pages where it can (Linux, when
-/// transparent huge pages are on for those who ask): an 11 MB answer is then written into a
-/// few pages, not 2,900 that each fault on first touch while the answer arrives (issue 24). A
-/// hint only: the buffer reads and writes the same either way, and a refusal is ignored.
-fn huge_pages(buf: &Vec<u8>) {
-    #[cfg(target_os = "linux")]
-    {
-        const HUGE: usize = 2 * 1024 * 1024;
-        if buf.capacity() < 2 * HUGE {
-            return;
-        }
-        let start = (buf.as_ptr() as usize).next_multiple_of(HUGE);
-        let end = (buf.as_ptr() as usize + buf.capacity()) / HUGE * HUGE;
-        if end > start {
-            // SAFETY: advice on whole pages of this buffer's own allocation, which it neither
-            // frees nor moves; MADV_HUGEPAGE changes how they are backed, never what they hold.
-            unsafe {
-                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
-            }
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = buf;
 }
 
 #[cfg(test)]

@@ -270,6 +270,7 @@ pub fn decode_mapped<T: SortedJson + DeserializeOwned, R, M: Send>(
             let (row, n) = rows.at(&body[i..], || RowJson::from(Value::Null))?;
             if i == from {
                 out.reserve(likely_rows(body.len() - from, n));
+                crate::http::budget::huge_pages(out);
             }
             out.extend(map(row));
             Some(i + n)
