@@ -500,7 +500,8 @@ pub trait TokenKind {
     /// Every one there is, in no given order, each made into what `f` makes of it as it is
     /// decoded, and left out where that is `None`: a list made into something smaller than its
     /// rows (the records of `-o prometheus`) is never held as rows. What `f` is given may lack
-    /// its server object (`json` null): a record is made of the row's fields.
+    /// its server object (`json` null) and its platform's cells: a record is made of the row's
+    /// fields.
     async fn list_map<R: Send>(
         client: &Client,
         f: impl Fn(Token) -> Option<R> + Sync,

@@ -142,7 +142,7 @@ impl TokenKind for ServiceTokens {
         f: impl Fn(Token) -> Option<R> + Sync,
     ) -> Result<Vec<R>> {
         client
-            .get_text(TOKENS, |body| decode_mapped(body, TOKEN_ROWS, &f))
+            .get_text(TOKENS, |body| decode_mapped(body, TOKEN_RECORD_ROWS, &f))
             .await
     }
 
@@ -278,7 +278,7 @@ impl TokenKind for IngestionApiKeys {
         f: impl Fn(Token) -> Option<R> + Sync,
     ) -> Result<Vec<R>> {
         client
-            .get_text(KEYS, |body| decode_mapped(body, KEY_ROWS, &f))
+            .get_text(KEYS, |body| decode_mapped(body, KEY_RECORD_ROWS, &f))
             .await
     }
 
@@ -425,6 +425,17 @@ fn key_row_plain(text: &str, json: RowJson) -> Option<(Token, usize)> {
     Some((k, n))
 }
 
+/// A token's or key's row for [`Platform::list_map`], read straight from its plain text as
+/// [`token_row_plain`] reads it (every member read, `known` of them fields) but without the
+/// platform's cells, which a record does not read.
+fn bare_row_plain(text: &str, json: RowJson, known: u32) -> Option<(Token, usize)> {
+    let mut t = row_of_plain(json, Default::default());
+    let n = wire::plain_members(text, known, |field, value| {
+        common_field(&mut t, field, value)
+    })?;
+    Some((t, n))
+}
+
 /// A row of a plain token or key before its members are read: what a missing member leaves.
 fn row_of_plain(json: RowJson, cells: crate::platform::interface::Cells) -> Token {
     Token {
@@ -456,10 +467,22 @@ const TOKEN_ROWS: Rows<ServiceToken, Token> = Rows {
     plain: token_row_plain,
 };
 
+/// A service token's rows for [`Platform::list_map`]: a plain one's without its cells.
+const TOKEN_RECORD_ROWS: Rows<ServiceToken, Token> = Rows {
+    decoded: token_row_of,
+    plain: |text, json| bare_row_plain(text, json, wire::TOKEN_FIELDS),
+};
+
 /// An ingestion API key's list rows.
 const KEY_ROWS: Rows<IngestionApiKey, Token> = Rows {
     decoded: key_row_of,
     plain: key_row_plain,
+};
+
+/// An ingestion API key's rows for [`Platform::list_map`]: a plain one's without its cells.
+const KEY_RECORD_ROWS: Rows<IngestionApiKey, Token> = Rows {
+    decoded: key_row_of,
+    plain: |text, json| bare_row_plain(text, json, wire::KEY_FIELDS),
 };
 
 /// A list element as a row.

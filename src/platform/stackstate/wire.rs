@@ -624,6 +624,14 @@ mod tests {
                 super::super::token_row_plain(&object, null()),
                 plain.clone().map(|(t, n)| (super::super::token_row_of(t, null()), n))
             );
+            // A record's row: the same row without its cells.
+            proptest::prop_assert_eq!(
+                super::super::bare_row_plain(&object, null(), TOKEN_FIELDS),
+                super::super::token_row_plain(&object, null()).map(|(mut t, n)| {
+                    t.cells.clear();
+                    (t, n)
+                })
+            );
             if let Some((t, n)) = plain {
                 proptest::prop_assert_eq!(n, object.len());
                 proptest::prop_assert_eq!(Some(t), serde_one.ok());
@@ -710,6 +718,13 @@ mod tests {
                 super::super::key_row_plain(&object, null()),
                 IngestionApiKey::from_plain(&object)
                     .map(|(k, n)| (super::super::key_row_of(k, null()), n))
+            );
+            proptest::prop_assert_eq!(
+                super::super::bare_row_plain(&object, null(), KEY_FIELDS),
+                super::super::key_row_plain(&object, null()).map(|(mut k, n)| {
+                    k.cells.clear();
+                    (k, n)
+                })
             );
             if let Some((k, n)) = IngestionApiKey::from_plain(&object) {
                 proptest::prop_assert_eq!(n, object.len());
