@@ -285,15 +285,14 @@ pub fn nearly_sorted_order(
     compare: &(dyn Fn(usize, usize) -> std::cmp::Ordering + Sync),
     descents: &[u32],
 ) -> Option<Vec<u32>> {
-    // The longest run, [a, b).
-    let mut starts = std::iter::once(0).chain(descents.iter().map(|&d| d as usize));
-    let ends = descents
-        .iter()
-        .map(|&d| d as usize)
-        .chain(std::iter::once(n));
-    let (a, b) = ends
-        .map(|end| (starts.next().unwrap_or(end), end))
-        .max_by_key(|&(start, end)| (end - start, std::cmp::Reverse(start)))?;
+    // The longest run, [a, b) (the first of the longest).
+    let (mut a, mut b, mut start) = (0, 0, 0);
+    for end in descents.iter().map(|&d| d as usize).chain([n]) {
+        if end - start > b - a {
+            (a, b) = (start, end);
+        }
+        start = end;
+    }
     if n - (b - a) > nearly_sorted_few(n) {
         return None;
     }
@@ -328,7 +327,7 @@ pub fn nearly_sorted_order(
 
 /// How many items [`nearly_sorted_order`] puts into the longest run of `n`, at most: each costs
 /// a binary search, where a sort of all `n` costs about `n` comparisons even for runs.
-pub fn nearly_sorted_few(n: usize) -> usize {
+fn nearly_sorted_few(n: usize) -> usize {
     64 + n / 64
 }
 

@@ -401,6 +401,7 @@ const TWO_THREADS_FROM: usize = 256 * 1024;
 /// The elements of a part of an answer, walked: where each lies and its name (most names fit in
 /// the string, with no allocation of their own), and the places where a name comes before the
 /// one before it (the part's runs of names in order end there).
+#[derive(Default)]
 struct Part {
     spans: Vec<(u32, u32)>,
     names: Vec<compact_str::CompactString>,
@@ -414,11 +415,7 @@ impl Part {
         stop: usize,
         name: fn(&T) -> &str,
     ) -> Option<(Self, Walked)> {
-        let mut part = Part {
-            spans: Vec::new(),
-            names: Vec::new(),
-            descents: Vec::new(),
-        };
+        let mut part = Part::default();
         let walked = elements(body, i, stop, &mut |i| {
             let text = &body[i..];
             // A plain element's name is read where it lies; another is decoded.
@@ -513,11 +510,7 @@ impl Walk {
             spans: more,
             names: later,
             descents: more_descents,
-        } = second.unwrap_or(Part {
-            spans: Vec::new(),
-            names: Vec::new(),
-            descents: Vec::new(),
-        });
+        } = second.unwrap_or_default();
         let seam = spans.len() as u32;
         if let (Some(a), Some(b)) = (names.last(), later.first())
             && crate::scan::text_order(a, b).is_gt()

@@ -397,48 +397,55 @@ fn token_row_of(t: ServiceToken, json: RowJson) -> Token {
 /// [`token_row_of`] makes of what [`ServiceToken::from_plain`] reads, its id's text the digits
 /// as they stand.
 fn token_row_plain(text: &str, json: RowJson) -> Option<(Token, usize)> {
-    let mut t = row_of_plain(
+    let cells = smallvec::smallvec![Cell::List(Default::default()), Cell::Text(None)];
+    plain_row(
+        text,
         json,
-        smallvec::smallvec![Cell::List(Default::default()), Cell::Text(None)],
-    );
-    let n = wire::plain_members(text, wire::TOKEN_FIELDS, |field, value| {
-        match (field, value) {
+        wire::TOKEN_FIELDS,
+        cells,
+        |t, field, value| match (field, value) {
             (5, Field::Strs(strs)) => {
                 t.cells[0] = Cell::List(items(strs).map(Into::into).collect())
             }
             (6, v) => t.cells[1] = Cell::Text(v.text().flatten()),
-            (field, v) => common_field(&mut t, field, v),
-        }
-    })?;
-    Some((t, n))
+            (field, v) => common_field(t, field, v),
+        },
+    )
 }
 
 /// A key's list row read straight from its plain text, as [`token_row_plain`] reads a token's.
 fn key_row_plain(text: &str, json: RowJson) -> Option<(Token, usize)> {
-    let mut k = row_of_plain(json, smallvec::smallvec![Cell::Text(None)]);
-    let n = wire::plain_members(text, wire::KEY_FIELDS, |field, value| {
-        match (field, value) {
+    let cells = smallvec::smallvec![Cell::Text(None)];
+    plain_row(
+        text,
+        json,
+        wire::KEY_FIELDS,
+        cells,
+        |k, field, value| match (field, value) {
             (3, v) => k.cells[0] = Cell::Text(v.text().flatten()),
-            (field, v) => common_field(&mut k, field, v),
-        }
-    })?;
-    Some((k, n))
+            (field, v) => common_field(k, field, v),
+        },
+    )
 }
 
 /// A token's or key's row for [`Platform::list_map`], read straight from its plain text as
 /// [`token_row_plain`] reads it (every member read, `known` of them fields) but without the
 /// platform's cells, which a record does not read.
 fn bare_row_plain(text: &str, json: RowJson, known: u32) -> Option<(Token, usize)> {
-    let mut t = row_of_plain(json, Default::default());
-    let n = wire::plain_members(text, known, |field, value| {
-        common_field(&mut t, field, value)
-    })?;
-    Some((t, n))
+    plain_row(text, json, known, Default::default(), common_field)
 }
 
-/// A row of a plain token or key before its members are read: what a missing member leaves.
-fn row_of_plain(json: RowJson, cells: crate::platform::interface::Cells) -> Token {
-    Token {
+/// The row of the plain token or key at the start of `text` and its length: what a missing
+/// member leaves, `cells` as given, each member of [`wire::plain_members`]'s (`known` of them
+/// fields) put onto it by `field`.
+fn plain_row<'a>(
+    text: &'a str,
+    json: RowJson,
+    known: u32,
+    cells: crate::platform::interface::Cells,
+    mut field: impl FnMut(&mut Token, u32, Field<'a>),
+) -> Option<(Token, usize)> {
+    let mut row = Token {
         id: TokenId::missing(),
         name: Default::default(),
         expires: None,
@@ -447,7 +454,9 @@ fn row_of_plain(json: RowJson, cells: crate::platform::interface::Cells) -> Toke
         revoked: false,
         cells,
         json,
-    }
+    };
+    let n = wire::plain_members(text, known, |f, value| field(&mut row, f, value))?;
+    Some((row, n))
 }
 
 /// A member of a plain token or key that both have, onto its row (`id`, `name`, `expiration`;
