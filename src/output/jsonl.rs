@@ -120,13 +120,18 @@ impl Plan {
     }
 }
 
-/// The values that every line of one list writes the same (its context, platform and kind, and
-/// each status), masked and escaped once for all of them.
+/// What every line of one list writes the same, masked and escaped once for all of them: the
+/// pieces between a line's own values, its context, platform and kind folded into them.
 struct Shared {
-    context: Vec<u8>,
-    platform: Vec<u8>,
+    /// `{"context":…,"created":`
+    head: Vec<u8>,
+    /// `"<key>":` of each `detail` key of the plan, in its order.
+    detail_keys: Vec<Vec<u8>>,
+    /// `,"kind":…,"last-used":`
     kind: Vec<u8>,
-    /// By [`Status`], in its order.
+    /// `,"platform":…,"status":`
+    platform: Vec<u8>,
+    /// Each status and the line's closing brace, by [`Status`], in its order.
     status: [Vec<u8>; 3],
 }
 
@@ -135,19 +140,31 @@ impl Shared {
         context: Option<&str>,
         platform: PlatformKind,
         kind: &str,
+        plan: &Plan,
         masker: &crate::redact::Masker,
     ) -> Shared {
-        let json = |s: Option<&str>| {
-            let mut out = Vec::new();
+        let piece = |before: &str, s: Option<&str>, after: &str| {
+            let mut out = before.as_bytes().to_vec();
             direct_str_or_null(&mut out, s, masker);
+            out.extend_from_slice(after.as_bytes());
             out
         };
         Shared {
-            context: json(context),
-            platform: json(Some(platform.as_str())),
-            kind: json(Some(kind)),
+            head: piece("{\"context\":", context, ",\"created\":"),
+            detail_keys: plan
+                .detail
+                .iter()
+                .map(|(key, _)| {
+                    let mut out = Vec::new();
+                    crate::redact::json::push_json_string(&mut out, key);
+                    out.push(b':');
+                    out
+                })
+                .collect(),
+            kind: piece(",\"kind\":", Some(kind), ",\"last-used\":"),
+            platform: piece(",\"platform\":", Some(platform.as_str()), ",\"status\":"),
             status: [Status::Active, Status::Revoked, Status::Expired]
-                .map(|s| json(Some(s.as_str()))),
+                .map(|s| piece("", Some(s.as_str()), "}")),
         }
     }
 
@@ -226,6 +243,19 @@ fn direct_str(out: &mut Vec<u8>, s: &str, masker: &crate::redact::Masker) {
     crate::redact::json::push_json_string(out, &masker.value(s));
 }
 
+/// [`direct_str`] of a string known to need no escape (digits, a moment's text): quoted as it
+/// is, unless the masker changes it.
+fn direct_plain(out: &mut Vec<u8>, s: &str, masker: &crate::redact::Masker) {
+    match masker.value(s) {
+        std::borrow::Cow::Borrowed(v) if std::ptr::eq(v, s) => {
+            out.push(b'"');
+            crate::scan::put(out, s.as_bytes());
+            out.push(b'"');
+        }
+        v => crate::redact::json::push_json_string(out, &v),
+    }
+}
+
 /// [`direct_str`], or `null`.
 fn direct_str_or_null(out: &mut Vec<u8>, s: Option<&str>, masker: &crate::redact::Masker) {
     match s {
@@ -235,34 +265,41 @@ fn direct_str_or_null(out: &mut Vec<u8>, s: Option<&str>, masker: &crate::redact
 }
 
 fn direct_time(out: &mut Vec<u8>, millis: Option<i64>, masker: &crate::redact::Masker) {
-    if let Some(text) = millis.and_then(crate::dates::Rfc3339::of) {
-        return direct_str(out, text.as_str(), masker);
+    let Some(ms) = millis else {
+        return crate::scan::put(out, b"null");
+    };
+    if let Some(text) = crate::dates::Rfc3339::of(ms) {
+        return direct_plain(out, text.as_str(), masker);
     }
     let mut text = String::new();
-    match millis.and_then(|ms| push_rfc3339(&mut text, ms)) {
+    match push_rfc3339(&mut text, ms) {
         Some(()) => direct_str(out, &text, masker),
         None => out.extend_from_slice(b"null"),
     }
 }
+
+/// Room a line most often fits in, reserved before it is written so that its short pieces are
+/// copied inline ([`crate::scan::put`]).
+const LINE_ROOM: usize = 512;
 
 impl Line<'_> {
     /// The bytes that serialising the line writes, written straight into `out` (the keys of
     /// the plan holding no secret, [`Plan::keys_clean`]).
     fn write_direct(&self, out: &mut Vec<u8>, masker: &crate::redact::Masker) {
         let t = self.token;
+        let put = crate::scan::put;
         let mut created = t.created;
         for source in &self.plan.created {
             if let Some(Cell::Date(d)) = t.cell(*source).as_deref() {
                 created = created.or(*d);
             }
         }
-        out.extend_from_slice(b"{\"context\":");
-        crate::scan::put(out, &self.shared.context);
-        out.extend_from_slice(b",\"created\":");
+        out.reserve(LINE_ROOM);
+        put(out, &self.shared.head);
         direct_time(out, created, masker);
-        out.extend_from_slice(b",\"detail\":{");
+        put(out, b",\"detail\":{");
         let mut first = true;
-        for (key, source) in &self.plan.detail {
+        for ((_, source), key) in self.plan.detail.iter().zip(&self.shared.detail_keys) {
             let Some(cell) = t.cell(*source) else {
                 continue;
             };
@@ -270,10 +307,9 @@ impl Line<'_> {
                 out.push(b',');
             }
             first = false;
-            crate::redact::json::push_json_string(out, key);
-            out.push(b':');
+            put(out, key);
             match cell_json(&cell, t, self.now) {
-                CellJson::Null => out.extend_from_slice(b"null"),
+                CellJson::Null => put(out, b"null"),
                 CellJson::Str(s) => direct_str(out, s, masker),
                 CellJson::Time(ms) => direct_time(out, Some(ms), masker),
                 CellJson::List(items) => {
@@ -288,25 +324,20 @@ impl Line<'_> {
                 }
             }
         }
-        out.extend_from_slice(b"},\"expires\":");
+        put(out, b"},\"expires\":");
         direct_time(out, t.expires, masker);
-        out.extend_from_slice(b",\"id\":");
-        direct_str_or_null(
-            out,
-            (!t.id.text.is_empty()).then_some(t.id.text.as_str()),
-            masker,
-        );
-        out.extend_from_slice(b",\"kind\":");
-        crate::scan::put(out, &self.shared.kind);
-        out.extend_from_slice(b",\"last-used\":");
+        put(out, b",\"id\":");
+        match t.id.text.as_str() {
+            "" => put(out, b"null"),
+            id if t.id.is_int() => direct_plain(out, id, masker),
+            id => direct_str(out, id, masker),
+        }
+        put(out, &self.shared.kind);
         direct_time(out, t.last_used.at(), masker);
-        out.extend_from_slice(b",\"name\":");
+        put(out, b",\"name\":");
         direct_str(out, &t.name, masker);
-        out.extend_from_slice(b",\"platform\":");
-        crate::scan::put(out, &self.shared.platform);
-        out.extend_from_slice(b",\"status\":");
-        crate::scan::put(out, self.shared.status(t.status(self.now)));
-        out.push(b'}');
+        put(out, &self.shared.platform);
+        put(out, self.shared.status(t.status(self.now)));
     }
 }
 
@@ -384,7 +415,7 @@ pub(super) fn write_lines(
 ) -> io::Result<()> {
     let plan = Plan::new(kind.columns);
     let direct = plan.keys_clean(masker);
-    let shared = Shared::new(context, kind.platform, kind.nouns.json_one, masker);
+    let shared = Shared::new(context, kind.platform, kind.nouns.json_one, &plan, masker);
     super::stream::write_rows(w, tokens.len(), &|i, out| {
         let Some(token) = tokens.cells_of(i) else {
             return Ok(());
@@ -533,6 +564,7 @@ mod tests {
             Some("ctx \u{1b}"),
             PlatformKind::Stackstate,
             "service-token",
+            &plan,
             &masker,
         );
         for t in tokens {
@@ -592,6 +624,34 @@ mod tests {
         lines_match(&EVERY, &tokens);
         lines_match(&EVERY[..3], &tokens);
         lines_match(&[], &tokens);
+    }
+
+    #[test]
+    fn an_id_or_a_moment_equal_to_a_short_secret_is_masked_as_the_value_lines_mask_it() {
+        // A short secret masks a whole value equal to it: an integer id's digits and a moment's
+        // text, written quoted as they are otherwise, are masked too.
+        crate::redact::register("7");
+        crate::redact::register("2025-01-01T00:00:00Z");
+        let token = every_token("n", None);
+        lines_match(&EVERY, std::slice::from_ref(&token));
+        let mut written = Vec::new();
+        let masker = crate::redact::Masker::now(None);
+        let plan = Plan::new(&EVERY);
+        let shared = Shared::new(None, PlatformKind::Stackstate, "k", &plan, &masker);
+        let l = Line {
+            context: None,
+            platform: PlatformKind::Stackstate,
+            kind: "k",
+            shared: &shared,
+            columns: &EVERY,
+            plan: &plan,
+            token: &token,
+            now: crate::dates::test_now(),
+        };
+        l.write(&mut written, true, &masker).unwrap();
+        let written = String::from_utf8(written).unwrap();
+        assert!(!written.contains("\"7\""), "{written}");
+        assert!(!written.contains("2025-01-01T00:00:00Z"), "{written}");
     }
 
     #[test]

@@ -48,6 +48,12 @@ impl TokenId {
         }
     }
 
+    /// Whether the id is an integer: its text is then digits (and perhaps a minus), nothing a
+    /// JSON string escapes.
+    pub fn is_int(&self) -> bool {
+        matches!(self.shape, IdShape::Int(_))
+    }
+
     /// The id of an object the server sent without one (`-` in a table, `null` in JSON).
     pub fn missing() -> TokenId {
         TokenId {
