@@ -4,6 +4,7 @@
 //! `jsonl::line`, `render_table_with`): only the work and the memory differ.
 
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::Value;
 use unicode_width::UnicodeWidthStr;
@@ -279,6 +280,7 @@ fn in_order<T: Default + Send>(
             stopped: false,
         }),
         changed: std::sync::Condvar::new(),
+        changes: AtomicU64::new(0),
     };
     let registry = crate::redact::Registry::here();
     let handoff = &handoff;
@@ -300,7 +302,7 @@ fn in_order<T: Default + Send>(
                 }
                 state.block = Some(made);
                 block = state.spare.take().unwrap_or_default();
-                handoff.changed.notify_all();
+                handoff.notify();
                 if failed {
                     return;
                 }
@@ -320,7 +322,7 @@ fn in_order<T: Default + Send>(
                     let mut state = handoff.lock();
                     loop {
                         if let Some(made) = state.block.take() {
-                            handoff.changed.notify_all();
+                            handoff.notify();
                             break made;
                         }
                         if state.stopped {
@@ -343,7 +345,13 @@ fn in_order<T: Default + Send>(
 struct Handoff<T> {
     state: std::sync::Mutex<Passing<T>>,
     changed: std::sync::Condvar,
+    /// Counts the changes of `state`, for [`Handoff::wait`] to watch without the lock.
+    changes: AtomicU64,
 }
+
+/// How long a thread of [`in_order`] watches for the other's block before it sleeps: a block
+/// takes a few hundred microseconds to make.
+const WATCHED_FOR: std::time::Duration = std::time::Duration::from_micros(200);
 
 struct Passing<T> {
     block: Option<io::Result<T>>,
@@ -357,11 +365,34 @@ impl<T> Handoff<T> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Waits for the other thread to change the state (or a while: the caller looks again).
+    /// The other thread is most often a moment from handing over its block, so it is watched
+    /// for a while before this thread sleeps: a sleeping thread's processor is woken by the
+    /// other's (on a virtual machine, through the host), which costs more than the wait.
     fn wait<'a>(
-        &self,
+        &'a self,
         state: std::sync::MutexGuard<'a, Passing<T>>,
     ) -> std::sync::MutexGuard<'a, Passing<T>> {
+        let seen = self.changes.load(Ordering::Acquire);
+        drop(state);
+        let changed = || self.changes.load(Ordering::Acquire) != seen;
+        let start = std::time::Instant::now();
+        while !changed() && start.elapsed() < WATCHED_FOR {
+            for _ in 0..64 {
+                std::hint::spin_loop();
+            }
+        }
+        let state = self.lock();
+        if changed() {
+            return state;
+        }
         self.changed.wait(state).unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Marks a change of the state, made under its lock, and wakes a sleeping waiter.
+    fn notify(&self) {
+        self.changes.fetch_add(1, Ordering::Release);
+        self.changed.notify_all();
     }
 }
 
@@ -370,8 +401,9 @@ struct Stop<'a, T>(&'a Handoff<T>);
 
 impl<T> Drop for Stop<'_, T> {
     fn drop(&mut self) {
-        self.0.lock().stopped = true;
-        self.0.changed.notify_all();
+        let mut state = self.0.lock();
+        state.stopped = true;
+        self.0.notify();
     }
 }
 
