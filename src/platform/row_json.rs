@@ -396,7 +396,7 @@ fn elements(
 }
 
 /// From how many bytes an answer's elements are walked by two threads, each half of them.
-const TWO_THREADS_FROM: usize = 256 * 1024;
+pub const TWO_THREADS_FROM: usize = 256 * 1024;
 
 /// The elements of a part of an answer, walked: where each lies and its name (most names fit in
 /// the string, with no allocation of their own), and the places where a name comes before the

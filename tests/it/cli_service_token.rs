@@ -609,7 +609,7 @@ fn a_closed_stdout_ends_quietly() {
     assert_eq!(stderr.trim(), "rc=0", "{stderr}");
 }
 
-/// A list whose answer is large enough to be kept as its text (2 MiB and more, issue 24) reads
+/// A list whose answer is large enough to be kept as its text (256 KiB and more, issue 24) reads
 /// as the server's rows sorted by name, the server's order kept among equal names, in every
 /// format, and a filter keeps the same rows.
 #[test]
