@@ -85,6 +85,37 @@ struct Answer {
     body: Vec<u8>,
     /// The body's JSON values and objects, counted as it arrived.
     counted: super::budget::Counted,
+    /// The body is UTF-8, checked piece by piece as it arrived (while each piece was at hand).
+    utf8: bool,
+}
+
+/// Checks the bytes of a body as they arrive for UTF-8, a piece at a time (a character cut
+/// between two pieces is checked with the second).
+#[derive(Debug, Default)]
+struct Utf8Check {
+    /// The bytes checked so far: whole characters.
+    checked: usize,
+    failed: bool,
+}
+
+impl Utf8Check {
+    /// Checks what `body` holds past the bytes checked so far.
+    fn feed(&mut self, body: &[u8]) {
+        if self.failed {
+            return;
+        }
+        match std::str::from_utf8(&body[self.checked..]) {
+            Ok(_) => self.checked = body.len(),
+            // A character not yet whole: its first bytes are checked with the next piece.
+            Err(e) if e.error_len().is_none() => self.checked += e.valid_up_to(),
+            Err(_) => self.failed = true,
+        }
+    }
+
+    /// Whether `body`, fed whole, is UTF-8.
+    fn holds(&self, body: &[u8]) -> bool {
+        !self.failed && self.checked == body.len()
+    }
 }
 
 /// Why no answer came.
@@ -159,7 +190,13 @@ impl Client {
         let answer = self.send(Method::GET, path, None).await?;
         check_budget(&Method::GET, path, &answer)?;
         let status = answer.status;
-        let decoded = match String::from_utf8(answer.body) {
+        let text = if answer.utf8 {
+            // SAFETY: the body was checked for UTF-8 whole as it arrived (`Utf8Check`).
+            Ok(unsafe { String::from_utf8_unchecked(answer.body) })
+        } else {
+            String::from_utf8(answer.body)
+        };
+        let decoded = match text {
             Ok(text) => decode(std::sync::Arc::new(text)),
             // Not UTF-8: serde_json says where, as it does for `get`.
             Err(e) => serde_json::from_slice::<Value>(e.as_bytes()).and_then(|_| {
@@ -412,6 +449,7 @@ impl Client {
             super::budget::huge_pages(&body);
             // Counted for the budget as it arrives, while the next piece is on its way.
             let mut counter = super::budget::Counter::default();
+            let mut utf8 = Utf8Check::default();
             while let Some(chunk) = resp.chunk().await.map_err(network)? {
                 if body.len() + chunk.len() > MAX_BODY_BYTES {
                     return Err(NoAnswer::TooLarge);
@@ -423,6 +461,7 @@ impl Client {
                 }
                 counter.feed(&chunk);
                 body.extend_from_slice(&chunk);
+                utf8.feed(&body);
             }
             if *method == Method::POST {
                 // A create's answer holds a new secret: known before anything is logged.
@@ -431,6 +470,7 @@ impl Client {
             Ok(Answer {
                 status,
                 headers,
+                utf8: utf8.holds(&body),
                 body,
                 counted: counter.counted(),
             })
@@ -858,6 +898,41 @@ fn humantime(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// A body checked for UTF-8 piece by piece, cut anywhere (inside a character too), is
+        /// found UTF-8 exactly when it is whole.
+        #[test]
+        fn a_body_checked_as_it_arrives_is_utf8_exactly_when_it_is_whole(
+            parts in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::prelude::Just(b"a".to_vec()),
+                    proptest::prelude::Just("\u{e9}".as_bytes().to_vec()),
+                    proptest::prelude::Just("\u{65e5}".as_bytes().to_vec()),
+                    proptest::prelude::Just("\u{1f642}".as_bytes().to_vec()),
+                    proptest::prelude::Just(vec![0xff]),
+                    proptest::prelude::Just(vec![0xe6, 0x97]),
+                    proptest::prelude::Just(vec![0x80]),
+                ],
+                0..40,
+            ),
+            cuts in proptest::collection::vec(0usize..200, 0..8),
+        ) {
+            let whole = parts.concat();
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(whole.len())).collect();
+            cuts.push(whole.len());
+            cuts.sort_unstable();
+            let mut check = Utf8Check::default();
+            let mut body = Vec::new();
+            let mut from = 0;
+            for cut in cuts {
+                body.extend_from_slice(&whole[from..cut]);
+                check.feed(&body);
+                from = cut;
+            }
+            proptest::prop_assert_eq!(check.holds(&body), std::str::from_utf8(&whole).is_ok());
+        }
+    }
 
     /// A platform whose errors are `errors[].message`.
     fn listed(v: &Value) -> Option<String> {
