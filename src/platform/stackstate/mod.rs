@@ -404,8 +404,11 @@ fn token_row_plain(text: &str, json: RowJson) -> Option<(Token, usize)> {
         wire::TOKEN_FIELDS,
         cells,
         |t, field, value| match (field, value) {
+            // Into the list in place (a member is given once): none made and moved in.
             (5, Field::Strs(strs)) => {
-                t.cells[0] = Cell::List(items(strs).map(Into::into).collect())
+                if let Cell::List(list) = &mut t.cells[0] {
+                    list.extend(items(strs).map(Into::into));
+                }
             }
             (6, v) => t.cells[1] = Cell::Text(v.text().flatten()),
             (field, v) => common_field(t, field, v),
