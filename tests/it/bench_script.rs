@@ -97,6 +97,8 @@ fn bench_script_writes_a_report_with_every_figure() {
         "| 22 (file) | ",
         "| `sts … service-token list -o jsonl` | ",
         "| `sts … service-token list -o prometheus` | ",
+        "pass before the answer's first byte arrives",
+        "What `sts` adds to curl's time",
         "## 8. The exporter",
         "| `curl -s http://…/metrics` (",
         "## 9. `sts renew` with nothing due",
