@@ -65,15 +65,15 @@ pub async fn print_one<K: TokenKind>(
         .context
         .clone()
         .unwrap_or_else(|| settings.url.clone());
-    let record = |t: Token| {
-        filter.matches(&t, now).then(|| {
+    let record = |t: &Token| {
+        filter.matches(t, now).then(|| {
             prometheus::CredentialRecord::of(&context, K::PLATFORM, K::NOUNS.json_one, t, now)
         })
     };
     let listed = if personal {
         K::list_personal(client)
             .await
-            .map(|rows| rows.into_iter().filter_map(record).collect())
+            .map(|rows| rows.iter().filter_map(record).collect())
     } else {
         K::list_map(client, record).await
     };

@@ -417,23 +417,22 @@ pub(super) fn write_lines(
     let direct = plan.keys_clean(masker);
     let shared = Shared::new(context, kind.platform, kind.nouns.json_one, &plan, masker);
     super::stream::write_rows(w, tokens.len(), &|i, out| {
-        let Some(token) = tokens.cells_of(i) else {
-            return Ok(());
-        };
-        let token = &*token;
-        let line = Line {
-            context,
-            platform: kind.platform,
-            kind: kind.nouns.json_one,
-            shared: &shared,
-            columns: kind.columns,
-            plan: &plan,
-            token,
-            now,
-        };
-        line.write(out, direct, masker)?;
-        out.push(b'\n');
-        Ok(())
+        let written = tokens.with_cells_of(i, |token| {
+            let line = Line {
+                context,
+                platform: kind.platform,
+                kind: kind.nouns.json_one,
+                shared: &shared,
+                columns: kind.columns,
+                plan: &plan,
+                token,
+                now,
+            };
+            line.write(out, direct, masker)?;
+            out.push(b'\n');
+            Ok(())
+        });
+        written.unwrap_or(Ok(()))
     })
 }
 

@@ -325,11 +325,12 @@ impl Printer {
             let rows = stream::MadeRows {
                 rows: tokens.len(),
                 make: |r: usize, row: &mut stream::RowText| {
-                    let Some(t) = tokens.cells_of(r) else { return };
-                    for (_, c) in t.cells_of(kind.columns) {
-                        push_cell(&mut row.text, &c, &t, now, &|s| masker.content(s));
-                        row.end_cell();
-                    }
+                    tokens.with_cells_of(r, |t| {
+                        for (_, c) in t.cells_of(kind.columns) {
+                            push_cell(&mut row.text, &c, t, now, &|s| masker.content(s));
+                            row.end_cell();
+                        }
+                    });
                 },
             };
             let mut out = stream::stdout();

@@ -109,7 +109,7 @@ impl CredentialRecord {
         context: &str,
         platform: PlatformKind,
         kind: &'static str,
-        token: Token,
+        token: &Token,
         now: DateTime<Utc>,
     ) -> CredentialRecord {
         CredentialRecord {
@@ -117,8 +117,8 @@ impl CredentialRecord {
             platform,
             kind,
             status: token.status(now),
-            id: token.id.text,
-            name: token.name,
+            id: token.id.text.clone(),
+            name: token.name.clone(),
             expires: token.expires.into(),
             last_used: token.last_used.at().into(),
             created: token.created.into(),
@@ -175,7 +175,7 @@ pub fn records_of(
             // the list's memory), so a large list is not held twice.
             let records: Vec<CredentialRecord> = tokens
                 .into_iter()
-                .map(|t| CredentialRecord::of(&r.name, r.platform, kind, t, now))
+                .map(|t| CredentialRecord::of(&r.name, r.platform, kind, &t, now))
                 .collect();
             if credentials.is_empty() {
                 credentials = records;

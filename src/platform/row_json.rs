@@ -222,6 +222,10 @@ pub fn decode_rows<T: SortedJson + DeserializeOwned, R>(
 pub struct Rows<T, R> {
     pub decoded: fn(T, RowJson) -> R,
     pub plain: fn(&str, RowJson) -> Option<(R, usize)>,
+    /// `plain` into a row made before (one row reused for row after row, as a large list's
+    /// output reads them): every field `plain` sets is set, the row's object left as it is;
+    /// `None` where `plain` declines (the row then partly set).
+    pub plain_into: fn(&str, &mut R) -> Option<usize>,
 }
 
 impl<T, R> Clone for Rows<T, R> {
@@ -238,7 +242,20 @@ impl<T: SortedJson + DeserializeOwned, R> Rows<T, R> {
         Rows {
             decoded,
             plain: |_, _| None,
+            plain_into: |_, _| None,
         }
+    }
+
+    /// [`Rows::at`] into `out`, a row made before, whose object it leaves as it is when the
+    /// element is plain and makes `null` when not; the element's length, `None` when it does
+    /// not decode.
+    fn at_into(&self, text: &str, out: &mut R) -> Option<usize> {
+        if let Some(n) = (self.plain_into)(text, out) {
+            return Some(n);
+        }
+        let (t, n) = decode_at::<T>(text)?;
+        *out = (self.decoded)(t, RowJson::from(Value::Null));
+        Some(n)
     }
 
     /// The row of the element at the start of `text`, its object `json()`, and its length.
@@ -252,7 +269,8 @@ impl<T: SortedJson + DeserializeOwned, R> Rows<T, R> {
 }
 
 /// The elements of a JSON array answer, each made a row by `rows` and into what `map` makes of
-/// it (left out where that is `None`), in the answer's order, without their objects: the rows
+/// it (left out where that is `None`), in the answer's order, without their objects (each row
+/// made into the one before it, [`Rows::plain_into`], rather than made anew): the rows
 /// of [`decode_rows`] without a count taken on the answer for each. A large answer is decoded
 /// by two threads, as [`walk_spans`] walks it; the answer is let go before the two threads'
 /// rows are joined, so that joining them (which holds the second thread's twice for a moment)
@@ -260,7 +278,7 @@ impl<T: SortedJson + DeserializeOwned, R> Rows<T, R> {
 pub fn decode_mapped<T: SortedJson + DeserializeOwned, R, M: Send>(
     body: Arc<String>,
     rows: Rows<T, R>,
-    map: &(dyn Fn(R) -> Option<M> + Sync),
+    map: &(dyn Fn(&R) -> Option<M> + Sync),
 ) -> serde_json::Result<Vec<M>> {
     // Each thread's rows are given room at once for the rest of the answer, by the length of
     // its first element: the first thread's take the second's after them. No copies as they
@@ -269,15 +287,24 @@ pub fn decode_mapped<T: SortedJson + DeserializeOwned, R, M: Send>(
     // page at a time); the second's, let go once joined, are not, so that the pages rounded
     // up cost no more than one huge page.
     let part = |from: usize, stop: usize, out: &mut Vec<M>, huge: bool| {
+        let mut row = None;
         elements(&body, from, stop, &mut |i| {
-            let (row, n) = rows.at(&body[i..], || RowJson::from(Value::Null))?;
+            let text = &body[i..];
+            let n = match &mut row {
+                Some(row) => rows.at_into(text, row)?,
+                None => {
+                    let (first, n) = rows.at(text, || RowJson::from(Value::Null))?;
+                    row = Some(first);
+                    n
+                }
+            };
             if i == from {
                 out.reserve(likely_rows(body.len() - from, n));
                 if huge {
                     crate::http::budget::huge_pages(out);
                 }
             }
-            out.extend(map(row));
+            out.extend(row.as_ref().and_then(map));
             Some(i + n)
         })
     };
@@ -585,6 +612,9 @@ fn whole_error<T: DeserializeOwned>(body: &str) -> serde_json::Error {
 /// references taken, which two threads writing rows would contend for).
 type RowOf<R> = dyn Fn(&Arc<String>, u32, u32, bool) -> Option<R> + Send + Sync;
 
+/// Makes the row of an element's text into a row made before, as [`Rows::at_into`] does.
+type RowInto<R> = dyn Fn(&str, &mut R) -> bool + Send + Sync;
+
 /// The rows of a JSON array answer kept as where their objects lie in its text, each decoded
 /// again when it is read (issue 24: a large list then costs its answer and eight bytes a row,
 /// not the rows decoded). Made by [`decode_spans`], which decoded every element once.
@@ -593,6 +623,9 @@ pub struct Spans<R> {
     spans: Vec<(u32, u32)>,
     /// The row of an element, `None` if it does not decode (it did once: not expected).
     row: Box<RowOf<R>>,
+    /// The row of an element without its object, made into a row made before
+    /// ([`Rows::at_into`]).
+    row_into: Box<RowInto<R>>,
     /// How an element's object reads.
     codec: &'static Codec,
 }
@@ -625,6 +658,7 @@ pub fn decode_spans<T: SortedJson + DeserializeOwned + Send + 'static, R: 'stati
             };
             rows.at(text, json).map(|(row, _)| row)
         }),
+        row_into: Box::new(move |text, out| rows.at_into(text, out).is_some()),
         codec: &CodecOf::<T>::CODEC,
     };
     if let Some(names) = names {
@@ -664,6 +698,16 @@ impl<R> Spans<R> {
     pub fn cells_of(&self, i: usize) -> Option<R> {
         let (start, end) = *self.spans.get(i)?;
         (self.row)(&self.body, start, end, false)
+    }
+
+    /// Row `i` as [`Spans::cells_of`] makes it, made into `out` (a row made before, whose
+    /// object is left as it is when the row is plain); `false` past the end, or where what
+    /// decoded once does not decode again.
+    pub fn cells_into(&self, i: usize, out: &mut R) -> bool {
+        let Some(&(start, end)) = self.spans.get(i) else {
+            return false;
+        };
+        (self.row_into)(&self.body[start as usize..end as usize], out)
     }
 
     /// The server's object of row `i`, not decoded until read.
@@ -978,12 +1022,12 @@ mod tests {
             let seam = likely_element(body.as_bytes(), body.len() / 2).unwrap() as u32;
             trapped |= !spans.iter().any(|&(start, _)| start == seam);
             // Rows made as they are decoded: those of the whole answer, in its order.
-            let ids = |v: Value| v["id"].as_u64().filter(|id| id % 3 != 0);
+            let ids = |v: &Value| v["id"].as_u64().filter(|id| id % 3 != 0);
             let mapped =
                 decode_mapped(Arc::new(body.clone()), Rows::decoded(|v, _| v), &ids).unwrap();
             let one: Vec<u64> = serde_json::from_str::<Vec<Value>>(&body)
                 .unwrap()
-                .into_iter()
+                .iter()
                 .filter_map(ids)
                 .collect();
             assert_eq!(mapped, one);

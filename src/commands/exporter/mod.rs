@@ -175,7 +175,7 @@ pub fn refresh(
                                 .into_iter()
                                 .flat_map(|(kind, tokens)| {
                                     tokens.into_iter().map(move |t| {
-                                        CredentialRecord::of(name, platform, kind, t, now)
+                                        CredentialRecord::of(name, platform, kind, &t, now)
                                     })
                                 })
                                 .collect()

@@ -139,7 +139,7 @@ impl TokenKind for ServiceTokens {
 
     async fn list_map<R: Send>(
         client: &Client,
-        f: impl Fn(Token) -> Option<R> + Sync,
+        f: impl Fn(&Token) -> Option<R> + Sync,
     ) -> Result<Vec<R>> {
         client
             .get_text(TOKENS, |body| decode_mapped(body, TOKEN_RECORD_ROWS, &f))
@@ -275,7 +275,7 @@ impl TokenKind for IngestionApiKeys {
 
     async fn list_map<R: Send>(
         client: &Client,
-        f: impl Fn(Token) -> Option<R> + Sync,
+        f: impl Fn(&Token) -> Option<R> + Sync,
     ) -> Result<Vec<R>> {
         client
             .get_text(KEYS, |body| decode_mapped(body, KEY_RECORD_ROWS, &f))
@@ -397,12 +397,22 @@ fn token_row_of(t: ServiceToken, json: RowJson) -> Token {
 /// [`token_row_of`] makes of what [`ServiceToken::from_plain`] reads, its id's text the digits
 /// as they stand.
 fn token_row_plain(text: &str, json: RowJson) -> Option<(Token, usize)> {
-    let cells = smallvec::smallvec![Cell::List(Default::default()), Cell::Text(None)];
-    plain_row(
+    made_plain(text, json, token_row_plain_into)
+}
+
+/// [`token_row_plain`] into a row made before ([`Rows::plain_into`]).
+fn token_row_plain_into(text: &str, row: &mut Token) -> Option<usize> {
+    plain_row_into(
         text,
-        json,
+        row,
         wire::TOKEN_FIELDS,
-        cells,
+        |cells| match cells.as_mut_slice() {
+            [Cell::List(roles), Cell::Text(subject)] => {
+                roles.clear();
+                *subject = None;
+            }
+            _ => *cells = smallvec::smallvec![Cell::List(Default::default()), Cell::Text(None)],
+        },
         |t, field, value| match (field, value) {
             // Into the list in place (a member is given once): none made and moved in.
             (5, Field::Strs(strs)) => {
@@ -418,12 +428,19 @@ fn token_row_plain(text: &str, json: RowJson) -> Option<(Token, usize)> {
 
 /// A key's list row read straight from its plain text, as [`token_row_plain`] reads a token's.
 fn key_row_plain(text: &str, json: RowJson) -> Option<(Token, usize)> {
-    let cells = smallvec::smallvec![Cell::Text(None)];
-    plain_row(
+    made_plain(text, json, key_row_plain_into)
+}
+
+/// [`key_row_plain`] into a row made before.
+fn key_row_plain_into(text: &str, row: &mut Token) -> Option<usize> {
+    plain_row_into(
         text,
-        json,
+        row,
         wire::KEY_FIELDS,
-        cells,
+        |cells| match cells.as_mut_slice() {
+            [Cell::Text(description)] => *description = None,
+            _ => *cells = smallvec::smallvec![Cell::Text(None)],
+        },
         |k, field, value| match (field, value) {
             (3, v) => k.cells[0] = Cell::Text(v.text().flatten()),
             (field, v) => common_field(k, field, v),
@@ -435,31 +452,60 @@ fn key_row_plain(text: &str, json: RowJson) -> Option<(Token, usize)> {
 /// [`token_row_plain`] reads it (every member read, `known` of them fields) but without the
 /// platform's cells, which a record does not read.
 fn bare_row_plain(text: &str, json: RowJson, known: u32) -> Option<(Token, usize)> {
-    plain_row(text, json, known, Default::default(), common_field)
+    let mut row = blank_row(json);
+    let n = bare_row_plain_into(text, &mut row, known)?;
+    Some((row, n))
 }
 
-/// The row of the plain token or key at the start of `text` and its length: what a missing
-/// member leaves, `cells` as given, each member of [`wire::plain_members`]'s (`known` of them
-/// fields) put onto it by `field`.
-fn plain_row<'a>(
-    text: &'a str,
+/// [`bare_row_plain`] into a row made before.
+fn bare_row_plain_into(text: &str, row: &mut Token, known: u32) -> Option<usize> {
+    plain_row_into(text, row, known, |cells| cells.clear(), common_field)
+}
+
+/// The plain row that `into` makes of `text`, its object `json`, and its length.
+fn made_plain(
+    text: &str,
     json: RowJson,
-    known: u32,
-    cells: crate::platform::interface::Cells,
-    mut field: impl FnMut(&mut Token, u32, Field<'a>),
+    into: fn(&str, &mut Token) -> Option<usize>,
 ) -> Option<(Token, usize)> {
-    let mut row = Token {
+    let mut row = blank_row(json);
+    let n = into(text, &mut row)?;
+    Some((row, n))
+}
+
+/// A row of nothing but its object, for a plain read to fill.
+fn blank_row(json: RowJson) -> Token {
+    Token {
         id: TokenId::missing(),
         name: Default::default(),
         expires: None,
         last_used: LastUsed::Unknown,
         created: None,
         revoked: false,
-        cells,
+        cells: Default::default(),
         json,
-    };
-    let n = wire::plain_members(text, known, |f, value| field(&mut row, f, value))?;
-    Some((row, n))
+    }
+}
+
+/// The plain token or key at the start of `text` made into `row` (its object left as it is),
+/// and its length: what a missing member leaves, the cells as `cells` leaves them, each member of
+/// [`wire::plain_members`]'s (`known` of them fields) put onto it by `field`. Every field is set,
+/// so that nothing of the row it was before is left.
+fn plain_row_into<'a>(
+    text: &'a str,
+    row: &mut Token,
+    known: u32,
+    cells: impl FnOnce(&mut crate::platform::interface::Cells),
+    mut field: impl FnMut(&mut Token, u32, Field<'a>),
+) -> Option<usize> {
+    row.id = TokenId::missing();
+    row.name.clear();
+    row.expires = None;
+    row.last_used = LastUsed::Unknown;
+    row.created = None;
+    row.revoked = false;
+    cells(&mut row.cells);
+    wire::plain_members(text, known, |f, value| field(row, f, value))
 }
 
 /// A member of a plain token or key that both have, onto its row (`id`, `name`, `expiration`;
@@ -477,24 +523,28 @@ fn common_field(row: &mut Token, field: u32, value: Field<'_>) {
 const TOKEN_ROWS: Rows<ServiceToken, Token> = Rows {
     decoded: token_row_of,
     plain: token_row_plain,
+    plain_into: token_row_plain_into,
 };
 
 /// A service token's rows for [`Platform::list_map`]: a plain one's without its cells.
 const TOKEN_RECORD_ROWS: Rows<ServiceToken, Token> = Rows {
     decoded: token_row_of,
     plain: |text, json| bare_row_plain(text, json, wire::TOKEN_FIELDS),
+    plain_into: |text, row| bare_row_plain_into(text, row, wire::TOKEN_FIELDS),
 };
 
 /// An ingestion API key's list rows.
 const KEY_ROWS: Rows<IngestionApiKey, Token> = Rows {
     decoded: key_row_of,
     plain: key_row_plain,
+    plain_into: key_row_plain_into,
 };
 
 /// An ingestion API key's rows for [`Platform::list_map`]: a plain one's without its cells.
 const KEY_RECORD_ROWS: Rows<IngestionApiKey, Token> = Rows {
     decoded: key_row_of,
     plain: |text, json| bare_row_plain(text, json, wire::KEY_FIELDS),
+    plain_into: |text, row| bare_row_plain_into(text, row, wire::KEY_FIELDS),
 };
 
 /// A list element as a row.

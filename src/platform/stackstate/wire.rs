@@ -848,7 +848,7 @@ mod tests {
         use crate::platform::row_json::{Rows, decode_rows, decode_spans};
         // Names out of order, one twice (the answer's order kept between them), one escaped
         // (decoded by serde), one with a field `from_plain` leaves to serde.
-        let body = r#"[{"id":3,"name":"b","roles":["r"]},{"id":1,"name":"aA"},
+        let body = r#"[{"id":3,"name":"b","roles":["r"],"dedicatedSubject":"s"},{"id":1,"name":"aA"},
             {"id":2,"name":"b","expiration":5},{"id":4,"name":"B","zz":[1]},{"id":5,"name":"a"}]"#;
         let body = std::sync::Arc::new(body.to_string());
         let name: fn(&ServiceToken) -> &str = |t| &t.name;
@@ -904,11 +904,53 @@ mod tests {
             );
             assert_eq!(*cells.json, Value::Null);
         }
+        // The same rows made into one row reused from row to row, in both orders (so that each
+        // follows rows with fields it lacks): nothing of the row before is left.
+        let mut reused = rows.cells_of(0).unwrap();
+        for i in (0..decoded.len()).chain((0..decoded.len()).rev()) {
+            assert!(rows.cells_into(i, &mut reused));
+            assert_eq!(reused, rows.cells_of(i).unwrap(), "row {i}");
+        }
+        assert!(!rows.cells_into(decoded.len(), &mut reused));
         kept.retain(|(t, _)| t.name != "b");
         assert_eq!(ids(&kept), [4, 5, 1]);
         // An answer in order is kept in its order.
         let sorted = decode_spans(body, Rows::decoded(|t: ServiceToken, _| t.id), name).unwrap();
         assert_eq!(sorted.len(), 5);
+    }
+
+    #[test]
+    fn a_key_row_made_into_one_made_before_is_the_key_row_made_anew() {
+        use crate::platform::row_json::decode_spans;
+        // Plain keys with and without a description and an expiration, and one serde reads.
+        let body = r#"[{"id":1,"name":"a","description":"d","expiration":5},{"id":2,"name":"b"},
+            {"id":3,"name":"c","description":null,"zz":1},{"id":4,"name":"d","description":"e"}]"#;
+        let body = std::sync::Arc::new(body.to_string());
+        let name: fn(&IngestionApiKey) -> &str = |k| &k.name;
+        let rows = decode_spans(body.clone(), super::super::KEY_ROWS, name).unwrap();
+        let mut reused = rows.cells_of(0).unwrap();
+        for i in (0..rows.len()).chain((0..rows.len()).rev()) {
+            assert!(rows.cells_into(i, &mut reused));
+            assert_eq!(reused, rows.cells_of(i).unwrap(), "row {i}");
+        }
+        // A record's fields, of rows made one into another as a large list's records are.
+        let fields = |t: &crate::platform::Token| {
+            (
+                t.id.clone(),
+                t.name.clone(),
+                t.expires,
+                t.created,
+                t.revoked,
+            )
+        };
+        let records = crate::platform::row_json::decode_mapped(
+            body.clone(),
+            super::super::KEY_RECORD_ROWS,
+            &|t| Some(fields(t)),
+        )
+        .unwrap();
+        let made = crate::platform::row_json::decode_rows(body, super::super::key_row_of).unwrap();
+        assert_eq!(records, made.iter().map(fields).collect::<Vec<_>>());
     }
 
     #[test]
