@@ -216,16 +216,16 @@ pub fn decode_rows<T: SortedJson + DeserializeOwned, R>(
 }
 
 /// How an element of a list answer becomes a row `R`: decoded as `T` and made a row by
-/// `decoded`, or read straight from its text by `plain`, which makes (with the element's length)
-/// the row `decoded` makes of what [`SortedJson::from_plain`] reads, and declines (`None`) where
-/// it declines. A large list reads each row this way once or twice: the plain read makes no `T`.
+/// `decoded`, or read straight from its text by `plain` into a row (one `blank` made, or one
+/// made before: a large list's output reuses one row for row after row), which makes it the row
+/// `decoded` makes of what [`SortedJson::from_plain`] reads, its object left as it is, and gives
+/// the element's length; it declines (`None`, the row then partly made) where `from_plain`
+/// declines. A large list reads each row this way once or twice: the plain read makes no `T`.
 pub struct Rows<T, R> {
     pub decoded: fn(T, RowJson) -> R,
-    pub plain: fn(&str, RowJson) -> Option<(R, usize)>,
-    /// `plain` into a row made before (one row reused for row after row, as a large list's
-    /// output reads them): every field `plain` sets is set, the row's object left as it is;
-    /// `None` where `plain` declines (the row then partly set).
-    pub plain_into: fn(&str, &mut R) -> Option<usize>,
+    /// A row for `plain` to make, its object the one given (`None`: no plain read).
+    pub blank: fn(RowJson) -> Option<R>,
+    pub plain: fn(&str, &mut R) -> Option<usize>,
 }
 
 impl<T, R> Clone for Rows<T, R> {
@@ -241,8 +241,8 @@ impl<T: SortedJson + DeserializeOwned, R> Rows<T, R> {
     pub fn decoded(decoded: fn(T, RowJson) -> R) -> Rows<T, R> {
         Rows {
             decoded,
+            blank: |_| None,
             plain: |_, _| None,
-            plain_into: |_, _| None,
         }
     }
 
@@ -250,7 +250,7 @@ impl<T: SortedJson + DeserializeOwned, R> Rows<T, R> {
     /// element is plain and makes `null` when not; the element's length, `None` when it does
     /// not decode.
     fn at_into(&self, text: &str, out: &mut R) -> Option<usize> {
-        if let Some(n) = (self.plain_into)(text, out) {
+        if let Some(n) = (self.plain)(text, out) {
             return Some(n);
         }
         let (t, n) = decode_at::<T>(text)?;
@@ -260,8 +260,10 @@ impl<T: SortedJson + DeserializeOwned, R> Rows<T, R> {
 
     /// The row of the element at the start of `text`, its object `json()`, and its length.
     fn at(&self, text: &str, json: impl Fn() -> RowJson) -> Option<(R, usize)> {
-        if let Some(found) = (self.plain)(text, json()) {
-            return Some(found);
+        if let Some(mut row) = (self.blank)(json())
+            && let Some(n) = (self.plain)(text, &mut row)
+        {
+            return Some((row, n));
         }
         let (t, n) = decode_at::<T>(text)?;
         Some(((self.decoded)(t, json()), n))
@@ -270,7 +272,7 @@ impl<T: SortedJson + DeserializeOwned, R> Rows<T, R> {
 
 /// The elements of a JSON array answer, each made a row by `rows` and into what `map` makes of
 /// it (left out where that is `None`), in the answer's order, without their objects (each row
-/// made into the one before it, [`Rows::plain_into`], rather than made anew): the rows
+/// made into the one before it, [`Rows::plain`], rather than made anew): the rows
 /// of [`decode_rows`] without a count taken on the answer for each. A large answer is decoded
 /// by two threads, as [`walk_spans`] walks it; the answer is let go before the two threads'
 /// rows are joined, so that joining them (which holds the second thread's twice for a moment)
@@ -574,7 +576,8 @@ fn likely_element(bytes: &[u8], from: usize) -> Option<usize> {
 }
 
 /// The element at the start of `text` and its length: read without serde when it is plain, by
-/// serde otherwise.
+/// serde otherwise. Not inlined: one copy for each type, however many ways a row is made.
+#[inline(never)]
 fn decode_at<T: SortedJson + DeserializeOwned>(text: &str) -> Option<(T, usize)> {
     match T::from_plain(text) {
         Some(found) => Some(found),

@@ -396,11 +396,12 @@ fn token_row_of(t: ServiceToken, json: RowJson) -> Token {
 /// A token's list row read straight from its plain text ([`Rows::plain`]): what
 /// [`token_row_of`] makes of what [`ServiceToken::from_plain`] reads, its id's text the digits
 /// as they stand.
+#[cfg(test)]
 fn token_row_plain(text: &str, json: RowJson) -> Option<(Token, usize)> {
     made_plain(text, json, token_row_plain_into)
 }
 
-/// [`token_row_plain`] into a row made before ([`Rows::plain_into`]).
+/// [`token_row_plain`] into a row ([`Rows::plain`]).
 fn token_row_plain_into(text: &str, row: &mut Token) -> Option<usize> {
     plain_row_into(
         text,
@@ -427,11 +428,12 @@ fn token_row_plain_into(text: &str, row: &mut Token) -> Option<usize> {
 }
 
 /// A key's list row read straight from its plain text, as [`token_row_plain`] reads a token's.
+#[cfg(test)]
 fn key_row_plain(text: &str, json: RowJson) -> Option<(Token, usize)> {
     made_plain(text, json, key_row_plain_into)
 }
 
-/// [`key_row_plain`] into a row made before.
+/// [`key_row_plain`] into a row.
 fn key_row_plain_into(text: &str, row: &mut Token) -> Option<usize> {
     plain_row_into(
         text,
@@ -451,18 +453,20 @@ fn key_row_plain_into(text: &str, row: &mut Token) -> Option<usize> {
 /// A token's or key's row for [`Platform::list_map`], read straight from its plain text as
 /// [`token_row_plain`] reads it (every member read, `known` of them fields) but without the
 /// platform's cells, which a record does not read.
+#[cfg(test)]
 fn bare_row_plain(text: &str, json: RowJson, known: u32) -> Option<(Token, usize)> {
     let mut row = blank_row(json);
     let n = bare_row_plain_into(text, &mut row, known)?;
     Some((row, n))
 }
 
-/// [`bare_row_plain`] into a row made before.
+/// [`bare_row_plain`] into a row.
 fn bare_row_plain_into(text: &str, row: &mut Token, known: u32) -> Option<usize> {
     plain_row_into(text, row, known, |cells| cells.clear(), common_field)
 }
 
 /// The plain row that `into` makes of `text`, its object `json`, and its length.
+#[cfg(test)]
 fn made_plain(
     text: &str,
     json: RowJson,
@@ -473,7 +477,7 @@ fn made_plain(
     Some((row, n))
 }
 
-/// A row of nothing but its object, for a plain read to fill.
+/// A row of nothing but its object, for a plain read to make ([`Rows::blank`]).
 fn blank_row(json: RowJson) -> Token {
     Token {
         id: TokenId::missing(),
@@ -522,29 +526,29 @@ fn common_field(row: &mut Token, field: u32, value: Field<'_>) {
 /// A service token's list rows.
 const TOKEN_ROWS: Rows<ServiceToken, Token> = Rows {
     decoded: token_row_of,
-    plain: token_row_plain,
-    plain_into: token_row_plain_into,
+    blank: |json| Some(blank_row(json)),
+    plain: token_row_plain_into,
 };
 
 /// A service token's rows for [`Platform::list_map`]: a plain one's without its cells.
 const TOKEN_RECORD_ROWS: Rows<ServiceToken, Token> = Rows {
     decoded: token_row_of,
-    plain: |text, json| bare_row_plain(text, json, wire::TOKEN_FIELDS),
-    plain_into: |text, row| bare_row_plain_into(text, row, wire::TOKEN_FIELDS),
+    blank: |json| Some(blank_row(json)),
+    plain: |text, row| bare_row_plain_into(text, row, wire::TOKEN_FIELDS),
 };
 
 /// An ingestion API key's list rows.
 const KEY_ROWS: Rows<IngestionApiKey, Token> = Rows {
     decoded: key_row_of,
-    plain: key_row_plain,
-    plain_into: key_row_plain_into,
+    blank: |json| Some(blank_row(json)),
+    plain: key_row_plain_into,
 };
 
 /// An ingestion API key's rows for [`Platform::list_map`]: a plain one's without its cells.
 const KEY_RECORD_ROWS: Rows<IngestionApiKey, Token> = Rows {
     decoded: key_row_of,
-    plain: |text, json| bare_row_plain(text, json, wire::KEY_FIELDS),
-    plain_into: |text, row| bare_row_plain_into(text, row, wire::KEY_FIELDS),
+    blank: |json| Some(blank_row(json)),
+    plain: |text, row| bare_row_plain_into(text, row, wire::KEY_FIELDS),
 };
 
 /// A list element as a row.
