@@ -98,7 +98,7 @@ fn bench_script_writes_a_report_with_every_figure() {
         "| `sts … service-token list -o jsonl` | ",
         "| `sts … service-token list -o prometheus` | ",
         "pass before the answer's first byte arrives",
-        "What `sts` adds to curl's time",
+        "What `sts` adds to curl's wall time",
         "## 8. The exporter",
         "| `curl -s http://…/metrics` (",
         "## 9. `sts renew` with nothing due",
