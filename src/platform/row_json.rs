@@ -576,8 +576,7 @@ fn likely_element(bytes: &[u8], from: usize) -> Option<usize> {
 }
 
 /// The element at the start of `text` and its length: read without serde when it is plain, by
-/// serde otherwise. Not inlined: one copy for each type, however many ways a row is made.
-#[inline(never)]
+/// serde otherwise.
 fn decode_at<T: SortedJson + DeserializeOwned>(text: &str) -> Option<(T, usize)> {
     match T::from_plain(text) {
         Some(found) => Some(found),

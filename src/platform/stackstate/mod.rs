@@ -477,7 +477,12 @@ fn made_plain(
     Some((row, n))
 }
 
-/// A row of nothing but its object, for a plain read to make ([`Rows::blank`]).
+/// [`blank_row`], for [`Rows::blank`].
+fn blank_of(json: RowJson) -> Option<Token> {
+    Some(blank_row(json))
+}
+
+/// A row of nothing but its object, for a plain read to make.
 fn blank_row(json: RowJson) -> Token {
     Token {
         id: TokenId::missing(),
@@ -526,28 +531,28 @@ fn common_field(row: &mut Token, field: u32, value: Field<'_>) {
 /// A service token's list rows.
 const TOKEN_ROWS: Rows<ServiceToken, Token> = Rows {
     decoded: token_row_of,
-    blank: |json| Some(blank_row(json)),
+    blank: blank_of,
     plain: token_row_plain_into,
 };
 
 /// A service token's rows for [`Platform::list_map`]: a plain one's without its cells.
 const TOKEN_RECORD_ROWS: Rows<ServiceToken, Token> = Rows {
     decoded: token_row_of,
-    blank: |json| Some(blank_row(json)),
+    blank: blank_of,
     plain: |text, row| bare_row_plain_into(text, row, wire::TOKEN_FIELDS),
 };
 
 /// An ingestion API key's list rows.
 const KEY_ROWS: Rows<IngestionApiKey, Token> = Rows {
     decoded: key_row_of,
-    blank: |json| Some(blank_row(json)),
+    blank: blank_of,
     plain: key_row_plain_into,
 };
 
 /// An ingestion API key's rows for [`Platform::list_map`]: a plain one's without its cells.
 const KEY_RECORD_ROWS: Rows<IngestionApiKey, Token> = Rows {
     decoded: key_row_of,
-    blank: |json| Some(blank_row(json)),
+    blank: blank_of,
     plain: |text, row| bare_row_plain_into(text, row, wire::KEY_FIELDS),
 };
 
