@@ -609,12 +609,12 @@ fn whole_error<T: DeserializeOwned>(body: &str) -> serde_json::Error {
     }
 }
 
-/// Makes the row of the element at `start..end` of an answer, its object the element's when
-/// `json` (otherwise `null`: a row read only for its cells, with no count of the answer's
-/// references taken, which two threads writing rows would contend for).
-type RowOf<R> = dyn Fn(&Arc<String>, u32, u32, bool) -> Option<R> + Send + Sync;
+/// Makes the row of the element at `start..end` of an answer, its object the element's.
+type RowOf<R> = dyn Fn(&Arc<String>, u32, u32) -> Option<R> + Send + Sync;
 
-/// Makes the row of an element's text into a row made before, as [`Rows::at_into`] does.
+/// Makes the row of an element's text into a row made before, as [`Rows::at_into`] does: a row
+/// read only for its cells, with no count of the answer's references taken (which two threads
+/// writing rows would contend for).
 type RowInto<R> = dyn Fn(&str, &mut R) -> bool + Send + Sync;
 
 /// The rows of a JSON array answer kept as where their objects lie in its text, each decoded
@@ -652,13 +652,10 @@ pub fn decode_spans<T: SortedJson + DeserializeOwned + Send + 'static, R: 'stati
     let mut kept = Spans {
         body,
         spans,
-        row: Box::new(move |body, start, end, json| {
+        row: Box::new(move |body, start, end| {
             let text = &body[start as usize..end as usize];
-            let json = || match json {
-                true => raw_row::<T>(body, start, end),
-                false => RowJson::from(Value::Null),
-            };
-            rows.at(text, json).map(|(row, _)| row)
+            rows.at(text, || raw_row::<T>(body, start, end))
+                .map(|(row, _)| row)
         }),
         row_into: Box::new(move |text, out| rows.at_into(text, out).is_some()),
         codec: &CodecOf::<T>::CODEC,
@@ -692,19 +689,12 @@ impl<R> Spans<R> {
     /// Row `i`, decoded again (`None` only if what decoded once does not decode again).
     pub fn get(&self, i: usize) -> Option<R> {
         let (start, end) = *self.spans.get(i)?;
-        (self.row)(&self.body, start, end, true)
+        (self.row)(&self.body, start, end)
     }
 
-    /// Row `i` as [`Spans::get`] makes it, its server object left out (`null`): for what reads
-    /// only its cells.
-    pub fn cells_of(&self, i: usize) -> Option<R> {
-        let (start, end) = *self.spans.get(i)?;
-        (self.row)(&self.body, start, end, false)
-    }
-
-    /// Row `i` as [`Spans::cells_of`] makes it, made into `out` (a row made before, whose
-    /// object is left as it is when the row is plain); `false` past the end, or where what
-    /// decoded once does not decode again.
+    /// Row `i` as [`Spans::get`] makes it, for what reads only its cells: made into `out` (a row
+    /// made before), its server object not made (left as it is when the row is plain, `null`
+    /// when not); `false` past the end, or where what decoded once does not decode again.
     pub fn cells_into(&self, i: usize, out: &mut R) -> bool {
         let Some(&(start, end)) = self.spans.get(i) else {
             return false;
@@ -749,7 +739,7 @@ impl<R> Spans<R> {
     pub fn retain(&mut self, mut keep: impl FnMut(&R) -> bool) {
         let (body, row) = (&self.body, &self.row);
         self.spans
-            .retain(|&(start, end)| row(body, start, end, true).is_some_and(|r| keep(&r)));
+            .retain(|&(start, end)| row(body, start, end).is_some_and(|r| keep(&r)));
     }
 }
 
