@@ -10,7 +10,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError, mpsc};
 
 /// Work handed to the helper.
 type Job = Box<dyn FnOnce() + Send + 'static>;
@@ -128,13 +128,7 @@ fn beside(job: Box<dyn FnOnce() + Send + '_>, here: &mut dyn FnMut()) {
     // ended (it waits for `done` below; `here` does not unwind, see above): after it marks
     // `done`, the job touches only its own box and the shared `done`.
     let job: Job = unsafe { std::mem::transmute::<Box<dyn FnOnce() + Send + '_>, Job>(job) };
-    #[cfg(target_os = "linux")]
-    elsewhere(helper);
-    {
-        let mut slot = helper.job.lock().unwrap_or_else(PoisonError::into_inner);
-        *slot = Some(job);
-        helper.posted.notify_one();
-    }
+    post(helper, job);
     here();
     let (ended, changed) = &*done;
     let mut ended = ended.lock().unwrap_or_else(PoisonError::into_inner);
@@ -142,6 +136,54 @@ fn beside(job: Box<dyn FnOnce() + Send + '_>, here: &mut dyn FnMut()) {
         ended = changed.wait(ended).unwrap_or_else(PoisonError::into_inner);
     }
     helper.busy.store(false, Ordering::Release);
+}
+
+/// Gives `job` to the helper, which holds no other (the caller took `busy`).
+fn post(helper: &Helper, job: Job) {
+    #[cfg(target_os = "linux")]
+    elsewhere(helper);
+    let mut slot = helper.job.lock().unwrap_or_else(PoisonError::into_inner);
+    *slot = Some(job);
+    helper.posted.notify_one();
+}
+
+/// A job the helper runs while its caller goes on ([`later`]).
+pub struct Later<R> {
+    answer: mpsc::Receiver<std::thread::Result<R>>,
+}
+
+impl<R> Later<R> {
+    /// Waits for the job to end and gives its answer; its panic is resumed here.
+    pub fn take(self) -> R {
+        match self.answer.recv() {
+            Ok(answer) => answer.unwrap_or_else(|p| resume_unwind(p)),
+            // The helper runs every job it is given and sends its answer, panic or not.
+            Err(_) => unreachable!("the helper ended a job without its answer"),
+        }
+    }
+}
+
+/// Runs `job` on the helper while the caller goes on (while a large answer arrives, issue 24),
+/// its answer taken with [`Later::take`]; the helper is free for a [`join`] by then. `None`
+/// when there is no helper, or a [`join`] or another job holds it.
+pub fn later<R: Send + 'static>(job: impl FnOnce() -> R + Send + 'static) -> Option<Later<R>> {
+    let helper = helper().filter(|h| {
+        h.busy
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    })?;
+    let (tx, answer) = mpsc::sync_channel(1);
+    post(
+        helper,
+        Box::new(move || {
+            let answer = catch_unwind(AssertUnwindSafe(job));
+            // Free before the answer can be taken: the caller's next join finds it so.
+            helper.busy.store(false, Ordering::Release);
+            // A caller that no longer waits has dropped its `Later`: the answer goes with it.
+            let _ = tx.send(answer);
+        }),
+    );
+    Some(Later { answer })
 }
 
 /// Lets the helper run on any processor this process may use but the one the caller is on, so
@@ -201,6 +243,50 @@ mod tests {
             name.as_deref() == Some("sts-helper")
         });
         assert!(kept, "no join ran on the helper");
+    }
+
+    #[test]
+    fn a_job_for_later_runs_beside_its_caller_and_frees_the_helper_before_its_answer() {
+        start();
+        // Another test's join may hold the helper for a moment.
+        let (go, pending) = (0..10_000_000)
+            .find_map(|_| {
+                let (go, wait) = mpsc::channel::<()>();
+                let pending = later(move || {
+                    // Runs while its caller goes on: it waits for the caller's word.
+                    wait.recv().unwrap();
+                    std::thread::current().name().map(String::from)
+                });
+                if pending.is_none() {
+                    std::thread::yield_now();
+                }
+                pending.map(|l| (go, l))
+            })
+            .expect("the helper was never free");
+        // The caller goes on while the job waits for it.
+        go.send(()).unwrap();
+        assert_eq!(pending.take().as_deref(), Some("sts-helper"));
+        // Free again: the next job has it.
+        let again = || {
+            (0..10_000_000).find_map(|_| {
+                later(|| std::thread::current().name().map(String::from)).or_else(|| {
+                    std::thread::yield_now();
+                    None
+                })
+            })
+        };
+        assert_eq!(again().unwrap().take().as_deref(), Some("sts-helper"));
+        let panicked = (0..10_000_000).find_map(|_| {
+            later(|| panic!("there")).or_else(|| {
+                std::thread::yield_now();
+                None
+            })
+        });
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            let () = panicked.expect("the helper").take();
+        }));
+        assert!(caught.is_err(), "the job's panic reaches the caller");
+        assert_eq!(again().unwrap().take().as_deref(), Some("sts-helper"));
     }
 
     #[test]

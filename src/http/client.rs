@@ -118,6 +118,25 @@ impl Utf8Check {
     }
 }
 
+/// The helper mapping a large answer's room while it arrives
+/// ([`super::budget::populate_later`]): waited for before the room may move or go.
+struct Mapping(Option<crate::worker::Later<()>>);
+
+impl Mapping {
+    /// Waits for the helper to end the mapping, if it has not.
+    fn wait(&mut self) {
+        if let Some(mapping) = self.0.take() {
+            mapping.take();
+        }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        self.wait();
+    }
+}
+
 /// Why no answer came.
 enum NoAnswer {
     /// Connection, DNS, TLS or transfer error; `refused` when the request was surely never sent,
@@ -447,6 +466,14 @@ impl Client {
             let announced = resp.content_length().unwrap_or(0);
             let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
             super::budget::huge_pages(&body);
+            // A large answer's room is mapped by the helper while it arrives (the helper starts
+            // here: the walk and the output want it next). Declared after `body`: dropped, it
+            // waits for the helper, before `body` can go.
+            let mut mapping = Mapping(None);
+            if body.capacity() >= HELPER_FROM && crate::scan::two_processors() {
+                crate::worker::start();
+                mapping.0 = super::budget::populate_later(&body);
+            }
             // Counted for the budget as it arrives, while the next piece is on its way.
             let mut counter = super::budget::Counter::default();
             let mut utf8 = Utf8Check::default();
@@ -460,9 +487,14 @@ impl Client {
                     crate::worker::start();
                 }
                 counter.feed(&chunk);
+                if body.len() + chunk.len() > body.capacity() {
+                    // More than announced: `body` grows, which it may not while mapped.
+                    mapping.wait();
+                }
                 body.extend_from_slice(&chunk);
                 utf8.feed(&body);
             }
+            mapping.wait();
             if *method == Method::POST {
                 // A create's answer holds a new secret: known before anything is logged.
                 crate::redact::register_json_secrets(&body);
