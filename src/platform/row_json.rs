@@ -427,13 +427,23 @@ fn elements(
 /// From how many bytes an answer's elements are walked by two threads, each half of them.
 pub const TWO_THREADS_FROM: usize = 256 * 1024;
 
-/// The elements of a part of an answer, walked: where each lies and its name (most names fit in
-/// the string, with no allocation of their own), and the places where a name comes before the
-/// one before it (the part's runs of names in order end there).
-#[derive(Default)]
+/// Where an element's name is: its place in the answer (`start`, `len`), as a plain element's
+/// name is written there as it reads; or, for a name decoded apart, `OWNED` and its index in
+/// the part's `owned`.
+type NameAt = (u32, u32);
+
+/// [`NameAt`]'s start of a name decoded apart.
+const OWNED: u32 = u32::MAX;
+
+/// The elements of a part of an answer, walked: where each lies and where its name is (eight
+/// bytes a row: issue 24), and the places where a name comes before the one before it (the
+/// part's runs of names in order end there).
+#[derive(Debug, Default, PartialEq)]
 struct Part {
     spans: Vec<(u32, u32)>,
-    names: Vec<compact_str::CompactString>,
+    names: Vec<NameAt>,
+    /// The names decoded apart (not plain: their text is not the answer's).
+    owned: Vec<compact_str::CompactString>,
     descents: Vec<u32>,
 }
 
@@ -450,18 +460,18 @@ impl Part {
             // A plain element's name is read where it lies; another is decoded.
             let n = match T::plain_name(text) {
                 Some((name, n)) => {
-                    part.names.push(name.into());
+                    part.push_name(body, name);
                     n
                 }
                 None => {
                     let (t, n) = decode_at::<T>(text)?;
-                    part.names.push(name(&t).into());
+                    part.push_name(body, name(&t));
                     n
                 }
             };
             // Compared while both names are at hand, by each thread for its part.
-            if let [.., before, name] = &part.names[..]
-                && crate::scan::text_order(before, name).is_gt()
+            if let [.., before, now] = part.names[..]
+                && crate::scan::text_order(part.name(body, before), part.name(body, now)).is_gt()
             {
                 part.descents.push(part.spans.len() as u32);
             }
@@ -470,6 +480,26 @@ impl Part {
             Some(i + n)
         })?;
         Some((part, walked))
+    }
+
+    /// Keeps where `name` is: its place, when it is text of `body` (which fits in 32 bits, as
+    /// [`first_element`] made sure), else a copy.
+    fn push_name(&mut self, body: &str, name: &str) {
+        let start = (name.as_ptr() as usize).wrapping_sub(body.as_ptr() as usize);
+        if start <= body.len() && name.len() <= body.len() - start {
+            self.names.push((start as u32, name.len() as u32));
+        } else {
+            self.names.push((OWNED, self.owned.len() as u32));
+            self.owned.push(name.into());
+        }
+    }
+
+    /// The name `at` says, of this part's elements in `body`.
+    fn name<'a>(&'a self, body: &'a str, at: NameAt) -> &'a str {
+        match at {
+            (OWNED, i) => &self.owned[i as usize],
+            (start, len) => &body[start as usize..(start + len) as usize],
+        }
     }
 }
 
@@ -485,7 +515,7 @@ fn walk_spans<T: SortedJson + DeserializeOwned + Send>(
         return Some(Walk::default());
     };
     let Some(seam) = two_threads(body) else {
-        return Part::walk(body, i, usize::MAX, name).map(|(part, _)| Walk::of(part, None));
+        return Part::walk(body, i, usize::MAX, name).map(|(part, _)| Walk::of(body, part, None));
     };
     let (second, first) = crate::worker::join(
         || Part::walk(body, seam, usize::MAX, name),
@@ -496,7 +526,7 @@ fn walk_spans<T: SortedJson + DeserializeOwned + Send>(
         Walked::Stopped => Some(second?.0),
         Walked::End => None,
     };
-    Some(Walk::of(first, second))
+    Some(Walk::of(body, first, second))
 }
 
 /// The elements of an answer, walked: where each lies and, when they are out of the order of
@@ -511,46 +541,47 @@ struct Walk {
 /// The names of an answer's elements in its order, as the one or two threads that walked it
 /// found them (not joined: they are read only to be sorted).
 #[derive(Debug, Default, PartialEq)]
-struct Names([Vec<compact_str::CompactString>; 2]);
+struct Names([Part; 2]);
 
 impl Names {
     fn len(&self) -> usize {
-        self.0[0].len() + self.0[1].len()
+        self.0[0].names.len() + self.0[1].names.len()
     }
 
-    fn get(&self, i: usize) -> &str {
-        match i.checked_sub(self.0[0].len()) {
-            None => &self.0[0][i],
-            Some(j) => &self.0[1][j],
+    /// The name of element `i`, of `body`.
+    fn get<'a>(&'a self, body: &'a str, i: usize) -> &'a str {
+        let [first, second] = &self.0;
+        match i.checked_sub(first.names.len()) {
+            None => first.name(body, first.names[i]),
+            Some(j) => second.name(body, second.names[j]),
         }
     }
 
     #[cfg(test)]
-    fn iter(&self) -> impl Iterator<Item = &compact_str::CompactString> {
-        self.0[0].iter().chain(&self.0[1])
+    fn iter<'a>(&'a self, body: &'a str) -> impl Iterator<Item = &'a str> {
+        (0..self.len()).map(move |i| self.get(body, i))
     }
 }
 
 impl Walk {
-    /// The walk of the part the first thread walked and of the one the second did, if any.
-    fn of(first: Part, second: Option<Part>) -> Walk {
-        let (mut spans, names, mut descents) = (first.spans, first.names, first.descents);
-        let Part {
-            spans: more,
-            names: later,
-            descents: more_descents,
-        } = second.unwrap_or_default();
+    /// The walk of the part the first thread walked and of the one the second did, if any, of
+    /// `body`.
+    fn of(body: &str, mut first: Part, second: Option<Part>) -> Walk {
+        let mut second = second.unwrap_or_default();
+        let mut spans = std::mem::take(&mut first.spans);
+        let mut descents = std::mem::take(&mut first.descents);
         let seam = spans.len() as u32;
-        if let (Some(a), Some(b)) = (names.last(), later.first())
-            && crate::scan::text_order(a, b).is_gt()
+        if let (Some(&a), Some(&b)) = (first.names.last(), second.names.first())
+            && crate::scan::text_order(first.name(body, a), second.name(body, b)).is_gt()
         {
             descents.push(seam);
         }
-        descents.extend(more_descents.iter().map(|d| d + seam));
-        spans.extend(more);
+        descents.extend(second.descents.iter().map(|d| d + seam));
+        spans.append(&mut second.spans);
+        second.descents = Vec::new();
         Walk {
             spans,
-            names: (!descents.is_empty()).then_some(Names([names, later])),
+            names: (!descents.is_empty()).then_some(Names([first, second])),
             descents,
         }
     }
@@ -649,6 +680,7 @@ pub fn decode_spans<T: SortedJson + DeserializeOwned + Send + 'static, R: 'stati
     else {
         return Err(whole_error::<T>(&body));
     };
+    let text_of = Arc::clone(&body);
     let mut kept = Spans {
         body,
         spans,
@@ -663,7 +695,7 @@ pub fn decode_spans<T: SortedJson + DeserializeOwned + Send + 'static, R: 'stati
     if let Some(names) = names {
         // The answer's place breaks a tie: the order of a stable sort. An answer in order but
         // for a few rows (a token made last) has them put in place, not sorted whole.
-        let text = |i| names.get(i).as_bytes();
+        let text = |i| names.get(&text_of, i).as_bytes();
         let by_name = |a, b| crate::scan::bytes_order(text(a), text(b));
         let mut order = crate::scan::nearly_sorted_order(names.len(), &by_name, &descents)
             .unwrap_or_else(|| {
@@ -945,9 +977,10 @@ mod tests {
     fn walked_by_one(body: &str) -> Option<(Vec<Span>, bool, Vec<u32>)> {
         let i = first_element(body)?.unwrap();
         let (part, _) = Part::walk(body, i, usize::MAX, name_of)?;
-        let sorted = part.names.windows(2).all(|w| w[0] <= w[1]);
-        let descents = (1..part.names.len())
-            .filter(|&i| part.names[i] < part.names[i - 1])
+        let names: Vec<&str> = part.names.iter().map(|&at| part.name(body, at)).collect();
+        let sorted = names.windows(2).all(|w| w[0] <= w[1]);
+        let descents = (1..names.len())
+            .filter(|&i| names[i] < names[i - 1])
             .map(|i| i as u32)
             .collect();
         Some((part.spans, sorted, descents))
@@ -1007,7 +1040,8 @@ mod tests {
             assert_eq!(descents.is_empty(), in_order);
             // The names of rows out of order, each its row's.
             assert_eq!(two.names.is_none(), in_order);
-            for (names, &(start, end)) in two.names.iter().flat_map(|n| n.iter().zip(&spans)) {
+            let names = two.names.iter().flat_map(|n| n.iter(&body));
+            for (names, &(start, end)) in names.zip(&spans) {
                 let row: Value = serde_json::from_str(&body[start as usize..end as usize]).unwrap();
                 assert_eq!(names, name_of(&row));
             }
