@@ -209,6 +209,9 @@ pub fn json_text(serialized: &str) -> String {
 /// The registry as it stands, taken once for one large output (a list written row by row): each
 /// string is then checked with one precompiled search per long secret and one comparison per
 /// short one, without a lock or a copy when nothing is found. Masks exactly as [`json_value_except`].
+/// From how many bytes [`Masker::none_in`] searches a text by two threads.
+const SEARCH_TWO_FROM: usize = 1024 * 1024;
+
 pub struct Masker {
     long: Vec<memchr::memmem::Finder<'static>>,
     /// The length in bytes of the shortest of `long`.
@@ -269,9 +272,28 @@ impl Masker {
         none
     }
 
-    /// Whether [`Masker::text`] would mask something in `text`.
+    /// Whether [`Masker::text`] would mask something in `text`. A large text (a list's
+    /// answer, issue 24) is searched by two threads, each a half and the bytes a secret that
+    /// begins in the first half may take past it.
     fn holds_any(&self, text: &str) -> bool {
-        self.any_long(text) || self.short.iter().any(|s| text.contains(s.as_str()))
+        let bytes = text.as_bytes();
+        if bytes.len() < SEARCH_TWO_FROM || !crate::scan::two_processors() {
+            return self.holds_any_in(bytes);
+        }
+        let longest = (self.long.iter().map(|f| f.needle().len()))
+            .chain(self.short.iter().map(String::len))
+            .max()
+            .unwrap_or(0);
+        let half = bytes.len() / 2;
+        let (first, second) = (&bytes[..(half + longest).min(bytes.len())], &bytes[half..]);
+        let (b, a) = crate::worker::join(|| self.holds_any_in(second), || self.holds_any_in(first));
+        a || b
+    }
+
+    /// [`Masker::holds_any`] of bytes, by one thread.
+    fn holds_any_in(&self, bytes: &[u8]) -> bool {
+        (bytes.len() >= self.shortest_long && self.long.iter().any(|f| f.find(bytes).is_some()))
+            || (self.short.iter()).any(|s| memchr::memmem::find(bytes, s.as_bytes()).is_some())
     }
 
     /// The secret left as is (a freshly created one, on the output that shows it).
@@ -594,6 +616,30 @@ mod tests {
             assert!(!masker.none_in(&short));
             // The same text in another answer is looked at for itself.
             assert!(masker.none_in(&std::sync::Arc::new(clean.to_string())));
+        }
+    }
+
+    #[test]
+    fn a_large_answer_searched_by_two_threads_finds_a_secret_wherever_it_lies() {
+        let long = "svctok-two-halves-0123456789";
+        register(long);
+        register("zq7");
+        let masker = Masker::now(None);
+        let size = 3 * SEARCH_TWO_FROM + 1;
+        let half = size / 2;
+        let text = |at: usize, secret: &str| {
+            let mut t = "x".repeat(size);
+            t.replace_range(at..at + secret.len(), secret);
+            t
+        };
+        assert!(!masker.holds_any(&"x".repeat(size)));
+        // At the start, at the end, and across the middle where the halves meet, cut anywhere.
+        for secret in [long, "zq7"] {
+            let mut places = vec![0, size - secret.len()];
+            places.extend(half + 1 - secret.len()..=half);
+            for at in places {
+                assert!(masker.holds_any(&text(at, secret)), "{secret} at {at}");
+            }
         }
     }
 

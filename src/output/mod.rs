@@ -306,6 +306,9 @@ impl Printer {
         if self.is_json() {
             let mut out = stream::stdout();
             let masker = crate::redact::Masker::now(None);
+            // A large answer is searched for secrets here, by two threads, before its rows are
+            // written by two (each row would ask, and one thread would search it alone).
+            tokens.search_answer(&masker);
             stream::write_json_rows(
                 &mut out,
                 kind.nouns.json_list,

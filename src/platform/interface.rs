@@ -273,6 +273,14 @@ impl Listed {
         }
     }
 
+    /// Has `masker` search the answer a kept list's rows are written from
+    /// ([`crate::redact::Masker::none_in`]), now rather than when the first row is written.
+    pub fn search_answer(&self, masker: &crate::redact::Masker) {
+        if let Repr::Spans(s) = &self.0 {
+            s.search_answer(masker);
+        }
+    }
+
     /// The rows in order.
     pub fn iter(&self) -> impl Iterator<Item = Cow<'_, Token>> + '_ {
         (0..self.len()).filter_map(|i| self.get(i))

@@ -767,6 +767,12 @@ impl<R> Spans<R> {
         ))
     }
 
+    /// Has `masker` search the answer for secrets ([`Masker::none_in`], which
+    /// [`Spans::write_json`] asks), now.
+    pub fn search_answer(&self, masker: &Masker) {
+        masker.none_in(&self.body);
+    }
+
     /// Keeps the rows `keep` says, in their order (each decoded once more).
     pub fn retain(&mut self, mut keep: impl FnMut(&R) -> bool) {
         let (body, row) = (&self.body, &self.row);
