@@ -10,7 +10,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError, mpsc};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 
 /// Work handed to the helper.
 type Job = Box<dyn FnOnce() + Send + 'static>;
@@ -149,16 +149,23 @@ fn post(helper: &Helper, job: Job) {
 
 /// A job the helper runs while its caller goes on ([`later`]).
 pub struct Later<R> {
-    answer: mpsc::Receiver<std::thread::Result<R>>,
+    answer: Arc<Answer<R>>,
 }
+
+/// A later job's answer, once it has ended.
+type Answer<R> = (Mutex<Option<std::thread::Result<R>>>, Condvar);
 
 impl<R> Later<R> {
     /// Waits for the job to end and gives its answer; its panic is resumed here.
     pub fn take(self) -> R {
-        match self.answer.recv() {
-            Ok(answer) => answer.unwrap_or_else(|p| resume_unwind(p)),
-            // The helper runs every job it is given and sends its answer, panic or not.
-            Err(_) => unreachable!("the helper ended a job without its answer"),
+        let (answer, ended) = &*self.answer;
+        let mut answer = answer.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            // The helper runs every job it is given and sets its answer, panic or not.
+            if let Some(answer) = answer.take() {
+                return answer.unwrap_or_else(|p| resume_unwind(p));
+            }
+            answer = ended.wait(answer).unwrap_or_else(PoisonError::into_inner);
         }
     }
 }
@@ -172,7 +179,8 @@ pub fn later<R: Send + 'static>(job: impl FnOnce() -> R + Send + 'static) -> Opt
             .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
     })?;
-    let (tx, answer) = mpsc::sync_channel(1);
+    let answer: Arc<Answer<R>> = Arc::new((Mutex::new(None), Condvar::new()));
+    let theirs = Arc::clone(&answer);
     post(
         helper,
         Box::new(move || {
@@ -180,7 +188,9 @@ pub fn later<R: Send + 'static>(job: impl FnOnce() -> R + Send + 'static) -> Opt
             // Free before the answer can be taken: the caller's next join finds it so.
             helper.busy.store(false, Ordering::Release);
             // A caller that no longer waits has dropped its `Later`: the answer goes with it.
-            let _ = tx.send(answer);
+            let (slot, ended) = &*theirs;
+            *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(answer);
+            ended.notify_one();
         }),
     );
     Some(Later { answer })
@@ -251,7 +261,7 @@ mod tests {
         // Another test's join may hold the helper for a moment.
         let (go, pending) = (0..10_000_000)
             .find_map(|_| {
-                let (go, wait) = mpsc::channel::<()>();
+                let (go, wait) = std::sync::mpsc::channel::<()>();
                 let pending = later(move || {
                     // Runs while its caller goes on: it waits for the caller's word.
                     wait.recv().unwrap();
