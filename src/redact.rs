@@ -206,12 +206,12 @@ pub fn json_text(serialized: &str) -> String {
     out
 }
 
-/// The registry as it stands, taken once for one large output (a list written row by row): each
-/// string is then checked with one precompiled search per long secret and one comparison per
-/// short one, without a lock or a copy when nothing is found. Masks exactly as [`json_value_except`].
 /// From how many bytes [`Masker::none_in`] searches a text by two threads.
 const SEARCH_TWO_FROM: usize = 1024 * 1024;
 
+/// The registry as it stands, taken once for one large output (a list written row by row): each
+/// string is then checked with one precompiled search per long secret and one comparison per
+/// short one, without a lock or a copy when nothing is found. Masks exactly as [`json_value_except`].
 pub struct Masker {
     long: Vec<memchr::memmem::Finder<'static>>,
     /// The length in bytes of the shortest of `long`.

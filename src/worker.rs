@@ -103,11 +103,7 @@ fn answer<R>(r: Option<std::thread::Result<R>>) -> R {
 /// Runs `job` on the helper (else on a thread of its own) and `here` on this thread, and
 /// returns once both have ended. Neither panics: [`join`] catches their panics in them.
 fn beside(job: Box<dyn FnOnce() + Send + '_>, here: &mut dyn FnMut()) {
-    let Some(helper) = helper().filter(|h| {
-        h.busy
-            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
-    }) else {
+    let Some(helper) = free_helper() else {
         std::thread::scope(|s| {
             s.spawn(job);
             here();
@@ -136,6 +132,16 @@ fn beside(job: Box<dyn FnOnce() + Send + '_>, here: &mut dyn FnMut()) {
         ended = changed.wait(ended).unwrap_or_else(PoisonError::into_inner);
     }
     helper.busy.store(false, Ordering::Release);
+}
+
+/// The helper, held for one job (its `busy` taken): `None` when there is none, or a [`join`] or
+/// a [`later`] job holds it.
+fn free_helper() -> Option<&'static Helper> {
+    helper().filter(|h| {
+        h.busy
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    })
 }
 
 /// Gives `job` to the helper, which holds no other (the caller took `busy`).
@@ -174,11 +180,7 @@ impl<R> Later<R> {
 /// its answer taken with [`Later::take`]; the helper is free for a [`join`] by then. `None`
 /// when there is no helper, or a [`join`] or another job holds it.
 pub fn later<R: Send + 'static>(job: impl FnOnce() -> R + Send + 'static) -> Option<Later<R>> {
-    let helper = helper().filter(|h| {
-        h.busy
-            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
-    })?;
+    let helper = free_helper()?;
     let answer: Arc<Answer<R>> = Arc::new((Mutex::new(None), Condvar::new()));
     let theirs = Arc::clone(&answer);
     post(

@@ -576,9 +576,13 @@ impl Walk {
         {
             descents.push(seam);
         }
-        descents.extend(second.descents.iter().map(|d| d + seam));
+        descents.extend(
+            std::mem::take(&mut second.descents)
+                .iter()
+                .map(|d| d + seam),
+        );
         spans.append(&mut second.spans);
-        second.descents = Vec::new();
+        // What is left of the two parts is their names, kept to be sorted.
         Walk {
             spans,
             names: (!descents.is_empty()).then_some(Names([first, second])),
