@@ -100,12 +100,20 @@ pub fn push_expiration(out: &mut String, millis: i64, now: DateTime<Utc>) {
     match Civil::of(millis) {
         Some(c) => {
             c.push_ymd(out);
-            if DateTime::<Utc>::from_timestamp_millis(millis).is_some_and(|t| t < now) {
+            if before(millis, now) {
                 out.push_str(" (expired)");
             }
         }
         None => push_int(out, millis),
     }
+}
+
+/// Whether the moment `millis` (epoch milliseconds, of a year [`Civil::of`] shows) is before
+/// `now`, counted in whole milliseconds and the rest of `now`'s: no calendar worked out.
+fn before(millis: i64, now: DateTime<Utc>) -> bool {
+    let now_millis = now.timestamp_millis();
+    millis < now_millis
+        || (millis == now_millis && !now.timestamp_subsec_nanos().is_multiple_of(1_000_000))
 }
 
 /// [`push_date`] as a string.
@@ -352,6 +360,36 @@ mod tests {
                 proptest::prop_assert_eq!(written, expected, "{}", ms);
             }
         }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn an_expiry_is_past_as_chrono_compares_it(
+            now_ms in 0i64..300_000_000_000_000,
+            sub_ms in 0u32..1_000_000,
+            delta in -3i64..3,
+        ) {
+            let now = DateTime::<Utc>::from_timestamp_millis(now_ms).unwrap()
+                + chrono::Duration::nanoseconds(i64::from(sub_ms));
+            let ms = now_ms + delta;
+            let chrono_says = DateTime::<Utc>::from_timestamp_millis(ms).is_some_and(|t| t < now);
+            proptest::prop_assert_eq!(before(ms, now), chrono_says, "{} {} {}", now_ms, sub_ms, delta);
+        }
+    }
+
+    #[test]
+    fn an_expiry_in_the_same_millisecond_as_now_is_past_only_once_now_is_beyond_it() {
+        let now = DateTime::<Utc>::from_timestamp_millis(1_767_225_600_000).unwrap();
+        assert!(!before(1_767_225_600_000, now));
+        assert!(before(
+            1_767_225_600_000,
+            now + chrono::Duration::nanoseconds(1)
+        ));
+        assert!(before(1_767_225_599_999, now));
+        assert!(!before(
+            1_767_225_600_001,
+            now + chrono::Duration::nanoseconds(999_999)
+        ));
     }
 
     #[test]

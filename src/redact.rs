@@ -296,6 +296,12 @@ impl Masker {
             || (self.short.iter()).any(|s| memchr::memmem::find(bytes, s.as_bytes()).is_some())
     }
 
+    /// Whether every text shorter than `len` bytes is left as it is by [`Masker::text`]: no
+    /// short secret (masked as a whole word, whatever its length) and no long one that short.
+    pub fn leaves_shorter_than(&self, len: usize) -> bool {
+        self.short.is_empty() && (self.long.is_empty() || len <= self.shortest_long)
+    }
+
     /// The secret left as is (a freshly created one, on the output that shows it).
     pub fn allowed(&self) -> Option<&str> {
         self.allowed.as_deref()

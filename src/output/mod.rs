@@ -22,8 +22,8 @@ use crate::dates::{push_age, push_date, push_expiration};
 use crate::error::Error;
 use crate::http::client::Observer;
 use crate::platform::{
-    Cell, Created, LastUsed, Listed, Nouns, OldTokenFate, Rotation, Token, TokenId, TokenKind,
-    Validation,
+    Cell, Column, Created, LastUsed, Listed, Nouns, OldTokenFate, Rotation, Token, TokenId,
+    TokenKind, Validation,
 };
 use crate::settings::OutputSettings;
 
@@ -328,12 +328,7 @@ impl Printer {
             let rows = stream::MadeRows {
                 rows: tokens.len(),
                 make: |r: usize, row: &mut stream::RowText| {
-                    tokens.with_cells_of(r, |t| {
-                        for (_, c) in t.cells_of(kind.columns) {
-                            push_cell(&mut row.text, &c, t, now, &|s| masker.content(s));
-                            row.end_cell();
-                        }
-                    });
+                    tokens.with_cells_of(r, |t| push_cells(row, t, kind.columns, now, &masker));
                 },
             };
             let mut out = stream::stdout();
@@ -852,6 +847,39 @@ fn cell_text(cell: &Cell, token: &Token, now: DateTime<Utc>) -> String {
     out
 }
 
+/// The cells of `columns` of a listed `token` appended to `row`, each ended, as [`push_cell`]
+/// writes them with every server string made safe by `masker` ([`Masker::content`]). Most rows
+/// are printable ASCII, each cell too short to hold a known secret: their cells are written as
+/// they are and the row checked once as a whole; any other row is written again cell by cell.
+///
+/// [`Masker::content`]: crate::redact::Masker::content
+fn push_cells(
+    row: &mut stream::RowText,
+    token: &Token,
+    columns: &[Column],
+    now: DateTime<Utc>,
+    masker: &crate::redact::Masker,
+) {
+    let mark = row.mark();
+    let mut longest = 0;
+    for (_, c) in token.cells_of(columns) {
+        let start = row.text.len();
+        push_cell(&mut row.text, &c, token, now, &|s| Cow::Borrowed(s));
+        longest = longest.max(row.text.len() - start);
+        row.end_cell();
+    }
+    if masker.leaves_shorter_than(longest + 1)
+        && crate::redact::plain(&row.text[mark.text..], false)
+    {
+        return;
+    }
+    row.back_to(mark);
+    for (_, c) in token.cells_of(columns) {
+        push_cell(&mut row.text, &c, token, now, &|s| masker.content(s));
+        row.end_cell();
+    }
+}
+
 /// A cell's text appended to `out`, each server string made safe by `clean`.
 fn push_cell(
     out: &mut String,
@@ -976,6 +1004,57 @@ mod tests {
         assert_eq!(text(Cell::LastUsed(LastUsed::At(n - 7_200_000))), "2h ago");
         // Expired wins over revoked.
         assert_eq!(text(Cell::Status), "expired");
+    }
+
+    #[test]
+    fn a_listed_rows_cells_are_those_of_each_cell_made_safe_alone() {
+        let kind = ListKind::of::<crate::platform::stackstate::ServiceTokens>();
+        let long = "svctok-listed-cells-0123456789abcdefghijklmnop";
+        let token = |name: &str, role: &str, expires: Option<i64>| Token {
+            id: TokenId::int(42),
+            name: name.into(),
+            expires,
+            last_used: LastUsed::Unknown,
+            created: None,
+            revoked: false,
+            cells: smallvec::smallvec![
+                Cell::List(smallvec::smallvec![role.into(), "viewer".into()]),
+                Cell::Text(None),
+            ],
+            json: Value::Null.into(),
+        };
+        let tokens = [
+            token("ci", "admin", None),
+            token(&format!("ci {long} x"), "admin", Some(1_735_689_600_000)),
+            token("zq7", "zq7", None),
+            token("a zq7 b", "admin zq7", None),
+            token("n\x1b[31m", "r\u{202e}", None),
+            token("café", "admin", Some(4_102_444_800_000)),
+            token(&"w".repeat(80), "admin", None),
+        ];
+        let check = |what: &str, known: bool| {
+            let masker = crate::redact::Masker::now(None);
+            for t in &tokens {
+                let mut fast = stream::RowText::default();
+                fast.text.push_str("kept");
+                fast.end_cell();
+                push_cells(&mut fast, t, kind.columns, now(), &masker);
+                let mut each = String::from("kept");
+                for (_, c) in t.cells_of(kind.columns) {
+                    each.push('|');
+                    push_cell(&mut each, &c, t, now(), &|s| masker.content(s));
+                }
+                let cells: Vec<&str> = fast.cells(0, kind.columns.len() + 1).collect();
+                assert_eq!(cells.join("|"), each, "{what}: {}", t.name);
+                assert!(!each.contains('\x1b'), "{each}");
+                assert!(!known || !each.contains(long), "{each}");
+            }
+        };
+        check("no secret known", false);
+        crate::redact::register(long);
+        check("a long secret known", true);
+        crate::redact::register("zq7");
+        check("a short secret known too", true);
     }
 
     #[test]

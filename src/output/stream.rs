@@ -680,13 +680,34 @@ impl RowText {
         self.ends.clear();
     }
 
+    /// Where the next cell begins, to come [`RowText::back_to`].
+    pub fn mark(&self) -> CellMark {
+        CellMark {
+            text: self.text.len(),
+            cells: self.ends.len(),
+        }
+    }
+
+    /// The cells from `mark` on taken off.
+    pub fn back_to(&mut self, mark: CellMark) {
+        self.text.truncate(mark.text);
+        self.ends.truncate(mark.cells);
+    }
+
     /// The text of cells `from..to`.
-    fn cells(&self, from: usize, to: usize) -> impl Iterator<Item = &str> {
+    pub(crate) fn cells(&self, from: usize, to: usize) -> impl Iterator<Item = &str> {
         (from..to).map(|c| {
             let start = if c == 0 { 0 } else { self.ends[c - 1] as usize };
             &self.text[start..self.ends[c] as usize]
         })
     }
+}
+
+/// A place in a [`RowText`]: its text's length and its count of cells.
+#[derive(Debug, Clone, Copy)]
+pub struct CellMark {
+    pub text: usize,
+    cells: usize,
 }
 
 impl<F: Fn(usize, &mut RowText) + Sync> TableRows for MadeRows<F> {
