@@ -22,7 +22,7 @@ use crate::dates::{push_age, push_date, push_expiration};
 use crate::error::Error;
 use crate::http::client::Observer;
 use crate::platform::{
-    Cell, Column, Created, LastUsed, Listed, Nouns, OldTokenFate, Rotation, Token, TokenId,
+    Cell, Column, Created, LastUsed, Listed, Nouns, OldTokenFate, Rotation, Source, Token, TokenId,
     TokenKind, Validation,
 };
 use crate::settings::OutputSettings;
@@ -862,9 +862,11 @@ fn push_cells(
 ) {
     let mark = row.mark();
     let mut longest = 0;
-    for (_, c) in token.cells_of(columns) {
+    for c in columns {
         let start = row.text.len();
-        push_cell(&mut row.text, &c, token, now, &|s| Cow::Borrowed(s));
+        if !push_source(&mut row.text, c.source, token, now, &|s| Cow::Borrowed(s)) {
+            break;
+        }
         longest = longest.max(row.text.len() - start);
         row.end_cell();
     }
@@ -874,19 +876,52 @@ fn push_cells(
         return;
     }
     row.back_to(mark);
-    for (_, c) in token.cells_of(columns) {
-        push_cell(&mut row.text, &c, token, now, &|s| masker.content(s));
+    for c in columns {
+        if !push_source(&mut row.text, c.source, token, now, &|s| masker.content(s)) {
+            break;
+        }
         row.end_cell();
     }
 }
 
+/// The cell of `source` of `token` appended to `out` as [`push_cell`] writes it, made where it
+/// is written (no cell made and dropped for a field every token has); `false`, with nothing
+/// written, when the token has no such cell ([`Token::cells_of`] ends there).
+#[inline(always)]
+fn push_source<F: for<'a> Fn(&'a str) -> Cow<'a, str>>(
+    out: &mut String,
+    source: Source,
+    token: &Token,
+    now: DateTime<Utc>,
+    clean: &F,
+) -> bool {
+    let cell = match source {
+        Source::Id => Cell::TokenId,
+        Source::Name => Cell::Name,
+        Source::Expiration => Cell::Expiration(token.expires),
+        Source::Created => Cell::Date(token.created),
+        Source::LastUsed => Cell::LastUsed(token.last_used),
+        Source::Status => Cell::Status,
+        Source::Cell(i) => match token.cells.get(i) {
+            Some(cell) => {
+                push_cell(out, cell, token, now, clean);
+                return true;
+            }
+            None => return false,
+        },
+    };
+    push_cell(out, &cell, token, now, clean);
+    true
+}
+
 /// A cell's text appended to `out`, each server string made safe by `clean`.
-fn push_cell(
+#[inline(always)]
+fn push_cell<F: for<'a> Fn(&'a str) -> Cow<'a, str>>(
     out: &mut String,
     cell: &Cell,
     token: &Token,
     now: DateTime<Utc>,
-    clean: &dyn for<'a> Fn(&'a str) -> Cow<'a, str>,
+    clean: &F,
 ) {
     match cell {
         Cell::Id(Some(v)) | Cell::Text(Some(v)) => crate::scan::put_str(out, &clean(v)),

@@ -55,6 +55,20 @@ impl TokenId {
     }
 
     /// The id of an object the server sent without one (`-` in a table, `null` in JSON).
+    /// Makes this id [`TokenId::missing`] in place (a row made into again keeps its text's room).
+    pub fn set_missing(&mut self) {
+        self.text.clear();
+        self.shape = IdShape::Missing;
+    }
+
+    /// Makes this id [`TokenId::decimal`] in place.
+    pub fn set_decimal(&mut self, id: i64, text: &str) {
+        debug_assert_eq!(text, id.to_string());
+        self.text.clear();
+        self.text.push_str(text);
+        self.shape = IdShape::Int(id);
+    }
+
     pub fn missing() -> TokenId {
         TokenId {
             text: CompactString::default(),

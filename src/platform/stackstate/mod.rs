@@ -507,7 +507,7 @@ fn plain_row_into<'a>(
     cells: impl FnOnce(&mut crate::platform::interface::Cells),
     mut field: impl FnMut(&mut Token, u32, Field<'a>),
 ) -> Option<usize> {
-    row.id = TokenId::missing();
+    row.id.set_missing();
     row.name.clear();
     row.expires = None;
     row.last_used = LastUsed::Unknown;
@@ -521,8 +521,9 @@ fn plain_row_into<'a>(
 /// `lastUpdateTimestamp` is not shown).
 fn common_field(row: &mut Token, field: u32, value: Field<'_>) {
     match (field, value) {
-        (0, Field::Int(n)) => row.id = TokenId::decimal(n.value(), n.text()),
-        (2, Field::Str(s)) => row.name = s.into(),
+        (0, Field::Int(n)) => row.id.set_decimal(n.value(), n.text()),
+        // Onto the name cleared for the row: its room kept.
+        (2, Field::Str(s)) => row.name.push_str(s),
         (4, v) => row.expires = v.int().flatten(),
         _ => {}
     }
