@@ -268,8 +268,8 @@ pub fn push_digits(out: &mut String, mut n: u64, width: usize) {
         digits[at] = b'0' + (n % 10) as u8;
         n /= 10;
     }
-    // ASCII digits: one copy, not a character at a time, inline (`put_str`).
-    crate::scan::put_str(out, std::str::from_utf8(&digits[at..]).unwrap_or_default());
+    // ASCII digits: one copy, not a character at a time.
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
 
 /// [`push_age`] as a string.
