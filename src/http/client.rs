@@ -161,8 +161,12 @@ impl Client {
         crate::guard::check_header_safe(&config.secret, scheme.header)?;
         // An API answers its own paths: a redirect is an error, so no credential header or body
         // ever travels to another host, or from https to http (CONTRACT §7).
-        // ring is the process's cryptography for TLS (none other is built in); installed once.
-        let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+        // ring is the process's cryptography for TLS (none other is built in): installed by
+        // the first client (`-A` makes one per context).
+        static TLS_PROVIDER: std::sync::Once = std::sync::Once::new();
+        TLS_PROVIDER.call_once(|| {
+            let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+        });
         let mut builder = reqwest::Client::builder()
             .user_agent(user_agent())
             .default_headers(headers)

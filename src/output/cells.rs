@@ -30,27 +30,36 @@ pub(super) fn push_cells(
     masker: &crate::redact::Masker,
 ) {
     let mark = row.mark();
-    let mut longest = 0;
-    for c in columns {
-        let start = row.text.len();
-        if !push_source(&mut row.text, c.source, token, now, &|s| Cow::Borrowed(s)) {
-            break;
-        }
-        longest = longest.max(row.text.len() - start);
-        row.end_cell();
-    }
+    let longest = push_row_cells(row, token, columns, now, &|s| Cow::Borrowed(s));
     if masker.leaves_shorter_than(longest + 1)
         && crate::redact::plain(&row.text[mark.text..], false)
     {
         return;
     }
     row.back_to(mark);
+    push_row_cells(row, token, columns, now, &|s| masker.content(s));
+}
+
+/// The cells of `columns` of `token` appended to `row`, each ended and each server string made
+/// safe by `clean`, up to the first the token has not; the length of the longest.
+#[inline(always)]
+fn push_row_cells<F: for<'a> Fn(&'a str) -> Cow<'a, str>>(
+    row: &mut stream::RowText,
+    token: &Token,
+    columns: &[Column],
+    now: DateTime<Utc>,
+    clean: &F,
+) -> usize {
+    let mut longest = 0;
     for c in columns {
-        if !push_source(&mut row.text, c.source, token, now, &|s| masker.content(s)) {
+        let start = row.text.len();
+        if !push_source(&mut row.text, c.source, token, now, clean) {
             break;
         }
+        longest = longest.max(row.text.len() - start);
         row.end_cell();
     }
+    longest
 }
 
 /// The cell of `source` of `token` appended to `out` as [`push_cell`] writes it, made where it

@@ -54,7 +54,6 @@ impl TokenId {
         matches!(self.shape, IdShape::Int(_))
     }
 
-    /// The id of an object the server sent without one (`-` in a table, `null` in JSON).
     /// Makes this id [`TokenId::missing`] in place (a row made into again keeps its text's room).
     pub fn set_missing(&mut self) {
         self.text.clear();
@@ -69,6 +68,7 @@ impl TokenId {
         self.shape = IdShape::Int(id);
     }
 
+    /// The id of an object the server sent without one (`-` in a table, `null` in JSON).
     pub fn missing() -> TokenId {
         TokenId {
             text: CompactString::default(),
