@@ -17,7 +17,7 @@ use crate::http::client::Client;
 use crate::outcome::ContextResult;
 use crate::output::prometheus;
 use crate::output::{self, Printer};
-use crate::platform::{Nouns, Token, TokenKind};
+use crate::platform::{Nouns, Parts, Token, TokenKind};
 use crate::settings::{self, OutputSettings, Provenance, Settings, Sources};
 use chrono::{DateTime, Utc};
 
@@ -73,7 +73,7 @@ pub async fn print_one<K: TokenKind>(
     let listed = if personal {
         K::list_personal(client)
             .await
-            .map(|rows| rows.iter().filter_map(record).collect())
+            .map(|rows| rows.iter().filter_map(record).collect::<Vec<_>>().into())
     } else {
         K::list_map(client, record).await
     };
@@ -90,7 +90,7 @@ pub async fn print_one<K: TokenKind>(
 fn print_records(
     printer: &Printer,
     nouns: &Nouns,
-    result: ContextResult<Vec<prometheus::CredentialRecord>>,
+    result: ContextResult<Parts<prometheus::CredentialRecord>>,
     filter: &ListFilter,
     now: DateTime<Utc>,
 ) -> Result<(), Failure> {
@@ -98,7 +98,8 @@ fn print_records(
     let (credentials, contexts) = prometheus::records_of_one(result, now);
     let rows = credentials.len();
     let failed = contexts.iter().any(|c| !c.up);
-    prometheus::write_rendered(&mut std::io::stdout().lock(), &credentials, &contexts)?;
+    let parts = [&credentials.first[..], &credentials.second[..]];
+    prometheus::write_rendered(&mut std::io::stdout().lock(), parts, &contexts)?;
     std::mem::forget(credentials);
     if !failed {
         filter.check(rows, nouns)?;
@@ -119,7 +120,11 @@ pub fn print_all(
     printer.context_failures(&results);
     let failed = ContextResult::first_failure(&results).is_some();
     let (credentials, contexts) = prometheus::records_of(nouns.json_one, results, now);
-    prometheus::write_rendered(&mut std::io::stdout().lock(), &credentials, &contexts)?;
+    prometheus::write_rendered(
+        &mut std::io::stdout().lock(),
+        [&credentials, &[]],
+        &contexts,
+    )?;
     // The last thing the process does: the records are left to the operating system, which
     // takes the memory back whole, rather than freed one allocation at a time.
     std::mem::forget(credentials);

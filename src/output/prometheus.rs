@@ -13,7 +13,7 @@ use std::ops::Range;
 use chrono::{DateTime, Utc};
 
 use crate::outcome::ContextResult;
-use crate::platform::{PlatformKind, Status, Token};
+use crate::platform::{Parts, PlatformKind, Status, Token};
 
 /// The `Content-Type` of the text format 0.0.4.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -190,9 +190,9 @@ pub fn records_of(
 
 /// The records of one context whose list was made into records as it was decoded.
 pub fn records_of_one(
-    result: ContextResult<Vec<CredentialRecord>>,
+    result: ContextResult<Parts<CredentialRecord>>,
     now: DateTime<Utc>,
-) -> (Vec<CredentialRecord>, Vec<ContextRecord>) {
+) -> (Parts<CredentialRecord>, Vec<ContextRecord>) {
     let up = result.result.is_ok();
     let context = ContextRecord::of(result.name, result.platform, up, now);
     (result.result.unwrap_or_default(), vec![context])
@@ -219,7 +219,7 @@ pub fn render_as(
     let mut out = String::with_capacity(credentials.len() * 4 * 160 + 1024);
     let _ = render_with(
         format,
-        credentials,
+        Records([credentials, &[]]),
         contexts,
         refresh,
         &mut out,
@@ -231,17 +231,18 @@ pub fn render_as(
     out
 }
 
-/// The exposition of a list (`-o prometheus`, [`render`]'s text) written to `w` as it is made,
-/// a block of lines at a time (by two threads for a large list), rather than whole.
+/// The exposition of a list (`-o prometheus`, [`render`]'s text) of the records of `parts`, the
+/// second's after the first's, written to `w` as it is made, a block of lines at a time (by two
+/// threads for a large list), rather than whole.
 pub fn write_rendered(
     w: &mut impl std::io::Write,
-    credentials: &[CredentialRecord],
+    parts: [&[CredentialRecord]; 2],
     contexts: &[ContextRecord],
 ) -> std::io::Result<()> {
     let mut out = String::new();
     render_with(
         Format::Text,
-        credentials,
+        Records(parts),
         contexts,
         None,
         &mut out,
@@ -258,7 +259,7 @@ pub fn write_rendered(
 /// Sorts the records by their series' labels (context, kind, name, id), then by what else they
 /// hold ([`series_order`]), in place: the exporter's memory, rendered twice.
 pub fn sort_records(credentials: &mut [CredentialRecord]) {
-    if let Some(mut order) = series_order(credentials) {
+    if let Some(mut order) = series_order(Records([credentials, &[]])) {
         crate::scan::permute(credentials, &mut order);
     }
 }
@@ -267,7 +268,7 @@ pub fn sort_records(credentials: &mut [CredentialRecord]) {
 /// else they hold, so that records that compare equal here are the same series (`order[i]` is
 /// the record at place `i`). `None` for records already in that order (one context, its names
 /// sorted). The records are not moved: a large list's are 120 bytes each.
-fn series_order(credentials: &[CredentialRecord]) -> Option<Vec<u32>> {
+fn series_order(credentials: Records<'_>) -> Option<Vec<u32>> {
     let text = crate::scan::text_order;
     // From the name on: within a (context, kind) group, all that tells records apart.
     let rest = |a: &CredentialRecord, b: &CredentialRecord| {
@@ -301,7 +302,7 @@ fn series_order(credentials: &[CredentialRecord]) -> Option<Vec<u32>> {
         match groups.last() {
             // The record before it is of its group.
             Some(&last) if last == group => {
-                if grouped && rest(&credentials[i - 1], c).is_gt() {
+                if grouped && rest(credentials.get(i - 1), c).is_gt() {
                     descents.push(i as u32);
                 }
             }
@@ -336,7 +337,7 @@ fn series_order(credentials: &[CredentialRecord]) -> Option<Vec<u32>> {
     let compare = |a: usize, b: usize| {
         rank(a)
             .cmp(&rank(b))
-            .then_with(|| rest(&credentials[a], &credentials[b]))
+            .then_with(|| rest(credentials.get(a), credentials.get(b)))
     };
     if let Some(order) = grouped
         .then(|| crate::scan::nearly_sorted_order(credentials.len(), &compare, &descents))
@@ -347,19 +348,44 @@ fn series_order(credentials: &[CredentialRecord]) -> Option<Vec<u32>> {
     Some(crate::scan::sorted_order(
         credentials.len(),
         &rank,
-        &|i| credentials[i].name.as_bytes(),
-        &|a, b| rest(&credentials[a], &credentials[b]),
+        &|i| credentials.get(i).name.as_bytes(),
+        &|a, b| rest(credentials.get(a), credentials.get(b)),
     ))
+}
+
+/// Records in two parts, the second's after the first's ([`Parts`]).
+#[derive(Clone, Copy)]
+struct Records<'a>([&'a [CredentialRecord]; 2]);
+
+impl<'a> Records<'a> {
+    fn len(&self) -> usize {
+        self.0[0].len() + self.0[1].len()
+    }
+
+    /// Record `i`.
+    #[inline]
+    fn get(&self, i: usize) -> &'a CredentialRecord {
+        let [first, second] = self.0;
+        match i.checked_sub(first.len()) {
+            None => &first[i],
+            Some(j) => &second[j],
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &'a CredentialRecord> {
+        let [first, second] = self.0;
+        first.iter().chain(second)
+    }
 }
 
 /// The records in the order of their series ([`series_order`]): record `i` of it.
 struct InOrder<'a> {
-    records: &'a [CredentialRecord],
+    records: Records<'a>,
     order: Option<Vec<u32>>,
 }
 
 impl<'a> InOrder<'a> {
-    fn of(records: &'a [CredentialRecord]) -> InOrder<'a> {
+    fn of(records: Records<'a>) -> InOrder<'a> {
         InOrder {
             records,
             order: series_order(records),
@@ -373,8 +399,8 @@ impl<'a> InOrder<'a> {
     #[inline]
     fn get(&self, i: usize) -> &'a CredentialRecord {
         match &self.order {
-            Some(order) => &self.records[order[i] as usize],
-            None => &self.records[i],
+            Some(order) => self.records.get(order[i] as usize),
+            None => self.records.get(i),
         }
     }
 }
@@ -461,7 +487,7 @@ fn decide(
 /// write `out` out and clear it first).
 fn render_with(
     format: Format,
-    credentials: &[CredentialRecord],
+    credentials: Records<'_>,
     contexts: &[ContextRecord],
     refresh: Option<&RefreshRecord>,
     out: &mut String,
@@ -1057,7 +1083,7 @@ mod tests {
             })
             .collect();
         // Decided in the order of their series, through it.
-        let creds = InOrder::of(&creds);
+        let creds = InOrder::of(Records([&creds, &[]]));
         let masker = crate::redact::Masker::now(None);
         let mut whole = Vec::new();
         decide(&creds, 0..creds.len(), &masker, &mut whole);
@@ -1098,10 +1124,14 @@ mod tests {
             last_success: Some(1_700_000_000_000),
         }];
         let whole = render(&creds, &contexts, None);
-        let mut out = Vec::new();
-        write_rendered(&mut out, &creds, &contexts).unwrap();
         assert!(whole.len() > 128 * 1024);
         assert!(!whole.contains("prom-secret-4321") && whole.contains("n\\\"12"));
-        assert_eq!(String::from_utf8(out).unwrap(), whole);
+        // The records in two parts (as two threads decode a large answer), split anywhere.
+        for seam in [0, 1, 6999, 10000, creds.len()] {
+            let mut out = Vec::new();
+            let (first, second) = creds.split_at(seam);
+            write_rendered(&mut out, [first, second], &contexts).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), whole, "split at {seam}");
+        }
     }
 }

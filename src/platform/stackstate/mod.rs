@@ -140,7 +140,7 @@ impl TokenKind for ServiceTokens {
     async fn list_map<R: Send>(
         client: &Client,
         f: impl Fn(&Token) -> Option<R> + Sync,
-    ) -> Result<Vec<R>> {
+    ) -> Result<crate::platform::Parts<R>> {
         client
             .get_text(TOKENS, |body| decode_mapped(body, TOKEN_RECORD_ROWS, &f))
             .await
@@ -276,7 +276,7 @@ impl TokenKind for IngestionApiKeys {
     async fn list_map<R: Send>(
         client: &Client,
         f: impl Fn(&Token) -> Option<R> + Sync,
-    ) -> Result<Vec<R>> {
+    ) -> Result<crate::platform::Parts<R>> {
         client
             .get_text(KEYS, |body| decode_mapped(body, KEY_RECORD_ROWS, &f))
             .await

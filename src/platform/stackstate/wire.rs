@@ -951,7 +951,8 @@ mod tests {
             super::super::KEY_RECORD_ROWS,
             &|t| Some(fields(t)),
         )
-        .unwrap();
+        .unwrap()
+        .into_vec();
         let made = crate::platform::row_json::decode_rows(body, super::super::key_row_of).unwrap();
         assert_eq!(records, made.iter().map(fields).collect::<Vec<_>>());
     }
