@@ -613,16 +613,21 @@ fn piped_table(
     }
     let widths = &widths[..];
     // Lines go through the sink a block at a time: one search per secret over many lines (a
-    // secret holds no newline, and a short one is masked as a whole word either way).
-    let sink = |text: &mut String| {
-        if let std::borrow::Cow::Owned(masked) = masker.sink(text, Stream::Stdout) {
+    // secret holds no newline, and a short one is masked as a whole word either way). Lines of
+    // rows of printable ASCII (`ascii`) have nothing to escape: they are only searched.
+    let sink = |text: &mut String, ascii: bool| {
+        let safe = match ascii {
+            true => masker.text(text),
+            false => masker.sink(text, Stream::Stdout),
+        };
+        if let std::borrow::Cow::Owned(masked) = safe {
             *text = masked;
         }
     };
     if let Some(h) = header {
         let mut line = String::new();
         write_line(&mut line, widths, false, &mut h.iter().copied());
-        sink(&mut line);
+        sink(&mut line, false);
         w.write_all(line.as_bytes())?;
     }
     in_order::<String>(
@@ -630,10 +635,12 @@ fn piped_table(
         split.two,
         &|b, out| {
             out.clear();
+            let mut all_ascii = hold;
             if hold {
                 for r in split.rows(b, n) {
                     let (mut cells, ascii) = held[usize::from(r >= half)].row(r);
                     write_line(out, widths, ascii, &mut cells);
+                    all_ascii &= ascii;
                 }
             } else {
                 let mut row = RowText::default();
@@ -643,7 +650,7 @@ fn piped_table(
                     write_line(out, widths, false, &mut row.cells(0, row.ends.len()));
                 }
             }
-            sink(out);
+            sink(out, all_ascii);
             Ok(())
         },
         &mut |out| w.write_all(out.as_bytes()),
@@ -911,6 +918,45 @@ mod tests {
                 piped_table(&mut out, &headers, !no_headers, &rows[..], &masker, split).unwrap();
                 prop_assert_eq!(String::from_utf8(out).unwrap(), expected.clone());
             }
+        }
+    }
+
+    #[test]
+    fn held_rows_of_printable_ascii_are_still_searched_for_secrets() {
+        // Rows made as they are read, written as they are (no cell made safe when made): the
+        // lines of printable ASCII are not escaped, but a secret in them is masked all the same;
+        // the others are escaped.
+        register();
+        let rows = [
+            ["1", "x-stream-secret-0123456789-y", "plain"],
+            ["2", "zq7", "-"],
+            ["3", "red\u{1b}[31m", "-"],
+        ];
+        let made = MadeRows {
+            rows: rows.len(),
+            make: |r: usize, row: &mut RowText| {
+                for c in rows[r] {
+                    row.text.push_str(c);
+                    row.end_cell();
+                }
+            },
+        };
+        let headers = ["ID", "NAME", "DEDICATED_SUBJECT"];
+        let masker = Masker::now(None);
+        for split in [Split::of(rows.len()), Split { size: 1, two: true }] {
+            let mut out = Vec::new();
+            piped_table(&mut out, &headers, true, &made, &masker, split).unwrap();
+            let out = String::from_utf8(out).unwrap();
+            assert_eq!(
+                out.lines().skip(1).collect::<Vec<_>>(),
+                // Laid out before they are masked, as the whole-output path masks them; a
+                // control character escaped.
+                [
+                    "1  | x-***-y | plain",
+                    "2  | ***                          | -",
+                    "3  | red\\u001b[31m                     | -",
+                ]
+            );
         }
     }
 
