@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::http::client::Client;
 use crate::platform::import::VendorImport;
 use crate::platform::kind::{PlatformKind, Profile};
-use crate::platform::row_json::{RowJson, Spans};
+use crate::platform::row_json::{Parts, RowJson, Spans};
 
 /// An id as the user types it and as JSON shows it (a number on StackState and Qualytics, a
 /// string guid on Posit Connect).
@@ -220,46 +220,6 @@ impl Token {
 ///
 /// Its rows are sorted by name.
 pub struct Listed(Repr);
-
-/// A list's rows made in one or two parts, the second's rows after the first's: as the one or two
-/// threads that decoded a large answer made them, not copied into one (100,000 records of
-/// `-o prometheus`: 6 MB fewer to copy and to hold).
-#[derive(Debug, PartialEq)]
-pub struct Parts<R> {
-    pub first: Vec<R>,
-    pub second: Vec<R>,
-}
-
-impl<R> Default for Parts<R> {
-    fn default() -> Self {
-        Vec::new().into()
-    }
-}
-
-impl<R> From<Vec<R>> for Parts<R> {
-    fn from(first: Vec<R>) -> Parts<R> {
-        Parts {
-            first,
-            second: Vec::new(),
-        }
-    }
-}
-
-impl<R> Parts<R> {
-    pub fn len(&self) -> usize {
-        self.first.len() + self.second.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The rows in one list.
-    pub fn into_vec(mut self) -> Vec<R> {
-        self.first.append(&mut self.second);
-        self.first
-    }
-}
 
 enum Repr {
     Tokens(Vec<Token>),

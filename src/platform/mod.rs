@@ -19,7 +19,7 @@ use std::fmt;
 
 pub use interface::*;
 pub use kind::{AuthScheme, CredentialKind, PlatformKind, Profile};
-pub use row_json::RowJson;
+pub use row_json::{Parts, RowJson};
 
 use crate::error::Result;
 use crate::http::client::Client;

@@ -18,7 +18,7 @@ use crate::platform::interface::{
 };
 use crate::platform::kind::{CredentialKind, PlatformKind, Profile};
 use crate::platform::row_json::plain::{Field, items};
-use crate::platform::row_json::{RowJson, Rows, decode_mapped, decode_rows};
+use crate::platform::row_json::{Parts, RowJson, Rows, decode_mapped, decode_rows};
 use crate::platform::stackstate::wire::{
     AuthorizeIngestionApiKeyRequest, GenerateIngestionApiKeyRequest,
     GeneratedIngestionApiKeyResponse, IngestionApiKey, NewServiceTokenRequest, ServerInfo,
@@ -140,7 +140,7 @@ impl TokenKind for ServiceTokens {
     async fn list_map<R: Send>(
         client: &Client,
         f: impl Fn(&Token) -> Option<R> + Sync,
-    ) -> Result<crate::platform::Parts<R>> {
+    ) -> Result<Parts<R>> {
         client
             .get_text(TOKENS, |body| decode_mapped(body, TOKEN_RECORD_ROWS, &f))
             .await
@@ -276,7 +276,7 @@ impl TokenKind for IngestionApiKeys {
     async fn list_map<R: Send>(
         client: &Client,
         f: impl Fn(&Token) -> Option<R> + Sync,
-    ) -> Result<crate::platform::Parts<R>> {
+    ) -> Result<Parts<R>> {
         client
             .get_text(KEYS, |body| decode_mapped(body, KEY_RECORD_ROWS, &f))
             .await
