@@ -293,26 +293,50 @@ fn series_order(credentials: Records<'_>) -> Option<Vec<u32>> {
     };
     // The (context, kind) groups, few, ranked once; each record sorted by its group's rank,
     // then its name, then the rest. In the same pass, while the groups come in order, the
-    // places where a record comes before the one before it in its group.
-    let mut groups: Vec<(&str, &str)> = Vec::new();
-    let mut grouped = true;
-    let mut descents: Vec<u32> = Vec::new();
-    for (i, c) in credentials.iter().enumerate() {
-        let group = (c.context.as_str(), c.kind);
-        match groups.last() {
-            // The record before it is of its group.
-            Some(&last) if last == group => {
-                if grouped && rest(credentials.get(i - 1), c).is_gt() {
-                    descents.push(i as u32);
+    // places where a record comes before the one before it in its group. A pass over records
+    // `from..to`: the groups it finds (the first, when `from` is not 0, the one of the record
+    // before: not found here), whether they come in order, and the places.
+    let pass = |from: usize, to: usize| {
+        let mut groups: Vec<(&str, &str)> = Vec::new();
+        if let Some(before) = from.checked_sub(1).map(|i| credentials.get(i)) {
+            groups.push((before.context.as_str(), before.kind));
+        }
+        let mut grouped = true;
+        let mut descents: Vec<u32> = Vec::new();
+        for i in from..to {
+            let c = credentials.get(i);
+            let group = (c.context.as_str(), c.kind);
+            match groups.last() {
+                // The record before it is of its group.
+                Some(&last) if last == group => {
+                    if grouped && rest(credentials.get(i - 1), c).is_gt() {
+                        descents.push(i as u32);
+                    }
+                }
+                last => {
+                    grouped &= last.is_none_or(|g| {
+                        text(g.0, group.0).then_with(|| text(g.1, group.1)).is_lt()
+                    });
+                    groups.push(group);
                 }
             }
-            last => {
-                grouped &= last
-                    .is_none_or(|g| text(g.0, group.0).then_with(|| text(g.1, group.1)).is_lt());
-                groups.push(group);
-            }
         }
-    }
+        (groups, grouped, descents)
+    };
+    // A large list's halves by a thread each (most often all the work there is: the records
+    // are in order).
+    let n = credentials.len();
+    let (mut groups, grouped, descents) =
+        if n >= DECIDED_BY_TWO_FROM && crate::scan::two_processors() {
+            let ((high_groups, high_grouped, high_descents), (mut groups, grouped, mut descents)) =
+                crate::worker::join(|| pass(n / 2, n), || pass(0, n / 2));
+            // The high half's first group is the low half's last.
+            groups.extend(high_groups.into_iter().skip(1));
+            descents.extend(high_descents);
+            (groups, grouped && high_grouped, descents)
+        } else {
+            pass(0, n)
+        };
     // Groups in order, each group's records in order: nothing to sort.
     if grouped && descents.is_empty() {
         return None;
@@ -818,6 +842,46 @@ mod tests {
             last_used: Millis::NONE,
             created: Some(1_700_000_000_000).into(),
             status: Status::Active,
+        }
+    }
+
+    #[test]
+    fn a_large_lists_records_are_sorted_as_a_sort_by_their_labels_sorts_them() {
+        // Enough records for two threads to look for the ones out of order (16,384), each half
+        // a run of its own: in order, one out of order at the seam and elsewhere, a second
+        // group from the seam on, and a group that comes back in the second half.
+        let n = 20_000;
+        let made = |name: &dyn Fn(usize) -> String, context: &dyn Fn(usize) -> &'static str| {
+            (0..n)
+                .map(|i| {
+                    let mut r = record(&name(i), &(i % 7).to_string());
+                    r.context = context(i).into();
+                    r
+                })
+                .collect::<Vec<_>>()
+        };
+        let sorted_name = |i: usize| format!("n{i:06}");
+        let cases = [
+            made(&sorted_name, &|_| "prod"),
+            made(&|i| sorted_name(if i == n / 2 { 3 } else { i }), &|_| "prod"),
+            made(&|i| sorted_name(if i == n / 2 + 1 { 0 } else { i }), &|_| "prod"),
+            made(&sorted_name, &|i| if i < n / 2 { "dev" } else { "prod" }),
+            made(&sorted_name, &|i| if i < n / 2 { "prod" } else { "dev" }),
+            made(&sorted_name, &|i| match i {
+                i if i < n / 4 || i > 3 * n / 4 => "dev",
+                _ => "prod",
+            }),
+        ];
+        for (k, records) in cases.into_iter().enumerate() {
+            let mut expected = records.clone();
+            expected.sort_by(|a, b| {
+                (&a.context, a.kind, &a.name, &a.id).cmp(&(&b.context, b.kind, &b.name, &b.id))
+            });
+            let unmoved = series_order(Records([&records, &[]])).is_none();
+            assert_eq!(unmoved, expected == records, "case {k}");
+            let mut sorted = records;
+            sort_records(&mut sorted);
+            assert!(sorted == expected, "case {k}");
         }
     }
 
