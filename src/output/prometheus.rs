@@ -863,8 +863,14 @@ mod tests {
         let sorted_name = |i: usize| format!("n{i:06}");
         let cases = [
             made(&sorted_name, &|_| "prod"),
-            made(&|i| sorted_name(if i == n / 2 { 3 } else { i }), &|_| "prod"),
-            made(&|i| sorted_name(if i == n / 2 + 1 { 0 } else { i }), &|_| "prod"),
+            made(
+                &|i| sorted_name(if i == n / 2 { 3 } else { i }),
+                &|_| "prod",
+            ),
+            made(
+                &|i| sorted_name(if i == n / 2 + 1 { 0 } else { i }),
+                &|_| "prod",
+            ),
             made(&sorted_name, &|i| if i < n / 2 { "dev" } else { "prod" }),
             made(&sorted_name, &|i| if i < n / 2 { "prod" } else { "dev" }),
             made(&sorted_name, &|i| match i {

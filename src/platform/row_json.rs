@@ -272,7 +272,7 @@ impl<T: SortedJson + DeserializeOwned, R> Rows<T, R> {
 
 /// A list's rows made in one or two parts, the second's rows after the first's: as the one or two
 /// threads that decoded a large answer made them, not copied into one (100,000 records of
-/// `-o prometheus`: 6 MB fewer to copy and to hold).
+/// `-o prometheus`: 6 MB fewer to copy).
 #[derive(Debug, PartialEq)]
 pub struct Parts<R> {
     pub first: Vec<R>,
