@@ -48,11 +48,12 @@ impl Exceeded {
     }
 }
 
-/// Asks the kernel to back a large buffer of what a command reads (an answer, a large list's
-/// rows) with huge pages where it can (Linux, when transparent huge pages are on for those who
-/// ask): an 11 MB answer is then written into a few pages, not 2,900 that each fault on first
-/// touch (issue 24). A hint only: the buffer reads and writes the same either way, and a refusal
-/// is ignored.
+/// Asks the kernel to back a large buffer of what a command makes (a large list's rows) with huge
+/// pages where it can (Linux, when transparent huge pages are on for those who ask): 6 MB of
+/// records are then written into a few pages, not 1,500 that each fault on first touch (issue
+/// 24). A hint only: the buffer reads and writes the same either way, and a refusal is ignored.
+/// An answer's buffer is not given them: its arrival then waited tens of milliseconds in about
+/// one run of five (docs/benchmarks.md, the notes).
 pub fn huge_pages<T>(buf: &Vec<T>) {
     #[cfg(target_os = "linux")]
     {
