@@ -470,7 +470,7 @@ impl Client {
             let headers = resp.headers().clone();
             // One allocation of the announced size (already checked against the cap).
             let announced = resp.content_length().unwrap_or(0);
-            // Small pages: backed by huge ones, 10 to 17 of 50 large lists waited 30 to 95 ms
+            // Small pages: backed by huge ones, 4 to 17 of 50 large lists waited 15 to 95 ms
             // longer for their answer (0 to 2 of 50 without), for a millisecond less at the median
             // (docs/benchmarks.md, the notes).
             let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
