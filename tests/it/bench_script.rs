@@ -95,6 +95,9 @@ fn bench_script_writes_a_report_with_every_figure() {
         "| 20 (file) | ",
         "| 22 | ",
         "| 22 (file) | ",
+        // Figure 7's processor time by process, and the floor it sets on the wall time.
+        "| contexts | sts | the sandboxes | keyring daemon | bus | all | wall time |",
+        "so a run cannot take less wall time than all its processor time",
         "| `sts … service-token list -o jsonl` | ",
         "| `sts … service-token list -o prometheus` | ",
         "pass before the answer's first byte arrives",
@@ -107,6 +110,15 @@ fn bench_script_writes_a_report_with_every_figure() {
         assert!(
             text.contains(needle),
             "the report lacks {needle:?}:\n{text}"
+        );
+    }
+    // A row of processor times for each fleet of figure 7, in the keyring and in the file.
+    for fleet in ["1", "22", "1 (file)", "22 (file)"] {
+        let start = format!("| {fleet} | ");
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&start) && l.matches(" ms |").count() == 6),
+            "no processor times of {fleet} contexts:\n{text}"
         );
     }
     // The large list really held the seeded tokens, and no secret reached the report.
